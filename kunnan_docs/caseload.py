@@ -1,0 +1,203 @@
+"""Read a case file (UTF-8, with or without a Windows BOM) and hold it to the JSON Schema."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from datetime import date
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import ValidationError
+
+from .errors import CaseRejected
+from .findings import Finding, Severity, field, schema_node
+from .resources import case_schema
+
+MAX_CASE_BYTES = 5 * 1024 * 1024
+
+
+@dataclass
+class Case:
+    """A loaded case file: the raw data plus where it came from (attachments are relative to it)."""
+
+    data: dict[str, Any]
+    path: Path
+    raw: bytes = dc_field(repr=False, default=b"")
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+    @property
+    def archive_no(self) -> str:
+        return str(self.data.get("archive_no", ""))
+
+    @property
+    def kind(self) -> str:
+        return str(self.data.get("kind", ""))
+
+    @property
+    def worker(self) -> dict[str, Any]:
+        return self.data.get("worker", {})
+
+    @property
+    def exit(self) -> dict[str, Any]:
+        return self.data.get("exit", {})
+
+    def date_at(self, pointer: str) -> date | None:
+        value: Any = self.data
+        for part in [p for p in pointer.split("/") if p]:
+            if isinstance(value, list) and part.isdigit() and int(part) < len(value):
+                value = value[int(part)]
+            elif isinstance(value, dict) and part in value:
+                value = value[part]
+            else:
+                return None
+        return parse_date(value)
+
+    def all_dates(self) -> list[date]:
+        found: list[date] = []
+
+        def walk(value: Any) -> None:
+            if isinstance(value, dict):
+                for v in value.values():
+                    walk(v)
+            elif isinstance(value, list):
+                for v in value:
+                    walk(v)
+            elif (d := parse_date(value)) is not None:
+                found.append(d)
+
+        walk({k: v for k, v in self.data.items() if k != "reference_date"})
+        return found
+
+    @property
+    def reference_date(self) -> date:
+        """The 'as of' date for overdue checks: given in the file, else the latest date in it (deterministic)."""
+        given = parse_date(self.data.get("reference_date"))
+        if given:
+            return given
+        dates = self.all_dates()
+        return max(dates) if dates else date(2019, 7, 30)
+
+
+def parse_date(value: Any) -> date | None:
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def read_case(path: Path) -> Case:
+    """Parse the file; any problem becomes a CaseRejected with a Chinese message, never a traceback."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise CaseRejected(f"找不到案卷文件 {path}。请检查文件名和所在文件夹。") from None
+    except OSError as exc:
+        raise CaseRejected(f"无法读取案卷文件 {path}({exc.strerror})。请确认文件没有被其他程序占用。") from None
+    if len(raw) > MAX_CASE_BYTES:
+        raise CaseRejected(f"案卷文件 {path.name} 超过 5 MB,不像是案卷 JSON 文件。扫描件请作为附件另存。")
+    if not raw.strip():
+        raise CaseRejected(f"案卷文件 {path.name} 是空文件。请重新导出或保存后再放入。")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CaseRejected(
+            f"案卷文件 {path.name} 不是 UTF-8 编码(第 {exc.start + 1} 个字节处出错)。"
+            "请在记事本或 WPS 中“另存为”,编码选择 UTF-8 后再放入。"
+        ) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CaseRejected(
+            f"案卷文件 {path.name} 不是有效的 JSON:第 {exc.lineno} 行第 {exc.colno} 列附近有错误"
+            f"({_json_reason(exc.msg)})。请检查该处的引号、逗号和括号是否成对、是否多了或少了逗号。"
+        ) from None
+    if not isinstance(data, dict):
+        raise CaseRejected(f"案卷文件 {path.name} 的最外层应是一个 {{ … }} 对象,而不是列表或单个值。")
+    return Case(data=data, path=path, raw=raw)
+
+
+_JSON_REASONS = {
+    "Expecting ',' delimiter": "缺少逗号",
+    "Expecting ':' delimiter": "缺少冒号",
+    "Expecting value": "缺少值或多了逗号",
+    "Expecting property name enclosed in double quotes": "键名必须用英文双引号,或最后一项后面多了逗号",
+    "Unterminated string starting at": "引号没有闭合",
+    "Extra data": "JSON 结束后还有多余内容",
+    "Invalid control character at": "字符串中有换行等控制字符",
+}
+
+
+def _json_reason(msg: str) -> str:
+    return next((zh for en, zh in _JSON_REASONS.items() if msg.startswith(en)), "格式错误")
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    schema = case_schema()
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, format_checker=FormatChecker())
+
+
+def schema_findings(case: Case) -> list[Finding]:
+    """Every schema violation as a Chinese finding (code S-*), sorted by position for stable output."""
+    findings = [_schema_finding(err) for err in _validator().iter_errors(case.data)]
+    return sorted(set(findings), key=lambda f: (f.pointer, f.code, f.message))
+
+
+def _pointer(err: ValidationError) -> str:
+    return "".join(f"/{p}" for p in err.absolute_path)
+
+
+def _schema_finding(err: ValidationError) -> Finding:
+    pointer = _pointer(err)
+    node = schema_node(pointer)
+    hint = node.get("x-hint", "")
+    value = err.instance
+    shown = json.dumps(value, ensure_ascii=False) if not isinstance(value, (dict, list)) else ""
+    v = err.validator
+    if v == "required":
+        missing = next((m for m in err.validator_value if isinstance(err.instance, dict) and m not in err.instance), "")
+        sub = f"{pointer}/{missing}"
+        return Finding("S-REQUIRED", Severity.ERROR, sub, f"缺少必填项{field(sub)}。请补填后重新提交。")
+    if v == "additionalProperties":
+        extra = sorted(set(err.instance) - set(node.get("properties", {})))
+        return Finding("S-UNKNOWN", Severity.ERROR, pointer,
+                       f"{field(pointer)}中有无法识别的项 {', '.join(extra)}。请检查拼写,或删除这些项。")
+    if v in ("enum", "const"):
+        allowed = err.validator_value if v == "enum" else [err.validator_value]
+        options = "、".join(str(a) for a in allowed)
+        return Finding("S-CHOICE", Severity.ERROR, pointer,
+                       f"{field(pointer)}的值 {shown} 不在可选范围内。只能填:{options}。")
+    if v == "type":
+        wanted = {"string": "文字", "number": "数字", "integer": "整数", "array": "列表 [ … ]",
+                  "object": "对象 { … }", "boolean": "true 或 false", "null": "null"}
+        types = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
+        return Finding("S-TYPE", Severity.ERROR, pointer,
+                       f"{field(pointer)}应填{'或'.join(wanted.get(t, t) for t in types)},现在是 {shown or '其他类型'}。")
+    if v in ("pattern", "format"):
+        return Finding("S-FORMAT", Severity.ERROR, pointer,
+                       f"{field(pointer)}的格式不正确:{shown}。{hint or '请按说明填写。'}")
+    if v in ("minLength", "maxLength", "minItems", "maxItems"):
+        what = "太短或为空" if v.startswith("min") else "太长或条目太多"
+        return Finding("S-LENGTH", Severity.ERROR, pointer,
+                       f"{field(pointer)}{what}(限制 {err.validator_value})。请补充或精简后重新提交。")
+    if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        return Finding("S-RANGE", Severity.ERROR, pointer,
+                       f"{field(pointer)}的数值 {shown} 超出合理范围。请核对金额或面积是否多写了位数。")
+    if v == "uniqueItems":
+        return Finding("S-DUPLICATE", Severity.ERROR, pointer, f"{field(pointer)}中有重复项。请删除重复的一项。")
+    if v == "oneOf":
+        return Finding("S-ONEOF", Severity.ERROR, pointer, f"{field(pointer)}:{hint or '填写方式不符合要求。'}")
+    if v == "not" and pointer == "":
+        return Finding("S-EXIT-BLOCK", Severity.ERROR, "/exit",
+                       "建档案卷(kind = filing)不应包含【脱困退档】(/exit)。若本户已脱困,请把 kind 改为 exit。")
+    return Finding("S-OTHER", Severity.ERROR, pointer, f"{field(pointer)}填写不符合要求。{hint}")

@@ -1,0 +1,101 @@
+"""Command line: `kunnan-docs COMMAND ...`. Every message is Chinese; exit codes are in errors.ExitCode."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import NoReturn
+
+from . import __version__
+from .errors import ExitCode, KunnanError, UsageError
+from .validate import Validation, case_files, validate_file
+from .workcal import WorkCalendar
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(ExitCode.USAGE, f"命令用法有误:{message}\n请运行 `{self.prog} --help` 查看用法和示例。\n")
+
+
+def _calendar(args: argparse.Namespace) -> WorkCalendar:
+    try:
+        return WorkCalendar(args.calendar)
+    except (OSError, ValueError, KeyError) as exc:
+        raise UsageError(f"日历补充文件 {args.calendar} 无法读取或格式不对({exc})。请对照 README“工作日历”修改。") from None
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    files = case_files([Path(p) for p in args.paths])
+    if not files:
+        raise UsageError("没有找到任何案卷文件(*.json)。请检查给出的文件或文件夹。")
+    calendar = _calendar(args)
+    results = [validate_file(p, calendar) for p in files]
+    if args.json:
+        print(json.dumps([r.to_dict() for r in results], ensure_ascii=False, indent=2))
+    else:
+        for r in results:
+            _print_validation(r)
+        bad = sum(not r.ok for r in results)
+        print(f"\n共 {len(results)} 份案卷:合格 {len(results) - bad} 份,不合格 {bad} 份。")
+    return ExitCode.OK if all(r.ok for r in results) else ExitCode.INVALID
+
+
+def _print_validation(r: Validation) -> None:
+    label = f"{r.path}" + (f"(档案号 {r.case.archive_no})" if r.case and r.case.archive_no else "")
+    print(f"{'合格' if r.ok else '不合格'}  {label}")
+    for f in r.findings:
+        print(f"    {f.render()}")
+
+
+Command = tuple[str, str, str, Callable[[argparse.Namespace], int]]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="kunnan-docs",
+        description="困难职工档案工具(成工办〔2019〕43号):校验案卷、生成附件表单、组卷、监视收件夹。",
+        epilog="每个命令都可加 --help 查看说明和示例。退出码见 README。",
+    )
+    parser.add_argument("--version", action="version", version=f"kunnan-docs {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("validate", help="校验案卷文件", description="按 JSON Schema 和通知规定校验案卷。",
+                       epilog="示例:kunnan-docs validate examples/\n      kunnan-docs validate 案卷.json --json",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("paths", nargs="+", metavar="PATH", help="案卷文件或文件夹(文件夹内的 *.json 全部校验)")
+    p.add_argument("--json", action="store_true", help="以 JSON 输出结果,供其他程序读取")
+    p.add_argument("--calendar", metavar="FILE", default=None, help="日历补充文件(法定节假日与调休)")
+    p.set_defaults(func=cmd_validate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return ExitCode.USAGE
+    try:
+        return int(args.func(args))
+    except KunnanError as exc:
+        print(f"错误:{exc}", file=sys.stderr)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        print("已中断。", file=sys.stderr)
+        return ExitCode.INTERNAL
+    except Exception:
+        if os.environ.get("KUNNAN_DEBUG"):
+            traceback.print_exc()
+        print("程序内部错误。请把所用的命令和案卷文件交给技术支持人员(可设置 KUNNAN_DEBUG=1 查看详情)。",
+              file=sys.stderr)
+        return ExitCode.INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

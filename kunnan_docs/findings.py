@@ -1,0 +1,78 @@
+"""Findings: what the validator says about a case, each with a stable code a clerk can look up."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Any
+
+from .resources import case_schema
+
+
+class Severity(StrEnum):
+    ERROR = "error"  # 阻止成卷
+    WARNING = "warning"  # 提示,不阻止
+
+
+SEVERITY_LABEL = {Severity.ERROR: "错误", Severity.WARNING: "提醒"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    severity: Severity
+    pointer: str  # JSON pointer into the case file, "" for the whole file
+    message: str  # Chinese, names the field and says how to fix it
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def render(self) -> str:
+        return f"[{SEVERITY_LABEL[self.severity]} {self.code}] {self.message}"
+
+
+def is_blocking(findings: list[Finding]) -> bool:
+    return any(f.severity is Severity.ERROR for f in findings)
+
+
+def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node and node["$ref"].startswith("#/$defs/"):
+        merged = dict(schema["$defs"][node["$ref"].split("/")[-1]])
+        merged.update({k: v for k, v in node.items() if k != "$ref"})
+        node = merged
+    return node
+
+
+def schema_node(pointer: str) -> dict[str, Any]:
+    """The schema describing the value at a JSON pointer of a case ({} when unknown)."""
+    schema = case_schema()
+    node = schema
+    for part in [p for p in pointer.split("/") if p]:
+        node = _resolve(schema, node)
+        if part.isdigit() and "items" in node:
+            node = node["items"]
+        elif part in node.get("properties", {}):
+            node = node["properties"][part]
+        else:
+            return {}
+    return _resolve(schema, node)
+
+
+def title_of(pointer: str) -> str:
+    """Chinese title of a field, with the titles of its parents for context (e.g. 脱困公示/公示开始日期)."""
+    parts = [p for p in pointer.split("/") if p]
+    titles: list[str] = []
+    for i in range(1, len(parts) + 1):
+        part = parts[i - 1]
+        if part.isdigit():
+            titles.append(f"第{int(part) + 1}条")
+            continue
+        title = schema_node("/" + "/".join(parts[:i])).get("title")
+        if title:
+            titles.append(title)
+    return "/".join(titles) if titles else "案卷"
+
+
+def field(pointer: str) -> str:
+    """How a message names a field: its Chinese title and where it sits in the file."""
+    return f"【{title_of(pointer)}】({pointer or '/'})"

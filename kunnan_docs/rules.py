@@ -1,0 +1,283 @@
+"""The notice's rules that JSON Schema cannot express. Each rule yields findings with a stable code.
+
+Rules run only on a case that passed the schema, so they may rely on required fields being there.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable, Iterator
+from datetime import date
+from pathlib import Path
+
+from . import idcard
+from .caseload import Case, parse_date
+from .checklist import item_ids
+from .findings import Finding, Severity, field
+from .workcal import WorkCalendar, add_months
+
+E, W = Severity.ERROR, Severity.WARNING
+MIN_PUBLICITY_WORKDAYS = 5
+FOLLOW_UP_MONTHS = 6
+VISIT_INTERVAL_MONTHS = 6
+SOCIAL_SECURITY_CARD = "社会保障卡"
+
+Rule = Callable[[Case, WorkCalendar], Iterator[Finding]]
+RULES: list[Rule] = []
+
+
+def rule(fn: Rule) -> Rule:
+    RULES.append(fn)
+    return fn
+
+
+def check_rules(case: Case, calendar: WorkCalendar | None = None) -> list[Finding]:
+    calendar = calendar or WorkCalendar()
+    return [f for r in RULES for f in r(case, calendar)]
+
+
+@rule
+def id_number(case: Case, _: WorkCalendar) -> Iterator[Finding]:
+    number = case.worker["id_number"]
+    problem = idcard.id_problem(number)
+    p = "/worker/id_number"
+    if problem:
+        yield Finding(problem.code, E, p, f"{field(p)}有误:{problem.reason}。请对照身份证原件重新录入。")
+        return
+    if idcard.sex(number) != case.worker["gender"]:
+        g = "/worker/gender"
+        yield Finding("ID-SEX", E, g,
+                      f"{field(g)}填的是“{case.worker['gender']}”,但身份证号第17位表明是“{idcard.sex(number)}”。"
+                      "请核对性别或身份证号。")
+    born = idcard.birth_date(number)
+    assert born is not None
+    if born > case.reference_date:
+        yield Finding("ID-FUTURE", E, p, f"{field(p)}中的出生日期 {born} 晚于案卷日期。请核对身份证号。")
+
+
+@rule
+def family_members(case: Case, _: WorkCalendar) -> Iterator[Finding]:
+    for i, member in enumerate(case.data.get("family_members", [])):
+        born = parse_date(member.get("birth_date"))
+        if born and born > case.reference_date:
+            p = f"/family_members/{i}/birth_date"
+            yield Finding("FAM-BIRTH", E, p, f"{field(p)} {born} 晚于案卷日期。请核对出生日期。")
+
+
+@rule
+def survey_before_filing(case: Case, _: WorkCalendar) -> Iterator[Finding]:
+    survey, filed = case.date_at("/survey/date"), case.date_at("/filing_date")
+    if survey and filed and survey > filed:
+        p = "/survey/date"
+        yield Finding("FIL-SURVEY", W, p,
+                      f"{field(p)} {survey} 晚于建档日期 {filed}。建档应以入户调查为依据,请核对两个日期。")
+
+
+@rule
+def previous_archive(case: Case, _: WorkCalendar) -> Iterator[Finding]:
+    previous = case.data.get("previous_archive_no")
+    if previous and previous == case.archive_no:
+        p = "/previous_archive_no"
+        yield Finding("FIL-PREVIOUS", E, p,
+                      f"{field(p)}与本次档案号相同({previous})。返困重新建档应使用新档案号,原档案号填旧号。")
+
+
+@rule
+def contact_person(case: Case, _: WorkCalendar) -> Iterator[Finding]:
+    if not case.data.get("contact_person"):
+        p = "/contact_person"
+        yield Finding("CP-MISSING", E, p,
+                      f"未指派{field(p)}。通知要求每名困难职工指派一名工会干部作为帮扶联系责任人,请补填姓名和指派日期。")
+
+
+def _gaps(pointer: str, dates: list[tuple[int, date]], start: date, until: date,
+          code: str, what: str, months: int) -> Iterator[Finding]:
+    """Warn where consecutive events (from `start`) are more than `months` apart, or the last is overdue."""
+    previous, prev_label = start, "建档日期"
+    for index, day in sorted(dates, key=lambda x: x[1]):
+        if day > add_months(previous, months):
+            p = f"{pointer}/{index}/date"
+            yield Finding(f"{code}-GAP", W, p,
+                          f"{field(p)} {day} 距{prev_label} {previous} 超过{months}个月。"
+                          f"通知要求每半年至少{what}一次,请补录遗漏的记录或说明原因。")
+        previous, prev_label = day, f"上一次{what}"
+    due = add_months(previous, months)
+    if until > due:
+        yield Finding(f"{code}-OVERDUE", W, pointer,
+                      f"截至 {until},{field(pointer)}最近一次是 {previous},已超过{months}个月(应于 {due} 前)。"
+                      f"请尽快安排{what}并补录。")
+
+
+@rule
+def visits_and_checks(case: Case, _: WorkCalendar) -> Iterator[Finding]:
+    filed = case.date_at("/filing_date")
+    assert filed is not None
+    until = case.reference_date
+    if case.kind == "exit":
+        until = min(until, case.date_at("/exit/notice/date") or until)
+    visits = [(i, parse_date(v["date"])) for i, v in enumerate(case.data.get("home_visits", []))]
+    checks = [(i, parse_date(v["date"])) for i, v in enumerate(case.data.get("archive_checks", []))]
+    yield from _gaps("/home_visits", [(i, d) for i, d in visits if d], filed, until,
+                     "VIS", "入户走访", VISIT_INTERVAL_MONTHS)
+    yield from _gaps("/archive_checks", [(i, d) for i, d in checks if d], filed, until,
+                     "CHK", "档案核查", VISIT_INTERVAL_MONTHS)
+
+
+@rule
+def assistance(case: Case, _: WorkCalendar) -> Iterator[Finding]:
+    filed = case.date_at("/filing_date")
+    assert filed is not None
+    for i, aid in enumerate(case.data.get("assistance", [])):
+        base = f"/assistance/{i}"
+        day = parse_date(aid["date"])
+        if day and day < filed:
+            p = f"{base}/date"
+            yield Finding("AID-BEFORE-FILING", E, p,
+                          f"{field(p)} {day} 早于建档日期 {filed}。通知规定“先建档、后帮扶”,"
+                          "建档前不得发放帮扶资金。请核对日期,或将该笔记录移出本档案。")
+        if aid["channel"] != SOCIAL_SECURITY_CARD:
+            p = f"{base}/channel"
+            yield Finding("AID-CHANNEL", E, p,
+                          f"{field(p)}为“{aid['channel']}”。通知规定帮扶资金一律通过社会保障卡发放到个人,"
+                          f"请改为“{SOCIAL_SECURITY_CARD}”并填写脱敏卡号。")
+        medical = aid.get("medical")
+        if aid["category"] == "医疗" and medical is None:
+            p = f"{base}/medical"
+            yield Finding("AID-MEDICAL-MISSING", E, p,
+                          f"医疗救助缺少{field(p)}。请填写医疗总费用、已报销部分和个人负担部分,以便核对救助上限。")
+        if medical is None:
+            continue
+        if aid["amount"] > medical["own_burden"]:
+            p = f"{base}/amount"
+            yield Finding("AID-MEDICAL-LIMIT", E, p,
+                          f"{field(p)} {aid['amount']} 元超过个人负担部分 {medical['own_burden']} 元。"
+                          "通知规定医疗救助标准不得超过个人负担部分,请按个人负担部分核减金额。")
+        if abs(medical["reimbursed"] + medical["own_burden"] - medical["total_cost"]) > 0.005:
+            p = f"{base}/medical"
+            yield Finding("AID-MEDICAL-SUM", W, p,
+                          f"{field(p)}:已报销 {medical['reimbursed']} 元 + 个人负担 {medical['own_burden']} 元"
+                          f" ≠ 总费用 {medical['total_cost']} 元。请对照医药票据核对。")
+
+
+EXIT_STEPS = [
+    ("/exit/application/date", "脱困申请"),
+    ("/exit/collective_review/date", "集体研究审批"),
+    ("/exit/publicity/start", "公示开始"),
+    ("/exit/publicity/end", "公示期满"),
+    ("/exit/district_approval/date", "区(市)县总工会审核审批"),
+    ("/exit/notice/date", "书面通知"),
+]
+
+
+@rule
+def exit_order(case: Case, _: WorkCalendar) -> Iterator[Finding]:
+    if case.kind != "exit":
+        return
+    filed = case.date_at("/filing_date")
+    steps = [("/filing_date", "建档", filed)] + [(p, label, case.date_at(p)) for p, label in EXIT_STEPS]
+    for (p1, l1, d1), (p2, _l2, d2) in itertools.pairwise(steps):
+        strict = p2 == "/exit/district_approval/date"  # approval only after the publicity has ended
+        if d1 and d2 and (d2 < d1 or (strict and d2 == d1)):
+            relation = "不晚于" if strict else "早于"
+            yield Finding("EXIT-ORDER", E, p2,
+                          f"{field(p2)} {d2} {relation}{l1}日期 {d1}({field(p1)})。通知规定的程序是"
+                          f" 申请→集体研究→公示→公示期满后审批→书面通知。请核对两个日期。")
+    app = case.exit["application"]
+    if app["initiated_by"] == "worker" and not app.get("signed_by_worker"):
+        p = "/exit/application/signed_by_worker"
+        yield Finding("EXIT-UNSIGNED", E, p,
+                      f"本人申请脱困但{field(p)}不是 true。本人书面申请须经本人签字认可;"
+                      "请取得签字后填 true,或改为由帮扶联系人提出退档建议(initiated_by = contact_person)。")
+    notice = case.exit["notice"]
+    if notice["recipient"] == "family" and not notice.get("recipient_name"):
+        p = "/exit/notice/recipient_name"
+        yield Finding("EXIT-RECIPIENT", E, p, f"书面通知发给家属时须填写{field(p)}。")
+
+
+@rule
+def publicity_length(case: Case, calendar: WorkCalendar) -> Iterator[Finding]:
+    if case.kind != "exit":
+        return
+    start, end = case.date_at("/exit/publicity/start"), case.date_at("/exit/publicity/end")
+    if not (start and end) or end < start:
+        return
+    count = calendar.count(start, end)
+    if count.unknown_years:
+        years = "、".join(str(y) for y in sorted(count.unknown_years))
+        yield Finding("CAL-UNKNOWN-YEAR", W, "/exit/publicity",
+                      f"日历中还没有 {years} 年的法定节假日安排,公示期暂按周一至周五计为 {count.days} 个工作日。"
+                      "国务院公布该年放假安排后,请在日历补充文件中登记(见 README“工作日历”),再重新校验。")
+    if count.days < MIN_PUBLICITY_WORKDAYS:
+        p = "/exit/publicity/end"
+        earliest = calendar.add_workdays(start, MIN_PUBLICITY_WORKDAYS)
+        yield Finding("EXIT-PUBLICITY-SHORT", E, p,
+                      f"公示期 {start} 至 {end} 只有 {count.days} 个工作日(已扣除法定节假日、计入调休上班日),"
+                      f"通知要求不少于 {MIN_PUBLICITY_WORKDAYS} 个工作日。{field(p)}最早应为 {earliest};"
+                      "请延长公示并重新公示后再报审批。")
+
+
+def follow_up_until(case: Case) -> date | None:
+    """The date from which return visits have covered the six months after exit."""
+    notice = case.date_at("/exit/notice/date")
+    return add_months(notice, FOLLOW_UP_MONTHS) if notice else None
+
+
+def follow_up_complete(case: Case) -> bool:
+    due = follow_up_until(case)
+    visits = [parse_date(v["date"]) for v in case.exit.get("return_visits", [])]
+    return bool(due and any(v and v >= due for v in visits))
+
+
+@rule
+def return_visits(case: Case, _: WorkCalendar) -> Iterator[Finding]:
+    if case.kind != "exit":
+        return
+    notice = case.date_at("/exit/notice/date")
+    assert notice is not None
+    for i, visit in enumerate(case.exit.get("return_visits", [])):
+        day = parse_date(visit["date"])
+        if day and day < notice:
+            p = f"/exit/return_visits/{i}/date"
+            yield Finding("RV-BEFORE-EXIT", E, p,
+                          f"{field(p)} {day} 早于书面通知日期 {notice}。回访是脱困以后的事,请核对日期。")
+    if not follow_up_complete(case):
+        p = "/exit/return_visits"
+        yield Finding("RV-FOLLOW-UP", W, p,
+                      f"脱困后须继续关注 {FOLLOW_UP_MONTHS} 个月以上({notice} 至 {follow_up_until(case)}),"
+                      f"{field(p)}尚未覆盖到该日期。本案卷暂按“回访期中”处理,回访满六个月后请补录回访记录再重新成卷。")
+
+
+@rule
+def attachments(case: Case, _: WorkCalendar) -> Iterator[Finding]:
+    allowed = item_ids(case.kind)
+    folder = case.folder.resolve()
+    for i, att in enumerate(case.data.get("attachments", [])):
+        base = f"/attachments/{i}"
+        if att["item"] not in allowed:
+            p = f"{base}/item"
+            yield Finding("ATT-ITEM", E, p,
+                          f"{field(p)}“{att['item']}”不是本类案卷清单中的项目。可用的代码:{', '.join(sorted(allowed))}"
+                          "(见 schemas/checklists.json)。")
+        p = f"{base}/path"
+        problem = attachment_path_problem(folder, att["path"])
+        if problem:
+            yield Finding("ATT-PATH", E, p, f"{field(p)}“{att['path']}”{problem}")
+
+
+def attachment_path_problem(folder: Path, relative: str) -> str | None:
+    """Attachments live beside the case file; a path leaving that folder is refused, not followed."""
+    rel = Path(relative)
+    if rel.is_absolute() or relative.startswith(("/", "\\")) or (len(relative) > 1 and relative[1] == ":"):
+        return "是绝对路径。附件必须放在案卷文件所在文件夹内,请写相对路径,如 scans/身份证.jpg。"
+    if ".." in rel.parts or "\\.." in relative or "..\\" in relative:
+        return "指向案卷文件夹之外(含 ..)。请把附件复制到案卷文件夹内再引用。"
+    target = folder / rel
+    if not target.exists():
+        return "不存在。请确认文件名(含扩展名)正确,且文件已复制到案卷文件夹中。"
+    real = Path(os.path.realpath(target))
+    if real != folder and folder not in real.parents:
+        return "是指向案卷文件夹之外的链接。请把文件本身复制到案卷文件夹内。"
+    if not real.is_file():
+        return "不是文件。请引用具体的扫描件文件。"
+    return None

@@ -1,0 +1,53 @@
+"""Stage 1 of the pipeline: case file → validated case with findings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .caseload import Case, read_case, schema_findings
+from .errors import CaseRejected
+from .findings import Finding, Severity, is_blocking
+from .rules import check_rules
+from .workcal import WorkCalendar
+
+
+@dataclass
+class Validation:
+    path: Path
+    case: Case | None
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.case is not None and not is_blocking(self.findings)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "file": str(self.path),
+            "archive_no": self.case.archive_no if self.case else None,
+            "valid": self.ok,
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+def validate_file(path: Path, calendar: WorkCalendar | None = None) -> Validation:
+    try:
+        case = read_case(path)
+    except CaseRejected as exc:
+        return Validation(path, None, [Finding("JSON", Severity.ERROR, "", str(exc))])
+    findings = schema_findings(case)
+    if findings:  # the rules assume a schema-valid case
+        return Validation(path, case, findings)
+    return Validation(path, case, check_rules(case, calendar))
+
+
+def case_files(paths: list[Path]) -> list[Path]:
+    """Files as given; folders searched recursively for *.json, in a stable order."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*.json") if p.is_file()))
+        else:
+            found.append(path)
+    return found

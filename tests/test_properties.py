@@ -1,0 +1,86 @@
+"""Property tests: the GB 11643 check digit and the working-day count."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kunnan_docs import idcard
+from kunnan_docs.workcal import WorkCalendar, add_months
+
+birth = st.dates(min_value=date(1930, 1, 1), max_value=date(2020, 12, 31))
+region = st.from_regex(r"51[0-9]{4}", fullmatch=True)
+seq = st.from_regex(r"[0-9]{3}", fullmatch=True)
+
+
+def make_id(r: str, b: date, s: str) -> str:
+    first17 = f"{r}{b:%Y%m%d}{s}"
+    return first17 + idcard.check_digit(first17)
+
+
+@given(region, birth, seq)
+def test_generated_ids_are_valid_and_carry_birth_and_sex(r: str, b: date, s: str) -> None:
+    number = make_id(r, b, s)
+    assert idcard.id_problem(number) is None
+    assert idcard.birth_date(number) == b
+    assert idcard.sex(number) == ("男" if int(s[2]) % 2 else "女")
+
+
+@given(region, birth, seq, st.integers(0, 17), st.sampled_from("0123456789"))
+def test_any_single_digit_change_is_caught(r: str, b: date, s: str, pos: int, digit: str) -> None:
+    number = make_id(r, b, s)
+    changed = number[:pos] + digit + number[pos + 1:]
+    if changed != number:
+        assert idcard.id_problem(changed) is not None
+
+
+def test_known_check_digit_x() -> None:
+    # 11010519491231002X is the standard's own worked example
+    assert idcard.id_problem("11010519491231002X") is None
+    assert idcard.id_problem("11010519491231002x") is None
+
+
+CAL = WorkCalendar(override_path="")
+days = st.dates(min_value=date(2015, 1, 1), max_value=date(2028, 12, 31))
+
+
+@given(days, st.integers(0, 60), st.integers(0, 60))
+def test_count_is_additive(start: date, a: int, b: int) -> None:
+    mid, end = start + timedelta(days=a), start + timedelta(days=a + b + 1)
+    assert CAL.count(start, end).days == CAL.count(start, mid).days + CAL.count(mid + timedelta(days=1), end).days
+
+
+@given(days, st.integers(0, 40))
+def test_count_never_exceeds_calendar_days_and_matches_is_workday(start: date, n: int) -> None:
+    end = start + timedelta(days=n)
+    expected = sum(CAL.is_workday(start + timedelta(days=i)) for i in range(n + 1))
+    assert CAL.count(start, end).days == expected <= n + 1
+
+
+@given(days, st.integers(1, 10))
+def test_add_workdays_is_the_first_day_reaching_n(start: date, n: int) -> None:
+    end = CAL.add_workdays(start, n)
+    assert CAL.count(start, end).days == n
+    assert CAL.is_workday(end)
+
+
+@given(st.dates(min_value=date(2027, 1, 1), max_value=date(2035, 12, 31)))
+def test_unknown_years_count_weekdays(day: date) -> None:
+    result = CAL.count(day, day)
+    assert result.days == (day.weekday() < 5) and day.year in result.unknown_years
+
+
+def test_override_file_adds_a_year(tmp_path) -> None:
+    f = tmp_path / "cal.json"
+    f.write_text('{"years": [2027], "holidays": ["2027-10-01"], "workdays": ["2027-10-09"]}', encoding="utf-8")
+    cal = WorkCalendar(str(f))
+    assert cal.year_known(2027) and not cal.is_workday(date(2027, 10, 1)) and cal.is_workday(date(2027, 10, 9))
+    assert cal.count(date(2027, 9, 27), date(2027, 10, 3)).unknown_years == set()
+
+
+@given(days, st.integers(0, 24))
+def test_add_months_lands_in_the_right_month(day: date, n: int) -> None:
+    later = add_months(day, n)
+    assert (later.year * 12 + later.month) - (day.year * 12 + day.month) == n and later.day <= day.day
