@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import NoReturn
 
 from . import __version__
-from .errors import ExitCode, KunnanError, UsageError
+from .errors import CaseRejected, ExitCode, KunnanError, UsageError
+from .render import render_forms
 from .validate import Validation, case_files, validate_file
 from .workcal import WorkCalendar
 
@@ -46,6 +47,26 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return ExitCode.OK if all(r.ok for r in results) else ExitCode.INVALID
 
 
+def _validated(path: Path, calendar: WorkCalendar) -> Validation:
+    """Validate one case for a command that goes on to use it; print findings, stop on errors."""
+    result = validate_file(path, calendar)
+    if not result.ok:
+        _print_validation(result)
+        raise CaseRejected("案卷未通过校验,请按上面的提示修改后重新提交。")
+    return result
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    calendar = _calendar(args)
+    result = _validated(Path(args.case), calendar)
+    assert result.case is not None
+    rendered = render_forms(result.case, Path(args.output), calendar)
+    for r in rendered:
+        print(f"已生成 {r.pdf}  {r.docx}")
+    print(f"共 {len(rendered)} 份表单(PDF 与 Word 各一份),在 {args.output}。")
+    return ExitCode.OK
+
+
 def _print_validation(r: Validation) -> None:
     label = f"{r.path}" + (f"(档案号 {r.case.archive_no})" if r.case and r.case.archive_no else "")
     print(f"{'合格' if r.ok else '不合格'}  {label}")
@@ -72,6 +93,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="以 JSON 输出结果,供其他程序读取")
     p.add_argument("--calendar", metavar="FILE", default=None, help="日历补充文件(法定节假日与调休)")
     p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("render", help="生成附件表单(Word 与 PDF)",
+                       description="校验案卷后生成它应有的附件3—7表单,每份一个 Word 文件和一个 PDF 文件。",
+                       epilog="示例:kunnan-docs render examples/exit-wang-shufen/case.json -o 表单/",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("case", metavar="CASE.json", help="案卷文件")
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="输出文件夹")
+    p.add_argument("--calendar", metavar="FILE", default=None, help="日历补充文件(法定节假日与调休)")
+    p.set_defaults(func=cmd_render)
     return parser
 
 

@@ -1,0 +1,47 @@
+"""QR codes of the archive number, drawn the same way in every PDF and Word file we make."""
+
+from __future__ import annotations
+
+import io
+
+import qrcode
+from qrcode.constants import ERROR_CORRECT_M
+from reportlab.pdfgen.canvas import Canvas
+
+QUIET_ZONE = 2  # modules; scanners need a light margin around the code
+
+
+def matrix(payload: str) -> list[list[bool]]:
+    code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=QUIET_ZONE)
+    code.add_data(payload.encode("utf-8"))
+    code.make(fit=True)
+    return code.get_matrix()
+
+
+def draw(canvas: Canvas, payload: str, x: float, y: float, size: float) -> None:
+    """Vector QR code: one filled rectangle per run of dark modules, no font and no image involved."""
+    cells = matrix(payload)
+    module = size / len(cells)
+    canvas.saveState()
+    canvas.setFillColorRGB(1, 1, 1)
+    canvas.rect(x, y, size, size, stroke=0, fill=1)
+    canvas.setFillColorRGB(0, 0, 0)
+    for r, row in enumerate(cells):
+        c = 0
+        while c < len(row):
+            if row[c]:
+                start = c
+                while c < len(row) and row[c]:
+                    c += 1
+                canvas.rect(x + start * module, y + size - (r + 1) * module, (c - start) * module, module,
+                            stroke=0, fill=1)
+            else:
+                c += 1
+    canvas.restoreState()
+
+
+def png(payload: str) -> bytes:
+    img = qrcode.make(payload.encode("utf-8"), error_correction=ERROR_CORRECT_M, box_size=8, border=QUIET_ZONE)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()

@@ -1,0 +1,112 @@
+"""Write the starting Word templates (annex3…annex7 .docx) from forms.json.
+
+Run once by a developer; the .docx files are committed. From then on the templates belong to the clerks:
+they may change fonts, widths and wording in Word or WPS. Variables are written as {{ name }} (see the
+"fields" of forms.json); `kunnan-docs render` checks each template's variables before using it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from docx import Document
+from docx.enum.section import WD_SECTION
+from docx.enum.table import WD_TABLE_ALIGNMENT
+from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.oxml.ns import qn
+from docx.shared import Mm, Pt
+
+HERE = Path(__file__).parent
+BODY_FONT = "宋体"
+
+
+def jinja(text: str) -> str:
+    return re.sub(r"\{(\w+)\}", r"{{ \1 }}", text)
+
+
+def _font(run, size: float) -> None:
+    run.font.size = Pt(size)
+    run.font.name = BODY_FONT
+    run._element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), BODY_FONT)
+
+
+def paragraph(doc_or_cell, text: str, size: float = 10.5, align=None, indent_chars: int = 0):
+    p = doc_or_cell.add_paragraph()
+    if align is not None:
+        p.alignment = align
+    if indent_chars:
+        p.paragraph_format.first_line_indent = Pt(size * indent_chars)
+    _font(p.add_run(text), size)
+    return p
+
+
+def new_document(spec: dict) -> Document:
+    doc = Document()
+    style = doc.styles["Normal"]
+    style.font.name = BODY_FONT
+    style.font.size = Pt(10.5)
+    style.element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), BODY_FONT)
+    section = doc.sections[0]
+    section.start_type = WD_SECTION.NEW_PAGE
+    section.page_width, section.page_height = Mm(210), Mm(297)
+    section.left_margin = section.right_margin = Mm(20)
+    section.top_margin, section.bottom_margin = Mm(22), Mm(30)
+    footer = section.footer.paragraphs[0]
+    footer.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    _font(footer.add_run(f"档案号：{{{{ archive_no }}}}  附件{spec['annex']}  "), 9)
+    footer.add_run("{{ qr }}")
+    paragraph(doc, spec["title"], 18, WD_ALIGN_PARAGRAPH.CENTER)
+    if spec.get("subtitle"):
+        paragraph(doc, spec["subtitle"], 12, WD_ALIGN_PARAGRAPH.CENTER)
+    return doc
+
+
+def table_form(doc: Document, spec: dict) -> None:
+    widths = spec["widths_mm"]
+    table = doc.add_table(rows=len(spec["rows"]), cols=len(widths))
+    table.style = "Table Grid"
+    table.alignment = WD_TABLE_ALIGNMENT.CENTER
+    for r, row in enumerate(spec["rows"]):
+        col = 0
+        for label, name, span in row:
+            label_cell = table.cell(r, col)
+            label_cell.paragraphs[0].alignment = WD_ALIGN_PARAGRAPH.CENTER
+            _font(label_cell.paragraphs[0].add_run(label.replace("\n", "")), 10.5)
+            value_cell = table.cell(r, col + 1)
+            if span > 1:
+                value_cell = value_cell.merge(table.cell(r, col + span))
+            _font(value_cell.paragraphs[0].add_run("{{ " + name + " }}"), 10.5)
+            col += 1 + span
+        table.rows[r].height = Mm(36 if len(row) == 1 else 12)
+    for c, width in enumerate(widths):
+        for cell in table.columns[c].cells:
+            cell.width = Mm(width)
+
+
+def letter_form(doc: Document, spec: dict) -> None:
+    letter = spec["letter"]
+    paragraph(doc, "")
+    if letter.get("salutation"):
+        paragraph(doc, jinja(letter["salutation"]), 14)
+    for line in letter["body"]:
+        paragraph(doc, jinja(line), 14, indent_chars=2)
+    for _ in range(3):
+        paragraph(doc, "")
+    paragraph(doc, jinja(letter["seal"]), 14, WD_ALIGN_PARAGRAPH.RIGHT)
+    paragraph(doc, jinja(letter["date"]), 14, WD_ALIGN_PARAGRAPH.RIGHT)
+
+
+def main() -> None:
+    data = json.loads((HERE / "forms.json").read_text(encoding="utf-8"))
+    for spec in data["forms"]:
+        doc = new_document(spec)
+        (letter_form if "letter" in spec else table_form)(doc, spec)
+        core = doc.core_properties
+        core.title, core.author, core.comments = spec["title"], "kunnan-docs", "由 kunnan-docs 生成的模板,可在 Word/WPS 中修改版式"
+        doc.save(HERE / f"annex{spec['annex']}_{spec['id']}.docx")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,216 @@
+"""The annex forms, read back as a clerk would see them: text, rendered QR codes, fonts, Word content."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import zipfile
+from pathlib import Path
+
+import pikepdf
+import pypdfium2 as pdfium
+import pytest
+import zxingcpp
+from docx import Document
+
+from kunnan_docs.caseload import read_case
+from kunnan_docs.cli import main
+from kunnan_docs.errors import ExitCode, TemplateError
+from kunnan_docs.findings import schema_node
+from kunnan_docs.forms import forms_data, forms_for
+from kunnan_docs.pdfforms import render_pdf
+from kunnan_docs.render import render_forms
+from kunnan_docs.wordforms import check_template, render_docx, template_path
+
+from .conftest import EXIT_EXAMPLE, FILING_EXAMPLE
+
+ID_NUMBER = "510104196811021242"
+
+
+@pytest.fixture(scope="module")
+def exit_forms(tmp_path_factory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("forms")
+    case = read_case(EXIT_EXAMPLE / "case.json")
+    return {r.form.stem: r.pdf for r in render_forms(case, out)}
+
+
+def pdf_text(pdf: Path | bytes) -> list[str]:
+    """Each page's text with line breaks removed, so that wrapped values read as one string."""
+    doc = pdfium.PdfDocument(pdf)
+    return [doc[i].get_textpage().get_text_range().replace("\r", "").replace("\n", "") for i in range(len(doc))]
+
+
+def qr_codes(pdf: Path | bytes) -> list[list[str]]:
+    doc = pdfium.PdfDocument(pdf)
+    return [[r.text for r in zxingcpp.read_barcodes(doc[i].render(scale=150 / 72).to_pil())] for i in range(len(doc))]
+
+
+def test_exit_case_gets_every_exit_form(exit_forms) -> None:
+    assert sorted(exit_forms) == ["附件3-入户调查表", "附件4-脱困申请表", "附件5-脱困公示", "附件6-退档通知书",
+                                  "附件7-回访记录单-1", "附件7-回访记录单-2"]
+    for pdf in exit_forms.values():
+        assert pdf.with_suffix(".docx").exists()
+
+
+def test_filing_case_gets_only_the_survey(tmp_path) -> None:
+    rendered = render_forms(read_case(FILING_EXAMPLE / "case.json"), tmp_path)
+    assert [r.form.stem for r in rendered] == ["附件3-入户调查表"]
+
+
+def test_every_page_carries_a_decodable_qr_of_the_archive_number(exit_forms) -> None:
+    for pdf in exit_forms.values():
+        for page_codes, text in zip(qr_codes(pdf), pdf_text(pdf), strict=True):
+            assert len(page_codes) == 1 and page_codes[0].startswith("CD510104-2018-0112|")
+            assert ID_NUMBER not in page_codes[0]
+            assert "档案号：CD510104-2018-0112" in text
+
+
+def test_survey_text_is_extractable(exit_forms) -> None:
+    text = "".join(pdf_text(exit_forms["附件3-入户调查表"]))
+    for expected in ("成都市总工会建档困难职工入户调查表", "王淑芬", ID_NUMBER, "成都锦华纺织有限公司", "42平方米",
+                     "何志刚（丈夫，51岁）", "2018年4月2日", "入户调查人员签字"):
+        assert expected in text
+
+
+def test_fonts_are_embedded_subset_truetype(exit_forms) -> None:
+    with pikepdf.open(exit_forms["附件4-脱困申请表"]) as pdf:
+        fonts = [f for page in pdf.pages for f in page.Resources.Font.values()]
+        assert fonts
+        for font in fonts:
+            assert "/FontFile2" in font.FontDescriptor  # embedded TrueType (no unembedded base-14 font)
+            assert "+" in str(font.BaseFont)  # subset prefix
+
+
+def test_ages_are_derived_from_the_id_at_the_form_date(exit_forms) -> None:
+    # born 1968-11-02: 50 at the application (2019-09-02), 51 at the second return visit (2020-04-15)
+    assert "年 龄 50" in pdf_text(exit_forms["附件4-脱困申请表"])[0]
+    assert "51" in pdf_text(exit_forms["附件7-回访记录单-2"])[0]
+
+
+def test_exit_application_lists_measures_and_opinions(exit_forms) -> None:
+    text = "".join(pdf_text(exit_forms["附件4-脱困申请表"]))
+    assert "家政服务员技能培训补贴 800元" in text and "合计 4 次，5300元" in text
+    assert "同意脱困，按程序公示" in text and "经入户核实" in text
+
+
+def test_publicity_notice_shows_period_and_no_personal_data(exit_forms) -> None:
+    text = "".join(pdf_text(exit_forms["附件5-脱困公示"]))
+    assert "王淑芬同志（建档号：CD510104-2018-0112）" in text
+    assert "2019年9月16日至2019年9月20日（共5个工作日）" in text
+    assert "盖章" in text and "2019年9月16日" in text
+    for private in (ID_NUMBER, "书院西街8号", "18000", "糖尿病", "13551234567"):
+        assert private not in text
+
+
+def test_exit_notice_is_a_letter_to_the_worker(exit_forms) -> None:
+    text = "".join(pdf_text(exit_forms["附件6-退档通知书"]))
+    assert "王淑芬同志：" in text and "现正式退出工会困难职工帮扶档案管理系统" in text and "2019年10月12日" in text
+
+
+def test_long_values_wrap_and_continue_on_further_pages() -> None:
+    case = read_case(EXIT_EXAMPLE / "case.json")
+    reason = "".join(f"第{i}句：企业停产，收入骤减。" for i in range(80))  # about a thousand characters
+    case.data["hardship_reason"] = reason
+    case.data["family_members"] = case.data["family_members"] * 20
+    case.data["worker"]["name"] = "王堃䶮"  # outside GB2312 (堃) and in CJK Ext A (䶮)
+    pdf = render_pdf(forms_for(case)[0], case.archive_no)
+    pages = pdf_text(pdf)
+    assert len(pages) >= 2
+    flat = "".join(pages)
+    assert "第0句" in flat and "第79句：企业停产，收入骤减。" in flat and "王堃䶮" in flat
+    doc = pdfium.PdfDocument(pdf)
+    for i in range(len(doc)):  # nothing drawn outside the page
+        width, height = doc[i].get_size()
+        textpage = doc[i].get_textpage()
+        for c in range(textpage.count_chars()):
+            left, bottom, right, top = textpage.get_charbox(c)
+            assert left >= 0 and right <= width and bottom >= 0 and top <= height
+    assert all(len(codes) == 1 for codes in qr_codes(pdf))
+
+
+def test_output_is_byte_identical_on_rerun() -> None:
+    case = read_case(EXIT_EXAMPLE / "case.json")
+    for form in forms_for(case):
+        assert render_pdf(form, case.archive_no) == render_pdf(form, case.archive_no)
+        assert render_docx(form, case.archive_no) == render_docx(form, case.archive_no)
+
+
+def test_word_form_has_values_escaped_and_qr_in_footer() -> None:
+    case = read_case(EXIT_EXAMPLE / "case.json")
+    case.data["worker"]["name"] = "A&B<王>"
+    case.data["worker"]["address"] = "成都市<锦江区> & 书院街"
+    survey = forms_for(case)[0]
+    doc = Document(io.BytesIO(render_docx(survey, case.archive_no)))
+    cells = [c.text for row in doc.tables[0].rows for c in row.cells]
+    assert "A&B<王>" in cells and "成都市<锦江区> & 书院街" in cells
+    assert any("何欣（儿子，22岁）" in c for c in cells)
+    footer = doc.sections[0].footer
+    assert "CD510104-2018-0112" in footer.paragraphs[0].text
+    blips = footer._element.xpath(".//a:blip/@r:embed")
+    assert len(blips) == 1
+    png = footer.part.related_parts[blips[0]].blob
+    from PIL import Image
+
+    [code] = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
+    assert code.text == "CD510104-2018-0112|附件3"
+
+
+def test_every_template_variable_is_a_known_field() -> None:
+    fields = forms_data()["fields"]
+    for name, spec in fields.items():
+        assert schema_node(spec["source"]), f"{name}: {spec['source']} is not in the case schema"
+    for form in forms_for(read_case(EXIT_EXAMPLE / "case.json")):
+        check_template(template_path(form.spec))  # raises on an unknown variable
+        assert set(form.values) == set(fields)
+
+
+def _copy_template_with(tmp_path: Path, old: bytes, new: bytes) -> Path:
+    src = template_path(forms_for(read_case(EXIT_EXAMPLE / "case.json"))[0].spec)
+    target = tmp_path / f"broken-{abs(hash(new))}.docx"
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(target, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == "word/document.xml":
+                assert old in data
+                data = data.replace(old, new, 1)
+            zout.writestr(item, data)
+    return target
+
+
+def test_template_with_unknown_variable_is_named(tmp_path) -> None:
+    broken = _copy_template_with(tmp_path, b"{{ phone }}", b"{{ telephone }}")
+    with pytest.raises(TemplateError, match=r"broken-.*\.docx.*telephone"):
+        check_template(broken)
+
+
+def test_template_with_bad_syntax_is_named(tmp_path) -> None:
+    broken = _copy_template_with(tmp_path, b"{{ phone }}", b"{{ phone }")
+    with pytest.raises(TemplateError, match="占位符写法有误"):
+        check_template(broken)
+
+
+def test_corrupt_template_is_named(tmp_path) -> None:
+    bad = tmp_path / "corrupt.docx"
+    bad.write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(TemplateError, match=r"corrupt\.docx"):
+        check_template(bad)
+
+
+def test_render_command(tmp_path, capsys) -> None:
+    assert main(["render", str(EXIT_EXAMPLE / "case.json"), "-o", str(tmp_path / "out")]) == ExitCode.OK
+    assert len(list((tmp_path / "out").glob("*.pdf"))) == 6 and len(list((tmp_path / "out").glob("*.docx"))) == 6
+
+
+def test_render_refuses_an_invalid_case(case_copy, tmp_path, capsys) -> None:
+    case_file = case_copy(EXIT_EXAMPLE, {"/worker/gender": "男"})
+    assert main(["render", str(case_file), "-o", str(tmp_path / "out")]) == ExitCode.INVALID
+    assert "ID-SEX" in capsys.readouterr().out
+    assert not (tmp_path / "out").exists()
+
+
+def test_custom_template_folder(tmp_path, monkeypatch) -> None:
+    custom = tmp_path / "tpl"
+    shutil.copytree(template_path(forms_for(read_case(FILING_EXAMPLE / "case.json"))[0].spec).parent, custom)
+    monkeypatch.setenv("KUNNAN_TEMPLATES", str(custom))
+    case = read_case(FILING_EXAMPLE / "case.json")
+    assert template_path(forms_for(case)[0].spec).parent == custom
