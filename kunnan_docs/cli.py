@@ -13,8 +13,11 @@ from typing import NoReturn
 
 from . import __version__
 from .errors import CaseRejected, ExitCode, KunnanError, UsageError
+from .package import build as build_package
+from .publish import publish, recover
 from .render import render_forms
 from .validate import Validation, case_files, validate_file
+from .verify import verify_folder
 from .workcal import WorkCalendar
 
 
@@ -67,6 +70,51 @@ def cmd_render(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def cmd_build(args: argparse.Namespace) -> int:
+    calendar = _calendar(args)
+    outbox = Path(args.output)
+    for note in recover(outbox):
+        print(note)
+    worst = ExitCode.OK
+    for case_path in [Path(c) for c in args.cases]:
+        worst = max(worst, _build_one(case_path, outbox, calendar))
+    return worst
+
+
+def _build_one(case_path: Path, outbox: Path, calendar: WorkCalendar) -> ExitCode:
+    result = validate_file(case_path, calendar)
+    if not result.ok:
+        _print_validation(result)
+        print("  → 案卷被退回:请按上面的提示修改后重新提交。")
+        return ExitCode.INVALID
+    assert result.case is not None
+    try:
+        pkg = build_package(result.case, result.findings, calendar)
+    except CaseRejected as exc:
+        print(f"不合格  {case_path}\n    {exc}\n  → 案卷被退回:请修正附件后重新提交。")
+        return ExitCode.INVALID
+    folder = publish(pkg, outbox)
+    print(f"已成卷  {folder}  共 {pkg.total_pages} 页  结论:{pkg.status_label}")
+    for f in pkg.findings:
+        print(f"    {f.render()}")
+    return ExitCode.OK if pkg.status == "complete" else ExitCode.INCOMPLETE
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    failed = False
+    for folder in [Path(f) for f in args.folders]:
+        if not folder.is_dir():
+            raise UsageError(f"{folder} 不是文件夹。请给出 outbox 中某个档案号的文件夹。")
+        problems = verify_folder(folder)
+        print(f"{'通过' if not problems else '未通过'}  {folder}")
+        for problem in problems:
+            print(f"    {problem}")
+        failed = failed or bool(problems)
+    if failed:
+        print("请把未通过的案卷退回移交方,要求重新成卷后再移交。")
+    return ExitCode.VERIFY_FAILED if failed else ExitCode.OK
+
+
 def _print_validation(r: Validation) -> None:
     label = f"{r.path}" + (f"(档案号 {r.case.archive_no})" if r.case and r.case.archive_no else "")
     print(f"{'合格' if r.ok else '不合格'}  {label}")
@@ -102,6 +150,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="输出文件夹")
     p.add_argument("--calendar", metavar="FILE", default=None, help="日历补充文件(法定节假日与调休)")
     p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("build", help="组卷:校验、生成表单、合成一份带目录的 PDF 案卷,发布到 outbox",
+                       description="对每份案卷:校验 → 生成附件表单 → 与扫描件合成索引 PDF 案卷 → 对照附件1/2清单检查"
+                                   " → 发布到 OUTBOX/<档案号>/。退出码:0 齐全,3 不全或回访期中,1 被退回。",
+                       epilog="示例:kunnan-docs build examples/exit-wang-shufen/case.json -o outbox/",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("cases", nargs="+", metavar="CASE.json", help="案卷文件(可多个)")
+    p.add_argument("-o", "--output", required=True, metavar="OUTBOX", help="发件夹")
+    p.add_argument("--calendar", metavar="FILE", default=None, help="日历补充文件(法定节假日与调休)")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("verify", help="接收方校验案卷文件夹是否完整、未被改动",
+                       description="重新计算 SHA-256 清单,检查 PDF 能否打开、页数与目录是否一致、二维码是否为档案号。",
+                       epilog="示例:kunnan-docs verify outbox/CD510104-2018-0112",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("folders", nargs="+", metavar="FOLDER", help="outbox 中的案卷文件夹")
+    p.set_defaults(func=cmd_verify)
     return parser
 
 

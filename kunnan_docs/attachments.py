@@ -1,0 +1,154 @@
+"""Stage 3a: scanned attachments → PDF pages, losslessly, with every failure a Chinese rejection.
+
+JPEG (grey, RGB, CMYK) and CCITT G4 TIFF go into the package byte for byte (img2pdf); PNG and other
+TIFF compressions are re-packed losslessly (Flate). PNG with alpha is flattened onto white paper
+first (a PDF page has no transparency to show). PDF attachments keep their pages (size, rotation) but
+lose what could act on the reader: annotations (links, JavaScript, launch actions, attached files),
+page actions, and everything document-level (OpenAction, JavaScript and embedded-file name trees).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import img2pdf
+import pikepdf
+from PIL import Image, UnidentifiedImageError
+
+from .errors import CaseRejected
+
+MAX_PIXELS = 120_000_000  # about a 1.2 m² sheet at 300 dpi: larger images would exhaust a clerk's PC
+MIN_DPI, MAX_DPI = 50, 2400  # outside this the resolution stored in the file is not believable
+A4 = (img2pdf.mm_to_pt(210), img2pdf.mm_to_pt(297))
+ACTIVE_PAGE_KEYS = ("/Annots", "/AA")
+
+_MAGIC = {
+    ".jpg": (b"\xff\xd8\xff",), ".jpeg": (b"\xff\xd8\xff",),
+    ".png": (b"\x89PNG\r\n\x1a\n",),
+    ".tif": (b"II*\x00", b"MM\x00*"), ".tiff": (b"II*\x00", b"MM\x00*"),
+    ".pdf": (b"%PDF-",),
+}
+_KIND = {".jpg": "JPEG 图片", ".jpeg": "JPEG 图片", ".png": "PNG 图片", ".tif": "TIFF 图片", ".tiff": "TIFF 图片",
+         ".pdf": "PDF 文件"}
+
+
+class AttachmentError(CaseRejected):
+    """A scan that cannot go into the package; the message names the file and what to do."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"附件“{name}”{reason}")
+
+
+@dataclass
+class LoadedAttachment:
+    path: Path
+    pdf: pikepdf.Pdf  # pages ready to be copied into the package
+
+    @property
+    def page_count(self) -> int:
+        return len(self.pdf.pages)
+
+
+def load(path: Path, name: str) -> LoadedAttachment:
+    suffix = path.suffix.lower()
+    if suffix not in _MAGIC:
+        raise AttachmentError(name, f"的类型({suffix or '无扩展名'})不受支持。请扫描为 PDF、JPEG、PNG 或 TIFF 后重新提交。")
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as f:
+            head = f.read(1024)
+    except OSError as exc:
+        raise AttachmentError(name, f"无法读取({exc.strerror})。请确认文件没有被其他程序占用。") from None
+    if size == 0:
+        raise AttachmentError(name, "是空文件(0 字节),可能复制时出错。请重新扫描或重新复制该文件。")
+    if not any(head.startswith(m) or (suffix == ".pdf" and m in head) for m in _MAGIC[suffix]):
+        raise AttachmentError(name, f"的内容不是{_KIND[suffix]},与扩展名不符。请确认文件没有被改名,或用扫描软件重新导出。")
+    if suffix == ".pdf":
+        return LoadedAttachment(path, _load_pdf(path, name))
+    return LoadedAttachment(path, _load_image(path, name))
+
+
+def _load_pdf(path: Path, name: str) -> pikepdf.Pdf:
+    try:
+        src = pikepdf.open(path)
+    except pikepdf.PasswordError:
+        raise AttachmentError(name, "设置了打开密码(已加密)。请取消密码后重新导出 PDF 再提交。") from None
+    except pikepdf.PdfError as exc:
+        raise AttachmentError(name, f"已损坏,无法打开({_short(exc)})。请重新扫描或重新导出 PDF。") from None
+    if src.is_encrypted:
+        raise AttachmentError(name, "设置了权限密码(已加密)。请取消加密后重新导出 PDF 再提交。")
+    if len(src.pages) == 0:
+        raise AttachmentError(name, "没有任何页面。请重新扫描。")
+    clean = pikepdf.new()
+    try:
+        for page in src.pages:
+            clean.pages.append(page)  # pages only: document-level actions and attachments stay behind
+        for page in clean.pages:
+            for key in ACTIVE_PAGE_KEYS:
+                if key in page.obj:
+                    del page.obj[key]
+        for page in clean.pages:  # read every content stream now: a truncated file fails here, not mid-build
+            contents = page.obj.get("/Contents")
+            for stream in contents if isinstance(contents, pikepdf.Array) else [contents]:
+                if isinstance(stream, pikepdf.Stream):
+                    stream.read_bytes()
+    except (pikepdf.PdfError, RuntimeError, KeyError, ValueError) as exc:
+        raise AttachmentError(name, f"已损坏,页面无法读取({_short(exc)})。请重新扫描或重新导出 PDF。") from None
+    return clean
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+
+
+def _load_image(path: Path, name: str) -> pikepdf.Pdf:
+    try:
+        with Image.open(path) as img:
+            frames = getattr(img, "n_frames", 1)
+            width, height = img.size
+            if width * height > MAX_PIXELS:
+                raise AttachmentError(name, f"的像素太多({width}×{height}),处理时会耗尽内存。"
+                                            "请用 300 dpi 以下的分辨率重新扫描。")
+            dpi = img.info.get("dpi")
+            has_alpha = img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
+            _check_decodes(img, frames)
+    except AttachmentError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise AttachmentError(name, f"已损坏或不完整,无法解码({_short(exc)})。请重新扫描或重新复制该文件。") from None
+    source: Path | bytes = _flatten(path) if has_alpha else path
+    try:
+        data = img2pdf.convert(source, layout_fun=_layout(dpi), rotation=img2pdf.Rotation.ifvalid, nodate=True,
+                               engine=img2pdf.Engine.internal)
+        return pikepdf.open(io.BytesIO(data))
+    except (img2pdf.ImageOpenError, img2pdf.UnsupportedColorspaceError, img2pdf.JpegColorspaceError,
+            img2pdf.AlphaChannelError, ValueError, OSError, pikepdf.PdfError) as exc:
+        raise AttachmentError(name, f"无法转换为 PDF({_short(exc)})。请另存为普通 JPEG 或 PDF 后重新提交。") from None
+
+
+def _check_decodes(img: Image.Image, frames: int) -> None:
+    """Decode each frame cheaply (JPEG at 1/8 scale) so that a truncated file is caught now."""
+    for i in range(frames):
+        img.seek(i)
+        if img.format == "JPEG":
+            img.draft(img.mode, (max(1, img.size[0] // 8), max(1, img.size[1] // 8)))
+        img.load()
+
+
+def _flatten(path: Path) -> bytes:
+    with Image.open(path) as img:
+        rgba = img.convert("RGBA")
+        paper = Image.new("RGB", rgba.size, (255, 255, 255))
+        paper.paste(rgba, mask=rgba.getchannel("A"))
+        buf = io.BytesIO()
+        paper.save(buf, "PNG", dpi=img.info.get("dpi", (0, 0)))
+        return buf.getvalue()
+
+
+def _layout(dpi: object):
+    """Page size from the image's resolution; fit to A4 when the file has none or an absurd one."""
+    if isinstance(dpi, tuple) and len(dpi) == 2 and all(MIN_DPI <= float(d) <= MAX_DPI for d in dpi):
+        return img2pdf.default_layout_fun
+    return img2pdf.get_layout_fun(pagesize=A4, fit=img2pdf.FitMode.into)

@@ -1,0 +1,312 @@
+"""Stage 3: forms + scans → one indexed PDF archive package, checked against Annex 1 or Annex 2.
+
+Order of the package (archive practice): cover, contents list, every item in checklist order, remarks
+sheet. Content pages carry the archive page number (页号) top-right; the cover, contents list and
+remarks sheet carry none. Scans get a thin strip added above them for the number, so it never covers
+what was scanned; our own forms leave that corner free already.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pikepdf
+from reportlab.lib.units import mm
+
+from . import sheets
+from .attachments import AttachmentError, load
+from .caseload import Case, parse_date
+from .checklist import Item, applies, checklist_title, items_for
+from .findings import Finding, Severity
+from .forms import FilledForm, forms_for, zh_date
+from .pdfforms import render_pdf
+from .resources import checklist_data
+from .rules import attachment_path_problem, follow_up_complete
+from .wordforms import render_docx
+from .workcal import WorkCalendar
+
+STAMP_STRIP = 12 * mm  # added above a scan to hold its page number
+KIND_LABEL = {"filing": "建档", "exit": "解困脱困"}
+
+
+@dataclass
+class Part:
+    """One document in the package: a generated form or one scanned attachment."""
+
+    item: Item
+    title: str
+    date: date | None
+    responsible: str
+    doc_no: str
+    pdf: pikepdf.Pdf
+    generated: bool
+    first: int = 0  # archive page numbers (页号), 1-based, set when laid out
+    last: int = 0
+
+    @property
+    def pages(self) -> int:
+        return len(self.pdf.pages)
+
+
+@dataclass
+class ItemResult:
+    item: Item
+    status: str  # present | missing | not_applicable
+    parts: list[Part] = field(default_factory=list)
+
+    @property
+    def page_range(self) -> str:
+        if not self.parts:
+            return ""
+        first, last = self.parts[0].first, self.parts[-1].last
+        return str(first) if first == last else f"{first}-{last}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"no": self.item.no, "id": self.item.id, "title": self.item.title, "status": self.status,
+                "pages": self.page_range or None,
+                "documents": [{"title": p.title, "pages": [p.first, p.last], "generated": p.generated}
+                              for p in self.parts]}
+
+
+@dataclass
+class Package:
+    case: Case
+    pdf: bytes
+    forms: list[tuple[FilledForm, bytes, bytes]]  # form, PDF, Word
+    results: list[ItemResult]
+    findings: list[Finding]
+    follow_up_done: bool
+    content_pages: int
+    total_pages: int = 0
+    content_start: int = 0  # index of the first content page (after cover and contents list)
+
+    @property
+    def missing(self) -> list[ItemResult]:
+        return [r for r in self.results if r.status == "missing"]
+
+    @property
+    def status(self) -> str:
+        if self.missing:
+            return "incomplete"
+        return "complete" if self.follow_up_done else "follow_up"
+
+    @property
+    def status_label(self) -> str:
+        parts = []
+        if self.missing:
+            parts.append("材料不全(缺" + "、".join(f"第{r.item.no}项" for r in self.missing) + ")")
+        if not self.follow_up_done:
+            parts.append("回访期中(脱困未满六个月)")
+        return ";".join(parts) or "材料齐全"
+
+
+def build(case: Case, findings: list[Finding], calendar: WorkCalendar | None = None) -> Package:
+    """Assemble the package; raises AttachmentError (a CaseRejected) for a scan that cannot be used."""
+    calendar = calendar or WorkCalendar()
+    forms = [(f, render_pdf(f, case.archive_no), render_docx(f, case.archive_no)) for f in forms_for(case, calendar)]
+    results = _collect(case, forms)
+    content = [p for r in results for p in r.parts]
+    number = 1
+    for part in content:
+        part.first, part.last = number, number + part.pages - 1
+        number += part.pages
+    follow_up_done = case.kind != "exit" or follow_up_complete(case)
+    pkg = Package(case, b"", forms, results, findings, follow_up_done, number - 1)
+    _assemble(pkg, content)
+    return pkg
+
+
+def _collect(case: Case, forms: list[tuple[FilledForm, bytes, bytes]]) -> list[ItemResult]:
+    results = []
+    union = case.data.get("union", "")
+    for item in items_for(case.kind):
+        parts = [Part(item, f.title + f"(附件{f.spec.annex})", f.date, union, "", pikepdf.open(io.BytesIO(pdf)), True)
+                 for f, pdf, _ in forms if f.spec.item == item.id]
+        for att in case.data.get("attachments", []):
+            if att["item"] != item.id:
+                continue
+            problem = attachment_path_problem(case.folder.resolve(), att["path"])
+            if problem:  # validated before, but the file may have changed since
+                raise AttachmentError(att["path"], problem)
+            loaded = load(case.folder / att["path"], att["path"])
+            parts.append(Part(item, att.get("title") or item.title, parse_date(att.get("date")),
+                              att.get("responsible", ""), att.get("doc_no", ""), loaded.pdf, False))
+        needed = applies(item, case.data)
+        results.append(ItemResult(item, "present" if parts else "missing" if needed else "not_applicable", parts))
+    return results
+
+
+def _date_range(content: list[Part]) -> str:
+    dates = sorted(p.date for p in content if p.date)
+    return f"{zh_date(dates[0])}至{zh_date(dates[-1])}" if dates else ""
+
+
+def _cover(pkg: Package, content: list[Part]) -> bytes:
+    case, worker = pkg.case, pkg.case.worker
+    present = [r for r in pkg.results if r.status == "present"]
+    fields = [
+        ("档案号", case.archive_no), ("档案层级", case.data.get("level", "")),
+        ("职工姓名", worker.get("name", "")), ("工作单位", worker.get("employer", "")),
+        ("所在工会", case.data.get("union", "")), ("上级工会", case.data.get("district", "")),
+        ("案卷类别", f"{KIND_LABEL[case.kind]}(对照{checklist_title(case.kind)})"),
+        ("起止日期", _date_range(content)),
+        ("件数 / 页数", f"共 {len(present)} 件 {pkg.content_pages} 页"),
+        ("保管期限", checklist_data()["retention"]),
+    ]
+    if case.data.get("previous_archive_no"):
+        fields.insert(1, ("原档案号", case.data["previous_archive_no"]))
+    title = f"{'脱困' if case.kind == 'exit' else '建档'}困难职工档案"
+    return sheets.cover(sheets.CoverInfo(case.archive_no, title, fields, f"【{pkg.status_label}】"))
+
+
+def _toc_rows(pkg: Package) -> list[sheets.TocRow]:
+    rows = []
+    for seq, r in enumerate((r for r in pkg.results if r.status == "present"), start=1):
+        titles = [p.title for p in r.parts]
+        title = r.item.title if titles == [r.item.title] else f"{r.item.title}:" + ";".join(titles)
+        dates = sorted(p.date for p in r.parts if p.date)
+        date_text = dates[0].strftime("%Y%m%d") if dates else ""
+        responsible = "、".join(dict.fromkeys(p.responsible for p in r.parts if p.responsible))
+        doc_nos = "、".join(p.doc_no for p in r.parts if p.doc_no)
+        remark = f"清单第{r.item.no}项" + (f",{len(r.parts)}份" if len(r.parts) > 1 else "")
+        rows.append(sheets.TocRow(seq, doc_nos, responsible, title, date_text, r.page_range, remark))
+    return rows
+
+
+def remarks_text(pkg: Package) -> list[str]:
+    """卷内情况说明: what is in the file, what the checklist found missing, and the validator's warnings."""
+    present = [r for r in pkg.results if r.status == "present"]
+    na = [r for r in pkg.results if r.status == "not_applicable"]
+    lines = [f"本卷共 {len(present)} 件,{pkg.content_pages} 页(不含封面、卷内文件目录和本表)。",
+             f"对照{checklist_title(pkg.case.kind)}检查:应有 {len(pkg.results) - len(na)} 项,"
+             f"已有 {len(present)} 项,缺 {len(pkg.missing)} 项。"]
+    for r in pkg.missing:
+        lines.append(f"缺:第{r.item.no}项 {r.item.title}。请补充后重新成卷。")
+    for r in na:
+        lines.append(f"第{r.item.no}项 {r.item.title}:本户困难类别和帮扶记录不需要此类证明,不适用。")
+    if not pkg.follow_up_done:
+        lines.append("本户脱困未满六个月,仍在回访期中;回访满六个月后请补录回访记录并重新成卷。")
+    warnings = [f for f in pkg.findings if f.severity is Severity.WARNING]
+    for f in warnings:
+        lines.append(f"提醒({f.code}):{f.message}")
+    lines.append(f"结论:{pkg.status_label}。")
+    return lines
+
+
+def _assemble(pkg: Package, content: list[Part]) -> None:
+    case = pkg.case
+    cover = pikepdf.open(io.BytesIO(_cover(pkg, content)))
+    toc = pikepdf.open(io.BytesIO(sheets.contents(_toc_rows(pkg), case.archive_no)))
+    filed_on = zh_date(case.reference_date)
+    remarks = pikepdf.open(io.BytesIO(sheets.remarks(case.archive_no, remarks_text(pkg), filed_on)))
+    out = pikepdf.new()
+    out.pages.extend(cover.pages)
+    out.pages.extend(toc.pages)
+    content_start = len(out.pages)
+    for part in content:
+        out.pages.extend(part.pdf.pages)
+    remarks_start = len(out.pages)
+    out.pages.extend(remarks.pages)
+    _stamp(out, content, content_start)
+    _outline(out, pkg, content_start, remarks_start)
+    _labels(out, content_start, remarks_start)
+    _metadata(out, pkg)
+    buf = io.BytesIO()
+    out.save(buf, deterministic_id=True, object_stream_mode=pikepdf.ObjectStreamMode.generate)
+    pkg.pdf, pkg.total_pages, pkg.content_start = buf.getvalue(), len(out.pages), content_start
+
+
+def _visual_box(page: pikepdf.Page, extend: float) -> tuple[int, tuple[float, float], list[float]]:
+    """Rotation, visible size and the cm matrix mapping visible coordinates to the page's user space.
+
+    With `extend`, the page box first grows by that much on its visible top side."""
+    rotate = int(page.obj.get("/Rotate", 0)) % 360
+    x0, y0, x1, y1 = (float(v) for v in page.cropbox)
+    x0, x1 = min(x0, x1), max(x0, x1)
+    y0, y1 = min(y0, y1), max(y0, y1)
+    if extend:
+        if rotate == 0:
+            y1 += extend
+        elif rotate == 90:
+            x0 -= extend
+        elif rotate == 180:
+            y0 -= extend
+        else:
+            x1 += extend
+        box = pikepdf.Array([Decimal(f"{v:.4f}") for v in (x0, y0, x1, y1)])
+        page.obj.MediaBox = box
+        page.obj.CropBox = box
+    width, height = x1 - x0, y1 - y0
+    matrices = {0: [1, 0, 0, 1, x0, y0], 90: [0, 1, -1, 0, x1, y0], 180: [-1, 0, 0, -1, x1, y1],
+                270: [0, -1, 1, 0, x0, y1]}
+    visible = (width, height) if rotate in (0, 180) else (height, width)
+    return rotate, visible, matrices[rotate]
+
+
+def _stamp(out: pikepdf.Pdf, content: list[Part], start: int) -> None:
+    pages = [out.pages[start + i] for i in range(sum(p.pages for p in content))]
+    generated = [p.generated for p in content for _ in range(p.pages)]
+    boxes = [_visual_box(page, 0 if gen else STAMP_STRIP) for page, gen in zip(pages, generated, strict=True)]
+    stamps = pikepdf.open(io.BytesIO(sheets.page_number_stamps([b[1] for b in boxes],
+                                                               list(range(1, len(pages) + 1)))))
+    for page, stamp, (_, _, matrix) in zip(pages, stamps.pages, boxes, strict=True):
+        xobj = out.copy_foreign(stamp.as_form_xobject())
+        name = page.add_resource(xobj, pikepdf.Name.XObject, _free_name(page))
+        cm = " ".join(f"{v:.4f}".rstrip("0").rstrip(".") if isinstance(v, float) else str(v) for v in matrix)
+        page.contents_add(b"q\n", prepend=True)
+        page.contents_add(f"\nQ q {cm} cm {name} Do Q\n".encode())
+
+
+def _free_name(page: pikepdf.Page) -> pikepdf.Name:
+    """A resource name the page does not use yet; fixed, unlike pikepdf's random prefix names (determinism)."""
+    used = set(page.obj.get("/Resources", {}).get("/XObject", {}).keys())
+    n = 0
+    while f"/KdPageNo{n}" in used:
+        n += 1
+    return pikepdf.Name(f"/KdPageNo{n}")
+
+
+def _outline(out: pikepdf.Pdf, pkg: Package, content_start: int, remarks_start: int) -> None:
+    with out.open_outline() as outline:
+        outline.root.append(pikepdf.OutlineItem("案卷封面", 0))
+        outline.root.append(pikepdf.OutlineItem("卷内文件目录", 1))
+        for r in pkg.results:
+            if r.status != "present":
+                continue
+            node = pikepdf.OutlineItem(f"{r.item.no}. {r.item.title}(第{r.page_range}页)",
+                                       content_start + r.parts[0].first - 1)
+            if len(r.parts) > 1:
+                node.children.extend(pikepdf.OutlineItem(p.title, content_start + p.first - 1) for p in r.parts)
+            outline.root.append(node)
+        outline.root.append(pikepdf.OutlineItem("卷内备考表", remarks_start))
+
+
+def _labels(out: pikepdf.Pdf, content_start: int, remarks_start: int) -> None:
+    nums = [0, pikepdf.Dictionary(P=pikepdf.String("封面")),
+            1, pikepdf.Dictionary(P=pikepdf.String("目录"), S=pikepdf.Name.D, St=1),
+            content_start, pikepdf.Dictionary(S=pikepdf.Name.D, St=1),
+            remarks_start, pikepdf.Dictionary(P=pikepdf.String("备考表"))]
+    out.Root.PageLabels = pikepdf.Dictionary(Nums=pikepdf.Array(nums))
+
+
+def pdf_date(day: date) -> str:
+    return f"D:{day:%Y%m%d}000000+08'00'"
+
+
+def _metadata(out: pikepdf.Pdf, pkg: Package) -> None:
+    case = pkg.case
+    stamp = pdf_date(case.reference_date)  # from the case, never the clock: rebuilds are byte-identical
+    out.docinfo = out.make_indirect(pikepdf.Dictionary(
+        Title=pikepdf.String(f"{case.worker.get('name', '')} {KIND_LABEL[case.kind]}困难职工档案 {case.archive_no}"),
+        Subject=pikepdf.String(checklist_title(case.kind)),
+        Author=pikepdf.String(case.data.get("union", "")),
+        Keywords=pikepdf.String(case.archive_no),
+        Creator=pikepdf.String("kunnan-docs"),
+        Producer=pikepdf.String("kunnan-docs (reportlab, img2pdf, pikepdf)"),
+        CreationDate=pikepdf.String(stamp),
+        ModDate=pikepdf.String(stamp),
+    ))

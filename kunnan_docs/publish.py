@@ -1,0 +1,144 @@
+"""Stage 4: write a package folder into the outbox, atomically, keeping any previous version.
+
+The folder is written under outbox/.staging/, its manifest last, then renamed into place. A folder
+already published for the same archive number is first moved to outbox/_历史版本/<档案号>/第N版.
+A crash leaves either the old folder or the new one at outbox/<档案号>; `recover` finishes or
+discards whatever a crash left in .staging.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+from .caseload import Case
+from .package import Package, remarks_text
+
+STAGING = ".staging"
+HISTORY = "_历史版本"
+MANIFEST = "manifest-sha256.txt"
+REPORT = "report.json"
+SUMMARY = "报告.txt"
+INPUT_PREFIX = "input:"
+_UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
+_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+
+
+def safe_name(archive_no: str) -> str:
+    """An archive number as a folder name that Windows, network shares and zip files all accept."""
+    name = _UNSAFE.sub("_", archive_no).strip(" .") or "_"
+    return f"_{name}" if name.upper() in _RESERVED else name
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def report(pkg: Package) -> dict[str, Any]:
+    case = pkg.case
+    return {
+        "archive_no": case.archive_no,
+        "kind": case.kind,
+        "status": pkg.status,
+        "status_label": pkg.status_label,
+        "follow_up_complete": pkg.follow_up_done,
+        "pages": {"total": pkg.total_pages, "content": pkg.content_pages, "content_start_index": pkg.content_start},
+        "checklist": [r.to_dict() for r in pkg.results],
+        "findings": [f.to_dict() for f in pkg.findings],
+        "documents": [f"documents/{form.stem}.{ext}" for form, _, _ in pkg.forms for ext in ("pdf", "docx")],
+    }
+
+
+def summary(pkg: Package) -> str:
+    """The Chinese summary a clerk reads first."""
+    lines = [f"档案号:{pkg.case.archive_no}", f"结论:{pkg.status_label}", ""]
+    lines.append("清单检查:")
+    label = {"present": "已有", "missing": "缺少", "not_applicable": "不适用"}
+    for r in pkg.results:
+        pages = f"(第{r.page_range}页)" if r.page_range else ""
+        lines.append(f"  {r.item.no:>2}. {r.item.title}:{label[r.status]}{pages}")
+    lines.append("")
+    lines += remarks_text(pkg)
+    if pkg.missing:
+        lines += ["", "下一步:把缺少的材料扫描后放到案卷文件夹,在案卷 attachments 中登记,再重新放入收件夹。"]
+    return "\n".join(lines) + "\n"
+
+
+def inputs(case: Case) -> list[tuple[str, Path]]:
+    files = [("case.json" if case.path.name == "case.json" else case.path.name, case.path)]
+    files += [(a["path"], case.folder / a["path"]) for a in case.data.get("attachments", [])]
+    return sorted(dict(files).items())
+
+
+def write_folder(pkg: Package, folder: Path) -> None:
+    folder.mkdir(parents=True)
+    name = safe_name(pkg.case.archive_no)
+    (folder / f"{name}.pdf").write_bytes(pkg.pdf)
+    docs = folder / "documents"
+    docs.mkdir()
+    for form, pdf, docx in pkg.forms:
+        (docs / f"{form.stem}.pdf").write_bytes(pdf)
+        (docs / f"{form.stem}.docx").write_bytes(docx)
+    (folder / REPORT).write_text(json.dumps(report(pkg), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    (folder / SUMMARY).write_text(summary(pkg), encoding="utf-8-sig")  # BOM: Windows Notepad shows it right
+    lines = [f"{sha256_file(p)}  {p.relative_to(folder).as_posix()}"
+             for p in sorted(folder.rglob("*")) if p.is_file()]
+    lines += [f"{sha256_file(path)}  {INPUT_PREFIX}{rel}" for rel, path in inputs(pkg.case)]
+    _write_synced(folder / MANIFEST, "\n".join(lines) + "\n")
+
+
+def _write_synced(path: Path, text: str) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def publish(pkg: Package, outbox: Path) -> Path:
+    """Build aside, then rename into place; returns the published folder."""
+    name = safe_name(pkg.case.archive_no)
+    staging = outbox / STAGING / f"{name}.{os.getpid()}"
+    if staging.exists():
+        shutil.rmtree(staging)
+    write_folder(pkg, staging)
+    target = outbox / name
+    if target.exists():
+        _retire(target, outbox / HISTORY / name)
+    os.rename(staging, target)
+    return target
+
+
+def _retire(current: Path, history: Path) -> Path:
+    history.mkdir(parents=True, exist_ok=True)
+    n = 1 + max((int(m.group(1)) for p in history.iterdir() if (m := re.fullmatch(r"第(\d+)版", p.name))), default=0)
+    destination = history / f"第{n}版"
+    os.rename(current, destination)
+    return destination
+
+
+def recover(outbox: Path) -> list[str]:
+    """After a crash: publish a staged folder that was finished (has its manifest), drop unfinished ones."""
+    done: list[str] = []
+    staging_root = outbox / STAGING
+    if not staging_root.is_dir():
+        return done
+    for staged in sorted(staging_root.iterdir()):
+        name = staged.name.rsplit(".", 1)[0]
+        target = outbox / name
+        if (staged / MANIFEST).exists() and not target.exists():
+            os.rename(staged, target)
+            done.append(f"已发布中断前完成的案卷 {name}")
+        else:
+            shutil.rmtree(staged, ignore_errors=True)
+            done.append(f"已清理中断时未完成的临时文件 {staged.name}")
+    return done
+

@@ -1,0 +1,117 @@
+"""What the district runs on receipt: is the package folder whole, unaltered and self-consistent?
+
+Checks, in order: every file against the manifest (no byte changed, none missing, none added); the
+PDF opens; its page count, bookmarks and contents list agree with report.json; the QR codes on the
+cover and on the first page of every generated form decode to the archive number.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pikepdf
+import pypdfium2 as pdfium
+import zxingcpp
+
+from .publish import INPUT_PREFIX, MANIFEST, REPORT, safe_name, sha256_file
+
+QR_DPI = 150
+
+
+def verify_folder(folder: Path) -> list[str]:
+    """Every problem found, in Chinese; an empty list means the package is sound."""
+    manifest = folder / MANIFEST
+    if not manifest.is_file():
+        return [f"缺少清单文件 {MANIFEST},无法确认材料是否完整。请要求移交方重新发送整个文件夹。"]
+    problems = _check_manifest(folder, manifest)
+    try:
+        report = json.loads((folder / REPORT).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return [*problems, f"{REPORT} 无法读取({exc})。"]
+    pdf_path = folder / f"{safe_name(report['archive_no'])}.pdf"
+    try:
+        with pikepdf.open(pdf_path) as pdf:
+            problems += _check_structure(pdf, report)
+    except (OSError, pikepdf.PdfError) as exc:
+        return [*problems, f"案卷 PDF {pdf_path.name} 无法打开({str(exc).splitlines()[0][:100]})。"]
+    doc = pdfium.PdfDocument(pdf_path)
+    try:
+        return problems + _check_contents_list(doc, report) + _check_qr(doc, report)
+    finally:
+        doc.close()
+
+
+def _check_manifest(folder: Path, manifest: Path) -> list[str]:
+    problems: list[str] = []
+    listed: set[str] = set()
+    for line in manifest.read_text(encoding="utf-8").splitlines():
+        digest, _, rel = line.partition("  ")
+        if not rel or rel.startswith(INPUT_PREFIX):
+            continue  # inputs stay with the archive room; their hashes are for its own records
+        listed.add(rel)
+        path = folder / rel
+        if not path.is_file():
+            problems.append(f"缺少文件:{rel}")
+        elif sha256_file(path) != digest:
+            problems.append(f"文件已被改动(SHA-256 不符):{rel}")
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder).as_posix()
+        if path.is_file() and rel != MANIFEST and rel not in listed:
+            problems.append(f"多出清单中没有的文件:{rel}")
+    return problems
+
+
+def _check_structure(pdf: pikepdf.Pdf, report: dict[str, Any]) -> list[str]:
+    problems: list[str] = []
+    pages = report["pages"]
+    if len(pdf.pages) != pages["total"]:
+        problems.append(f"案卷 PDF 有 {len(pdf.pages)} 页,报告记载 {pages['total']} 页。")
+    start = pages["content_start_index"]
+    with pdf.open_outline() as outline:
+        marks = {item.title.split(".", 1)[0]: item for item in outline.root if "." in item.title}
+        objgen = {page.objgen: i for i, page in enumerate(pdf.pages)}
+        for entry in report["checklist"]:
+            if entry["status"] != "present":
+                continue
+            mark = marks.get(str(entry["no"]))
+            expected = start + entry["documents"][0]["pages"][0] - 1
+            target = _destination_index(mark, objgen) if mark else None
+            if target != expected:
+                problems.append(f"书签与目录不符:清单第{entry['no']}项应从第 {expected + 1} 页(PDF 页序)开始。")
+    return problems
+
+
+def _check_contents_list(doc: pdfium.PdfDocument, report: dict[str, Any]) -> list[str]:
+    """The printed contents list (pages between the cover and the first content page) names every range."""
+    start = report["pages"]["content_start_index"]
+    toc_text = "".join(doc[i].get_textpage().get_text_range() for i in range(1, start))
+    return [f"卷内文件目录中找不到清单第{e['no']}项的页号 {e['pages']}。"
+            for e in report["checklist"] if e["status"] == "present" and e["pages"] not in toc_text]
+
+
+def _destination_index(mark: pikepdf.OutlineItem, objgen: dict[tuple[int, int], int]) -> int | None:
+    dest = mark.destination
+    if isinstance(dest, pikepdf.Array) and len(dest) and isinstance(dest[0], pikepdf.Dictionary):
+        return objgen.get(dest[0].objgen)
+    return None
+
+
+def _check_qr(doc: pdfium.PdfDocument, report: dict[str, Any]) -> list[str]:
+    archive_no = report["archive_no"]
+    start = report["pages"]["content_start_index"]
+    wanted = {0: archive_no}
+    for entry in report["checklist"]:
+        for d in entry["documents"]:
+            if d["generated"]:
+                wanted[start + d["pages"][0] - 1] = archive_no + "|"
+    problems = []
+    for index, expected in sorted(wanted.items()):
+        image = doc[index].render(scale=QR_DPI / 72).to_pil()
+        texts = [r.text for r in zxingcpp.read_barcodes(image)]
+        ok = any(t == expected if index == 0 else t.startswith(expected) for t in texts)
+        if not ok:
+            problems.append(f"第 {index + 1} 页(PDF 页序)的二维码无法识别或不是档案号 {archive_no}。")
+    return problems
+
