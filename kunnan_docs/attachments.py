@@ -10,6 +10,7 @@ page actions, and everything document-level (OpenAction, JavaScript and embedded
 from __future__ import annotations
 
 import io
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,7 +106,10 @@ def _short(exc: Exception) -> str:
 
 def _load_image(path: Path, name: str) -> pikepdf.Pdf:
     try:
-        with Image.open(path) as img:
+        with warnings.catch_warnings():  # our own pixel limit below decides, with a clerk's message
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path)
+        with img:
             frames = getattr(img, "n_frames", 1)
             width, height = img.size
             if width * height > MAX_PIXELS:

@@ -1,0 +1,241 @@
+"""The archive package as the district receives it: read back page by page, then verified and tampered with."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pikepdf
+import pypdfium2 as pdfium
+import pytest
+import zxingcpp
+
+from kunnan_docs.cli import main
+from kunnan_docs.errors import ExitCode
+from kunnan_docs.publish import HISTORY, MANIFEST, STAGING, recover, safe_name
+
+from .conftest import DELETE, EXIT_EXAMPLE, FILING_EXAMPLE, REFILED_EXAMPLE
+
+EXIT_NO = "CD510104-2018-0112"
+
+
+@pytest.fixture(scope="module")
+def exit_package(tmp_path_factory) -> Path:
+    outbox = tmp_path_factory.mktemp("outbox")
+    assert main(["build", str(EXIT_EXAMPLE / "case.json"), "-o", str(outbox)]) == ExitCode.OK
+    return outbox / EXIT_NO
+
+
+def texts(pdf: Path) -> list[str]:
+    doc = pdfium.PdfDocument(pdf)
+    return [doc[i].get_textpage().get_text_range().replace("\r", "").replace("\n", "") for i in range(len(doc))]
+
+
+def top_right_text(pdf: Path, index: int, zone_mm: float = 14) -> str:
+    """Characters printed in the top-right corner of a page, where the archive page number belongs."""
+    doc = pdfium.PdfDocument(pdf)
+    page = doc[index]
+    width, height = page.get_size()
+    tp = page.get_textpage()
+    zone = zone_mm * 72 / 25.4
+    chars = [tp.get_text_range(i, 1) for i in range(tp.count_chars())
+             if (box := tp.get_charbox(i))[3] > height - zone and box[0] > width - 3 * zone]
+    return "".join(chars).strip()
+
+
+def test_folder_holds_package_documents_report_summary_manifest(exit_package) -> None:
+    names = sorted(p.relative_to(exit_package).as_posix() for p in exit_package.rglob("*") if p.is_file())
+    assert f"{EXIT_NO}.pdf" in names and "report.json" in names and "报告.txt" in names and MANIFEST in names
+    assert sum(n.startswith("documents/") and n.endswith(".docx") for n in names) == 6
+    assert sum(n.startswith("documents/") and n.endswith(".pdf") for n in names) == 6
+    manifest = (exit_package / MANIFEST).read_text(encoding="utf-8")
+    assert "input:case.json" in manifest and "input:scans/01-身份证复印件.jpg" in manifest
+    assert f"  {EXIT_NO}.pdf" in manifest
+
+
+def test_archival_order_cover_contents_items_remarks(exit_package) -> None:
+    pages = texts(exit_package / f"{EXIT_NO}.pdf")
+    report = json.loads((exit_package / "report.json").read_text(encoding="utf-8"))
+    assert "脱困困难职工档案" in pages[0] and "【材料齐全】" in pages[0] and "定期30年" in pages[0]
+    assert "卷内文件目录" in pages[1] and "顺序号" in pages[1]
+    assert "卷内备考表" in pages[-1] and "立卷人" in pages[-1] and "缺 0 项" in pages[-1]
+    assert report["status"] == "complete" and report["pages"]["total"] == len(pages)
+    assert [e["no"] for e in report["checklist"]] == list(range(1, 16))
+    start = report["pages"]["content_start_index"]
+    assert "成都市总工会建档困难职工入户调查表" in pages[start + 6]  # item 7 follows items 1-6 (one page each)
+
+
+def test_page_numbers_on_content_pages_only(exit_package) -> None:
+    pdf = exit_package / f"{EXIT_NO}.pdf"
+    report = json.loads((exit_package / "report.json").read_text(encoding="utf-8"))
+    start, content = report["pages"]["content_start_index"], report["pages"]["content"]
+    for n in range(1, content + 1):
+        assert top_right_text(pdf, start + n - 1) == str(n)
+    for unnumbered in (0, 1, report["pages"]["total"] - 1):
+        assert not any(c.isdigit() for c in top_right_text(pdf, unnumbered))
+
+
+def test_stamp_sits_in_a_strip_above_the_scan(exit_package) -> None:
+    with pikepdf.open(exit_package / f"{EXIT_NO}.pdf") as pdf:
+        scan_page = pdf.pages[2]  # item 1, the ID card copy: a 595×842 pt JPEG page
+        box = [float(v) for v in scan_page.mediabox]
+        assert len(scan_page.get_images()) == 1
+        assert abs(box[3] - box[1] - (842 + 12 * 72 / 25.4)) < 0.5  # grown by a 12 mm strip on top
+        assert box[1] == 0  # the scan itself keeps its place below the strip
+
+
+def test_bookmarks_labels_and_metadata(exit_package) -> None:
+    with pikepdf.open(exit_package / f"{EXIT_NO}.pdf") as pdf:
+        with pdf.open_outline() as outline:
+            titles = [item.title for item in outline.root]
+        assert titles[0] == "案卷封面" and titles[1] == "卷内文件目录" and titles[-1] == "卷内备考表"
+        assert titles[2].startswith("1. 身份证复印件") and any(t.startswith("15. 解困脱困回访记录单") for t in titles)
+        labels = pdf.Root.PageLabels.Nums
+        assert str(labels[1].P) == "封面" and str(labels[-1].P) == "备考表"
+        info = pdf.docinfo
+        assert str(info.Keywords) == EXIT_NO and str(info.Author) == "锦江区书院街街道总工会"
+        assert "附件2" in str(info.Subject)
+        assert "/Encrypt" not in pdf.trailer
+
+
+def test_cover_qr_is_exactly_the_archive_number(exit_package) -> None:
+    doc = pdfium.PdfDocument(exit_package / f"{EXIT_NO}.pdf")
+    codes = [r.text for r in zxingcpp.read_barcodes(doc[0].render(scale=2).to_pil())]
+    assert codes == [EXIT_NO]
+
+
+def test_scans_are_not_reencoded(exit_package) -> None:
+    scan = (EXIT_EXAMPLE / "scans" / "01-身份证复印件.jpg").read_bytes()
+    assert scan in (exit_package / f"{EXIT_NO}.pdf").read_bytes()
+
+
+def test_same_inputs_give_byte_identical_folders(tmp_path) -> None:
+    for out in ("a", "b"):
+        assert main(["build", str(REFILED_EXAMPLE / "case.json"), "-o", str(tmp_path / out)]) == ExitCode.OK
+    a, b = tmp_path / "a" / "CD510107-2024-0008", tmp_path / "b" / "CD510107-2024-0008"
+    files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    for rel in files:
+        assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
+
+
+def test_missing_item_is_packaged_but_incomplete(case_copy, tmp_path, capsys) -> None:
+    case_file = case_copy(FILING_EXAMPLE, {"/attachments/7": DELETE})  # the contact card (item 9)
+    assert main(["build", str(case_file), "-o", str(tmp_path / "out")]) == ExitCode.INCOMPLETE
+    folder = tmp_path / "out" / "CD510108-2019-0037"
+    report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    assert report["status"] == "incomplete"
+    assert [e["no"] for e in report["checklist"] if e["status"] == "missing"] == [9]
+    pages = texts(folder / "CD510108-2019-0037.pdf")
+    assert "材料不全（缺第9项）" in pages[0].replace("(", "（").replace(")", "）")
+    assert "缺：第9项 解困脱困联系卡" in pages[-1].replace(":", "：")
+    assert "缺少" in (folder / "报告.txt").read_text(encoding="utf-8-sig")
+
+
+def test_item_10_not_applicable_without_medical_or_school_hardship(case_copy, tmp_path) -> None:
+    edits = {"/worker/hardship_categories": ["因低收入"], "/assistance": [],
+             "/attachments/9": DELETE, "/attachments/8": DELETE}
+    case_file = case_copy(FILING_EXAMPLE, edits)
+    assert main(["build", str(case_file), "-o", str(tmp_path / "out")]) == ExitCode.OK
+    report = json.loads((tmp_path / "out" / "CD510108-2019-0037" / "report.json").read_text(encoding="utf-8"))
+    assert report["checklist"][9]["status"] == "not_applicable"
+
+
+def test_exit_in_follow_up(case_copy, tmp_path) -> None:
+    case_file = case_copy(EXIT_EXAMPLE, {"/exit/return_visits/1": DELETE})
+    assert main(["build", str(case_file), "-o", str(tmp_path / "out")]) == ExitCode.INCOMPLETE
+    folder = tmp_path / "out" / EXIT_NO
+    report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    assert report["status"] == "follow_up" and report["follow_up_complete"] is False
+    assert "回访期中" in texts(folder / f"{EXIT_NO}.pdf")[0]
+
+
+def test_broken_attachment_rejects_and_publishes_nothing(case_copy, tmp_path, capsys) -> None:
+    case_file = case_copy(EXIT_EXAMPLE)
+    scan = case_file.parent / "scans" / "05-建档公示.jpg"
+    scan.write_bytes(scan.read_bytes()[:2000])
+    assert main(["build", str(case_file), "-o", str(tmp_path / "out")]) == ExitCode.INVALID
+    out = capsys.readouterr().out
+    assert "scans/05-建档公示.jpg" in out and "不完整" in out and "Traceback" not in out
+    assert not (tmp_path / "out" / EXIT_NO).exists()
+
+
+def test_rebuild_keeps_the_previous_version(tmp_path) -> None:
+    outbox = tmp_path / "out"
+    for _ in range(2):
+        assert main(["build", str(FILING_EXAMPLE / "case.json"), "-o", str(outbox)]) == ExitCode.OK
+    assert (outbox / "CD510108-2019-0037" / MANIFEST).exists()
+    assert (outbox / HISTORY / "CD510108-2019-0037" / "第1版" / MANIFEST).exists()
+    assert not any((outbox / STAGING).iterdir())
+
+
+def test_recover_after_a_crash(tmp_path) -> None:
+    outbox = tmp_path / "out"
+    assert main(["build", str(FILING_EXAMPLE / "case.json"), "-o", str(outbox)]) == ExitCode.OK
+    finished = outbox / STAGING / "CD510108-2019-0037.999"
+    shutil.move(outbox / "CD510108-2019-0037", finished)  # crashed after writing, before the rename
+    half = outbox / STAGING / "X-1.998"
+    half.mkdir()
+    (half / "X-1.pdf").write_bytes(b"%PDF-half")  # crashed while writing: no manifest yet
+    notes = recover(outbox)
+    assert (outbox / "CD510108-2019-0037" / MANIFEST).exists() and not half.exists() and len(notes) == 2
+
+
+def test_verify_passes_then_catches_tampering(exit_package, tmp_path, capsys) -> None:
+    copy = tmp_path / EXIT_NO
+    shutil.copytree(exit_package, copy)
+    assert main(["verify", str(copy)]) == ExitCode.OK
+    pdf = copy / f"{EXIT_NO}.pdf"
+    data = bytearray(pdf.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    pdf.write_bytes(bytes(data))
+    (copy / "documents" / "附件5-脱困公示.docx").unlink()
+    (copy / "extra.txt").write_text("?", encoding="utf-8")
+    assert main(["verify", str(copy)]) == ExitCode.VERIFY_FAILED
+    out = capsys.readouterr().out
+    assert f"文件已被改动(SHA-256 不符):{EXIT_NO}.pdf" in out
+    assert "缺少文件:documents/附件5-脱困公示.docx" in out and "多出清单中没有的文件:extra.txt" in out
+
+
+def test_verify_catches_a_consistent_but_wrong_package(exit_package, tmp_path, capsys) -> None:
+    """Someone replaces the PDF and rewrites the manifest: the structure and QR checks still catch it."""
+    copy = tmp_path / EXIT_NO
+    shutil.copytree(exit_package, copy)
+    pdf_path = copy / f"{EXIT_NO}.pdf"
+    with pikepdf.open(pdf_path, allow_overwriting_input=True) as pdf:
+        del pdf.pages[5]
+        pdf.save(pdf_path)
+    from kunnan_docs.publish import sha256_file
+
+    lines = []
+    for line in (copy / MANIFEST).read_text(encoding="utf-8").splitlines():
+        digest, _, rel = line.partition("  ")
+        lines.append(f"{sha256_file(copy / rel) if (copy / rel).is_file() else digest}  {rel}")
+    (copy / MANIFEST).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert main(["verify", str(copy)]) == ExitCode.VERIFY_FAILED
+    assert "报告记载" in capsys.readouterr().out
+
+
+def test_rotated_landscape_pdf_scan_gets_its_number_on_the_visible_top(case_copy, tmp_path) -> None:
+    case_file = case_copy(FILING_EXAMPLE)
+    scan = case_file.parent / "scans" / "04-承诺书和收入证明.pdf"
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(842, 595))
+    pdf.pages[0].obj.Rotate = 90
+    pdf.save(scan)
+    assert main(["build", str(case_file), "-o", str(tmp_path / "out")]) == ExitCode.OK
+    package = tmp_path / "out" / "CD510108-2019-0037" / "CD510108-2019-0037.pdf"
+    doc = pdfium.PdfDocument(package)
+    page = doc[2 + 3]  # content page 4
+    image = page.render(scale=1).to_pil().convert("L")
+    assert image.width < image.height  # landscape page turned upright by /Rotate 90
+    assert page.get_textpage().get_text_range().strip() == "4"
+    strip = image.crop((image.width // 2, 0, image.width, 30))  # top-right of the page as displayed
+    assert strip.getextrema()[0] < 128  # the number is drawn inside the added strip
+
+
+def test_safe_folder_names() -> None:
+    assert safe_name('A/B:C*?"<>|') == "A_B_C______"
+    assert safe_name("CON") == "_CON" and safe_name("  x. ") == "x"
+
