@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import io
+from functools import cache
 
 import qrcode
+from PIL import Image, ImageDraw
 from qrcode.constants import ERROR_CORRECT_M
 from reportlab.pdfgen.canvas import Canvas
 
 QUIET_ZONE = 2  # modules; scanners need a light margin around the code
 
 
-def matrix(payload: str) -> list[list[bool]]:
+@cache
+def matrix(payload: str) -> tuple[tuple[bool, ...], ...]:
+    """Cached: choosing the best mask is the slow part, and each payload is drawn on several pages."""
     code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=QUIET_ZONE)
     code.add_data(payload.encode("utf-8"))
     code.make(fit=True)
-    return code.get_matrix()
+    return tuple(tuple(row) for row in code.get_matrix())
 
 
 def draw(canvas: Canvas, payload: str, x: float, y: float, size: float) -> None:
@@ -40,8 +44,15 @@ def draw(canvas: Canvas, payload: str, x: float, y: float, size: float) -> None:
     canvas.restoreState()
 
 
-def png(payload: str) -> bytes:
-    img = qrcode.make(payload.encode("utf-8"), error_correction=ERROR_CORRECT_M, box_size=8, border=QUIET_ZONE)
+def png(payload: str, box: int = 8) -> bytes:
+    """The same modules as a 1-bit PNG, for Word."""
+    cells = matrix(payload)
+    img = Image.new("1", (len(cells) * box, len(cells) * box), 1)
+    draw = ImageDraw.Draw(img)
+    for r, row in enumerate(cells):
+        for c, dark in enumerate(row):
+            if dark:
+                draw.rectangle([c * box, r * box, (c + 1) * box - 1, (r + 1) * box - 1], fill=0)
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return buf.getvalue()

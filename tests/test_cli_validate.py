@@ -55,13 +55,18 @@ def test_usage_errors(tmp_path: Path, capsys) -> None:
     assert "命令用法有误" in capsys.readouterr().err
 
 
-def test_readme_first_commands_are_the_ones_we_run() -> None:
+def test_readme_first_commands_are_the_ones_we_run(tmp_path: Path) -> None:
     """The README's first lines name the main job and the test command; the main job works as written."""
     lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()[:12]
-    commands = [ln.strip().strip("`") for ln in lines if ln.strip().startswith("`") or ln.startswith("    ")]
-    assert any("kunnan-docs" in c and "examples" in c for c in commands), lines
-    assert any(".ci/run" in c or "pytest" in c for c in commands), lines
+    commands = [ln.strip() for ln in lines if ln.startswith("    ")]
+    assert len(commands) == 2 and commands[1] == "bash .ci/run", lines
     assert "pytest" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-m", "kunnan_docs", "validate", str(EXAMPLES)],
-                          capture_output=True, text=True, check=False)
+    main_job = commands[0].split("kunnan-docs ", 1)[1].split()  # e.g. build examples/*/case.json -o outbox
+    args = []
+    for arg in main_job:
+        args += sorted(str(p) for p in ROOT.glob(arg)) if "*" in arg else [arg]
+    args[args.index("-o") + 1] = str(tmp_path / "outbox")
+    proc = subprocess.run([sys.executable, "-m", "kunnan_docs", *args], capture_output=True, text=True,
+                          check=False, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert len([p for p in (tmp_path / "outbox").iterdir() if not p.name.startswith(".")]) == len(list(EXAMPLES.glob("*/case.json")))
