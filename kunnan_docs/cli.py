@@ -7,17 +7,19 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import NoReturn
 
 from . import __version__
 from .errors import CaseRejected, ExitCode, KunnanError, UsageError
+from .ledger import STATUS_LABEL, Ledger
 from .package import build as build_package
 from .publish import publish, recover
 from .render import render_forms
 from .validate import Validation, case_files, validate_file
 from .verify import verify_folder
+from .watcher import Config, watch
 from .workcal import WorkCalendar
 
 
@@ -115,6 +117,41 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return ExitCode.VERIFY_FAILED if failed else ExitCode.OK
 
 
+def cmd_watch(args: argparse.Namespace) -> int:
+    inbox, outbox = Path(args.inbox), Path(args.outbox)
+    base = inbox.resolve().parent
+    config = Config(
+        inbox=inbox, outbox=outbox,
+        processed=Path(args.processed) if args.processed else base / "processed",
+        rejected=Path(args.rejected) if args.rejected else base / "rejected",
+        state=Path(args.state) if args.state else outbox / STATE_DIR,
+        settle=args.settle, timeout=args.timeout, poll=args.poll, rescan=args.rescan,
+        workers=args.workers or max(1, os.cpu_count() or 1), once=args.once, calendar=args.calendar,
+    )
+    if args.calendar:
+        _calendar(args)
+    return watch(config)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    state = Path(args.state) if args.state else Path(args.outbox) / STATE_DIR
+    if not (state / "ledger.sqlite").exists():
+        raise UsageError(f"在 {state} 中找不到台账。请确认发件夹,或先运行 kunnan-docs watch。")
+    ledger = Ledger(state / "ledger.sqlite")
+    today = date.today().isoformat()
+    sections = [("等待中", ledger.by_status("waiting")), ("成卷中", ledger.by_status("building")),
+                ("已退回", ledger.by_status("rejected")),
+                ("今天发布", [r for r in ledger.by_status("published", "incomplete") if r.updated.startswith(today)])]
+    for title, rows in sections:
+        print(f"{title}:{len(rows)} 份")
+        for r in rows:
+            extra = f"  {r.reason.splitlines()[0]}" if r.reason and title != "今天发布" else ""
+            where = f"  {r.outputs[0]}" if r.outputs and title == "今天发布" else ""
+            print(f"    {r.updated}  {r.archive_no or r.source}  {STATUS_LABEL[r.status]}{where}{extra}")
+    ledger.close()
+    return ExitCode.OK
+
+
 def _print_validation(r: Validation) -> None:
     label = f"{r.path}" + (f"(档案号 {r.case.archive_no})" if r.case and r.case.archive_no else "")
     print(f"{'合格' if r.ok else '不合格'}  {label}")
@@ -122,7 +159,7 @@ def _print_validation(r: Validation) -> None:
         print(f"    {f.render()}")
 
 
-Command = tuple[str, str, str, Callable[[argparse.Namespace], int]]
+STATE_DIR = ".kunnan"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -167,6 +204,34 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("folders", nargs="+", metavar="FOLDER", help="outbox 中的案卷文件夹")
     p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("watch", help="监视收件夹:自动校验、成卷、发布,处理完的文件归档",
+                       description="监视收件夹,对放入的案卷自动成卷并发布到发件夹;原文件移到 processed/,"
+                                   "被退回的移到 rejected/ 并附“退回原因.txt”。同一收件夹只能运行一个。",
+                       epilog="示例:kunnan-docs watch inbox outbox\n      kunnan-docs watch --once\n"
+                              "      kunnan-docs watch //server/共享/inbox outbox --poll",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("inbox", nargs="?", default="inbox", help="收件夹(默认 ./inbox)")
+    p.add_argument("outbox", nargs="?", default="outbox", help="发件夹(默认 ./outbox)")
+    p.add_argument("--once", action="store_true", help="只处理现有案卷,处理完即退出")
+    p.add_argument("--poll", action="store_true", help="轮询模式:用于收不到文件事件的网络共享文件夹")
+    p.add_argument("--settle", type=float, default=2.0, metavar="秒", help="文件停止变化多久后才处理(默认 2)")
+    p.add_argument("--timeout", type=float, default=600.0, metavar="秒", help="缺附件最多等多久后退回(默认 600)")
+    p.add_argument("--rescan", type=float, default=30.0, metavar="秒", help="事件模式下也定期重新扫描(默认 30)")
+    p.add_argument("--workers", type=int, default=0, metavar="N", help="并行成卷数(默认 CPU 核数)")
+    p.add_argument("--processed", metavar="DIR", help="已处理区(默认收件夹旁的 processed/)")
+    p.add_argument("--rejected", metavar="DIR", help="退回区(默认收件夹旁的 rejected/)")
+    p.add_argument("--state", metavar="DIR", help="台账和日志所在文件夹(默认 发件夹/.kunnan)")
+    p.add_argument("--calendar", metavar="FILE", default=None, help="日历补充文件(法定节假日与调休)")
+    p.set_defaults(func=cmd_watch)
+
+    p = sub.add_parser("status", help="查看等待、成卷中、退回和今天发布的案卷",
+                       description="读取台账,列出等待中、成卷中、已退回(附原因)和今天发布的案卷。",
+                       epilog="示例:kunnan-docs status --outbox outbox",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--outbox", default="outbox", help="发件夹(默认 ./outbox)")
+    p.add_argument("--state", metavar="DIR", help="台账所在文件夹(默认 发件夹/.kunnan)")
+    p.set_defaults(func=cmd_status)
     return parser
 
 
