@@ -11,16 +11,25 @@ from datetime import date
 from pathlib import Path
 from typing import NoReturn
 
-from . import __version__
+from . import __version__, notices
+from .due import HEADERS as DUE_HEADERS
+from .due import due_list
+from .due import write_xlsx as write_due_xlsx
 from .errors import CaseRejected, ExitCode, KunnanError, UsageError
+from .handover import hand_over
 from .ledger import STATUS_LABEL, Ledger
 from .package import build as build_package
+from .progress import HEADERS as PROGRESS_HEADERS
+from .progress import report_pdf as progress_pdf
+from .progress import tally
 from .publish import publish, recover
 from .render import render_forms
 from .validate import Validation, case_files, validate_file
-from .verify import verify_folder
+from .verify import verify_path
 from .watcher import Config, watch
 from .workcal import WorkCalendar
+from .xlsx import terminal_table
+from .xlsx_import import import_book, write_template
 
 
 class _Parser(argparse.ArgumentParser):
@@ -105,9 +114,9 @@ def _build_one(case_path: Path, outbox: Path, calendar: WorkCalendar) -> ExitCod
 def cmd_verify(args: argparse.Namespace) -> int:
     failed = False
     for folder in [Path(f) for f in args.folders]:
-        if not folder.is_dir():
-            raise UsageError(f"{folder} 不是文件夹。请给出 outbox 中某个档案号的文件夹。")
-        problems = verify_folder(folder)
+        if not folder.is_dir() and folder.suffix.lower() != ".zip":
+            raise UsageError(f"{folder} 不是文件夹或 zip 压缩包。请给出案卷文件夹、移交文件夹或移交压缩包。")
+        problems = verify_path(folder)
         print(f"{'通过' if not problems else '未通过'}  {folder}")
         for problem in problems:
             print(f"    {problem}")
@@ -150,6 +159,76 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(f"    {r.updated}  {r.archive_no or r.source}  {STATUS_LABEL[r.status]}{where}{extra}")
     ledger.close()
     return ExitCode.OK
+
+
+def _date_arg(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"“{text}”不是日期,请写成 2019-09-16") from None
+
+
+def cmd_notices(args: argparse.Namespace) -> int:
+    chosen = notices.select(Path(args.outbox), args.date_from, args.date_to)
+    if not chosen:
+        print("该期间没有需要公示的脱困案卷,未生成文件。")
+        return ExitCode.OK
+    run = notices.combine(chosen)
+    Path(args.output).write_bytes(run.pdf)
+    print(f"已生成 {args.output}:{len(chosen)} 份脱困公示,每页一份,按公示单位排序。打印后盖章张贴。")
+    return ExitCode.OK
+
+
+def cmd_handover(args: argparse.Namespace) -> int:
+    when = args.date or date.today()
+    result = hand_over(Path(args.outbox), args.district, args.cases, Path(args.output), when)
+    incomplete = sum(not p.complete for p in result.packages)
+    print(f"已生成移交文件夹 {result.folder} 和压缩包 {result.zip}:{len(result.packages)} 卷,共 {result.pages} 页"
+          + (f",其中 {incomplete} 卷材料不全或在回访期中(见移交清单备注)" if incomplete else "") + "。")
+    print("接收方可运行 kunnan-docs verify 检查压缩包或文件夹是否完整。")
+    return ExitCode.OK
+
+
+def cmd_due(args: argparse.Namespace) -> int:
+    as_of = args.as_of or date.today()
+    items = due_list(Path(args.outbox), as_of)
+    if not items:
+        print(f"截至 {as_of},30 天内没有到期的走访、核查或回访。")
+    else:
+        print(terminal_table(DUE_HEADERS, [d.row() for d in items]))
+        print(f"\n共 {len(items)} 项,其中逾期 {sum(d.overdue for d in items)} 项。")
+    if args.output:
+        write_due_xlsx(items, as_of, Path(args.output))
+        print(f"已写入 {args.output}")
+    return ExitCode.OK
+
+
+def cmd_progress(args: argparse.Namespace) -> int:
+    lines = tally(Path(args.outbox))
+    if not lines:
+        raise UsageError(f"发件夹 {args.outbox} 中没有已发布的案卷。")
+    print(terminal_table(PROGRESS_HEADERS, [x.row() for x in lines]))
+    if args.output:
+        Path(args.output).write_bytes(progress_pdf(lines))
+        print(f"已写入 {args.output}")
+    return ExitCode.OK
+
+
+def cmd_template_xlsx(args: argparse.Namespace) -> int:
+    write_template(Path(args.output))
+    print(f"已生成空白模板 {args.output}。填好后运行 kunnan-docs import-xlsx {args.output} -o 案卷文件夹/")
+    return ExitCode.OK
+
+
+def cmd_import_xlsx(args: argparse.Namespace) -> int:
+    written, problems = import_book(Path(args.book), Path(args.output))
+    for path in written:
+        print(f"已生成 {path}")
+    for problem in problems:
+        print(f"  ✗ {problem}")
+    print(f"导入 {len(written)} 份案卷" + (f",{len(problems)} 个问题未导入,请在工作簿中改正后重新导入。" if problems else "。")
+          + "\n请把各户的扫描件放进对应的案卷文件夹(路径与“附件”表一致),再放入收件夹。")
+    return ExitCode.INVALID if problems else ExitCode.OK
 
 
 def _print_validation(r: Validation) -> None:
@@ -232,6 +311,57 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--outbox", default="outbox", help="发件夹(默认 ./outbox)")
     p.add_argument("--state", metavar="DIR", help="台账所在文件夹(默认 发件夹/.kunnan)")
     p.set_defaults(func=cmd_status)
+
+    def workflow(name: str, help_: str, description: str, example: str) -> argparse.ArgumentParser:
+        q = sub.add_parser(name, help=help_, description=description, epilog=f"示例:{example}",
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        q.add_argument("--outbox", default="outbox", help="发件夹(默认 ./outbox)")
+        return q
+
+    p = workflow("notices", "打印脱困公示:一份 PDF,每页一份公示,按单位排序",
+                 "把公示开始日期在指定范围内的脱困案卷的公示(附件5)合成一份 A4 PDF,按公示单位排序,供打印、盖章、张贴。",
+                 "kunnan-docs notices --from 2019-09-01 --to 2019-09-30 -o 九月公示.pdf")
+    p.add_argument("--from", dest="date_from", type=_date_arg, metavar="DATE", help="公示开始日期不早于")
+    p.add_argument("--to", dest="date_to", type=_date_arg, metavar="DATE", help="公示开始日期不晚于")
+    p.add_argument("-o", "--output", required=True, metavar="FILE.pdf")
+    p.set_defaults(func=cmd_notices)
+
+    p = workflow("handover", "向区(市)县总工会移交案卷:文件夹、zip、移交清单(PDF/Excel)、清单校验",
+                 "选出属于该区(市)县总工会的案卷(或 --cases 指定的),生成移交文件夹和同名 zip,含移交清单和 SHA-256 清单。",
+                 "kunnan-docs handover --district 成都市锦江区总工会 -o 移交/锦江区-2019-10")
+    p.add_argument("--district", required=True, help="接收的区(市)县总工会或产业工会,与案卷中填写的一致")
+    p.add_argument("--cases", nargs="+", metavar="档案号", help="只移交这些档案号")
+    p.add_argument("--date", type=_date_arg, help="移交日期(默认今天)")
+    p.add_argument("-o", "--output", required=True, metavar="DIR")
+    p.set_defaults(func=cmd_handover)
+
+    p = workflow("due", "到期提醒:半年走访、半年核查、脱困满六个月回访",
+                 "列出已逾期或 30 天内到期的入户走访、档案核查和脱困回访,按帮扶联系人分组。",
+                 "kunnan-docs due --as-of 2020-03-01 -o 到期提醒.xlsx")
+    p.add_argument("--as-of", type=_date_arg, metavar="DATE", help="以哪一天为准(默认今天)")
+    p.add_argument("-o", "--output", metavar="FILE.xlsx", help="同时写入 Excel 工作簿")
+    p.set_defaults(func=cmd_due)
+
+    p = workflow("progress", "解困脱困进度:各区县脱困率与 2019/2020 目标",
+                 "按区(市)县总工会统计建档户数、已脱困户数和脱困率,对照 2019 年 60%、2020 年 100% 的目标。",
+                 "kunnan-docs progress -o 进度.pdf")
+    p.add_argument("-o", "--output", metavar="FILE.pdf", help="同时生成一页 PDF(含柱状图)")
+    p.set_defaults(func=cmd_progress)
+
+    p = sub.add_parser("template-xlsx", help="生成空白的 Excel 导入模板",
+                       description="生成带中文列名和填写说明的空白工作簿,供在 Excel/WPS 中填写案卷。",
+                       epilog="示例:kunnan-docs template-xlsx -o 案卷导入模板.xlsx",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-o", "--output", required=True, metavar="FILE.xlsx")
+    p.set_defaults(func=cmd_template_xlsx)
+
+    p = sub.add_parser("import-xlsx", help="从 Excel 工作簿导入案卷",
+                       description="把模板工作簿中的每一户转成一个案卷文件夹(含 case.json),逐行校验,问题按表、行、列报告。",
+                       epilog="示例:kunnan-docs import-xlsx 案卷.xlsx -o 导入/",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("book", metavar="BOOK.xlsx")
+    p.add_argument("-o", "--output", required=True, metavar="DIR")
+    p.set_defaults(func=cmd_import_xlsx)
     return parser
 
 

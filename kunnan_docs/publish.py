@@ -55,7 +55,26 @@ def report(pkg: Package) -> dict[str, Any]:
         "checklist": [r.to_dict() for r in pkg.results],
         "findings": [f.to_dict() for f in pkg.findings],
         "documents": [f"documents/{form.stem}.{ext}" for form, _, _ in pkg.forms for ext in ("pdf", "docx")],
+        "case": case_summary(case),
     }
+
+
+def case_summary(case: Case) -> dict[str, Any]:
+    """What the staff workflows (notices, handover, due lists, progress) need; no ID number, income or health."""
+    data, exit_ = case.data, case.exit
+    return {
+        "worker_name": case.worker.get("name"), "union": data.get("union"), "district": data.get("district"),
+        "level": data.get("level"), "previous_archive_no": data.get("previous_archive_no"),
+        "filing_date": data.get("filing_date"), "reference_date": case.reference_date.isoformat(),
+        "contact_person": (data.get("contact_person") or {}).get("name"),
+        "home_visits": _dates(data.get("home_visits", [])), "archive_checks": _dates(data.get("archive_checks", [])),
+        "publicity": exit_.get("publicity"), "notice_date": exit_.get("notice", {}).get("date"),
+        "return_visits": _dates(exit_.get("return_visits", [])),
+    }
+
+
+def _dates(records: list[dict[str, Any]]) -> list[str]:
+    return sorted(r["date"] for r in records)
 
 
 def summary(pkg: Package) -> str:

@@ -262,7 +262,11 @@ def attachments(case: Case, _: WorkCalendar) -> Iterator[Finding]:
         p = f"{base}/path"
         problem = attachment_path_problem(folder, att["path"])
         if problem:
-            yield Finding("ATT-PATH", E, p, f"{field(p)}“{att['path']}”{problem}")
+            code = "ATT-MISSING" if problem == MISSING else "ATT-PATH"
+            yield Finding(code, E, p, f"{field(p)}“{att['path']}”{problem}")
+
+
+MISSING = "不存在。请确认文件名(含扩展名)正确,且文件已复制到案卷文件夹中。"
 
 
 def attachment_path_problem(folder: Path, relative: str) -> str | None:
@@ -274,7 +278,7 @@ def attachment_path_problem(folder: Path, relative: str) -> str | None:
         return "指向案卷文件夹之外(含 ..)。请把附件复制到案卷文件夹内再引用。"
     target = folder / rel
     if not target.exists():
-        return "不存在。请确认文件名(含扩展名)正确,且文件已复制到案卷文件夹中。"
+        return MISSING
     real = Path(os.path.realpath(target))
     if real != folder and folder not in real.parents:
         return "是指向案卷文件夹之外的链接。请把文件本身复制到案卷文件夹内。"

@@ -37,7 +37,7 @@ class TocRow:
     remark: str
 
 
-def _build(story: list[object], title: str, on_page: Callable[[Canvas, SimpleDocTemplate], None] | None = None,
+def build_pdf(story: list[object], title: str, on_page: Callable[[Canvas, SimpleDocTemplate], None] | None = None,
            bottom: float = 20 * mm) -> bytes:
     buf = io.BytesIO()
     doc = SimpleDocTemplate(buf, pagesize=A4, leftMargin=MARGIN_X, rightMargin=MARGIN_X, topMargin=22 * mm,
@@ -50,7 +50,7 @@ def _build(story: list[object], title: str, on_page: Callable[[Canvas, SimpleDoc
     return buf.getvalue()
 
 
-def _grid(data: list[list[object]], widths_mm: list[float], header: bool = False) -> Table:
+def grid(data: list[list[object]], widths_mm: list[float], header: bool = False) -> Table:
     style = [
         ("GRID", (0, 0), (-1, -1), 0.8, colors.black),
         ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
@@ -72,7 +72,7 @@ def cover(info: CoverInfo) -> bytes:
         Paragraph("成都市总工会", st["subtitle"]), Spacer(1, 10 * mm),
         Paragraph(para_text(info.title), big), Spacer(1, 4 * mm),
         Paragraph(para_text(info.status), ParagraphStyle("status", st["subtitle"], fontSize=14, leading=20)),
-        Spacer(1, 10 * mm), _grid(rows, [38, 132]),
+        Spacer(1, 10 * mm), grid(rows, [38, 132]),
     ]
 
     def on_page(canvas: Canvas, doc: SimpleDocTemplate) -> None:
@@ -82,7 +82,7 @@ def cover(info: CoverInfo) -> bytes:
         canvas.setFont(register(), 11)
         canvas.drawCentredString(PAGE_W / 2, 16 * mm, f"档案号：{info.archive_no}")
 
-    return _build(story, f"案卷封面 {info.archive_no}", on_page, bottom=62 * mm)
+    return build_pdf(story, f"案卷封面 {info.archive_no}", on_page, bottom=62 * mm)
 
 
 TOC_HEADER = ["顺序号", "文号", "责任者", "题名", "日期", "页号", "备注"]
@@ -98,8 +98,8 @@ def contents(rows: list[TocRow], archive_no: str) -> bytes:
         cells = [str(r.seq), r.doc_no, r.responsible, r.title, r.date, r.pages, r.remark]
         data.append([Paragraph(para_text(c), small) for c in cells])
     story = [Paragraph("卷内文件目录", st["title"]), Paragraph(para_text(f"档案号：{archive_no}"), st["subtitle"]),
-             Spacer(1, 5 * mm), _grid(data, TOC_WIDTHS, header=True)]
-    return _build(story, f"卷内文件目录 {archive_no}")
+             Spacer(1, 5 * mm), grid(data, TOC_WIDTHS, header=True)]
+    return build_pdf(story, f"卷内文件目录 {archive_no}")
 
 
 def remarks(archive_no: str, paragraphs: list[str], filing_date: str) -> bytes:
@@ -109,10 +109,10 @@ def remarks(archive_no: str, paragraphs: list[str], filing_date: str) -> bytes:
            [[Paragraph(para_text(p), text) for p in paragraphs]]]
     sign = ParagraphStyle("sign", st["value"], fontSize=12, leading=26)
     story = [Paragraph("卷内备考表", st["title"]), Paragraph(para_text(f"档案号：{archive_no}"), st["subtitle"]),
-             Spacer(1, 5 * mm), _grid(box, [170]), Spacer(1, 10 * mm),
+             Spacer(1, 5 * mm), grid(box, [170]), Spacer(1, 10 * mm),
              Paragraph("立卷人：________________", sign), Paragraph("检查人：________________", sign),
              Paragraph(para_text(f"立卷时间：{filing_date}"), sign)]
-    return _build(story, f"卷内备考表 {archive_no}")
+    return build_pdf(story, f"卷内备考表 {archive_no}")
 
 
 def page_number_stamps(sizes: list[tuple[float, float]], numbers: list[int]) -> bytes:

@@ -8,6 +8,8 @@ cover and on the first page of every generated form decode to the archive number
 from __future__ import annotations
 
 import json
+import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,47 @@ import zxingcpp
 from .publish import INPUT_PREFIX, MANIFEST, REPORT, safe_name, sha256_file
 
 QR_DPI = 150
+HANDOVER_MARKER = "handover.json"  # written by handover.py, which imports this module
+HANDOVER_PACKAGES = "案卷"
+
+
+def verify_path(path: Path) -> list[str]:
+    """A package folder, a handover folder, or a handover zip: every problem found, in Chinese."""
+    if path.is_file() and path.suffix.lower() == ".zip":
+        return _verify_zip(path)
+    if (path / HANDOVER_MARKER).is_file():
+        return _verify_handover(path)
+    return verify_folder(path)
+
+
+def _verify_zip(path: Path) -> list[str]:
+    try:
+        with zipfile.ZipFile(path) as zf, tempfile.TemporaryDirectory() as tmp:
+            names = zf.namelist()
+            if any(n.startswith("/") or ".." in Path(n).parts for n in names):
+                return [f"压缩包 {path.name} 中有指向包外的文件名,拒绝解压。"]
+            tops = {n.split("/", 1)[0] for n in names}
+            if len(tops) != 1:
+                return [f"压缩包 {path.name} 应只含一个移交文件夹。"]
+            zf.extractall(tmp)
+            return _verify_handover(Path(tmp) / tops.pop())
+    except zipfile.BadZipFile:
+        return [f"压缩包 {path.name} 已损坏,无法打开。请要求移交方重新发送。"]
+
+
+def _verify_handover(folder: Path) -> list[str]:
+    manifest = folder / MANIFEST
+    if not manifest.is_file():
+        return [f"移交文件夹缺少清单文件 {MANIFEST}。"]
+    problems = _check_manifest(folder, manifest)
+    listed = json.loads((folder / HANDOVER_MARKER).read_text(encoding="utf-8")).get("packages", [])
+    packages = folder / HANDOVER_PACKAGES
+    present = sorted(p for p in packages.iterdir() if p.is_dir()) if packages.is_dir() else []
+    missing = sorted(set(listed) - {p.name for p in present})
+    problems += [f"移交清单中的案卷 {no} 不在移交文件夹中。" for no in missing]
+    for pkg in present:
+        problems += [f"{pkg.name}:{problem}" for problem in verify_folder(pkg)]
+    return problems
 
 
 def verify_folder(folder: Path) -> list[str]:

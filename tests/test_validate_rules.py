@@ -53,7 +53,7 @@ FAILING = [
     ("ATT-ITEM", {"/attachments/0/item": "passport"}),
     ("ATT-PATH", {"/attachments/0/path": "../secret.jpg"}),
     ("ATT-PATH", {"/attachments/0/path": "/etc/passwd"}),
-    ("ATT-PATH", {"/attachments/0/path": "scans/missing.jpg"}),
+    ("ATT-MISSING", {"/attachments/0/path": "scans/missing.jpg"}),
     ("FIL-SURVEY", {"/survey/date": "2018-04-20"}),
     ("FIL-PREVIOUS", {"/previous_archive_no": "CD510104-2018-0112"}),
     ("S-REQUIRED", {"/exit": DELETE}),

@@ -1,0 +1,150 @@
+"""Hand packages over to the district: a folder (and a zip of it) with the packages, a handover
+register (移交清单) as PDF and Excel, and one SHA-256 manifest covering everything.
+
+Only packages that verify are handed over. The folder is written aside and renamed into place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import zipfile
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.platypus import Paragraph, Spacer
+from tqdm import tqdm
+
+from .errors import UsageError
+from .forms import zh_date
+from .outbox import Published, published
+from .pdfforms import para_text, styles
+from .publish import MANIFEST, sha256_file
+from .sheets import build_pdf, grid
+from .verify import HANDOVER_MARKER, HANDOVER_PACKAGES, verify_folder
+from .xlsx import new_workbook, write_table
+
+MARKER, PACKAGES = HANDOVER_MARKER, HANDOVER_PACKAGES
+REGISTER = "移交清单"
+HEADERS = ["序号", "档案号", "姓名", "类别", "页数", "材料是否齐全", "备注"]
+KIND = {"filing": "建档", "exit": "脱困"}
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+@dataclass
+class Handover:
+    folder: Path
+    zip: Path
+    packages: list[Published]
+
+    @property
+    def pages(self) -> int:
+        return sum(p.report["pages"]["total"] for p in self.packages)
+
+
+def choose(outbox: Path, district: str, cases: list[str] | None) -> list[Published]:
+    mine = [p for p in published(outbox) if p.case.get("district") == district]
+    if cases:
+        by_no = {p.archive_no: p for p in mine}
+        unknown = [c for c in cases if c not in by_no]
+        if unknown:
+            raise UsageError(f"发件夹中没有属于“{district}”的这些档案号:{'、'.join(unknown)}。请核对档案号或区县名称。")
+        mine = [by_no[c] for c in cases]
+    if not mine:
+        districts = sorted({p.case.get("district", "") for p in published(outbox)})
+        raise UsageError(f"发件夹中没有属于“{district}”的案卷。发件夹里有的区(市)县总工会:{'、'.join(districts) or '无'}。")
+    return mine
+
+
+def _row(seq: int, pkg: Published) -> list[object]:
+    complete = pkg.complete
+    remark = "" if complete else pkg.report.get("status_label", "")
+    return [seq, pkg.archive_no, pkg.case.get("worker_name", ""), KIND[pkg.kind], pkg.report["pages"]["total"],
+            "是" if complete else "否", remark]
+
+
+def _register_pdf(rows: list[list[object]], district: str, when: date, total_pages: int) -> bytes:
+    st = styles()
+    cell = ParagraphStyle("hand", st["value"], fontSize=10, leading=14)
+    data = [[Paragraph(h, st["label"]) for h in HEADERS]]
+    data += [[Paragraph(para_text(str(v)), cell) for v in row] for row in rows]
+    data.append([Paragraph("合计", st["label"]), Paragraph(f"{len(rows)} 卷", cell), "", "",
+                 Paragraph(str(total_pages), cell), "", ""])
+    sign = ParagraphStyle("sign", st["value"], fontSize=12, leading=26)
+    story = [Paragraph("困难职工档案移交清单", st["title"]),
+             Paragraph(para_text(f"接收单位:{district}  移交日期:{zh_date(when)}"), st["subtitle"]),
+             Spacer(1, 5 * mm), grid(data, [12, 40, 22, 14, 14, 22, 46], header=True), Spacer(1, 12 * mm),
+             Paragraph("移交人(签字):________________    接收人(签字):________________", sign),
+             Paragraph("移交日期:____年__月__日        接收日期:____年__月__日", sign)]
+    return build_pdf(story, f"移交清单 {district}")
+
+
+def _register_xlsx(rows: list[list[object]], district: str, when: date, total_pages: int, path: Path) -> None:
+    wb = new_workbook()
+    ws = wb.active
+    ws.title = REGISTER
+    ws["A1"] = "困难职工档案移交清单"
+    ws["A2"] = f"接收单位:{district}    移交日期:{when.isoformat()}"
+    nxt = write_table(ws, HEADERS, rows, start_row=4)
+    ws.cell(row=nxt, column=1, value="合计")
+    ws.cell(row=nxt, column=2, value=f"{len(rows)} 卷")
+    ws.cell(row=nxt, column=5, value=f"=SUM(E5:E{nxt - 1})" if rows else 0)
+    ws.cell(row=nxt + 2, column=1, value="移交人(签字):")
+    ws.cell(row=nxt + 2, column=4, value="接收人(签字):")
+    ws.cell(row=nxt + 3, column=1, value="移交日期:")
+    ws.cell(row=nxt + 3, column=4, value="接收日期:")
+    wb.save(path)
+
+
+def write_manifest(folder: Path) -> None:
+    lines = [f"{sha256_file(p)}  {p.relative_to(folder).as_posix()}"
+             for p in sorted(folder.rglob("*")) if p.is_file() and p != folder / MANIFEST]
+    (folder / MANIFEST).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def make_zip(folder: Path, target: Path) -> None:
+    """Names stored as UTF-8 (flag 0x800), which Windows Explorer and 7-Zip open correctly; fixed times."""
+    tmp = target.with_name(target.name + ".part")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                info = zipfile.ZipInfo(f"{folder.name}/{path.relative_to(folder).as_posix()}", ZIP_TIME)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.flag_bits |= 0x800
+                info.external_attr = 0o644 << 16
+                with path.open("rb") as src, zf.open(info, "w") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+    os.replace(tmp, target)
+
+
+def hand_over(outbox: Path, district: str, cases: list[str] | None, target: Path, when: date) -> Handover:
+    if target.exists() and any(target.iterdir()):
+        raise UsageError(f"输出文件夹 {target} 已存在且不是空的。请换一个文件夹名,以免覆盖上一次的移交。")
+    chosen = choose(outbox, district, cases)
+    broken = [(p.archive_no, problems) for p in chosen if (problems := verify_folder(p.folder))]
+    if broken:
+        detail = ";".join(f"{no}:{problems[0]}" for no, problems in broken)
+        raise UsageError(f"以下案卷校验未通过,不能移交:{detail}。请重新成卷后再移交。")
+    staging = target.with_name(f".{target.name}.part")
+    if staging.exists():
+        shutil.rmtree(staging)
+    (staging / PACKAGES).mkdir(parents=True)
+    for pkg in tqdm(chosen, desc="复制案卷", unit="卷", disable=None):
+        shutil.copytree(pkg.folder, staging / PACKAGES / pkg.folder.name)
+    rows = [_row(i, p) for i, p in enumerate(chosen, start=1)]
+    pages = sum(p.report["pages"]["total"] for p in chosen)
+    (staging / f"{REGISTER}.pdf").write_bytes(_register_pdf(rows, district, when, pages))
+    _register_xlsx(rows, district, when, pages, staging / f"{REGISTER}.xlsx")
+    marker = {"district": district, "date": when.isoformat(), "packages": [p.archive_no for p in chosen]}
+    (staging / MARKER).write_text(json.dumps(marker, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    write_manifest(staging)
+    if target.exists():
+        target.rmdir()
+    os.rename(staging, target)
+    archive = target.with_suffix(".zip")
+    make_zip(target, archive)
+    return Handover(target, archive, chosen)

@@ -1,0 +1,52 @@
+"""Print run of publicity notices (Annex 5): one PDF, one notice per page, sorted by the posting unit.
+
+The pages are the packages' own Annex 5 PDFs, so the print shows exactly what the annex shows
+(name, archive number, period, posting union) and nothing more.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pikepdf
+
+from .outbox import Published, published
+
+NOTICE_FILE = "documents/附件5-脱困公示.pdf"
+
+
+@dataclass
+class NoticeRun:
+    cases: list[Published]
+    pdf: bytes
+
+
+def select(outbox: Path, start: date | None, end: date | None) -> list[Published]:
+    chosen = []
+    for pkg in published(outbox):
+        publicity = pkg.case.get("publicity") or {}
+        if pkg.kind != "exit" or not publicity.get("start") or not (pkg.folder / NOTICE_FILE).is_file():
+            continue
+        day = date.fromisoformat(publicity["start"])
+        if (start is None or day >= start) and (end is None or day <= end):
+            chosen.append(pkg)
+    return sorted(chosen, key=lambda p: (p.case["publicity"].get("place", ""), p.case["publicity"]["start"],
+                                         p.archive_no))
+
+
+def combine(cases: list[Published]) -> NoticeRun:
+    out = pikepdf.new()
+    with out.open_outline() as outline:
+        for pkg in cases:
+            index = len(out.pages)
+            out.pages.extend(pikepdf.open(pkg.folder / NOTICE_FILE).pages)
+            place = pkg.case["publicity"].get("place", "")
+            outline.root.append(pikepdf.OutlineItem(f"{place} {pkg.archive_no}", index))
+    out.docinfo = out.make_indirect(pikepdf.Dictionary(Title=pikepdf.String("困难职工脱困公示(打印汇总)"),
+                                                       Creator=pikepdf.String("kunnan-docs")))
+    buf = io.BytesIO()
+    out.save(buf, deterministic_id=True)
+    return NoticeRun(cases, buf.getvalue())

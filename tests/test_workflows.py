@@ -1,0 +1,260 @@
+"""Staff workflows read back: the notices PDF, the handover folder, zip, register and manifest, the due
+list and progress workbooks and PDF, and the Excel import round trip."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pypdfium2 as pdfium
+import pytest
+from openpyxl import Workbook, load_workbook
+
+from kunnan_docs.cli import main
+from kunnan_docs.errors import ExitCode
+from kunnan_docs.xlsx_import import FIRST_DATA_ROW, KEY, layout
+
+from .conftest import EXAMPLES, EXIT_EXAMPLE, FILING_EXAMPLE
+
+EXIT_ID = "510104196811021242"
+
+
+def texts(pdf: Path) -> list[str]:
+    doc = pdfium.PdfDocument(pdf)
+    return [doc[i].get_textpage().get_text_range().replace("\r", "").replace("\n", "") for i in range(len(doc))]
+
+
+@pytest.fixture(scope="module")
+def outbox(tmp_path_factory) -> Path:
+    """The three examples, plus a second exit case posted by another unit in another month."""
+    root = tmp_path_factory.mktemp("wf")
+    second = root / "second"
+    shutil.copytree(EXIT_EXAMPLE, second)
+    data = json.loads((second / "case.json").read_text(encoding="utf-8"))
+    data["archive_no"] = "CD510104-2018-0200"
+    data["exit"]["publicity"].update({"start": "2019-10-14", "end": "2019-10-18", "place": "成都锦华纺织有限公司",
+                                      "place_type": "unit"})
+    data["exit"]["district_approval"]["date"] = "2019-10-21"
+    data["exit"]["notice"]["date"] = "2019-10-25"
+    data["exit"]["return_visits"] = [{"date": "2019-12-20", "visitor": "黄丽", "situation": "生活稳定。"}]
+    data["worker"].update({"id_number": "510104197001010028", "name": "张秀英"})
+    (second / "case.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    out = root / "outbox"
+    cases = [str(p / "case.json") for p in (*sorted(EXAMPLES.glob("*/")), second) if (p / "case.json").exists()]
+    assert main(["build", *cases, "-o", str(out)]) == ExitCode.INCOMPLETE  # the second is in follow-up
+    return out
+
+
+def test_notices_one_per_page_sorted_by_unit_without_personal_data(outbox, tmp_path) -> None:
+    target = tmp_path / "notices.pdf"
+    assert main(["notices", "--outbox", str(outbox), "-o", str(target)]) == ExitCode.OK
+    pages = texts(target)
+    assert len(pages) == 2
+    places = sorted(["成都锦华纺织有限公司", "书院街街道锦华社区"])  # grouped by the posting unit
+    assert f"{places[0]}工会盖章" in pages[0] and f"{places[1]}工会盖章" in pages[1]
+    for page in pages:
+        assert "脱困公示" in page and "个工作日" in page
+        for private in (EXIT_ID, "510104197001010028", "书院西街", "糖尿病", "18000"):
+            assert private not in page
+
+
+def test_notices_date_range(outbox, tmp_path) -> None:
+    target = tmp_path / "oct.pdf"
+    assert main(["notices", "--outbox", str(outbox), "--from", "2019-10-01", "--to", "2019-10-31",
+                 "-o", str(target)]) == ExitCode.OK
+    [page] = texts(target)
+    assert "张秀英" in page and "2019年10月14日" in page
+
+
+def test_handover_folder_zip_register_and_verify(outbox, tmp_path, capsys) -> None:
+    target = tmp_path / "移交" / "锦江区"
+    assert main(["handover", "--outbox", str(outbox), "--district", "成都市锦江区总工会", "--date", "2019-11-01",
+                 "-o", str(target)]) == ExitCode.OK
+    assert sorted(p.name for p in (target / "案卷").iterdir()) == ["CD510104-2018-0112", "CD510104-2018-0200"]
+    ws = load_workbook(target / "移交清单.xlsx").active
+    rows = [[c.value for c in row] for row in ws.iter_rows()]
+    header = rows.index(["序号", "档案号", "姓名", "类别", "页数", "材料是否齐全", "备注"])
+    assert rows[header + 1][:6] == [1, "CD510104-2018-0112", "王淑芬", "脱困", 21, "是"]
+    assert rows[header + 2][1] == "CD510104-2018-0200" and rows[header + 2][5] == "否"
+    assert "回访期中" in rows[header + 2][6]
+    assert rows[header + 3][0] == "合计" and rows[header + 3][4].startswith("=SUM(")
+    assert any(r[0] == "移交人(签字):" for r in rows) and any(r[3] == "接收人(签字):" for r in rows)
+    register = texts(target / "移交清单.pdf")[0]
+    assert "困难职工档案移交清单" in register and "移交人" in register and "接收人" in register
+    with zipfile.ZipFile(target.with_suffix(".zip")) as zf:
+        names = zf.namelist()
+        assert "锦江区/移交清单.xlsx" in names and "锦江区/案卷/CD510104-2018-0112/报告.txt" in names
+        assert all(info.flag_bits & 0x800 for info in zf.infolist() if not info.filename.isascii())
+    manifest = (target / "manifest-sha256.txt").read_text(encoding="utf-8")
+    assert "  移交清单.pdf" in manifest and "  案卷/CD510104-2018-0200/CD510104-2018-0200.pdf" in manifest
+    assert main(["verify", str(target), str(target.with_suffix(".zip"))]) == ExitCode.OK
+
+
+def test_verify_fails_on_tampered_handover_folder_and_zip(outbox, tmp_path, capsys) -> None:
+    target = tmp_path / "h"
+    assert main(["handover", "--outbox", str(outbox), "--district", "成都市锦江区总工会", "-o", str(target)]) == 0
+    report = target / "案卷" / "CD510104-2018-0112" / "报告.txt"
+    report.write_text(report.read_text(encoding="utf-8-sig") + "改", encoding="utf-8")
+    assert main(["verify", str(target)]) == ExitCode.VERIFY_FAILED
+    assert "案卷/CD510104-2018-0112/报告.txt" in capsys.readouterr().out
+    bad_zip = tmp_path / "bad.zip"
+    with zipfile.ZipFile(target.with_suffix(".zip")) as src, zipfile.ZipFile(bad_zip, "w") as dst:
+        for info in src.infolist():
+            if not info.filename.endswith("移交清单.pdf"):  # a file goes missing in transit
+                dst.writestr(info, src.read(info))
+    assert main(["verify", str(bad_zip)]) == ExitCode.VERIFY_FAILED
+    assert "缺少文件:移交清单.pdf" in capsys.readouterr().out
+
+
+def test_handover_refuses_unknown_district_and_case(outbox, tmp_path, capsys) -> None:
+    assert main(["handover", "--outbox", str(outbox), "--district", "某区总工会", "-o", str(tmp_path / "x")]) == 2
+    assert "成都市锦江区总工会" in capsys.readouterr().err  # tells which districts exist
+    assert main(["handover", "--outbox", str(outbox), "--district", "成都市锦江区总工会", "--cases", "NOPE",
+                 "-o", str(tmp_path / "y")]) == ExitCode.USAGE
+
+
+def test_progress_bar_stays_quiet_without_a_terminal(outbox, tmp_path) -> None:
+    result = subprocess.run([sys.executable, "-m", "kunnan_docs", "handover", "--outbox", str(outbox),
+                             "--district", "成都市锦江区总工会", "-o", str(tmp_path / "q")],
+                            capture_output=True, text=True, check=True)
+    assert "复制案卷" not in result.stderr and "it/s" not in result.stderr
+
+
+def test_due_list_per_contact_person(outbox, tmp_path, capsys) -> None:
+    target = tmp_path / "due.xlsx"
+    assert main(["due", "--outbox", str(outbox), "--as-of", "2020-08-01", "-o", str(target)]) == ExitCode.OK
+    out = capsys.readouterr().out
+    assert "半年入户走访" in out and "逾期 17 天" in out  # last visit 2020-01-15 → due 2020-07-15
+    assert "半年档案核查" in out and "17 天后到期" in out  # last check 2020-02-18 → due 2020-08-18
+    assert "脱困满六个月回访" in out  # the second exit case: notice 2019-10-25, no visit after 2020-04-25
+    ws = load_workbook(target).active
+    rows = [[c.value for c in row] for row in ws.iter_rows(min_row=4)]
+    assert ["周晓梅", "CD510108-2019-0037", "李建华", "半年入户走访", "2020-01-15", "2020-07-15", "逾期 17 天"] in rows
+    contacts = [r[0] for r in rows]
+    assert contacts == sorted(contacts)  # grouped per contact person
+    assert not any(r[1] == "CD510104-2018-0112" for r in rows)  # finished follow-up: nothing due
+
+
+def test_progress_table_and_pdf(outbox, tmp_path, capsys) -> None:
+    target = tmp_path / "progress.pdf"
+    assert main(["progress", "--outbox", str(outbox), "-o", str(target)]) == ExitCode.OK
+    out = capsys.readouterr().out
+    assert "成都市锦江区总工会  2" in out and "合计" in out and "50%" in out  # 2 of 4 families exited
+    [page] = texts(target)
+    assert "城镇困难职工解困脱困进度" in page and "2019年目标 60%" in page and "成都市成华区总工会" in page
+
+
+# -- Excel import ------------------------------------------------------------------------------------
+
+def _lookup(data: Any, pointer: str) -> Any:
+    for part in [p for p in pointer.split("/") if p]:
+        if not isinstance(data, dict) or part not in data:
+            return None
+        data = data[part]
+    return data
+
+
+def _cell(value: Any, spec: dict[str, Any]) -> Any:
+    if spec["type"] == "list" and value is not None:
+        return "、".join(value)
+    if spec["type"] == "choice" and value is not None:
+        return {v: k for k, v in spec["choices"].items()}[value]
+    return value
+
+
+def fill_workbook(template: Path, cases: list[dict[str, Any]], target: Path) -> None:
+    """What a clerk does in Excel: type each family into the template, one row per record."""
+    wb = load_workbook(template)
+    spec = layout()
+    ws = wb[spec["main"]["sheet"]]
+    for r, case in enumerate(cases, start=FIRST_DATA_ROW):
+        for c, col in enumerate(spec["main"]["columns"], start=1):
+            ws.cell(row=r, column=c, value=_cell(_lookup(case, col["pointer"]), col))
+    for sheet in spec["lists"]:
+        ws = wb[sheet["sheet"]]
+        r = FIRST_DATA_ROW
+        for case in cases:
+            for record in _lookup(case, sheet["pointer"]) or []:
+                ws.cell(row=r, column=1, value=case["archive_no"])
+                for c, col in enumerate(sheet["columns"], start=2):
+                    ws.cell(row=r, column=c, value=_cell(_lookup(record, col["pointer"]), col))
+                r += 1
+    wb.save(target)
+
+
+def _without_nulls(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _without_nulls(v) for k, v in data.items() if v not in (None, "")}  # empty cells
+    if isinstance(data, list):
+        return [_without_nulls(v) for v in data]
+    return data
+
+
+def test_template_has_chinese_headers_and_hints(tmp_path) -> None:
+    target = tmp_path / "t.xlsx"
+    assert main(["template-xlsx", "-o", str(target)]) == ExitCode.OK
+    wb = load_workbook(target)
+    assert wb.sheetnames[:2] == ["说明", "案卷"] and "帮扶救助" in wb.sheetnames
+    main_sheet = wb["案卷"]
+    assert main_sheet["A1"].value == "档案号" and main_sheet["K1"].value == "身份证号"
+    assert main_sheet["K2"].value and main_sheet["K3"].number_format == "@"
+    assert wb["家庭成员"]["A1"].value == KEY
+
+
+def test_import_round_trip_of_every_example(tmp_path, capsys) -> None:
+    template = tmp_path / "t.xlsx"
+    main(["template-xlsx", "-o", str(template)])
+    originals = [json.loads((p / "case.json").read_text(encoding="utf-8")) for p in sorted(EXAMPLES.glob("*/"))
+                 if (p / "case.json").exists()]
+    book = tmp_path / "book.xlsx"
+    fill_workbook(template, originals, book)
+    assert main(["import-xlsx", str(book), "-o", str(tmp_path / "out")]) == ExitCode.OK
+    for original in originals:
+        imported = json.loads((tmp_path / "out" / original["archive_no"] / "case.json").read_text(encoding="utf-8"))
+        assert imported == _without_nulls(original)
+
+
+def test_import_reports_bad_rows_by_row_and_column(tmp_path, capsys) -> None:
+    template = tmp_path / "t.xlsx"
+    main(["template-xlsx", "-o", str(template)])
+    good = json.loads((FILING_EXAMPLE / "case.json").read_text(encoding="utf-8"))
+    wrong_sex = json.loads(json.dumps(good)) | {"archive_no": "BAD-SEX"}
+    wrong_sex["worker"]["gender"] = "女"
+    bad_date = json.loads(json.dumps(good)) | {"archive_no": "BAD-DATE", "filing_date": "2019年13月1日"}
+    book = tmp_path / "book.xlsx"
+    fill_workbook(template, [good, wrong_sex, bad_date], book)
+    wb = load_workbook(book)
+    wb["家庭成员"].cell(row=FIRST_DATA_ROW, column=5).value = "七十八"  # age not a number
+    wb.save(book)
+    assert main(["import-xlsx", str(book), "-o", str(tmp_path / "out")]) == ExitCode.INVALID
+    out = capsys.readouterr().out
+    assert "表“案卷”第 4 行【性别】" in out and "ID-SEX" not in out  # the clerk sees where, in words
+    assert "表“案卷”第 5 行【建档日期】:“2019年13月1日”不是有效日期" in out
+    assert "表“家庭成员”第 3 行【年龄】:“七十八”不是数字" in out
+    assert not (tmp_path / "out" / "BAD-SEX").exists() and not (tmp_path / "out" / "BAD-DATE").exists()
+    assert not (tmp_path / "out" / "CD510108-2019-0037").exists()  # its family-member row was bad
+
+
+def test_id_number_typed_as_number_is_caught(tmp_path, capsys) -> None:
+    template = tmp_path / "t.xlsx"
+    main(["template-xlsx", "-o", str(template)])
+    case = json.loads((FILING_EXAMPLE / "case.json").read_text(encoding="utf-8"))
+    book = tmp_path / "book.xlsx"
+    fill_workbook(template, [case], book)
+    wb = load_workbook(book)
+    wb["案卷"].cell(row=FIRST_DATA_ROW, column=11).value = 510108197205141236.0
+    wb.save(book)
+    assert main(["import-xlsx", str(book), "-o", str(tmp_path / "out")]) == ExitCode.INVALID
+    assert "【身份证号】:被 Excel 当成了数字" in capsys.readouterr().out
+
+
+def test_unknown_workbook_is_a_usage_error(tmp_path, capsys) -> None:
+    book = tmp_path / "other.xlsx"
+    Workbook().save(book)
+    assert main(["import-xlsx", str(book), "-o", str(tmp_path / "out")]) == ExitCode.USAGE
+    assert "template-xlsx" in capsys.readouterr().err
