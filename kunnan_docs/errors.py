@@ -35,6 +35,3 @@ class TemplateError(KunnanError):
 
     exit_code = ExitCode.INTERNAL
 
-
-class VerifyFailed(KunnanError):
-    exit_code = ExitCode.VERIFY_FAILED

@@ -91,8 +91,3 @@ def register() -> str:
     pdfmetrics.registerFont(TTFont(SERIF, str(serif_ttf())))
     return SERIF
 
-
-def has_glyph(char: str) -> bool:
-    register()
-    font = pdfmetrics.getFont(SERIF).face
-    return ord(char) in font.charToGlyph

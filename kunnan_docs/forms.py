@@ -29,10 +29,6 @@ class FormSpec:
     file: str
     raw: dict[str, Any]
 
-    @property
-    def is_letter(self) -> bool:
-        return "letter" in self.raw
-
 
 @dataclass
 class FilledForm:

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from .errors import UsageError
 from .forms import zh_date
 from .outbox import Published, published
-from .pdfforms import para_text, styles
+from .pdfforms import sheet_text, styles
 from .publish import MANIFEST, sha256_file
 from .sheets import build_pdf, grid
 from .verify import HANDOVER_MARKER, HANDOVER_PACKAGES, verify_folder
@@ -71,12 +71,12 @@ def _register_pdf(rows: list[list[object]], district: str, when: date, total_pag
     st = styles()
     cell = ParagraphStyle("hand", st["value"], fontSize=10, leading=14)
     data = [[Paragraph(h, st["label"]) for h in HEADERS]]
-    data += [[Paragraph(para_text(str(v)), cell) for v in row] for row in rows]
+    data += [[Paragraph(sheet_text(str(v)), cell) for v in row] for row in rows]
     data.append([Paragraph("合计", st["label"]), Paragraph(f"{len(rows)} 卷", cell), "", "",
                  Paragraph(str(total_pages), cell), "", ""])
     sign = ParagraphStyle("sign", st["value"], fontSize=12, leading=26)
     story = [Paragraph("困难职工档案移交清单", st["title"]),
-             Paragraph(para_text(f"接收单位:{district}  移交日期:{zh_date(when)}"), st["subtitle"]),
+             Paragraph(sheet_text(f"接收单位:{district}  移交日期:{zh_date(when)}"), st["subtitle"]),
              Spacer(1, 5 * mm), grid(data, [12, 40, 22, 14, 14, 22, 46], header=True), Spacer(1, 12 * mm),
              Paragraph("移交人(签字):________________    接收人(签字):________________", sign),
              Paragraph("移交日期:____年__月__日        接收日期:____年__月__日", sign)]

@@ -1,4 +1,4 @@
-"""Resident ID numbers (GB 11643-1999): check digit, birth date, sex, age, masking."""
+"""Resident ID numbers (GB 11643-1999): check digit, birth date, sex, age."""
 
 from __future__ import annotations
 
@@ -48,7 +48,3 @@ def sex(number: str) -> str:
 def age_at(born: date, when: date) -> int:
     return when.year - born.year - ((when.month, when.day) < (born.month, born.day))
 
-
-def mask(number: str) -> str:
-    """Keep the region's first 4 and the last 2 characters: enough to tell files apart, not to identify."""
-    return number[:4] + "*" * (len(number) - 6) + number[-2:] if len(number) > 6 else "*" * len(number)

@@ -172,7 +172,7 @@ def _toc_rows(pkg: Package) -> list[sheets.TocRow]:
         date_text = dates[0].strftime("%Y%m%d") if dates else ""
         responsible = "、".join(dict.fromkeys(p.responsible for p in r.parts if p.responsible))
         doc_nos = "、".join(p.doc_no for p in r.parts if p.doc_no)
-        remark = f"清单第{r.item.no}项" + (f",{len(r.parts)}份" if len(r.parts) > 1 else "")
+        remark = f"第{r.item.no}项" + (f",{len(r.parts)}份" if len(r.parts) > 1 else "")
         rows.append(sheets.TocRow(seq, doc_nos, responsible, title, date_text, r.page_range, remark))
     return rows
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
+import re
 from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
@@ -18,7 +18,7 @@ from . import qr
 from .fonts import register
 from .forms import FilledForm, letter_text
 
-PAGE_W, PAGE_H = A4
+PAGE_W, _ = A4
 MARGIN_X = 20 * mm
 MARGIN_TOP = 22 * mm  # leaves the top-right corner free for the archive page number (页号) stamp
 MARGIN_BOTTOM = 34 * mm  # the QR code and archive number sit in the footer
@@ -39,6 +39,21 @@ def styles() -> dict[str, ParagraphStyle]:
         "right": ParagraphStyle("right", base, fontSize=14, leading=26, alignment=TA_RIGHT),
         "small": ParagraphStyle("small", base, fontSize=8, leading=10),
     }
+
+
+_CJK = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
+_FULL = {",": "，", ";": "；", ":": "：", "(": "（", ")": "）"}
+_NEXT_TO_CJK = re.compile(rf"(?<=[{_CJK}])[,;:()]|[,;:()](?=[{_CJK}])")
+
+
+def zh_punct(text: str) -> str:
+    """Full-width punctuation next to Chinese characters, as printed Chinese documents have it."""
+    return _NEXT_TO_CJK.sub(lambda m: _FULL[m.group(0)], text)
+
+
+def sheet_text(text: str) -> str:
+    """Our own printed sheets (cover, contents, remarks, registers): typeset, then escaped."""
+    return para_text(zh_punct(text))
 
 
 def para_text(text: str) -> str:
@@ -125,7 +140,3 @@ def render_pdf(form: FilledForm, archive_no: str) -> bytes:
     doc.build(_story(form, st), onFirstPage=on_page, onLaterPages=on_page)
     return buf.getvalue()
 
-
-def write_pdf(form: FilledForm, archive_no: str, target: Path) -> Path:
-    target.write_bytes(render_pdf(form, archive_no))
-    return target

@@ -14,7 +14,7 @@ from reportlab.platypus import Paragraph, Spacer
 
 from .fonts import register
 from .outbox import published
-from .pdfforms import para_text, styles
+from .pdfforms import sheet_text, styles
 from .sheets import build_pdf, grid
 
 TARGETS = {2019: 0.60, 2020: 1.00}
@@ -81,7 +81,7 @@ def chart(lines: list[DistrictTally]) -> Drawing:
 def report_pdf(lines: list[DistrictTally]) -> bytes:
     st = styles()
     data = [[Paragraph(h, st["label"]) for h in HEADERS]]
-    data += [[Paragraph(para_text(str(v)), st["value"]) for v in x.row()] for x in lines]
+    data += [[Paragraph(sheet_text(str(v)), st["value"]) for v in x.row()] for x in lines]
     story = [Paragraph("城镇困难职工解困脱困进度", st["title"]),
              Paragraph("(成工办〔2019〕43号:2019年解困脱困达到60%以上,2020年全部解困脱困)", st["subtitle"]),
              Spacer(1, 6 * mm), chart(lines), Spacer(1, 6 * mm), grid(data, [44, 20, 20, 20, 33, 33], header=True)]

@@ -15,7 +15,7 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 
 from . import qr
 from .fonts import register
-from .pdfforms import CREATOR, MARGIN_X, PAGE_W, para_text, styles
+from .pdfforms import CREATOR, MARGIN_X, PAGE_W, sheet_text, styles
 
 
 @dataclass
@@ -67,11 +67,11 @@ def cover(info: CoverInfo) -> bytes:
     big = ParagraphStyle("cover-title", st["title"], fontSize=26, leading=36)
     label = ParagraphStyle("cover-label", st["label"], fontSize=12, leading=18)
     value = ParagraphStyle("cover-value", st["value"], fontSize=12, leading=18)
-    rows = [[Paragraph(para_text(k), label), Paragraph(para_text(v), value)] for k, v in info.fields]
+    rows = [[Paragraph(sheet_text(k), label), Paragraph(sheet_text(v), value)] for k, v in info.fields]
     story: list[object] = [
         Paragraph("成都市总工会", st["subtitle"]), Spacer(1, 10 * mm),
-        Paragraph(para_text(info.title), big), Spacer(1, 4 * mm),
-        Paragraph(para_text(info.status), ParagraphStyle("status", st["subtitle"], fontSize=14, leading=20)),
+        Paragraph(sheet_text(info.title), big), Spacer(1, 4 * mm),
+        Paragraph(sheet_text(info.status), ParagraphStyle("status", st["subtitle"], fontSize=14, leading=20)),
         Spacer(1, 10 * mm), grid(rows, [38, 132]),
     ]
 
@@ -86,7 +86,7 @@ def cover(info: CoverInfo) -> bytes:
 
 
 TOC_HEADER = ["顺序号", "文号", "责任者", "题名", "日期", "页号", "备注"]
-TOC_WIDTHS = [14, 20, 30, 58, 20, 14, 14]
+TOC_WIDTHS = [12, 14, 28, 63, 21, 14, 18]
 
 
 def contents(rows: list[TocRow], archive_no: str) -> bytes:
@@ -96,8 +96,8 @@ def contents(rows: list[TocRow], archive_no: str) -> bytes:
     data: list[list[object]] = [[Paragraph(h, head) for h in TOC_HEADER]]
     for r in rows:
         cells = [str(r.seq), r.doc_no, r.responsible, r.title, r.date, r.pages, r.remark]
-        data.append([Paragraph(para_text(c), small) for c in cells])
-    story = [Paragraph("卷内文件目录", st["title"]), Paragraph(para_text(f"档案号：{archive_no}"), st["subtitle"]),
+        data.append([Paragraph(sheet_text(c), small) for c in cells])
+    story = [Paragraph("卷内文件目录", st["title"]), Paragraph(sheet_text(f"档案号：{archive_no}"), st["subtitle"]),
              Spacer(1, 5 * mm), grid(data, TOC_WIDTHS, header=True)]
     return build_pdf(story, f"卷内文件目录 {archive_no}")
 
@@ -106,12 +106,12 @@ def remarks(archive_no: str, paragraphs: list[str], filing_date: str) -> bytes:
     st = styles()
     text = ParagraphStyle("remarks", st["value"], fontSize=11, leading=18)
     box = [[Paragraph("本卷情况说明", st["label"])],
-           [[Paragraph(para_text(p), text) for p in paragraphs]]]
+           [[Paragraph(sheet_text(p), text) for p in paragraphs]]]
     sign = ParagraphStyle("sign", st["value"], fontSize=12, leading=26)
-    story = [Paragraph("卷内备考表", st["title"]), Paragraph(para_text(f"档案号：{archive_no}"), st["subtitle"]),
+    story = [Paragraph("卷内备考表", st["title"]), Paragraph(sheet_text(f"档案号：{archive_no}"), st["subtitle"]),
              Spacer(1, 5 * mm), grid(box, [170]), Spacer(1, 10 * mm),
              Paragraph("立卷人：________________", sign), Paragraph("检查人：________________", sign),
-             Paragraph(para_text(f"立卷时间：{filing_date}"), sign)]
+             Paragraph(sheet_text(f"立卷时间：{filing_date}"), sign)]
     return build_pdf(story, f"卷内备考表 {archive_no}")
 
 

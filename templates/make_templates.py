@@ -13,7 +13,7 @@ from pathlib import Path
 
 from docx import Document
 from docx.enum.section import WD_SECTION
-from docx.enum.table import WD_TABLE_ALIGNMENT
+from docx.enum.table import WD_CELL_VERTICAL_ALIGNMENT, WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
@@ -80,9 +80,12 @@ def table_form(doc: Document, spec: dict) -> None:
             _font(value_cell.paragraphs[0].add_run("{{ " + name + " }}"), 10.5)
             col += 1 + span
         table.rows[r].height = Mm(36 if len(row) == 1 else 12)
+    table.autofit = False
     for c, width in enumerate(widths):
+        table.columns[c].width = Mm(width)  # the grid, which LibreOffice and WPS follow
         for cell in table.columns[c].cells:
-            cell.width = Mm(width)
+            cell.width = Mm(width)  # the cells, which Word follows
+            cell.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.CENTER
 
 
 def letter_form(doc: Document, spec: dict) -> None:

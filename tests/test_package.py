@@ -77,8 +77,9 @@ def test_page_numbers_on_content_pages_only(exit_package) -> None:
 
 
 def test_stamp_sits_in_a_strip_above_the_scan(exit_package) -> None:
+    start = json.loads((exit_package / "report.json").read_text(encoding="utf-8"))["pages"]["content_start_index"]
     with pikepdf.open(exit_package / f"{EXIT_NO}.pdf") as pdf:
-        scan_page = pdf.pages[2]  # item 1, the ID card copy: a 595×842 pt JPEG page
+        scan_page = pdf.pages[start]  # item 1, the ID card copy: a 595×842 pt JPEG page
         box = [float(v) for v in scan_page.mediabox]
         assert len(scan_page.get_images()) == 1
         assert abs(box[3] - box[1] - (842 + 12 * 72 / 25.4)) < 0.5  # grown by a 12 mm strip on top
@@ -227,7 +228,8 @@ def test_rotated_landscape_pdf_scan_gets_its_number_on_the_visible_top(case_copy
     assert main(["build", str(case_file), "-o", str(tmp_path / "out")]) == ExitCode.OK
     package = tmp_path / "out" / "CD510108-2019-0037" / "CD510108-2019-0037.pdf"
     doc = pdfium.PdfDocument(package)
-    page = doc[2 + 3]  # content page 4
+    report = json.loads((package.parent / "report.json").read_text(encoding="utf-8"))
+    page = doc[report["pages"]["content_start_index"] + 3]  # content page 4
     image = page.render(scale=1).to_pil().convert("L")
     assert image.width < image.height  # landscape page turned upright by /Rotate 90
     assert page.get_textpage().get_text_range().strip() == "4"

@@ -128,3 +128,22 @@ def test_symlink_leaving_the_folder_is_refused(case_copy, tmp_path: Path) -> Non
     link.unlink()
     os.symlink(outside, link)
     assert "ATT-PATH" in codes(case_file)
+
+
+def test_every_schema_field_has_a_chinese_title() -> None:
+    from kunnan_docs.findings import schema_node
+    from kunnan_docs.resources import case_schema
+
+    untitled = []
+
+    def walk(pointer: str) -> None:
+        node = schema_node(pointer)
+        if not any("\u4e00" <= c <= "\u9fff" for c in node.get("title", "")) and pointer:
+            untitled.append(pointer)
+        for name in node.get("properties", {}):
+            walk(f"{pointer}/{name}")
+        if "items" in node:
+            walk(f"{pointer}/0")
+
+    walk("")
+    assert case_schema()["title"] and untitled == []

@@ -79,7 +79,8 @@ def test_handover_folder_zip_register_and_verify(outbox, tmp_path, capsys) -> No
     ws = load_workbook(target / "移交清单.xlsx").active
     rows = [[c.value for c in row] for row in ws.iter_rows()]
     header = rows.index(["序号", "档案号", "姓名", "类别", "页数", "材料是否齐全", "备注"])
-    assert rows[header + 1][:6] == [1, "CD510104-2018-0112", "王淑芬", "脱困", 21, "是"]
+    pages = json.loads((outbox / "CD510104-2018-0112" / "report.json").read_text(encoding="utf-8"))["pages"]["total"]
+    assert rows[header + 1][:6] == [1, "CD510104-2018-0112", "王淑芬", "脱困", pages, "是"]
     assert rows[header + 2][1] == "CD510104-2018-0200" and rows[header + 2][5] == "否"
     assert "回访期中" in rows[header + 2][6]
     assert rows[header + 3][0] == "合计" and rows[header + 3][4].startswith("=SUM(")
