@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import NoReturn
@@ -250,46 +251,47 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"kunnan-docs {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    p = sub.add_parser("validate", help="校验案卷文件", description="按 JSON Schema 和通知规定校验案卷。",
-                       epilog="示例:kunnan-docs validate examples/\n      kunnan-docs validate 案卷.json --json",
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    def command(name: str, func: Callable[[argparse.Namespace], int], help_: str, description: str,
+                *examples: str, calendar: bool = False, outbox: bool = False) -> argparse.ArgumentParser:
+        """A subcommand with its Chinese help and examples, and the options several commands share."""
+        p = sub.add_parser(name, help=help_, description=description,
+                           epilog="示例:" + "\n      ".join(examples),
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        if calendar:
+            p.add_argument("--calendar", metavar="FILE", default=None, help="日历补充文件(法定节假日与调休)")
+        if outbox:
+            p.add_argument("--outbox", default="outbox", help="发件夹(默认 ./outbox)")
+        p.set_defaults(func=func)
+        return p
+
+    p = command("validate", cmd_validate, "校验案卷文件", "按 JSON Schema 和通知规定校验案卷。",
+                "kunnan-docs validate examples/", "kunnan-docs validate 案卷.json --json", calendar=True)
     p.add_argument("paths", nargs="+", metavar="PATH", help="案卷文件或文件夹(文件夹内的 *.json 全部校验)")
     p.add_argument("--json", action="store_true", help="以 JSON 输出结果,供其他程序读取")
-    p.add_argument("--calendar", metavar="FILE", default=None, help="日历补充文件(法定节假日与调休)")
-    p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("render", help="生成附件表单(Word 与 PDF)",
-                       description="校验案卷后生成它应有的附件3—7表单,每份一个 Word 文件和一个 PDF 文件。",
-                       epilog="示例:kunnan-docs render examples/exit-wang-shufen/case.json -o 表单/",
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command("render", cmd_render, "生成附件表单(Word 与 PDF)",
+                "校验案卷后生成它应有的附件3—7表单,每份一个 Word 文件和一个 PDF 文件。",
+                "kunnan-docs render examples/exit-wang-shufen/case.json -o 表单/", calendar=True)
     p.add_argument("case", metavar="CASE.json", help="案卷文件")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="输出文件夹")
-    p.add_argument("--calendar", metavar="FILE", default=None, help="日历补充文件(法定节假日与调休)")
-    p.set_defaults(func=cmd_render)
 
-    p = sub.add_parser("build", help="组卷:校验、生成表单、合成一份带目录的 PDF 案卷,发布到 outbox",
-                       description="对每份案卷:校验 → 生成附件表单 → 与扫描件合成索引 PDF 案卷 → 对照附件1/2清单检查"
-                                   " → 发布到 OUTBOX/<档案号>/。退出码:0 齐全,3 不全或回访期中,1 被退回。",
-                       epilog="示例:kunnan-docs build examples/exit-wang-shufen/case.json -o outbox/",
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command("build", cmd_build, "组卷:校验、生成表单、合成一份带目录的 PDF 案卷,发布到 outbox",
+                "对每份案卷:校验 → 生成附件表单 → 与扫描件合成索引 PDF 案卷 → 对照附件1/2清单检查"
+                " → 发布到 OUTBOX/<档案号>/。退出码:0 齐全,3 不全或回访期中,1 被退回。",
+                "kunnan-docs build examples/exit-wang-shufen/case.json -o outbox/", calendar=True)
     p.add_argument("cases", nargs="+", metavar="CASE.json", help="案卷文件(可多个)")
     p.add_argument("-o", "--output", required=True, metavar="OUTBOX", help="发件夹")
-    p.add_argument("--calendar", metavar="FILE", default=None, help="日历补充文件(法定节假日与调休)")
-    p.set_defaults(func=cmd_build)
 
-    p = sub.add_parser("verify", help="接收方校验案卷文件夹是否完整、未被改动",
-                       description="重新计算 SHA-256 清单,检查 PDF 能否打开、页数与目录是否一致、二维码是否为档案号。",
-                       epilog="示例:kunnan-docs verify outbox/CD510104-2018-0112",
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("folders", nargs="+", metavar="FOLDER", help="outbox 中的案卷文件夹")
-    p.set_defaults(func=cmd_verify)
+    p = command("verify", cmd_verify, "接收方校验案卷文件夹、移交文件夹或移交压缩包是否完整、未被改动",
+                "重新计算 SHA-256 清单,检查 PDF 能否打开、页数与目录是否一致、二维码是否为档案号。",
+                "kunnan-docs verify outbox/CD510104-2018-0112", "kunnan-docs verify 移交/锦江区-2019-10.zip")
+    p.add_argument("folders", nargs="+", metavar="FOLDER", help="案卷文件夹、移交文件夹或移交 zip")
 
-    p = sub.add_parser("watch", help="监视收件夹:自动校验、成卷、发布,处理完的文件归档",
-                       description="监视收件夹,对放入的案卷自动成卷并发布到发件夹;原文件移到 processed/,"
-                                   "被退回的移到 rejected/ 并附“退回原因.txt”。同一收件夹只能运行一个。",
-                       epilog="示例:kunnan-docs watch inbox outbox\n      kunnan-docs watch --once\n"
-                              "      kunnan-docs watch //server/共享/inbox outbox --poll",
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command("watch", cmd_watch, "监视收件夹:自动校验、成卷、发布,处理完的文件归档",
+                "监视收件夹,对放入的案卷自动成卷并发布到发件夹;原文件移到 processed/,"
+                "被退回的移到 rejected/ 并附“退回原因.txt”。同一收件夹只能运行一个。",
+                "kunnan-docs watch inbox outbox", "kunnan-docs watch --once",
+                "kunnan-docs watch //server/共享/inbox outbox --poll", calendar=True)
     p.add_argument("inbox", nargs="?", default="inbox", help="收件夹(默认 ./inbox)")
     p.add_argument("outbox", nargs="?", default="outbox", help="发件夹(默认 ./outbox)")
     p.add_argument("--once", action="store_true", help="只处理现有案卷,处理完即退出")
@@ -301,67 +303,48 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--processed", metavar="DIR", help="已处理区(默认收件夹旁的 processed/)")
     p.add_argument("--rejected", metavar="DIR", help="退回区(默认收件夹旁的 rejected/)")
     p.add_argument("--state", metavar="DIR", help="台账和日志所在文件夹(默认 发件夹/.kunnan)")
-    p.add_argument("--calendar", metavar="FILE", default=None, help="日历补充文件(法定节假日与调休)")
-    p.set_defaults(func=cmd_watch)
 
-    p = sub.add_parser("status", help="查看等待、成卷中、退回和今天发布的案卷",
-                       description="读取台账,列出等待中、成卷中、已退回(附原因)和今天发布的案卷。",
-                       epilog="示例:kunnan-docs status --outbox outbox",
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--outbox", default="outbox", help="发件夹(默认 ./outbox)")
+    p = command("status", cmd_status, "查看等待、成卷中、退回和今天发布的案卷",
+                "读取台账,列出等待中、成卷中、已退回(附原因)和今天发布的案卷。",
+                "kunnan-docs status --outbox outbox", outbox=True)
     p.add_argument("--state", metavar="DIR", help="台账所在文件夹(默认 发件夹/.kunnan)")
-    p.set_defaults(func=cmd_status)
 
-    def workflow(name: str, help_: str, description: str, example: str) -> argparse.ArgumentParser:
-        q = sub.add_parser(name, help=help_, description=description, epilog=f"示例:{example}",
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
-        q.add_argument("--outbox", default="outbox", help="发件夹(默认 ./outbox)")
-        return q
-
-    p = workflow("notices", "打印脱困公示:一份 PDF,每页一份公示,按单位排序",
-                 "把公示开始日期在指定范围内的脱困案卷的公示(附件5)合成一份 A4 PDF,按公示单位排序,供打印、盖章、张贴。",
-                 "kunnan-docs notices --from 2019-09-01 --to 2019-09-30 -o 九月公示.pdf")
+    p = command("notices", cmd_notices, "打印脱困公示:一份 PDF,每页一份公示,按单位排序",
+                "把公示开始日期在指定范围内的脱困案卷的公示(附件5)合成一份 A4 PDF,按公示单位排序,供打印、盖章、张贴。",
+                "kunnan-docs notices --from 2019-09-01 --to 2019-09-30 -o 九月公示.pdf", outbox=True)
     p.add_argument("--from", dest="date_from", type=_date_arg, metavar="DATE", help="公示开始日期不早于")
     p.add_argument("--to", dest="date_to", type=_date_arg, metavar="DATE", help="公示开始日期不晚于")
     p.add_argument("-o", "--output", required=True, metavar="FILE.pdf")
-    p.set_defaults(func=cmd_notices)
 
-    p = workflow("handover", "向区(市)县总工会移交案卷:文件夹、zip、移交清单(PDF/Excel)、清单校验",
-                 "选出属于该区(市)县总工会的案卷(或 --cases 指定的),生成移交文件夹和同名 zip,含移交清单和 SHA-256 清单。",
-                 "kunnan-docs handover --district 成都市锦江区总工会 -o 移交/锦江区-2019-10")
+    p = command("handover", cmd_handover, "向区(市)县总工会移交案卷:文件夹、zip、移交清单(PDF/Excel)、清单校验",
+                "选出属于该区(市)县总工会的案卷(或 --cases 指定的),生成移交文件夹和同名 zip,含移交清单和 SHA-256 清单。",
+                "kunnan-docs handover --district 成都市锦江区总工会 -o 移交/锦江区-2019-10", outbox=True)
     p.add_argument("--district", required=True, help="接收的区(市)县总工会或产业工会,与案卷中填写的一致")
     p.add_argument("--cases", nargs="+", metavar="档案号", help="只移交这些档案号")
     p.add_argument("--date", type=_date_arg, help="移交日期(默认今天)")
     p.add_argument("-o", "--output", required=True, metavar="DIR")
-    p.set_defaults(func=cmd_handover)
 
-    p = workflow("due", "到期提醒:半年走访、半年核查、脱困满六个月回访",
-                 "列出已逾期或 30 天内到期的入户走访、档案核查和脱困回访,按帮扶联系人分组。",
-                 "kunnan-docs due --as-of 2020-03-01 -o 到期提醒.xlsx")
+    p = command("due", cmd_due, "到期提醒:半年走访、半年核查、脱困满六个月回访",
+                "列出已逾期或 30 天内到期的入户走访、档案核查和脱困回访,按帮扶联系人分组。",
+                "kunnan-docs due --as-of 2020-03-01 -o 到期提醒.xlsx", outbox=True)
     p.add_argument("--as-of", type=_date_arg, metavar="DATE", help="以哪一天为准(默认今天)")
     p.add_argument("-o", "--output", metavar="FILE.xlsx", help="同时写入 Excel 工作簿")
-    p.set_defaults(func=cmd_due)
 
-    p = workflow("progress", "解困脱困进度:各区县脱困率与 2019/2020 目标",
-                 "按区(市)县总工会统计建档户数、已脱困户数和脱困率,对照 2019 年 60%、2020 年 100% 的目标。",
-                 "kunnan-docs progress -o 进度.pdf")
+    p = command("progress", cmd_progress, "解困脱困进度:各区县脱困率与 2019/2020 目标",
+                "按区(市)县总工会统计建档户数、已脱困户数和脱困率,对照 2019 年 60%、2020 年 100% 的目标。",
+                "kunnan-docs progress -o 进度.pdf", outbox=True)
     p.add_argument("-o", "--output", metavar="FILE.pdf", help="同时生成一页 PDF(含柱状图)")
-    p.set_defaults(func=cmd_progress)
 
-    p = sub.add_parser("template-xlsx", help="生成空白的 Excel 导入模板",
-                       description="生成带中文列名和填写说明的空白工作簿,供在 Excel/WPS 中填写案卷。",
-                       epilog="示例:kunnan-docs template-xlsx -o 案卷导入模板.xlsx",
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command("template-xlsx", cmd_template_xlsx, "生成空白的 Excel 导入模板",
+                "生成带中文列名和填写说明的空白工作簿,供在 Excel/WPS 中填写案卷。",
+                "kunnan-docs template-xlsx -o 案卷导入模板.xlsx")
     p.add_argument("-o", "--output", required=True, metavar="FILE.xlsx")
-    p.set_defaults(func=cmd_template_xlsx)
 
-    p = sub.add_parser("import-xlsx", help="从 Excel 工作簿导入案卷",
-                       description="把模板工作簿中的每一户转成一个案卷文件夹(含 case.json),逐行校验,问题按表、行、列报告。",
-                       epilog="示例:kunnan-docs import-xlsx 案卷.xlsx -o 导入/",
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command("import-xlsx", cmd_import_xlsx, "从 Excel 工作簿导入案卷",
+                "把模板工作簿中的每一户转成一个案卷文件夹(含 case.json),逐行校验,问题按表、行、列报告。",
+                "kunnan-docs import-xlsx 案卷.xlsx -o 导入/")
     p.add_argument("book", metavar="BOOK.xlsx")
     p.add_argument("-o", "--output", required=True, metavar="DIR")
-    p.set_defaults(func=cmd_import_xlsx)
     return parser
 
 

@@ -70,3 +70,15 @@ def test_readme_first_commands_are_the_ones_we_run(tmp_path: Path) -> None:
                           check=False, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert len([p for p in (tmp_path / "outbox").iterdir() if not p.name.startswith(".")]) == len(list(EXAMPLES.glob("*/case.json")))
+
+
+def test_every_command_has_help_with_an_example(capsys) -> None:
+    from kunnan_docs.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if a.dest == "command").choices
+    assert {"validate", "render", "build", "verify", "watch", "status", "notices", "handover", "due",
+            "progress", "template-xlsx", "import-xlsx"} <= set(commands)
+    for name, sub in commands.items():
+        text = sub.format_help()
+        assert "示例:kunnan-docs " + name in text, name
