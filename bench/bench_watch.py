@@ -37,7 +37,7 @@ def published(outbox: Path) -> int:
     return sum(1 for p in outbox.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
 
 
-def latency(work: Path, samples: int = 5) -> list[float]:
+def latency(work: Path, samples: int = 9) -> list[float]:
     inbox, outbox = work / "lat-in", work / "lat-out"
     inbox.mkdir()
     proc = subprocess.Popen([*KUNNAN, "watch", str(inbox), str(outbox), "--settle", str(SETTLE)],
@@ -55,6 +55,7 @@ def latency(work: Path, samples: int = 5) -> list[float]:
             while published(outbox) <= i:
                 time.sleep(0.01)
             results.append(time.perf_counter() - t - SETTLE)
+            time.sleep(1.5)  # let the watcher file the inputs away: one drop at a time, as in an office
         return results
     finally:
         proc.terminate()

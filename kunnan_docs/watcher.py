@@ -258,7 +258,7 @@ class Watcher:
         last_scan = 0.0
         try:
             while True:
-                self.wake.wait(timeout=0.2)
+                self.wake.wait(timeout=0.05 if self.tracked else 1.0)  # settle checks need a fine clock
                 woke = self.wake.is_set()
                 self.wake.clear()
                 now = time.monotonic()
@@ -288,7 +288,9 @@ class Watcher:
     def _restart_pool(self) -> None:
         if self.pool is not None:
             self.pool.shutdown(wait=False, cancel_futures=True)
-        self.pool = ProcessPoolExecutor(self.cfg.workers, mp_context=get_context("spawn"), initializer=_die_with_parent)
+        self.pool = ProcessPoolExecutor(self.cfg.workers, mp_context=get_context("spawn"), initializer=_init_worker)
+        for _ in range(self.cfg.workers):  # start every worker now, not when the first clerk is waiting
+            self.pool.submit(int)
 
     def _summary(self) -> str:
         names = {"published": "已发布", "incomplete": "材料不全或回访期中", "rejected": "退回", "duplicate": "重复",
@@ -373,6 +375,7 @@ class Watcher:
         assert self.pool is not None
         future = self.pool.submit(_build_in_worker, str(cand.case_file), str(self.cfg.outbox), self.cfg.calendar)
         self.running[future] = (cand, case_id, archive_no)
+        future.add_done_callback(lambda _: self.wake.set())  # file the result away at once
 
     @staticmethod
     def _identity(cand: Candidate) -> tuple[str | None, str | None]:
@@ -447,12 +450,17 @@ class Watcher:
         self.wake.set()
 
 
-def _die_with_parent() -> None:
-    """Linux: a worker dies with the watcher, so a killed watcher leaves no build publishing behind its back."""
+def _init_worker() -> None:
+    """Linux: a worker dies with the watcher, so a killed watcher leaves no build publishing behind its back.
+    Then load what every build needs (libraries, the CJK font) before the first case arrives."""
     if sys.platform.startswith("linux"):
         import ctypes
 
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    from .fonts import register
+    from .package import build  # noqa: F401 - imported for its import cost, paid here once
+
+    register()
 
 
 def _unique(path: Path) -> Path:
