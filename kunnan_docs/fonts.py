@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
 import pylopdf_fonts_zh_cn
-from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase import pdfmetrics, ttfonts
 from reportlab.pdfbase.ttfonts import TTFont
 
 SERIF = "NotoSerifSC"
@@ -85,9 +86,25 @@ def serif_ttf() -> Path:
     return target
 
 
+def _supplementary_planes(make_cmap: Callable[[str, list[int]], str]) -> Callable[[str, list[int]], str]:
+    """reportlab writes ToUnicode entries as 4 hex digits, which garbles characters beyond U+FFFF
+    (rare name characters such as 𠅤) when text is copied; write those as UTF-16 surrogate pairs."""
+
+    def make(fontname: str, subset: list[int]) -> str:
+        cmap = make_cmap(fontname, subset)
+        for code, char in enumerate(subset):
+            if char > 0xFFFF:
+                utf16 = chr(char).encode("utf-16-be").hex().upper()
+                cmap = cmap.replace(f"<{code:02X}> <{char:04X}>", f"<{code:02X}> <{utf16}>")
+        return cmap
+
+    return make
+
+
 @cache
 def register() -> str:
     """Register the serif face with reportlab (once per process) and return its name."""
+    ttfonts.makeToUnicodeCMap = _supplementary_planes(ttfonts.makeToUnicodeCMap)
     pdfmetrics.registerFont(TTFont(SERIF, str(serif_ttf())))
     return SERIF
 

@@ -112,12 +112,12 @@ def test_long_values_wrap_and_continue_on_further_pages() -> None:
     reason = "".join(f"第{i}句：企业停产，收入骤减。" for i in range(80))  # about a thousand characters
     case.data["hardship_reason"] = reason
     case.data["family_members"] = case.data["family_members"] * 20
-    case.data["worker"]["name"] = "王堃䶮"  # outside GB2312 (堃) and in CJK Ext A (䶮)
+    case.data["worker"]["name"] = "王堃䶮𠅤"  # outside GB2312 (堃), CJK Ext A (䶮), beyond U+FFFF (𠅤, Ext B)
     pdf = render_pdf(forms_for(case)[0], case.archive_no)
     pages = pdf_text(pdf)
     assert len(pages) >= 2
     flat = "".join(pages)
-    assert "第0句" in flat and "第79句：企业停产，收入骤减。" in flat and "王堃䶮" in flat
+    assert "第0句" in flat and "第79句：企业停产，收入骤减。" in flat and "王堃䶮𠅤" in flat
     doc = pdfium.PdfDocument(pdf)
     for i in range(len(doc)):  # nothing drawn outside the page
         width, height = doc[i].get_size()
