@@ -220,11 +220,11 @@ def _assemble(pkg: Package, content: list[Part]) -> None:
     pkg.pdf, pkg.total_pages, pkg.content_start = buf.getvalue(), len(out.pages), content_start
 
 
-def _visual_box(page: pikepdf.Page, extend: float) -> tuple[int, tuple[float, float], list[float]]:
-    """Rotation, visible size and the cm matrix mapping visible coordinates to the page's user space.
+def _visual_box(page: pikepdf.Page, extend: float) -> tuple[tuple[float, float], list[float]]:
+    """Visible size and the cm matrix mapping visible coordinates to the page's user space.
 
     With `extend`, the page box first grows by that much on its visible top side."""
-    rotate = int(page.obj.get("/Rotate", 0)) % 360
+    rotate = int(page.obj.get("/Rotate", 0)) // 90 * 90 % 360  # viewers round an odd angle down too
     x0, y0, x1, y1 = (float(v) for v in page.cropbox)
     x0, x1 = min(x0, x1), max(x0, x1)
     y0, y1 = min(y0, y1), max(y0, y1)
@@ -244,16 +244,16 @@ def _visual_box(page: pikepdf.Page, extend: float) -> tuple[int, tuple[float, fl
     matrices = {0: [1, 0, 0, 1, x0, y0], 90: [0, 1, -1, 0, x1, y0], 180: [-1, 0, 0, -1, x1, y1],
                 270: [0, -1, 1, 0, x0, y1]}
     visible = (width, height) if rotate in (0, 180) else (height, width)
-    return rotate, visible, matrices[rotate]
+    return visible, matrices[rotate]
 
 
 def _stamp(out: pikepdf.Pdf, content: list[Part], start: int) -> None:
     pages = [out.pages[start + i] for i in range(sum(p.pages for p in content))]
     generated = [p.generated for p in content for _ in range(p.pages)]
     boxes = [_visual_box(page, 0 if gen else STAMP_STRIP) for page, gen in zip(pages, generated, strict=True)]
-    stamps = pikepdf.open(io.BytesIO(sheets.page_number_stamps([b[1] for b in boxes],
+    stamps = pikepdf.open(io.BytesIO(sheets.page_number_stamps([b[0] for b in boxes],
                                                                list(range(1, len(pages) + 1)))))
-    for page, stamp, (_, _, matrix) in zip(pages, stamps.pages, boxes, strict=True):
+    for page, stamp, (_, matrix) in zip(pages, stamps.pages, boxes, strict=True):
         xobj = out.copy_foreign(stamp.as_form_xobject())
         name = page.add_resource(xobj, pikepdf.Name.XObject, _free_name(page))
         cm = " ".join(f"{v:.4f}".rstrip("0").rstrip(".") if isinstance(v, float) else str(v) for v in matrix)
