@@ -258,11 +258,13 @@ class Watcher:
         last_scan = 0.0
         try:
             while True:
-                self.wake.wait(timeout=0.05 if self.tracked else 1.0)  # settle checks need a fine clock
+                settling = any(not c.missing for c in self.tracked.values())
+                self.wake.wait(timeout=0.05 if settling else 1.0)  # settle checks need a fine clock
                 woke = self.wake.is_set()
                 self.wake.clear()
                 now = time.monotonic()
-                if not self.stop.is_set() and (woke or self.tracked or now - last_scan >= self.cfg.rescan):
+                # cases waiting for an attachment are looked at again on an event or at the rescan interval
+                if not self.stop.is_set() and (woke or settling or now - last_scan >= self.cfg.rescan):
                     self._scan(now)
                     last_scan = now
                 self._collect()
