@@ -48,7 +48,8 @@ class Case:
     def exit(self) -> dict[str, Any]:
         return self.data.get("exit", {})
 
-    def date_at(self, pointer: str) -> date | None:
+    def at(self, pointer: str) -> Any:
+        """The value at a JSON pointer, or None where the case has nothing there."""
         value: Any = self.data
         for part in [p for p in pointer.split("/") if p]:
             if isinstance(value, list) and part.isdigit() and int(part) < len(value):
@@ -57,7 +58,10 @@ class Case:
                 value = value[part]
             else:
                 return None
-        return parse_date(value)
+        return value
+
+    def date_at(self, pointer: str) -> date | None:
+        return parse_date(self.at(pointer))
 
     def all_dates(self) -> list[date]:
         found: list[date] = []

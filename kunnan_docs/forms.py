@@ -75,17 +75,6 @@ def _plain(value: Any, field: dict[str, Any]) -> str:
     return f"{text}{field['unit']}" if field.get("unit") and text else text
 
 
-def _lookup(data: Any, pointer: str) -> Any:
-    for part in [p for p in pointer.split("/") if p]:
-        if isinstance(data, list) and part.isdigit() and int(part) < len(data):
-            data = data[int(part)]
-        elif isinstance(data, dict):
-            data = data.get(part)
-        else:
-            return None
-    return data
-
-
 def _money(x: float) -> str:
     return f"{x:g}"
 
@@ -168,7 +157,7 @@ def fill(spec: FormSpec, case: Case, when: date, calendar: WorkCalendar,
     values: dict[str, str] = {}
     for name, field in forms_data()["fields"].items():
         derived = field.get("derived")
-        values[name] = DERIVED[derived](ctx) if derived else _plain(_lookup(case.data, field["source"]), field)
+        values[name] = DERIVED[derived](ctx) if derived else _plain(case.at(field["source"]), field)
     return FilledForm(spec, when, values, seq)
 
 
