@@ -76,7 +76,7 @@ class Candidate:
     top: Path  # what moves away afterwards: the case folder, or (loose case) the case file itself
     attachments: list[Path]
     missing: list[str]
-    readable: bool
+    data: dict[str, Any] | None  # None while the case file is not (yet) a readable JSON object
     signature: tuple[Any, ...] = ()
     stable_since: float = 0.0
     first_missing: float | None = None
@@ -86,12 +86,20 @@ class Candidate:
         return self.top.is_dir()
 
 
-def _attachment_paths(case_file: Path) -> tuple[list[str], bool]:
+def _read_json(case_file: Path) -> dict[str, Any] | None:
+    """The case file's content if it is a JSON object now (it may still be being copied)."""
     try:
         data = json.loads(case_file.read_bytes().decode("utf-8-sig"))
-        return [a["path"] for a in data.get("attachments", []) if isinstance(a, dict) and "path" in a], True
-    except (OSError, ValueError, AttributeError, TypeError):
-        return [], False
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _attachment_paths(data: dict[str, Any] | None) -> list[str]:
+    attachments = data.get("attachments") if data else None
+    if not isinstance(attachments, list):
+        return []
+    return [a["path"] for a in attachments if isinstance(a, dict) and isinstance(a.get("path"), str)]
 
 
 def discover(inbox: Path) -> dict[str, Candidate]:
@@ -108,13 +116,14 @@ def discover(inbox: Path) -> dict[str, Candidate]:
             case_file, top = jsons[0], entry
         else:
             continue
-        rels, readable = _attachment_paths(case_file)
+        data = _read_json(case_file)
+        rels = _attachment_paths(data)
         folder = case_file.parent
         inside = [r for r in rels if _inside(folder, r)]  # others are refused by validation, never moved
         present = [folder / r for r in inside if (folder / r).is_file()]
         missing = [r for r in inside if not (folder / r).is_file()]
         source = case_file.relative_to(inbox).as_posix()
-        found[source] = Candidate(source, case_file, top, present, missing, readable)
+        found[source] = Candidate(source, case_file, top, present, missing, data)
     return found
 
 
@@ -133,7 +142,7 @@ def _signature(c: Candidate) -> tuple[Any, ...]:
             sig.append((str(p), st.st_size, st.st_mtime_ns))
         except OSError:
             sig.append((str(p), -1, -1))
-    return (tuple(sig), tuple(c.missing), c.readable)
+    return (tuple(sig), tuple(c.missing), c.data is not None)
 
 
 def content_hash(c: Candidate) -> str:
@@ -381,13 +390,11 @@ class Watcher:
 
     @staticmethod
     def _identity(cand: Candidate) -> tuple[str | None, str | None]:
-        try:
-            data = json.loads(cand.case_file.read_bytes().decode("utf-8-sig"))
-            archive_no = data.get("archive_no") if isinstance(data.get("archive_no"), str) else None
-            id_number = data.get("worker", {}).get("id_number")
-            return archive_no, family_key(id_number) if isinstance(id_number, str) else None
-        except (OSError, ValueError, AttributeError):
-            return None, None
+        data = cand.data or {}
+        archive_no = data.get("archive_no") if isinstance(data.get("archive_no"), str) else None
+        worker = data.get("worker") if isinstance(data.get("worker"), dict) else {}
+        id_number = worker.get("id_number")
+        return archive_no, family_key(id_number) if isinstance(id_number, str) else None
 
     # -- results ----------------------------------------------------------------------------------
     def _collect(self) -> None:
