@@ -129,12 +129,13 @@ def convert(value: object, spec: dict[str, Any]) -> object:
     raise AssertionError(kind)
 
 
-def _set(data: dict[str, Any], pointer: str, value: object) -> None:
+def _parent(data: dict[str, Any], pointer: str) -> tuple[dict[str, Any], str]:
+    """The object holding a pointer's last key (created on the way), and that key."""
     parts = [p for p in pointer.split("/") if p]
     node = data
     for part in parts[:-1]:
         node = node.setdefault(part, {})
-    node[parts[-1]] = value
+    return node, parts[-1]
 
 
 @dataclass
@@ -144,6 +145,23 @@ class Imported:
     data: dict[str, Any]
     origin: dict[str, tuple[str, int, str]] = field(default_factory=dict)  # pointer → sheet, row, column
     problems: list[str] = field(default_factory=list)
+
+    def fill(self, target: dict[str, Any], base: str, columns: list[dict[str, Any]], headers: list[object],
+             values: tuple[object, ...], sheet: str, row: int) -> None:
+        """Convert one sheet row into `target` (which sits at pointer `base` in the case), noting where
+        each field came from so that a finding can be reported by sheet, row and column."""
+        for col in columns:
+            if col["header"] not in headers:
+                continue
+            self.origin[base + col["pointer"]] = (sheet, row, col["header"])
+            value = values[headers.index(col["header"])]
+            if value in (None, ""):
+                continue
+            try:
+                node, key = _parent(target, col["pointer"])
+                node[key] = convert(value, col)
+            except CellError as exc:
+                self.problems.append(f"表“{sheet}”第 {row} 行【{col['header']}】:{exc}。")
 
 
 def _rows(ws: Any) -> list[tuple[int, tuple[object, ...]]]:
@@ -169,17 +187,7 @@ def read_book(path: Path) -> tuple[list[Imported], list[str]]:
     headers = [c.value for c in next(ws.iter_rows(max_row=1))]
     for r, values in tqdm(_rows(ws), desc="读取案卷", unit="行", disable=None):
         item = Imported("", r, {"schema_version": "1.0", "attachments": []})
-        for col in main["columns"]:
-            if col["header"] not in headers:
-                continue
-            item.origin[col["pointer"]] = (main["sheet"], r, col["header"])
-            value = values[headers.index(col["header"])]
-            if value in (None, ""):
-                continue
-            try:
-                _set(item.data, col["pointer"], convert(value, col))
-            except CellError as exc:
-                item.problems.append(f"表“{main['sheet']}”第 {r} 行【{col['header']}】:{exc}。")
+        item.fill(item.data, "", main["columns"], headers, values, main["sheet"], r)
         item.archive_no = str(item.data.get("archive_no", ""))
         if not item.archive_no:
             orphan.append(f"表“{main['sheet']}”第 {r} 行:没有填档案号,整行未导入。")
@@ -199,24 +207,12 @@ def read_book(path: Path) -> tuple[list[Imported], list[str]]:
                 orphan.append(f"表“{sheet['sheet']}”第 {r} 行:档案号“{key}”在“案卷”表中没有,该行未导入。")
                 continue
             item = cases[key]
-            records = item.data
-            for part in [p for p in sheet["pointer"].split("/") if p][:-1]:
-                records = records.setdefault(part, {})
-            records = records.setdefault(sheet["pointer"].rsplit("/", 1)[1], [])
+            node, name = _parent(item.data, sheet["pointer"])
+            records = node.setdefault(name, [])
             base = f"{sheet['pointer']}/{len(records)}"
             record: dict[str, Any] = {}
             item.origin[base] = (sheet["sheet"], r, "")
-            for col in sheet["columns"]:
-                if col["header"] not in headers:
-                    continue
-                item.origin[base + col["pointer"]] = (sheet["sheet"], r, col["header"])
-                value = values[headers.index(col["header"])]
-                if value in (None, ""):
-                    continue
-                try:
-                    _set(record, col["pointer"], convert(value, col))
-                except CellError as exc:
-                    item.problems.append(f"表“{sheet['sheet']}”第 {r} 行【{col['header']}】:{exc}。")
+            item.fill(record, base, sheet["columns"], headers, values, sheet["sheet"], r)
             records.append(record)
     wb.close()
     return list(cases.values()), orphan
