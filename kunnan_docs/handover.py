@@ -23,12 +23,11 @@ from .errors import UsageError
 from .forms import zh_date
 from .outbox import Published, published
 from .pdfforms import sheet_text, styles
-from .publish import MANIFEST, sha256_file
+from .publish import MANIFEST, manifest_lines
 from .sheets import build_pdf, grid
 from .verify import HANDOVER_MARKER, HANDOVER_PACKAGES, verify_folder
 from .xlsx import new_workbook, write_table
 
-MARKER, PACKAGES = HANDOVER_MARKER, HANDOVER_PACKAGES
 REGISTER = "移交清单"
 HEADERS = ["序号", "档案号", "姓名", "类别", "页数", "材料是否齐全", "备注"]
 KIND = {"filing": "建档", "exit": "脱困"}
@@ -100,12 +99,6 @@ def _register_xlsx(rows: list[list[object]], district: str, when: date, total_pa
     wb.save(path)
 
 
-def write_manifest(folder: Path) -> None:
-    lines = [f"{sha256_file(p)}  {p.relative_to(folder).as_posix()}"
-             for p in sorted(folder.rglob("*")) if p.is_file() and p != folder / MANIFEST]
-    (folder / MANIFEST).write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
 def make_zip(folder: Path, target: Path) -> None:
     """Names stored as UTF-8 (flag 0x800), which Windows Explorer and 7-Zip open correctly; fixed times."""
     tmp = target.with_name(target.name + ".part")
@@ -132,19 +125,18 @@ def hand_over(outbox: Path, district: str, cases: list[str] | None, target: Path
     staging = target.with_name(f".{target.name}.part")
     if staging.exists():
         shutil.rmtree(staging)
-    (staging / PACKAGES).mkdir(parents=True)
+    (staging / HANDOVER_PACKAGES).mkdir(parents=True)
     for pkg in tqdm(chosen, desc="复制案卷", unit="卷", disable=None):
-        shutil.copytree(pkg.folder, staging / PACKAGES / pkg.folder.name)
+        shutil.copytree(pkg.folder, staging / HANDOVER_PACKAGES / pkg.folder.name)
     rows = [_row(i, p) for i, p in enumerate(chosen, start=1)]
-    pages = sum(p.report["pages"]["total"] for p in chosen)
-    (staging / f"{REGISTER}.pdf").write_bytes(_register_pdf(rows, district, when, pages))
-    _register_xlsx(rows, district, when, pages, staging / f"{REGISTER}.xlsx")
+    result = Handover(target, target.with_suffix(".zip"), chosen)
+    (staging / f"{REGISTER}.pdf").write_bytes(_register_pdf(rows, district, when, result.pages))
+    _register_xlsx(rows, district, when, result.pages, staging / f"{REGISTER}.xlsx")
     marker = {"district": district, "date": when.isoformat(), "packages": [p.archive_no for p in chosen]}
-    (staging / MARKER).write_text(json.dumps(marker, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    write_manifest(staging)
+    (staging / HANDOVER_MARKER).write_text(json.dumps(marker, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    (staging / MANIFEST).write_text("\n".join(manifest_lines(staging)) + "\n", encoding="utf-8")
     if target.exists():
         target.rmdir()
     os.rename(staging, target)
-    archive = target.with_suffix(".zip")
-    make_zip(target, archive)
-    return Handover(target, archive, chosen)
+    make_zip(target, result.zip)
+    return result

@@ -93,7 +93,7 @@ def summary(pkg: Package) -> str:
 
 
 def inputs(case: Case) -> list[tuple[str, Path]]:
-    files = [("case.json" if case.path.name == "case.json" else case.path.name, case.path)]
+    files = [(case.path.name, case.path)]
     files += [(a["path"], case.folder / a["path"]) for a in case.data.get("attachments", [])]
     return sorted(dict(files).items())
 
@@ -109,10 +109,15 @@ def write_folder(pkg: Package, folder: Path) -> None:
         (docs / f"{form.stem}.docx").write_bytes(docx)
     (folder / REPORT).write_text(json.dumps(report(pkg), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     (folder / SUMMARY).write_text(summary(pkg), encoding="utf-8-sig")  # BOM: Windows Notepad shows it right
-    lines = [f"{sha256_file(p)}  {p.relative_to(folder).as_posix()}"
-             for p in sorted(folder.rglob("*")) if p.is_file()]
+    lines = manifest_lines(folder)
     lines += [f"{sha256_file(path)}  {INPUT_PREFIX}{rel}" for rel, path in inputs(pkg.case)]
     _write_synced(folder / MANIFEST, "\n".join(lines) + "\n")
+
+
+def manifest_lines(folder: Path) -> list[str]:
+    """`sha256  relative/path` for every file below a folder except its own manifest (bagit style)."""
+    return [f"{sha256_file(p)}  {p.relative_to(folder).as_posix()}"
+            for p in sorted(folder.rglob("*")) if p.is_file() and p != folder / MANIFEST]
 
 
 def _write_synced(path: Path, text: str) -> None:

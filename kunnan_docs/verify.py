@@ -56,7 +56,8 @@ def _verify_handover(folder: Path) -> list[str]:
     listed = json.loads((folder / HANDOVER_MARKER).read_text(encoding="utf-8")).get("packages", [])
     packages = folder / HANDOVER_PACKAGES
     present = sorted(p for p in packages.iterdir() if p.is_dir()) if packages.is_dir() else []
-    missing = sorted(set(listed) - {p.name for p in present})
+    names = {p.name for p in present}
+    missing = sorted(no for no in listed if safe_name(no) not in names)  # folders carry folder-safe names
     problems += [f"移交清单中的案卷 {no} 不在移交文件夹中。" for no in missing]
     for pkg in present:
         problems += [f"{pkg.name}:{problem}" for problem in verify_folder(pkg)]
