@@ -32,6 +32,7 @@ from watchdog.observers.polling import PollingObserver
 from .errors import ExitCode, UsageError
 from .ledger import Ledger, family_key
 from .publish import recover
+from .rules import MISSING, attachment_path_problem
 
 LOCK_NAME = ".kunnan-watch.lock"
 REASON_FILE = "退回原因.txt"
@@ -119,19 +120,13 @@ def discover(inbox: Path) -> dict[str, Candidate]:
         data = _read_json(case_file)
         rels = _attachment_paths(data)
         folder = case_file.parent
-        inside = [r for r in rels if _inside(folder, r)]  # others are refused by validation, never moved
-        present = [folder / r for r in inside if (folder / r).is_file()]
-        missing = [r for r in inside if not (folder / r).is_file()]
+        # the validator's own path check: a path it refuses is never waited for and never moved
+        problems = {r: attachment_path_problem(folder.resolve(), r) for r in rels}
+        present = [folder / r for r, problem in problems.items() if problem is None]
+        missing = [r for r, problem in problems.items() if problem == MISSING]
         source = case_file.relative_to(inbox).as_posix()
         found[source] = Candidate(source, case_file, top, present, missing, data)
     return found
-
-
-def _inside(folder: Path, relative: str) -> bool:
-    try:
-        return (folder / relative).resolve().is_relative_to(folder.resolve())
-    except (OSError, ValueError):
-        return False
 
 
 def _signature(c: Candidate) -> tuple[Any, ...]:
