@@ -92,9 +92,9 @@ def peak_rss_mb(cmd: list[str]) -> tuple[float, float]:
 
 
 def in_process_median(case_file: Path, outbox: Path, runs: int) -> float:
-    from kunnan_docs.package import build
-    from kunnan_docs.publish import publish
-    from kunnan_docs.validate import validate_file
+    from kunnan_docs.core.validate import validate_file
+    from kunnan_docs.package.build import build
+    from kunnan_docs.package.publish import publish
 
     samples = []
     for _ in range(runs + 1):
@@ -110,9 +110,9 @@ def libreoffice_alternative(case_file: Path, work: Path) -> float | None:
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     if not soffice:
         return None
-    from kunnan_docs.caseload import read_case
-    from kunnan_docs.forms import forms_for
-    from kunnan_docs.wordforms import render_docx
+    from kunnan_docs.core.casefile import read_case
+    from kunnan_docs.forms.fill import forms_for
+    from kunnan_docs.forms.word import render_docx
 
     t = time.perf_counter()
     case = read_case(case_file)

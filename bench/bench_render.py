@@ -10,11 +10,11 @@ import sys
 import time
 from pathlib import Path
 
-from kunnan_docs.caseload import read_case
-from kunnan_docs.fonts import register
-from kunnan_docs.forms import forms_for
-from kunnan_docs.pdfforms import render_pdf
-from kunnan_docs.wordforms import render_docx
+from kunnan_docs.core.casefile import read_case
+from kunnan_docs.forms.fill import forms_for
+from kunnan_docs.forms.fonts import register
+from kunnan_docs.forms.pdf import render_pdf
+from kunnan_docs.forms.word import render_docx
 
 CASE = Path(__file__).resolve().parent.parent / "examples" / "exit-wang-shufen" / "case.json"
 

@@ -12,25 +12,26 @@ from datetime import date
 from pathlib import Path
 from typing import NoReturn
 
-from . import __version__, notices
-from .due import HEADERS as DUE_HEADERS
-from .due import due_list
-from .due import write_xlsx as write_due_xlsx
-from .errors import CaseRejected, ExitCode, KunnanError, UsageError
-from .handover import hand_over
-from .ledger import STATUS_LABEL, Ledger
-from .package import build as build_package
-from .progress import HEADERS as PROGRESS_HEADERS
-from .progress import report_pdf as progress_pdf
-from .progress import tally
-from .publish import publish, recover
-from .render import render_forms
-from .validate import Validation, case_files, validate_file
-from .verify import verify_path
-from .watcher import Config, watch
-from .workcal import WorkCalendar
-from .xlsx import terminal_table
-from .xlsx_import import import_book, write_template
+from kunnan_docs import __version__
+from kunnan_docs.core.validate import Validation, case_files, validate_file
+from kunnan_docs.core.workcal import WorkCalendar
+from kunnan_docs.errors import CaseRejected, ExitCode, KunnanError, UsageError
+from kunnan_docs.forms.render import render_forms
+from kunnan_docs.inbox.ledger import STATUS_LABEL, Ledger
+from kunnan_docs.inbox.watcher import Config, watch
+from kunnan_docs.package.build import build as build_package
+from kunnan_docs.package.publish import publish, recover
+from kunnan_docs.package.verify import verify_path
+from kunnan_docs.staff import notices
+from kunnan_docs.staff.due import HEADERS as DUE_HEADERS
+from kunnan_docs.staff.due import due_list
+from kunnan_docs.staff.due import write_xlsx as write_due_xlsx
+from kunnan_docs.staff.handover import hand_over
+from kunnan_docs.staff.progress import HEADERS as PROGRESS_HEADERS
+from kunnan_docs.staff.progress import report_pdf as progress_pdf
+from kunnan_docs.staff.progress import tally
+from kunnan_docs.staff.xlsx import terminal_table
+from kunnan_docs.staff.xlsx_import import import_book, write_template
 
 
 class _Parser(argparse.ArgumentParser):

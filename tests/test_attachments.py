@@ -9,7 +9,7 @@ import pikepdf
 import pytest
 from PIL import Image
 
-from kunnan_docs.attachments import AttachmentError, load
+from kunnan_docs.package.attachments import AttachmentError, load
 
 A4_PT = (595.28, 841.89)
 

@@ -13,7 +13,7 @@ import zxingcpp
 
 from kunnan_docs.cli import main
 from kunnan_docs.errors import ExitCode
-from kunnan_docs.publish import HISTORY, MANIFEST, STAGING, recover, safe_name
+from kunnan_docs.package.publish import HISTORY, MANIFEST, STAGING, recover, safe_name
 
 from .conftest import DELETE, EXIT_EXAMPLE, FILING_EXAMPLE, REFILED_EXAMPLE
 
@@ -207,7 +207,7 @@ def test_verify_catches_a_consistent_but_wrong_package(exit_package, tmp_path, c
     with pikepdf.open(pdf_path, allow_overwriting_input=True) as pdf:
         del pdf.pages[5]
         pdf.save(pdf_path)
-    from kunnan_docs.publish import sha256_file
+    from kunnan_docs.package.publish import sha256_file
 
     lines = []
     for line in (copy / MANIFEST).read_text(encoding="utf-8").splitlines():

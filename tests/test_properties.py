@@ -7,8 +7,8 @@ from datetime import date, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kunnan_docs import idcard
-from kunnan_docs.workcal import WorkCalendar, add_months
+from kunnan_docs.core import idcard
+from kunnan_docs.core.workcal import WorkCalendar, add_months
 
 birth = st.dates(min_value=date(1930, 1, 1), max_value=date(2020, 12, 31))
 region = st.from_regex(r"51[0-9]{4}", fullmatch=True)

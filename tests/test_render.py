@@ -13,14 +13,14 @@ import pytest
 import zxingcpp
 from docx import Document
 
-from kunnan_docs.caseload import read_case
 from kunnan_docs.cli import main
+from kunnan_docs.core.casefile import read_case
+from kunnan_docs.core.findings import schema_node
 from kunnan_docs.errors import ExitCode, TemplateError
-from kunnan_docs.findings import schema_node
-from kunnan_docs.forms import forms_data, forms_for
-from kunnan_docs.pdfforms import render_pdf
-from kunnan_docs.render import render_forms
-from kunnan_docs.wordforms import check_template, render_docx, template_path
+from kunnan_docs.forms.fill import forms_data, forms_for
+from kunnan_docs.forms.pdf import render_pdf
+from kunnan_docs.forms.render import render_forms
+from kunnan_docs.forms.word import check_template, render_docx, template_path
 
 from .conftest import EXIT_EXAMPLE, FILING_EXAMPLE
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kunnan_docs.validate import validate_file
+from kunnan_docs.core.validate import validate_file
 
 from .conftest import DELETE, EXIT_EXAMPLE, FILING_EXAMPLE, REFILED_EXAMPLE
 
@@ -131,8 +131,8 @@ def test_symlink_leaving_the_folder_is_refused(case_copy, tmp_path: Path) -> Non
 
 
 def test_every_schema_field_has_a_chinese_title() -> None:
-    from kunnan_docs.findings import schema_node
-    from kunnan_docs.resources import case_schema
+    from kunnan_docs.core.findings import schema_node
+    from kunnan_docs.core.resources import case_schema
 
     untitled = []
 

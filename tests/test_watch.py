@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from kunnan_docs.verify import verify_folder
+from kunnan_docs.package.verify import verify_folder
 
 from .conftest import EXIT_EXAMPLE, FILING_EXAMPLE
 

@@ -17,7 +17,7 @@ from openpyxl import Workbook, load_workbook
 
 from kunnan_docs.cli import main
 from kunnan_docs.errors import ExitCode
-from kunnan_docs.xlsx_import import FIRST_DATA_ROW, KEY, layout
+from kunnan_docs.staff.xlsx_import import FIRST_DATA_ROW, KEY, layout
 
 from .conftest import EXAMPLES, EXIT_EXAMPLE, FILING_EXAMPLE
 

@@ -13,9 +13,9 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from . import qr
-from .fonts import register
-from .pdfforms import CREATOR, MARGIN_X, PAGE_W, sheet_text, styles
+from kunnan_docs.forms import qr
+from kunnan_docs.forms.fonts import register
+from kunnan_docs.forms.pdf import CREATOR, MARGIN_X, PAGE_W, sheet_text, styles
 
 
 @dataclass

@@ -12,10 +12,10 @@ from reportlab.lib import colors
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, Spacer
 
-from .fonts import register
-from .outbox import published
-from .pdfforms import sheet_text, styles
-from .sheets import build_pdf, grid
+from kunnan_docs.forms.fonts import register
+from kunnan_docs.forms.pdf import sheet_text, styles
+from kunnan_docs.package.outbox import published
+from kunnan_docs.package.sheets import build_pdf, grid
 
 TARGETS = {2019: 0.60, 2020: 1.00}
 HEADERS = ["区(市)县总工会", "建档户数", "已脱困", "脱困率", "2019年目标60%", "2020年目标100%"]

@@ -14,9 +14,9 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from . import qr
-from .fonts import register
-from .forms import FilledForm, letter_text
+from kunnan_docs.forms import qr
+from kunnan_docs.forms.fill import FilledForm, letter_text
+from kunnan_docs.forms.fonts import register
 
 PAGE_W, _ = A4
 MARGIN_X = 20 * mm

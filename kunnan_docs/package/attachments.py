@@ -18,7 +18,7 @@ import img2pdf
 import pikepdf
 from PIL import Image, UnidentifiedImageError
 
-from .errors import CaseRejected
+from kunnan_docs.errors import CaseRejected
 
 MAX_PIXELS = 120_000_000  # about a 1.2 m² sheet at 300 dpi: larger images would exhaust a clerk's PC
 MIN_DPI, MAX_DPI = 50, 2400  # outside this the resolution stored in the file is not believable

@@ -13,9 +13,9 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
-from .errors import CaseRejected
-from .findings import Finding, Severity, field, schema_node
-from .resources import case_schema
+from kunnan_docs.core.findings import Finding, Severity, field, schema_node
+from kunnan_docs.core.resources import case_schema
+from kunnan_docs.errors import CaseRejected
 
 MAX_CASE_BYTES = 5 * 1024 * 1024
 

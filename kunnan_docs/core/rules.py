@@ -11,11 +11,11 @@ from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
-from . import idcard
-from .caseload import Case, parse_date
-from .checklist import item_ids
-from .findings import Finding, Severity, field
-from .workcal import WorkCalendar, add_months
+from kunnan_docs.core import idcard
+from kunnan_docs.core.casefile import Case, parse_date
+from kunnan_docs.core.checklist import item_ids
+from kunnan_docs.core.findings import Finding, Severity, field
+from kunnan_docs.core.workcal import WorkCalendar, add_months
 
 E, W = Severity.ERROR, Severity.WARNING
 MIN_PUBLICITY_WORKDAYS = 5

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .publish import HISTORY, REPORT, safe_name
+from kunnan_docs.package.publish import HISTORY, REPORT, safe_name
 
 
 @dataclass

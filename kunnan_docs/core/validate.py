@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .caseload import Case, read_case, schema_findings
-from .errors import CaseRejected
-from .findings import Finding, Severity, is_blocking
-from .rules import check_rules
-from .workcal import WorkCalendar
+from kunnan_docs.core.casefile import Case, read_case, schema_findings
+from kunnan_docs.core.findings import Finding, Severity, is_blocking
+from kunnan_docs.core.rules import check_rules
+from kunnan_docs.core.workcal import WorkCalendar
+from kunnan_docs.errors import CaseRejected
 
 
 @dataclass

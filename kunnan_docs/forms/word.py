@@ -13,10 +13,10 @@ import jinja2
 from docx.shared import Mm
 from docxtpl import DocxTemplate, InlineImage, Listing
 
-from . import qr
-from .errors import TemplateError
-from .forms import FilledForm, FormSpec, forms_data
-from .resources import data_dir
+from kunnan_docs.core.resources import data_dir
+from kunnan_docs.errors import TemplateError
+from kunnan_docs.forms import qr
+from kunnan_docs.forms.fill import FilledForm, FormSpec, forms_data
 
 EXTRA_VARIABLES = {"qr"}  # provided by the renderer, not by forms.json
 FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)

@@ -16,8 +16,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from .caseload import Case
-from .package import Package, remarks_text
+from kunnan_docs.core.casefile import Case
+from kunnan_docs.package.build import Package, remarks_text
 
 STAGING = ".staging"
 HISTORY = "_历史版本"

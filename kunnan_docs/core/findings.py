@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
-from .resources import case_schema
+from kunnan_docs.core.resources import case_schema
 
 
 class Severity(StrEnum):

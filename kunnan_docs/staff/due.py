@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from .outbox import published
-from .workcal import add_months
-from .xlsx import new_workbook, write_table
+from kunnan_docs.core.workcal import add_months
+from kunnan_docs.package.outbox import published
+from kunnan_docs.staff.xlsx import new_workbook, write_table
 
 SOON_DAYS = 30  # "due" = falls within the next month; earlier = overdue
 HEADERS = ["帮扶联系人", "档案号", "姓名", "事项", "上次日期", "应于", "状态"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .resources import checklist_data
+from kunnan_docs.core.resources import checklist_data
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from . import idcard
-from .caseload import Case, parse_date
-from .resources import load_json
-from .workcal import WorkCalendar
+from kunnan_docs.core import idcard
+from kunnan_docs.core.casefile import Case, parse_date
+from kunnan_docs.core.resources import load_json
+from kunnan_docs.core.workcal import WorkCalendar
 
 
 def forms_data() -> dict[str, Any]:

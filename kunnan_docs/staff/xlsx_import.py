@@ -19,13 +19,13 @@ from openpyxl.styles import Font
 from openpyxl.worksheet.datavalidation import DataValidation
 from tqdm import tqdm
 
-from .caseload import Case, schema_findings
-from .errors import UsageError
-from .findings import Finding, Severity
-from .publish import safe_name
-from .resources import load_json
-from .rules import check_rules
-from .xlsx import new_workbook
+from kunnan_docs.core.casefile import Case, schema_findings
+from kunnan_docs.core.findings import Finding, Severity
+from kunnan_docs.core.resources import load_json
+from kunnan_docs.core.rules import check_rules
+from kunnan_docs.errors import UsageError
+from kunnan_docs.package.publish import safe_name
+from kunnan_docs.staff.xlsx import new_workbook
 
 KEY = "档案号"
 HINT_ROW, FIRST_DATA_ROW = 2, 3

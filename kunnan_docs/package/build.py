@@ -17,17 +17,17 @@ from typing import Any
 import pikepdf
 from reportlab.lib.units import mm
 
-from . import sheets
-from .attachments import AttachmentError, load
-from .caseload import Case, parse_date
-from .checklist import Item, applies, checklist_title, items_for
-from .findings import Finding, Severity
-from .forms import FilledForm, forms_for, zh_date
-from .pdfforms import render_pdf
-from .resources import checklist_data
-from .rules import attachment_path_problem, follow_up_complete
-from .wordforms import render_docx
-from .workcal import WorkCalendar
+from kunnan_docs.core.casefile import Case, parse_date
+from kunnan_docs.core.checklist import Item, applies, checklist_title, items_for
+from kunnan_docs.core.findings import Finding, Severity
+from kunnan_docs.core.resources import checklist_data
+from kunnan_docs.core.rules import attachment_path_problem, follow_up_complete
+from kunnan_docs.core.workcal import WorkCalendar
+from kunnan_docs.forms.fill import FilledForm, forms_for, zh_date
+from kunnan_docs.forms.pdf import render_pdf
+from kunnan_docs.forms.word import render_docx
+from kunnan_docs.package import sheets
+from kunnan_docs.package.attachments import AttachmentError, load
 
 STAMP_STRIP = 12 * mm  # added above a scan to hold its page number
 KIND_LABEL = {"filing": "建档", "exit": "解困脱困"}

@@ -17,7 +17,7 @@ import pikepdf
 import pypdfium2 as pdfium
 import zxingcpp
 
-from .publish import INPUT_PREFIX, MANIFEST, REPORT, safe_name, sha256_file
+from kunnan_docs.package.publish import INPUT_PREFIX, MANIFEST, REPORT, safe_name, sha256_file
 
 QR_DPI = 150
 HANDOVER_MARKER = "handover.json"  # written by handover.py, which imports this module

@@ -29,10 +29,10 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
-from .errors import ExitCode, UsageError
-from .ledger import Ledger, family_key
-from .publish import recover
-from .rules import MISSING, attachment_path_problem
+from kunnan_docs.core.rules import MISSING, attachment_path_problem
+from kunnan_docs.errors import ExitCode, UsageError
+from kunnan_docs.inbox.ledger import Ledger, family_key
+from kunnan_docs.package.publish import recover
 
 LOCK_NAME = ".kunnan-watch.lock"
 REASON_FILE = "退回原因.txt"
@@ -152,11 +152,11 @@ def content_hash(c: Candidate) -> str:
 
 def _build_in_worker(case_file: str, outbox: str, calendar: str | None) -> dict[str, Any]:
     """Runs in a worker process: one bad case can neither crash nor block the watcher."""
-    from .errors import CaseRejected
-    from .package import build
-    from .publish import publish
-    from .validate import validate_file
-    from .workcal import WorkCalendar
+    from kunnan_docs.core.validate import validate_file
+    from kunnan_docs.core.workcal import WorkCalendar
+    from kunnan_docs.errors import CaseRejected
+    from kunnan_docs.package.build import build
+    from kunnan_docs.package.publish import publish
 
     try:
         cal = WorkCalendar(calendar)
@@ -461,8 +461,8 @@ def _init_worker() -> None:
         import ctypes
 
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    from .fonts import register
-    from .package import build  # noqa: F401 - imported for its import cost, paid here once
+    from kunnan_docs.forms.fonts import register
+    from kunnan_docs.package.build import build  # noqa: F401 - imported for its import cost, paid here once
 
     register()
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .caseload import Case
-from .forms import FilledForm, forms_for
-from .pdfforms import render_pdf
-from .wordforms import render_docx
-from .workcal import WorkCalendar
+from kunnan_docs.core.casefile import Case
+from kunnan_docs.core.workcal import WorkCalendar
+from kunnan_docs.forms.fill import FilledForm, forms_for
+from kunnan_docs.forms.pdf import render_pdf
+from kunnan_docs.forms.word import render_docx
 
 
 @dataclass

@@ -19,14 +19,14 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, Spacer
 from tqdm import tqdm
 
-from .errors import UsageError
-from .forms import zh_date
-from .outbox import Published, published
-from .pdfforms import sheet_text, styles
-from .publish import MANIFEST, manifest_lines
-from .sheets import build_pdf, grid
-from .verify import HANDOVER_MARKER, HANDOVER_PACKAGES, verify_folder
-from .xlsx import new_workbook, write_table
+from kunnan_docs.errors import UsageError
+from kunnan_docs.forms.fill import zh_date
+from kunnan_docs.forms.pdf import sheet_text, styles
+from kunnan_docs.package.outbox import Published, published
+from kunnan_docs.package.publish import MANIFEST, manifest_lines
+from kunnan_docs.package.sheets import build_pdf, grid
+from kunnan_docs.package.verify import HANDOVER_MARKER, HANDOVER_PACKAGES, verify_folder
+from kunnan_docs.staff.xlsx import new_workbook, write_table
 
 REGISTER = "移交清单"
 HEADERS = ["序号", "档案号", "姓名", "类别", "页数", "材料是否齐全", "备注"]

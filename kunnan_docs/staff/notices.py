@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pikepdf
 
-from .outbox import Published, published
+from kunnan_docs.package.outbox import Published, published
 
 NOTICE_FILE = "documents/附件5-脱困公示.pdf"
 
