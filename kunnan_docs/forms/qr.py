@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 from functools import cache
+from typing import TYPE_CHECKING
 
 import qrcode
 from PIL import Image, ImageDraw
 from qrcode.constants import ERROR_CORRECT_M
 from reportlab.pdfgen.canvas import Canvas
+
+if TYPE_CHECKING:
+    from kunnan_docs.forms.fill import FilledForm
 
 QUIET_ZONE = 2  # modules; scanners need a light margin around the code
 
@@ -56,3 +62,11 @@ def png(payload: str, box: int = 8) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return buf.getvalue()
+
+
+def form_fingerprint(form: FilledForm) -> str:
+    """8 hex digits naming what this print says: its filled values and its template (the form's layout
+    in templates/forms.json). A scan whose code carries another fingerprint is of an outdated print."""
+    content = {"values": form.values, "template": form.spec.raw, "seq": form.seq}
+    text = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
