@@ -15,13 +15,13 @@ from typing import NoReturn
 from kunnan_docs import __version__
 from kunnan_docs.core.validate import Validation, case_files, validate_file
 from kunnan_docs.core.workcal import WorkCalendar
-from kunnan_docs.errors import CaseRejected, ExitCode, KunnanError, UsageError
+from kunnan_docs.errors import CaseRejected, ExitCode, KunnanError, UsageError, worst
 from kunnan_docs.forms.render import render_forms
 from kunnan_docs.inbox.ledger import STATUS_LABEL, Ledger
 from kunnan_docs.inbox.watcher import Config, watch
-from kunnan_docs.package.build import build as build_package
-from kunnan_docs.package.publish import publish, recover
+from kunnan_docs.package.publish import recover
 from kunnan_docs.package.verify import verify_path
+from kunnan_docs.pipeline import CaseResult, Outcome, process_case
 from kunnan_docs.staff import notices
 from kunnan_docs.staff.due import HEADERS as DUE_HEADERS
 from kunnan_docs.staff.due import due_list
@@ -88,29 +88,25 @@ def cmd_build(args: argparse.Namespace) -> int:
     outbox = Path(args.output)
     for note in recover(outbox):
         print(note)
-    worst = ExitCode.OK
-    for case_path in [Path(c) for c in args.cases]:
-        worst = max(worst, _build_one(case_path, outbox, calendar))
-    return worst
+    results = [_build_one(Path(c), outbox, calendar) for c in args.cases]
+    return worst(r.outcome.exit_code for r in results)
 
 
-def _build_one(case_path: Path, outbox: Path, calendar: WorkCalendar) -> ExitCode:
-    result = validate_file(case_path, calendar)
-    if not result.ok:
-        _print_validation(result)
+def _build_one(case_path: Path, outbox: Path, calendar: WorkCalendar) -> CaseResult:
+    result = process_case(case_path, outbox, calendar)
+    if result.outcome is Outcome.REJECTED:
+        if result.validation is not None and not result.validation.ok:
+            _print_validation(result.validation)
+        else:
+            print(f"不合格  {case_path}")
+            for message in result.messages:
+                print(f"    {message}")
         print("  → 案卷被退回:请按上面的提示修改后重新提交。")
-        return ExitCode.INVALID
-    assert result.case is not None
-    try:
-        pkg = build_package(result.case, result.findings, calendar)
-    except CaseRejected as exc:
-        print(f"不合格  {case_path}\n    {exc}\n  → 案卷被退回:请修正附件后重新提交。")
-        return ExitCode.INVALID
-    folder = publish(pkg, outbox)
-    print(f"已成卷  {folder}  共 {pkg.total_pages} 页  结论:{pkg.status_label}")
-    for f in pkg.findings:
-        print(f"    {f.render()}")
-    return ExitCode.OK if pkg.status == "complete" else ExitCode.INCOMPLETE
+        return result
+    print(f"已成卷  {result.folder}  共 {result.pages} 页  结论:{result.label}")
+    for message in result.messages:
+        print(f"    {message}")
+    return result
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -361,8 +357,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"错误:{exc}", file=sys.stderr)
         return int(exc.exit_code)
     except KeyboardInterrupt:
-        print("已中断。", file=sys.stderr)
-        return ExitCode.INTERNAL
+        print("已中断。已发布的案卷保留;未完成的案卷下次运行时会重新处理。", file=sys.stderr)
+        return ExitCode.INTERRUPTED
     except Exception:
         if os.environ.get("KUNNAN_DEBUG"):
             traceback.print_exc()

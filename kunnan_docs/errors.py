@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import IntEnum
 
 
@@ -11,7 +12,20 @@ class ExitCode(IntEnum):
     USAGE = 2  # 命令用法错误
     INCOMPLETE = 3  # 已成卷但材料不全(或仍在回访期)
     VERIFY_FAILED = 4  # 校验发现缺失或被改动
+    AWAITING_SIGNATURE = 5  # 已成卷,材料齐全但签字盖章原件未扫描归档(待签章)
+    CONFIG = 6  # 配置或模板损坏:不是案卷的问题,修好后重新运行
     INTERNAL = 10  # 程序内部错误
+    INTERRUPTED = 130  # Ctrl-C
+
+
+# For a run over several cases the most serious outcome decides the exit code (README "Exit codes").
+_CASE_PRECEDENCE = (ExitCode.INVALID, ExitCode.INCOMPLETE, ExitCode.AWAITING_SIGNATURE, ExitCode.OK)
+
+
+def worst(codes: Iterable[ExitCode]) -> ExitCode:
+    """The exit code of a batch: rejected > incomplete > awaiting signature > complete."""
+    seen = set(codes)
+    return next((c for c in _CASE_PRECEDENCE if c in seen), ExitCode.OK)
 
 
 class KunnanError(Exception):
@@ -30,8 +44,11 @@ class CaseRejected(KunnanError):
     exit_code = ExitCode.INVALID
 
 
-class TemplateError(KunnanError):
+class ConfigError(KunnanError):
+    """The installation or configuration is broken (template, settings): no case is at fault, so none is rejected."""
+
+    exit_code = ExitCode.CONFIG
+
+
+class TemplateError(ConfigError):
     """A Word template is broken or asks for a field the case does not have."""
-
-    exit_code = ExitCode.INTERNAL
-

@@ -50,7 +50,7 @@ def test_folder_holds_package_documents_report_summary_manifest(exit_package) ->
     assert sum(n.startswith("documents/") and n.endswith(".docx") for n in names) == 6
     assert sum(n.startswith("documents/") and n.endswith(".pdf") for n in names) == 6
     manifest = (exit_package / MANIFEST).read_text(encoding="utf-8")
-    assert "input:case.json" in manifest and "input:scans/01-身份证复印件.jpg" in manifest
+    assert "  input/case.json\n" in manifest and "  input/scans/01-身份证复印件.jpg\n" in manifest
     assert f"  {EXIT_NO}.pdf" in manifest
 
 

@@ -162,7 +162,7 @@ def test_partial_write_is_not_picked_up(areas) -> None:
         manifest = (areas["outbox"] / FILING_NO / "manifest-sha256.txt").read_text(encoding="utf-8")
         import hashlib
 
-        assert f"{hashlib.sha256(data).hexdigest()}  input:scans/big.jpg" in manifest
+        assert f"{hashlib.sha256(data).hexdigest()}  input/scans/big.jpg" in manifest
     finally:
         assert stop(proc) == 0
     assert_no_half_package(areas)

@@ -106,6 +106,11 @@ def read_case(path: Path) -> Case:
         raise CaseRejected(f"找不到案卷文件 {path}。请检查文件名和所在文件夹。") from None
     except OSError as exc:
         raise CaseRejected(f"无法读取案卷文件 {path}({exc.strerror})。请确认文件没有被其他程序占用。") from None
+    return parse_case(raw, path)
+
+
+def parse_case(raw: bytes, path: Path) -> Case:
+    """Parse bytes already read, so that a caller builds from exactly the bytes it hashed."""
     if len(raw) > MAX_CASE_BYTES:
         raise CaseRejected(f"案卷文件 {path.name} 超过 5 MB,不像是案卷 JSON 文件。扫描件请作为附件另存。")
     if not raw.strip():

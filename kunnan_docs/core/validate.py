@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kunnan_docs.core.casefile import Case, read_case, schema_findings
+from kunnan_docs.core.casefile import Case, parse_case, read_case, schema_findings
 from kunnan_docs.core.findings import Finding, Severity, is_blocking
 from kunnan_docs.core.rules import check_rules
 from kunnan_docs.core.workcal import WorkCalendar
@@ -31,9 +31,10 @@ class Validation:
         }
 
 
-def validate_file(path: Path, calendar: WorkCalendar | None = None) -> Validation:
+def validate_file(path: Path, calendar: WorkCalendar | None = None, raw: bytes | None = None) -> Validation:
+    """Validate the file at `path`, or the bytes `raw` read from it earlier (attachments are looked up beside it)."""
     try:
-        case = read_case(path)
+        case = read_case(path) if raw is None else parse_case(raw, path)
     except CaseRejected as exc:
         return Validation(path, None, [Finding("JSON", Severity.ERROR, "", str(exc))])
     findings = schema_findings(case)

@@ -152,28 +152,18 @@ def content_hash(c: Candidate) -> str:
 
 def _build_in_worker(case_file: str, outbox: str, calendar: str | None) -> dict[str, Any]:
     """Runs in a worker process: one bad case can neither crash nor block the watcher."""
-    from kunnan_docs.core.validate import validate_file
     from kunnan_docs.core.workcal import WorkCalendar
-    from kunnan_docs.errors import CaseRejected
-    from kunnan_docs.package.build import build
-    from kunnan_docs.package.publish import publish
+    from kunnan_docs.pipeline import Outcome, process_case
 
     try:
-        cal = WorkCalendar(calendar)
-        result = validate_file(Path(case_file), cal)
-        if not result.ok:
-            return {"status": "rejected", "reason": [f.render() for f in result.findings
-                                                     if f.severity == "error"]}
-        assert result.case is not None
-        pkg = build(result.case, result.findings, cal)
-        folder = publish(pkg, Path(outbox))
-        status = "published" if pkg.status == "complete" else "incomplete"
-        return {"status": status, "folder": str(folder), "label": pkg.status_label}
-    except CaseRejected as exc:
-        return {"status": "rejected", "reason": [str(exc)]}
+        result = process_case(Path(case_file), Path(outbox), WorkCalendar(calendar))
     except Exception as exc:
         return {"status": "rejected", "internal": True,
                 "reason": [f"程序内部错误({type(exc).__name__})。请联系技术支持;问题解决后把文件放回收件夹即可重新处理。"]}
+    if result.outcome is Outcome.REJECTED:
+        return {"status": "rejected", "reason": result.messages}
+    status = "published" if result.outcome is Outcome.COMPLETE else "incomplete"
+    return {"status": status, "folder": str(result.folder), "label": result.label}
 
 
 @dataclass

@@ -24,7 +24,8 @@ HISTORY = "_历史版本"
 MANIFEST = "manifest-sha256.txt"
 REPORT = "report.json"
 SUMMARY = "报告.txt"
-INPUT_PREFIX = "input:"
+INPUT_PREFIX = "input:"  # manifests before input/ was kept listed the inputs' hashes this way
+INPUT_DIR = "input"
 _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
 _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
 
@@ -92,13 +93,8 @@ def summary(pkg: Package) -> str:
     return "\n".join(lines) + "\n"
 
 
-def inputs(case: Case) -> list[tuple[str, Path]]:
-    files = [(case.path.name, case.path)]
-    files += [(a["path"], case.folder / a["path"]) for a in case.data.get("attachments", [])]
-    return sorted(dict(files).items())
-
-
-def write_folder(pkg: Package, folder: Path) -> None:
+def write_folder(pkg: Package, folder: Path, inputs: Path | None = None) -> None:
+    """`inputs`, the private copy the package was built from, moves in as input/ (covered by the manifest)."""
     folder.mkdir(parents=True)
     name = safe_name(pkg.case.archive_no)
     (folder / f"{name}.pdf").write_bytes(pkg.pdf)
@@ -109,9 +105,9 @@ def write_folder(pkg: Package, folder: Path) -> None:
         (docs / f"{form.stem}.docx").write_bytes(docx)
     (folder / REPORT).write_text(json.dumps(report(pkg), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     (folder / SUMMARY).write_text(summary(pkg), encoding="utf-8-sig")  # BOM: Windows Notepad shows it right
-    lines = manifest_lines(folder)
-    lines += [f"{sha256_file(path)}  {INPUT_PREFIX}{rel}" for rel, path in inputs(pkg.case)]
-    _write_synced(folder / MANIFEST, "\n".join(lines) + "\n")
+    if inputs is not None:
+        os.rename(inputs, folder / INPUT_DIR)
+    _write_synced(folder / MANIFEST, "\n".join(manifest_lines(folder)) + "\n")
 
 
 def manifest_lines(folder: Path) -> list[str]:
@@ -127,13 +123,13 @@ def _write_synced(path: Path, text: str) -> None:
         os.fsync(f.fileno())
 
 
-def publish(pkg: Package, outbox: Path) -> Path:
+def publish(pkg: Package, outbox: Path, inputs: Path | None = None) -> Path:
     """Build aside, then rename into place; returns the published folder."""
     name = safe_name(pkg.case.archive_no)
     staging = outbox / STAGING / f"{name}.{os.getpid()}"
     if staging.exists():
         shutil.rmtree(staging)
-    write_folder(pkg, staging)
+    write_folder(pkg, staging, inputs)
     target = outbox / name
     if target.exists():
         _retire(target, outbox / HISTORY / name)

@@ -1,0 +1,125 @@
+"""One case, end to end: validate → snapshot the inputs → render and build → publish.
+
+The CLI, the watcher and the scanner round trip all call `process_case`, so a case gets the same checks, the same
+package and the same outcome word wherever it comes from. The package is built from a private copy of its inputs
+(kept in the package as `input/`), so the manifest vouches for exactly the bytes the package was built from, and a
+package can be rebuilt from itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from kunnan_docs.core.casefile import parse_case
+from kunnan_docs.core.rules import attachment_path_problem
+from kunnan_docs.core.validate import Validation, validate_file
+from kunnan_docs.core.workcal import WorkCalendar
+from kunnan_docs.errors import CaseRejected, ExitCode
+from kunnan_docs.package.build import build
+from kunnan_docs.package.publish import STAGING, publish
+
+
+class Outcome(StrEnum):
+    """What became of one case; the single status vocabulary of CLI, watcher, ledger and `status`."""
+
+    COMPLETE = "complete"  # 材料齐全
+    AWAITING_SIGNATURE = "awaiting_signature"  # 待签章: forms generated, signed originals not yet scanned back
+    INCOMPLETE = "incomplete"  # 材料不全
+    FOLLOW_UP = "follow_up"  # 回访期中
+    REJECTED = "rejected"  # 退回
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return _EXIT[self]
+
+    @property
+    def published(self) -> bool:
+        return self is not Outcome.REJECTED
+
+
+_EXIT = {Outcome.COMPLETE: ExitCode.OK, Outcome.AWAITING_SIGNATURE: ExitCode.AWAITING_SIGNATURE,
+         Outcome.INCOMPLETE: ExitCode.INCOMPLETE, Outcome.FOLLOW_UP: ExitCode.INCOMPLETE,
+         Outcome.REJECTED: ExitCode.INVALID}
+
+
+@dataclass
+class CaseResult:
+    case_file: Path
+    outcome: Outcome
+    archive_no: str | None = None
+    folder: Path | None = None  # the published package folder
+    label: str = ""  # the package's Chinese conclusion, e.g. 材料不全(缺第3项)
+    pages: int = 0
+    messages: list[str] = field(default_factory=list)  # rendered findings (errors only when rejected)
+    input_digest: str = ""  # inputs_digest() of the bytes the package was built from
+    validation: Validation | None = None
+
+
+def inputs_digest(folder: Path, files: list[Path]) -> str:
+    """One SHA-256 over the inputs' names (relative to the case folder) and bytes, in a stable order."""
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        with path.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def process_case(case_file: Path, outbox: Path, calendar: WorkCalendar | None = None,
+                 data: bytes | None = None) -> CaseResult:
+    """Validate, build and publish one case. `data` are the case file's bytes as the caller read and hashed them.
+
+    A case the clerk must fix ends as Outcome.REJECTED with its messages; a broken installation (ConfigError) and
+    OS errors such as a full disk propagate, because no case is at fault and the caller must keep its input.
+    """
+    calendar = calendar or WorkCalendar()
+    checked = validate_file(case_file, calendar, raw=data)
+    archive_no = checked.case.archive_no if checked.case else None
+    if not checked.ok:
+        return CaseResult(case_file, Outcome.REJECTED, archive_no, messages=[
+            f.render() for f in checked.findings if f.severity == "error"], validation=checked)
+    assert checked.case is not None
+    raw = checked.case.raw
+    staging = outbox / STAGING
+    staging.mkdir(parents=True, exist_ok=True)
+    snapshot = Path(tempfile.mkdtemp(prefix="input-", dir=staging))
+    try:
+        files = _snapshot(case_file, raw, checked.case.data.get("attachments", []), snapshot)
+        case = parse_case(raw, snapshot / case_file.name)
+        try:
+            pkg = build(case, checked.findings, calendar)
+        except CaseRejected as exc:
+            return CaseResult(case_file, Outcome.REJECTED, archive_no, messages=[str(exc)], validation=checked)
+        digest = inputs_digest(snapshot, files)
+        folder = publish(pkg, outbox, inputs=snapshot)
+    finally:
+        shutil.rmtree(snapshot, ignore_errors=True)  # gone already when published: moved into the package
+    return CaseResult(case_file, Outcome(pkg.status), archive_no, folder, pkg.status_label, pkg.total_pages,
+                      [f.render() for f in pkg.findings], digest, checked)
+
+
+def _snapshot(case_file: Path, raw: bytes, attachments: list[dict[str, str]], snapshot: Path) -> list[Path]:
+    """Copy the case file's bytes and its attachments aside; the build reads only this copy."""
+    target = snapshot / case_file.name
+    target.write_bytes(raw)
+    files = [target]
+    folder = case_file.parent.resolve()
+    for rel in sorted({a["path"] for a in attachments}):
+        real = Path(os.path.realpath(folder / rel))
+        if attachment_path_problem(folder, rel) is not None or folder not in real.parents:
+            continue  # the build reports it as missing; nothing outside the case folder is read
+        copy = snapshot / rel
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            shutil.copyfile(real, copy)
+        except FileNotFoundError:
+            continue  # removed since validation: the build reports it as missing
+        files.append(copy)
+    return files
