@@ -78,6 +78,7 @@ class Candidate:
     attachments: list[Path]
     missing: list[str]
     data: dict[str, Any] | None  # None while the case file is not (yet) a readable JSON object
+    refusal: str | None = None  # why this entry cannot be a case as it stands (moved to rejected/ once settled)
     signature: tuple[Any, ...] = ()
     stable_since: float = 0.0
     first_missing: float | None = None
@@ -111,10 +112,18 @@ def discover(inbox: Path) -> dict[str, Candidate]:
         if entry.is_file() and entry.suffix.lower() == ".json":
             case_file, top = entry, entry
         elif entry.is_dir():
-            jsons = sorted(p for p in entry.glob("*.json") if not p.name.startswith("."))
+            jsons = sorted(p for p in entry.iterdir()
+                           if p.suffix.lower() == ".json" and p.is_file() and not p.name.startswith("."))
             if not jsons:
                 continue
             case_file, top = jsons[0], entry
+            if len(jsons) > 1:  # which one is the case? Never guess: refuse the folder as a whole
+                source = case_file.relative_to(inbox).as_posix()
+                names = "、".join(p.name for p in jsons)
+                found[source] = Candidate(source, case_file, top, [], [], None, refusal=(
+                    f"文件夹 {entry.name} 里有 {len(jsons)} 个案卷文件({names}),一个文件夹只能放一份案卷。"
+                    "请把每份案卷连同它自己的扫描件放进单独的文件夹,再放入收件夹。"))
+                continue
         else:
             continue
         data = _read_json(case_file)
@@ -130,13 +139,14 @@ def discover(inbox: Path) -> dict[str, Candidate]:
 
 
 def _signature(c: Candidate) -> tuple[Any, ...]:
+    """What changes when any input is written to, replaced or touched (ctime cannot be set back by a copy)."""
     sig = []
     for p in [c.case_file, *c.attachments]:
         try:
             st = p.stat()
-            sig.append((str(p), st.st_size, st.st_mtime_ns))
+            sig.append((str(p), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
         except OSError:
-            sig.append((str(p), -1, -1))
+            sig.append((str(p), -1, -1, -1, -1))
     return (tuple(sig), tuple(c.missing), c.data is not None)
 
 
@@ -321,10 +331,13 @@ class Watcher:
             self.tracked[source] = cand
             if now - cand.stable_since < self.cfg.settle:
                 continue
-            if cand.missing:
+            if cand.refusal:
+                del self.tracked[source]
+                self._reject(cand, self.ledger.start(source, "waiting"), [cand.refusal])
+            elif cand.missing:
                 self._waiting(cand, now)
-                continue
-            self._take(cand)
+            else:
+                self._take(cand)
 
     def _waiting(self, cand: Candidate, now: float) -> None:
         names = "、".join(cand.missing)
@@ -347,6 +360,8 @@ class Watcher:
             digest = content_hash(cand)
         except OSError:
             return  # vanished or locked mid-read: seen again on the next scan
+        if _signature(cand) != cand.signature:
+            return  # written to while being hashed: seen again, and settled again, on the next scan
         archive_no, family = self._identity(cand)
         label = archive_no or cand.source
         duplicate = self.ledger.finished_with_hash(digest)
@@ -395,6 +410,13 @@ class Watcher:
                     self.ledger.update(case_id, status="waiting", reason="成卷进程意外退出,将重试")
                     continue
                 result = {"status": "rejected", "reason": ["成卷进程两次意外退出(可能是附件过大或损坏)。请检查附件后重新提交。"]}
+            if _signature(cand) != cand.signature:
+                # written to during the build: the package (if any) is not of these bytes, so build again
+                log.info(f"{label} 在成卷期间被修改,将重新成卷")
+                self.ledger.update(case_id, status="waiting", reason="案卷在成卷期间被修改,将重新成卷")
+                cand.signature, cand.stable_since = _signature(cand), time.monotonic()
+                self.tracked[cand.source] = cand
+                continue
             if result["status"] == "rejected":
                 log.info(f"{label} 退回:{len(result['reason'])} 个问题")
                 self._reject(cand, case_id, result["reason"])
