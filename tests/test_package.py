@@ -13,6 +13,7 @@ import zxingcpp
 
 from kunnan_docs.cli import main
 from kunnan_docs.errors import ExitCode
+from kunnan_docs.forms import qr
 from kunnan_docs.package.publish import HISTORY, MANIFEST, STAGING, recover, safe_name
 
 from .conftest import DELETE, EXIT_EXAMPLE, FILING_EXAMPLE, REFILED_EXAMPLE
@@ -100,10 +101,11 @@ def test_bookmarks_labels_and_metadata(exit_package) -> None:
         assert "/Encrypt" not in pdf.trailer
 
 
-def test_cover_qr_is_exactly_the_archive_number(exit_package) -> None:
+def test_cover_qr_names_the_archive_number_and_the_cover(exit_package) -> None:
     doc = pdfium.PdfDocument(exit_package / f"{EXIT_NO}.pdf")
-    codes = [r.text for r in zxingcpp.read_barcodes(doc[0].render(scale=2).to_pil())]
-    assert codes == [EXIT_NO]
+    [text] = [r.text for r in zxingcpp.read_barcodes(doc[0].render(scale=2).to_pil())]
+    code = qr.parse(text)
+    assert code and (code.archive_no, code.form_key, code.page, code.pages) == (EXIT_NO, "cover", 1, 1)
 
 
 def test_scans_are_not_reencoded(exit_package) -> None:

@@ -17,6 +17,7 @@ from kunnan_docs.cli import main
 from kunnan_docs.core.casefile import read_case
 from kunnan_docs.core.findings import schema_node
 from kunnan_docs.errors import ExitCode, TemplateError
+from kunnan_docs.forms import qr
 from kunnan_docs.forms.fill import forms_data, forms_for
 from kunnan_docs.forms.pdf import render_pdf
 from kunnan_docs.forms.render import render_forms
@@ -57,12 +58,31 @@ def test_filing_case_gets_only_the_survey(tmp_path) -> None:
     assert [r.form.stem for r in rendered] == ["附件3-入户调查表"]
 
 
-def test_every_page_carries_a_decodable_qr_of_the_archive_number(exit_forms) -> None:
-    for pdf in exit_forms.values():
-        for page_codes, text in zip(qr_codes(pdf), pdf_text(pdf), strict=True):
-            assert len(page_codes) == 1 and page_codes[0].startswith("CD510104-2018-0112|")
-            assert ID_NUMBER not in page_codes[0]
+def test_every_page_carries_a_decodable_qr_naming_archive_form_and_page(exit_forms) -> None:
+    keys = {}
+    for stem, pdf in exit_forms.items():
+        codes = qr_codes(pdf)
+        for i, (page_codes, text) in enumerate(zip(codes, pdf_text(pdf), strict=True), start=1):
+            assert len(page_codes) == 1 and page_codes[0].startswith("KD1|CD510104-2018-0112|")
+            assert ID_NUMBER not in page_codes[0] and "王淑芬" not in page_codes[0]
             assert "档案号：CD510104-2018-0112" in text
+            code = qr.parse(page_codes[0])
+            assert code and (code.page, code.pages) == (i, len(codes)) and f"第{i}页 共{len(codes)}页" in text
+            keys[stem] = code.form_key
+    assert keys == {"附件3-入户调查表": "annex3", "附件4-脱困申请表": "annex4", "附件5-脱困公示": "annex5",
+                    "附件6-退档通知书": "annex6", "附件7-回访记录单-1": "annex7-1", "附件7-回访记录单-2": "annex7-2"}
+
+
+def test_fingerprint_changes_with_any_value_and_parse_refuses_foreign_codes() -> None:
+    case = read_case(EXIT_EXAMPLE / "case.json")
+    before = qr.form_fingerprint(forms_for(case)[0])
+    assert qr.form_fingerprint(forms_for(read_case(EXIT_EXAMPLE / "case.json"))[0]) == before
+    case.data["hardship_reason"] += "。"
+    assert qr.form_fingerprint(forms_for(case)[0]) != before
+    code = qr.PageCode("CD(2019)〔3〕-1", "annex7-2", 2, 3, before)
+    assert qr.parse(code.text) == code
+    for foreign in ("CD510104-2018-0112|附件3", "KD1|x|annex3|2|abcdef12", "KD1|x|annex3|1/2|abc", "http://x/y"):
+        assert qr.parse(foreign) is None
 
 
 def test_survey_text_is_extractable(exit_forms) -> None:
@@ -152,7 +172,8 @@ def test_word_form_has_values_escaped_and_qr_in_footer() -> None:
     from PIL import Image
 
     [code] = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
-    assert code.text == "CD510104-2018-0112|附件3"
+    parsed = qr.parse(code.text)
+    assert parsed and (parsed.archive_no, parsed.form_key, parsed.page) == ("CD510104-2018-0112", "annex3", qr.UNKNOWN_PAGE)
 
 
 def test_every_template_variable_is_a_known_field() -> None:

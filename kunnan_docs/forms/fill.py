@@ -47,10 +47,6 @@ class FilledForm:
     def title(self) -> str:
         return self.spec.title + (f"(第{self.seq}次)" if self.seq else "")
 
-    def qr_payload(self, archive_no: str) -> str:
-        """Archive number first (what a scanner looks up), then which form; never personal data."""
-        return f"{archive_no}|附件{self.spec.annex}" + (f"-{self.seq}" if self.seq else "")
-
 
 def specs() -> list[FormSpec]:
     return [FormSpec(f["id"], f["annex"], f["item"], f["title"], f["file"], f) for f in forms_data()["forms"]]

@@ -61,19 +61,36 @@ def para_text(text: str) -> str:
     return escape(text).replace("\n", "<br/>")
 
 
-def _footer(form: FilledForm, archive_no: str):
+def _canvas_with_footer(form: FilledForm, archive_no: str) -> type[Canvas]:
+    """A canvas that holds its pages back until the end, so that each page's QR code can say "page i of n"."""
     font = register()
 
-    def on_page(canvas: Canvas, doc: SimpleDocTemplate) -> None:
-        canvas.saveState()
-        x = PAGE_W - MARGIN_X - QR_SIZE
-        qr.draw(canvas, form.qr_payload(archive_no), x, 8 * mm, QR_SIZE)
-        canvas.setFont(font, 9)
-        canvas.drawRightString(x - 2 * mm, 17 * mm, f"档案号：{archive_no}")
-        canvas.drawRightString(x - 2 * mm, 12 * mm, f"附件{form.spec.annex} {form.spec.title} 第{doc.page}页")
-        canvas.restoreState()
+    class FooterCanvas(Canvas):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+            self._held: list[dict[str, object]] = []
 
-    return on_page
+        def showPage(self) -> None:
+            self._held.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self) -> None:
+            for page, state in enumerate(self._held, start=1):
+                self.__dict__.update(state)
+                self._footer(page, len(self._held))
+                super().showPage()
+            super().save()
+
+        def _footer(self, page: int, pages: int) -> None:
+            self.saveState()
+            x = PAGE_W - MARGIN_X - QR_SIZE
+            qr.draw(self, qr.form_code(form, archive_no, page, pages).text, x, 8 * mm, QR_SIZE)
+            self.setFont(font, 9)
+            self.drawRightString(x - 2 * mm, 17 * mm, f"档案号：{archive_no}")
+            self.drawRightString(x - 2 * mm, 12 * mm, f"附件{form.spec.annex} {form.spec.title} 第{page}页 共{pages}页")
+            self.restoreState()
+
+    return FooterCanvas
 
 
 _CELL_STYLE = [
@@ -136,7 +153,6 @@ def render_pdf(form: FilledForm, archive_no: str) -> bytes:
         bottomMargin=MARGIN_BOTTOM, title=form.title, author=CREATOR, subject=f"档案号 {archive_no}",
         creator=CREATOR, invariant=1, initialFontName=register(),
     )
-    on_page = _footer(form, archive_no)
-    doc.build(_story(form, st), onFirstPage=on_page, onLaterPages=on_page)
+    doc.build(_story(form, st), canvasmaker=_canvas_with_footer(form, archive_no))
     return buf.getvalue()
 

@@ -1,22 +1,95 @@
-"""QR codes of the archive number, drawn the same way in every PDF and Word file we make."""
+"""QR codes that identify a printed page, drawn the same way in every PDF and Word file we make, and read back.
+
+Payload: ``KD1|<archive_no>|<form_key>|<page>/<pages>|<fp8>``. The form key names the annex and its
+instance (annex3, annex7-2, cover), the fingerprint is a hash of the form's template and values, so a
+scan of an outdated print is recognised. Nothing personal goes in: the archive number is not personal
+data, the values are only hashed.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import io
 import json
+from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import Any
 
 import qrcode
 from PIL import Image, ImageDraw
 from qrcode.constants import ERROR_CORRECT_M
 from reportlab.pdfgen.canvas import Canvas
 
-if TYPE_CHECKING:
-    from kunnan_docs.forms.fill import FilledForm
+from kunnan_docs.forms.fill import FilledForm
 
 QUIET_ZONE = 2  # modules; scanners need a light margin around the code
+PREFIX = "KD1"
+COVER_KEY = "cover"
+UNKNOWN_PAGE = 0  # page field of a Word print: Word paginates itself, so the page is not known
+
+
+@dataclass(frozen=True)
+class PageCode:
+    """What the QR code of one printed page says."""
+
+    archive_no: str
+    form_key: str
+    page: int
+    pages: int
+    fingerprint: str
+
+    @property
+    def text(self) -> str:
+        return f"{PREFIX}|{self.archive_no}|{self.form_key}|{self.page}/{self.pages}|{self.fingerprint}"
+
+
+def form_key(form: FilledForm) -> str:
+    """annex3 … annex6, annex7-1, annex7-2: the annex, and which return visit for Annex 7."""
+    return f"annex{form.spec.annex}" + (f"-{form.seq}" if form.seq else "")
+
+
+def fingerprint(content: Any) -> str:
+    """Eight hex digits of SHA-256 over canonical JSON: the same content always gives the same code."""
+    canonical = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:8]
+
+
+def form_fingerprint(form: FilledForm) -> str:
+    """8 hex digits naming what this print says: its filled values and its template (the form's layout
+    in templates/forms.json). A scan whose code carries another fingerprint is of an outdated print."""
+    return fingerprint({"values": form.values, "template": form.spec.raw, "seq": form.seq})
+
+
+def form_code(form: FilledForm, archive_no: str, page: int, pages: int) -> PageCode:
+    return PageCode(archive_no, form_key(form), page, pages, form_fingerprint(form))
+
+
+def parse(text: str) -> PageCode | None:
+    """The page code in a decoded QR text, or None for any other text (an older print, a foreign code)."""
+    parts = text.split("|")
+    if len(parts) < 5 or parts[0] != PREFIX:
+        return None
+    archive_no, key, pages, fp = "|".join(parts[1:-3]), parts[-3], parts[-2], parts[-1]
+    page, sep, total = pages.partition("/")
+    if not (archive_no and key and sep and page.isdigit() and total.isdigit() and len(fp) == 8):
+        return None
+    return PageCode(archive_no, key, int(page), int(total), fp)
+
+
+@dataclass(frozen=True)
+class Found:
+    """A decoded QR code: its text and how far it is turned clockwise in the image (0, 90, 180, 270)."""
+
+    text: str
+    turned: int
+
+
+def read(image: Image.Image) -> list[Found]:
+    """QR codes only, no other symbology and no inverted search: what made handover checks slow."""
+    import zxingcpp  # imported here: most commands never read a code
+
+    results = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode, try_invert=False)
+    return [Found(r.text, round(r.orientation / 90) % 4 * 90) for r in results]
 
 
 @cache
@@ -62,11 +135,3 @@ def png(payload: str, box: int = 8) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return buf.getvalue()
-
-
-def form_fingerprint(form: FilledForm) -> str:
-    """8 hex digits naming what this print says: its filled values and its template (the form's layout
-    in templates/forms.json). A scan whose code carries another fingerprint is of an outdated print."""
-    content = {"values": form.values, "template": form.spec.raw, "seq": form.seq}
-    text = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]

@@ -71,7 +71,7 @@ def render_docx(form: FilledForm, archive_no: str) -> bytes:
     check_template(path)
     tpl = DocxTemplate(path)
     context: dict[str, object] = {k: Listing(v) if "\n" in v else v for k, v in form.values.items()}
-    context["qr"] = InlineImage(tpl, io.BytesIO(qr.png(form.qr_payload(archive_no))), width=Mm(20))
+    context["qr"] = InlineImage(tpl, io.BytesIO(qr.png(qr.form_code(form, archive_no, qr.UNKNOWN_PAGE, qr.UNKNOWN_PAGE).text)), width=Mm(20))
     try:
         tpl.render(context, _environment(), autoescape=True)
     except jinja2.exceptions.UndefinedError as exc:

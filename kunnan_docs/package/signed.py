@@ -20,15 +20,10 @@ from typing import Any
 
 import pikepdf
 
-from kunnan_docs.forms.fill import FilledForm
+from kunnan_docs.forms.qr import form_key as form_key  # the store names files by it
 from kunnan_docs.package.publish import safe_name
 
 STORE = "_签章原件"
-
-
-def form_key(form: FilledForm) -> str:
-    """annex3 … annex6, annex7-1, annex7-2 …: the annex and, for forms printed per visit, the instance."""
-    return f"annex{form.spec.annex}" + (f"-{form.seq}" if form.seq else "")
 
 
 @dataclass(frozen=True)
