@@ -140,6 +140,30 @@ def cmd_watch(args: argparse.Namespace) -> int:
     return watch(config)
 
 
+def cmd_scan_in(args: argparse.Namespace) -> int:
+    from kunnan_docs.pipeline import process_case
+    from kunnan_docs.scan.filing import scan_in
+
+    calendar = _calendar(args)
+    outbox = Path(args.output)
+    files = [Path(f) for f in args.files]
+    for path in files:
+        if not path.is_file():
+            raise UsageError(f"找不到扫描件 {path}。请给出扫描仪保存的文件(PDF、TIFF、JPEG 或 PNG)。")
+
+    def rebuild(case_file: Path) -> str:
+        result = process_case(case_file, outbox, calendar)
+        if not result.outcome.published:
+            return f"重新成卷失败  {result.archive_no}:" + ";".join(result.messages)
+        return f"已重新成卷  {result.folder}  结论:{result.label}"
+
+    report = scan_in(files, outbox, calendar, rebuild, review=Path(args.review) if args.review else None,
+                     processed=Path(args.processed) if args.processed else None)
+    for line in report.lines:
+        print(line)
+    return ExitCode.INCOMPLETE if report.review or report.waiting else ExitCode.OK
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     state = Path(args.state) if args.state else Path(args.outbox) / STATE_DIR
     if not (state / "ledger.sqlite").exists():
@@ -300,6 +324,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--processed", metavar="DIR", help="已处理区(默认收件夹旁的 processed/)")
     p.add_argument("--rejected", metavar="DIR", help="退回区(默认收件夹旁的 rejected/)")
     p.add_argument("--state", metavar="DIR", help="台账和日志所在文件夹(默认 发件夹/.kunnan)")
+
+    p = command("scan-in", cmd_scan_in, "签章原件归档:读取扫描件每页的二维码,归入对应案卷并重新成卷",
+                "读取扫描仪保存的文件(多页 PDF、多页 TIFF、JPEG、PNG;页面可任意顺序、多户混扫、倒置或横放),"
+                "按每页二维码归到档案号和表单;一份表单各页到齐即作为签章原件存入发件夹的 _签章原件/,"
+                "并重新成卷(旧版保留在 _历史版本/)。缺页的表单等待补扫;识别不了、档案号不存在或旧版打印件的页面"
+                "放到扫描件旁的 待核对/,附原因。处理完的扫描件移到 已处理/。"
+                "退出码:0 全部归档,3 有页面待核对或表单缺页。",
+                "kunnan-docs scan-in 扫描/scan0001.pdf -o outbox/", calendar=True)
+    p.add_argument("files", nargs="+", metavar="FILE", help="扫描件(可多个)")
+    p.add_argument("-o", "--output", required=True, metavar="OUTBOX", help="发件夹")
+    p.add_argument("--review", metavar="DIR", help="待核对区(默认扫描件旁的 待核对/)")
+    p.add_argument("--processed", metavar="DIR", help="已处理区(默认扫描件旁的 已处理/)")
 
     p = command("status", cmd_status, "查看等待、成卷中、退回和今天发布的案卷",
                 "读取台账,列出等待中、成卷中、已退回(附原因)和今天发布的案卷。",

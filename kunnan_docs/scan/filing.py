@@ -1,0 +1,369 @@
+"""Scanner files → signed originals filed into their packages by the QR code on every page, then rebuilt.
+
+Pages are grouped by archive number and form. A form whose pages are all there is filed in the signed
+originals store (package/signed.py); pages of a form still incomplete wait in the store's 待补页 folder
+until the rest arrives; a page scanned twice is filed once. A page that cannot be filed (no readable
+code, unknown archive number, an outdated print, a cover) goes to the review area beside the scanner
+folder, with a PDF of those pages and a Chinese reason file.
+
+Order, so that kill -9 at any moment loses nothing: every page is written to its place (store, waiting
+pages, review) first; then a journal lists the packages to rebuild; then the scanner file moves to the
+processed area; then the packages are rebuilt and the journal removed. A run finds a scanner file still
+in place (and simply reads it again: every write is idempotent) or a journal (and finishes its rebuilds).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import pikepdf
+
+from kunnan_docs.core.casefile import read_case
+from kunnan_docs.core.workcal import WorkCalendar
+from kunnan_docs.errors import CaseRejected
+from kunnan_docs.forms import qr
+from kunnan_docs.forms.fill import forms_for
+from kunnan_docs.package.publish import INPUT_DIR, REPORT, safe_name
+from kunnan_docs.package.signed import STORE, originals_for, store_dir, store_original
+from kunnan_docs.scan.pages import ScanFile, ScannedPage, read_scan
+
+SCANNER_FOLDER = "扫描件"  # inside the inbox
+REVIEW = "待核对"  # beside the scanned files
+PROCESSED = "已处理"
+WAITING = "待补页"  # inside an archive number's signed originals folder
+JOURNAL = ".journal"  # inside the signed originals store
+REASON_FILE = "原因.txt"
+REVIEW_PDF = "待核对页.pdf"
+
+
+@dataclass
+class Filed:
+    archive_no: str
+    form_key: str
+    sources: list[tuple[str, int]]  # scanner file name and page number, for each page of the form in order
+
+    @property
+    def line(self) -> str:
+        return f"已归档  {self.archive_no} {form_label(self.form_key)}:" + _sources_text(self.sources)
+
+
+@dataclass
+class ScanReport:
+    filed: list[Filed] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # waiting forms, duplicates, review, rebuilds, in Chinese
+    review: list[Path] = field(default_factory=list)  # review folders written
+    waiting: list[str] = field(default_factory=list)  # forms still missing pages
+    rebuilt: list[str] = field(default_factory=list)  # archive numbers rebuilt
+
+    @property
+    def lines(self) -> list[str]:
+        return [f.line for f in self.filed] + self.notes
+
+
+def form_label(key: str) -> str:
+    """annex7-2 → 附件7(第2份); cover → 案卷封面."""
+    if key == qr.COVER_KEY:
+        return "案卷封面"
+    annex, _, seq = key.removeprefix("annex").partition("-")
+    return f"附件{annex}" + (f"(第{seq}份)" if seq else "")
+
+
+def _sources_text(sources: list[tuple[str, int]]) -> str:
+    by_file: dict[str, list[int]] = {}
+    for name, page in sources:
+        by_file.setdefault(name, []).append(page)
+    return ";".join(f"{name} 第{'、'.join(map(str, pages))}页" for name, pages in by_file.items())
+
+
+class _Packages:
+    """What the outbox says of each archive number: the current fingerprint of each of its forms."""
+
+    def __init__(self, outbox: Path, calendar: WorkCalendar) -> None:
+        self.outbox, self.calendar = outbox, calendar
+        self._forms: dict[str, dict[str, str] | None] = {}
+
+    def case_file(self, archive_no: str) -> Path | None:
+        folder = self.outbox / safe_name(archive_no)
+        if not (folder / REPORT).is_file():
+            return None
+        found = sorted((folder / INPUT_DIR).glob("*.json"))
+        return found[0] if found else None
+
+    def forms(self, archive_no: str) -> dict[str, str] | None:
+        """Form key → fingerprint, from the package's own copy of its case; None for an unknown archive number."""
+        if archive_no not in self._forms:
+            self._forms[archive_no] = self._read_forms(archive_no)
+        return self._forms[archive_no]
+
+    def _read_forms(self, archive_no: str) -> dict[str, str] | None:
+        case_file = self.case_file(archive_no)
+        try:
+            case = read_case(case_file) if case_file else None
+        except CaseRejected:
+            return None
+        if case is None or case.archive_no != archive_no:
+            return None
+        return {qr.form_key(f): qr.form_fingerprint(f) for f in forms_for(case, self.calendar)}
+
+
+def _problem(page: ScannedPage, packages: _Packages) -> str | None:
+    """Why this page cannot be filed, in Chinese, or None."""
+    code = page.code
+    where = f"第{page.number}页"
+    if code is None:
+        return (f"{where}:二维码不是本系统打印的表单二维码。" if page.foreign else
+                f"{where}:未能识别二维码(可能不是本系统打印的表单,或二维码被遮挡、污损、扫描太淡)。") + \
+            "请核对此页;若是本系统的表单,请重新打印后签字再扫描。"
+    if code.form_key == qr.COVER_KEY:
+        return f"{where}:是档案号 {code.archive_no} 的案卷封面,不需要扫描归档。"
+    forms = packages.forms(code.archive_no)
+    if forms is None:
+        return (f"{where}:发件夹中没有档案号 {code.archive_no} 的案卷(或案卷中没有输入副本)。"
+                "请先把该案卷放入收件夹成卷,再把此页重新放入扫描件文件夹。")
+    if code.form_key not in forms:
+        return f"{where}:档案号 {code.archive_no} 的案卷中没有{form_label(code.form_key)}。请核对此页属于哪个案卷。"
+    if code.page == qr.UNKNOWN_PAGE:
+        return (f"{where}:是 Word 版打印的{form_label(code.form_key)},二维码不含页码。"
+                "请打印 PDF 版(documents 文件夹中)签字后再扫描。")
+    if code.fingerprint != forms[code.form_key] or not 1 <= code.page <= code.pages:
+        return (f"{where}:是档案号 {code.archive_no} {form_label(code.form_key)}的旧版打印件(案卷内容已改动)。"
+                "请打印发件夹中最新的表单,签字盖章后再扫描。")
+    return None
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    with tmp.open("wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _pdf_of(pages: list[pikepdf.Page]) -> bytes:
+    """The pages copied as they are (images untouched, /Rotate kept)."""
+    out = pikepdf.new()
+    out.pages.extend(pages)
+    buf = io.BytesIO()
+    out.save(buf, deterministic_id=True)
+    return buf.getvalue()
+
+
+@dataclass
+class _Page:
+    """One page of a form, from this scan or from the waiting pages of earlier scans."""
+
+    source: str
+    number: int
+    pdf: pikepdf.Pdf  # kept open: a page is only usable while its PDF is
+    index: int
+
+    @property
+    def page(self) -> pikepdf.Page:
+        return self.pdf.pages[self.index]
+
+
+def _waiting_dir(outbox: Path, archive_no: str) -> Path:
+    return store_dir(outbox, archive_no) / WAITING
+
+
+def _waiting_stem(code: qr.PageCode, page: int) -> str:
+    return f"{code.form_key}.{code.fingerprint}.{page:03d}"
+
+
+def _waiting_pages(outbox: Path, code: qr.PageCode) -> dict[int, _Page]:
+    found: dict[int, _Page] = {}
+    folder = _waiting_dir(outbox, code.archive_no)
+    for i in range(1, code.pages + 1):
+        meta = folder / f"{_waiting_stem(code, i)}.json"
+        if meta.is_file():
+            record = json.loads(meta.read_text(encoding="utf-8"))
+            found[i] = _Page(record["source"], int(record["page"]), pikepdf.open(meta.with_suffix(".pdf")), 0)
+    return found
+
+
+def _keep_waiting(outbox: Path, code: qr.PageCode, page: _Page) -> None:
+    """PDF first, then the JSON that makes it count: a crash between the two leaves no half page."""
+    folder = _waiting_dir(outbox, code.archive_no)
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = _waiting_stem(code, code.page)
+    _write_atomic(folder / f"{stem}.pdf", _pdf_of([page.page]))
+    record = {"archive_no": code.archive_no, "form_key": code.form_key, "page_of_form": code.page,
+              "pages_of_form": code.pages, "source": page.source, "page": page.number}
+    _write_atomic(folder / f"{stem}.json", json.dumps(record, ensure_ascii=False).encode())
+
+
+def _drop_waiting(outbox: Path, code: qr.PageCode) -> None:
+    folder = _waiting_dir(outbox, code.archive_no)
+    for i in range(1, code.pages + 1):
+        for suffix in (".json", ".pdf"):
+            (folder / f"{_waiting_stem(code, i)}{suffix}").unlink(missing_ok=True)
+
+
+def waiting_forms(outbox: Path) -> list[str]:
+    """For `status`: every form with some pages back but not all, e.g. '… 附件3:已收到第1页,缺第2页'."""
+    groups: dict[tuple[str, str, int], list[int]] = {}
+    for meta in sorted((outbox / STORE).glob(f"*/{WAITING}/*.json")):
+        r = json.loads(meta.read_text(encoding="utf-8"))
+        groups.setdefault((r["archive_no"], r["form_key"], r["pages_of_form"]), []).append(r["page_of_form"])
+    return [_missing_text(archive_no, key, sorted(pages), total) for (archive_no, key, total), pages in groups.items()]
+
+
+def _missing_text(archive_no: str, key: str, have: list[int], total: int) -> str:
+    missing = [i for i in range(1, total + 1) if i not in have]
+    return (f"{archive_no} {form_label(key)}(共{total}页):已收到第{'、'.join(map(str, have))}页,"
+            f"缺第{'、'.join(map(str, missing))}页")
+
+
+def _review(scan: ScanFile, troubles: list[tuple[ScannedPage, str]], folder: Path) -> None:
+    """The pages a clerk must look at, as one PDF, and why, written aside and renamed into place."""
+    staging = folder.with_name(f".{folder.name}.part")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    pages = [scan.pdf.pages[p.number - 1] for p, _ in troubles]
+    (staging / REVIEW_PDF).write_bytes(_pdf_of(pages))
+    text = [f"扫描件 {scan.path.name} 中有 {len(troubles)} 页无法自动归档,见 {REVIEW_PDF}(按原页序):", ""]
+    text += [reason for _, reason in troubles]
+    text += ["", "处理后可把改好的页面重新扫描放入扫描件文件夹;此文件夹可在核对后删除。"]
+    (staging / REASON_FILE).write_text("\n".join(text) + "\n", encoding="utf-8-sig")
+    shutil.rmtree(folder, ignore_errors=True)
+    os.rename(staging, folder)
+
+
+def _free_name(folder: Path, name: str) -> Path:
+    """folder/name, or name-2, name-3 … when a scanner reused a file name."""
+    target, n = folder / name, 1
+    while target.exists():
+        n += 1
+        target = folder / f"{Path(name).stem}-{n}{Path(name).suffix}"
+    return target
+
+
+def _journal(outbox: Path, path: Path) -> Path:
+    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
+    return outbox / STORE / JOURNAL / f"{digest}.json"
+
+
+Rebuild = Callable[[Path], str]  # a package's input case file → a Chinese line saying what became of it
+
+
+def scan_in(files: list[Path], outbox: Path, calendar: WorkCalendar, rebuild: Rebuild, *,
+            review: Path | None = None, processed: Path | None = None) -> ScanReport:
+    """Take scanner files: file their pages, move each file to the processed area, rebuild what changed.
+
+    `review` and `processed` default to 待核对/ and 已处理/ beside each file."""
+    report = ScanReport()
+    _finish_journals(outbox, calendar, rebuild, report)
+    packages = _Packages(outbox, calendar)
+    for path in files:
+        done_area = processed or path.parent / PROCESSED
+        archives = _take(path, outbox, packages, review or path.parent / REVIEW, done_area, report)
+        journal = _journal(outbox, path)
+        journal.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomic(journal, json.dumps({"file": str(path), "archives": sorted(archives)},
+                                          ensure_ascii=False).encode())
+        if path.exists():  # a file sent to review whole has moved already
+            done_area.mkdir(parents=True, exist_ok=True)
+            shutil.move(path, _free_name(done_area, path.name))
+        _rebuild_all(sorted(archives), packages, rebuild, report)
+        journal.unlink()
+        packages = _Packages(outbox, calendar)  # rebuilt packages may carry new fingerprints
+    return report
+
+
+def _finish_journals(outbox: Path, calendar: WorkCalendar, rebuild: Rebuild, report: ScanReport) -> None:
+    """Rebuilds a killed run had promised; a scanner file still in place is simply read again later."""
+    for journal in sorted((outbox / STORE / JOURNAL).glob("*.json")):
+        record = json.loads(journal.read_text(encoding="utf-8"))
+        if Path(record["file"]).exists():
+            continue
+        _rebuild_all(record["archives"], _Packages(outbox, calendar), rebuild, report)
+        journal.unlink()
+
+
+def _rebuild_all(archives: list[str], packages: _Packages, rebuild: Rebuild, report: ScanReport) -> None:
+    for archive_no in archives:
+        case_file = packages.case_file(archive_no)
+        if case_file is None:
+            report.notes.append(f"未重新成卷  {archive_no}:案卷中没有输入副本。请把该案卷重新放入收件夹成卷。")
+            continue
+        report.notes.append(rebuild(case_file))
+        report.rebuilt.append(archive_no)
+
+
+def _take(path: Path, outbox: Path, packages: _Packages, review: Path, processed: Path,
+          report: ScanReport) -> set[str]:
+    """File one scanner file's pages; returns the archive numbers whose packages must be rebuilt."""
+    name = _free_name(processed, path.name).name  # the name it will have there, which also names its review folder
+    try:
+        scan = read_scan(path)
+    except CaseRejected as exc:
+        folder = _free_name(review, Path(name).stem)
+        folder.mkdir(parents=True)
+        (folder / REASON_FILE).write_text(f"{exc}\n此文件无法读取,已整个移到这里,请核对后重新扫描。\n", encoding="utf-8-sig")
+        shutil.move(path, folder / path.name)
+        report.notes.append(f"待核对  {path.name}:{exc} 已移到 {folder}")
+        report.review.append(folder)
+        return set()
+    troubles: list[tuple[ScannedPage, str]] = []
+    groups: dict[tuple[str, str, str, int], dict[int, _Page]] = {}
+    for page in scan.pages:
+        if reason := _problem(page, packages):
+            troubles.append((page, reason))
+            continue
+        code = page.code
+        assert code is not None
+        group = groups.setdefault((code.archive_no, code.form_key, code.fingerprint, code.pages), {})
+        if code.page in group:
+            report.notes.append(f"重复  {path.name} 第{page.number}页与第{group[code.page].number}页是同一页"
+                                f"({code.archive_no} {form_label(code.form_key)}第{code.page}页),只归档一次。")
+            continue
+        group[code.page] = _Page(path.name, page.number, scan.pdf, page.number - 1)
+    if troubles:
+        folder = review / Path(name).stem
+        _review(scan, troubles, folder)
+        report.notes.append(f"待核对  {path.name} 中 {len(troubles)} 页无法归档,见 {folder / REASON_FILE}")
+        report.review.append(folder)
+    archives: set[str] = set()
+    for (archive_no, key, fp, total), pages in sorted(groups.items()):
+        if _file_form(outbox, qr.PageCode(archive_no, key, 0, total, fp), pages, path.name, report):
+            archives.add(archive_no)
+    return archives
+
+
+def _file_form(outbox: Path, code: qr.PageCode, pages: dict[int, _Page], scan_name: str, report: ScanReport) -> bool:
+    """File the form if all its pages are now there; True when its package must be rebuilt."""
+    label = f"{code.archive_no} {form_label(code.form_key)}"
+    filed = originals_for(outbox, code.archive_no).get(code.form_key)
+    if filed and filed.fingerprint == code.fingerprint:
+        if scan_name in filed.source.split("、"):
+            return True  # filed by this very file before a crash: the rebuild may not have happened
+        report.notes.append(f"重复  {label}已归档(来自 {filed.source}),{scan_name} 中的这些页不再归档。")
+        return False
+    have = {**pages, **_waiting_pages(outbox, code)}  # pages waiting from an earlier scan were there first
+    if len(have) < code.pages:
+        for number, page in pages.items():
+            if number not in have or have[number] is page:
+                _keep_waiting(outbox, qr.PageCode(code.archive_no, code.form_key, number, code.pages,
+                                                  code.fingerprint), page)
+        missing = _missing_text(code.archive_no, code.form_key, sorted(have), code.pages)
+        report.waiting.append(missing)
+        report.notes.append(f"待补页  {missing}。补扫后放入扫描件文件夹即可。")
+        return False
+    ordered = [have[i] for i in range(1, code.pages + 1)]
+    sources = [(p.source, p.number) for p in ordered]
+    store_original(outbox, code.archive_no, code.form_key, [p.page for p in ordered], {
+        "fingerprint": code.fingerprint, "source": "、".join(dict.fromkeys(p.source for p in ordered)),
+        "pages": [p.number for p in ordered], "sources": [list(s) for s in sources],
+        "filed": datetime.now().isoformat(timespec="seconds")})
+    _drop_waiting(outbox, code)
+    report.filed.append(Filed(code.archive_no, code.form_key, sources))
+    return True

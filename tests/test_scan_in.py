@@ -1,0 +1,202 @@
+"""The round trip, read back: our own printed forms, scanned as an office scanner would (several families shuffled,
+pages turned, skewed, noisy, black-and-white, a page missing, one twice, one unreadable, one outdated), filed by
+`scan-in` into their packages, which still verify."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import shutil
+from pathlib import Path
+
+import pikepdf
+import pypdfium2 as pdfium
+import pytest
+from PIL import Image
+
+from kunnan_docs.cli import main
+from kunnan_docs.core.casefile import read_case
+from kunnan_docs.core.workcal import WorkCalendar
+from kunnan_docs.errors import ExitCode
+from kunnan_docs.forms import qr
+from kunnan_docs.forms.fill import forms_for
+from kunnan_docs.forms.pdf import render_pdf
+from kunnan_docs.package.publish import HISTORY, safe_name
+from kunnan_docs.package.signed import originals_for
+from kunnan_docs.package.verify import verify_folder
+from kunnan_docs.scan.filing import PROCESSED, REASON_FILE, REVIEW, REVIEW_PDF, scan_in, waiting_forms
+from kunnan_docs.scan.pages import read_scan
+
+from .conftest import EXIT_EXAMPLE, FILING_EXAMPLE, REFILED_EXAMPLE, set_pointer
+from .scanner_sim import Spoil, encoded, pages_of, scan, scanner_pdf
+
+EXIT_NO, FILING_NO, REFILED_NO = "CD510104-2018-0112", "CD510108-2019-0037", "CD510107-2024-0008"
+LONG_REASON = "".join(f"第{i}句:企业停产,收入骤减。" for i in range(70))  # makes the filing survey two pages
+
+
+def _case(example: Path, folder: Path, edits: dict[str, object] | None = None) -> Path:
+    shutil.copytree(example, folder)
+    case_file = folder / "case.json"
+    data = json.loads(case_file.read_text(encoding="utf-8"))
+    for pointer, value in (edits or {}).items():
+        set_pointer(data, pointer, value)
+    case_file.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return case_file
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Three families built into one outbox; a scanner folder beside it."""
+    root = tmp_path_factory.mktemp("roundtrip")
+    cases = [_case(EXIT_EXAMPLE, root / "exit"), _case(FILING_EXAMPLE, root / "filing", {"/hardship_reason": LONG_REASON}),
+             _case(REFILED_EXAMPLE, root / "refiled")]
+    outbox = root / "outbox"
+    assert main(["build", *map(str, cases), "-o", str(outbox)]) in (ExitCode.OK, ExitCode.INCOMPLETE)
+    scanner = root / "inbox" / "扫描件"
+    scanner.mkdir(parents=True)
+    return {"root": root, "outbox": outbox, "scanner": scanner, "refiled_case": cases[2]}
+
+
+def _printed(outbox: Path, archive_no: str) -> dict[str, list[pdfium.PdfPage]]:
+    """The generated forms in the published package, as the clerk prints them, by form key."""
+    docs = outbox / safe_name(archive_no) / "documents"
+    printed = {}
+    for pdf in sorted(docs.glob("*.pdf")):
+        pages = pages_of(pdf)
+        code = qr.parse(qr.read(pages[0].render(scale=2).to_pil())[0].text)
+        assert code
+        printed[code.form_key] = pages
+    return printed
+
+
+def _blank_scan(dpi: int = 200) -> bytes:
+    """A page with no code at all: a scanned sheet of plain paper with a smudge."""
+    img = Image.new("L", (int(8.27 * dpi), int(11.69 * dpi)), 235)
+    img.paste(90, (300, 400, 900, 700))
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=50, dpi=(dpi, dpi))
+    return buf.getvalue()
+
+
+def _tiff(images: list[Image.Image], path: Path, dpi: int) -> Path:
+    images[0].save(path, "TIFF", compression="group4", save_all=True, append_images=images[1:], dpi=(dpi, dpi))
+    return path
+
+
+def _codes_of_stored(pdf: Path) -> list[tuple[str, int, int]]:
+    """Each stored page read back as a clerk's viewer shows it (with its /Rotate): form, page, and how it is turned."""
+    doc = pdfium.PdfDocument(pdf)
+    found = []
+    for i in range(len(doc)):
+        [hit] = qr.read(doc[i].render(scale=150 / 72, grayscale=True).to_pil())
+        code = qr.parse(hit.text)
+        assert code
+        found.append((code.form_key, code.page, hit.turned))
+    return found
+
+
+def test_shuffled_spoiled_scans_of_three_families_land_where_they_belong(world: dict[str, Path]) -> None:
+    outbox, scanner = world["outbox"], world["scanner"]
+    exit_forms, filing_forms = _printed(outbox, EXIT_NO), _printed(outbox, FILING_NO)
+    refiled_forms = _printed(outbox, REFILED_NO)
+    assert len(filing_forms["annex3"]) == 2
+
+    # File A: a colour/grey scanner PDF of JPEG pages, three families shuffled, every way a sheet can go wrong.
+    spoils = [Spoil(dpi=150), Spoil(dpi=300, turn=180), Spoil(turn=90), Spoil(skew=3, noise=20),
+              Spoil(skew=-3, quality=15), Spoil(turn=270, noise=10)]
+    sheets = [(page, spoil) for page, spoil in zip([p[0] for p in exit_forms.values()], spoils, strict=True)]
+    sheets.append((exit_forms["annex4"][0], Spoil(dpi=200)))  # the same sheet scanned twice
+    case = read_case(world["refiled_case"])
+    case.data["hardship_reason"] += "(已更正)"  # a print made before the case was corrected
+    outdated = pages_of(render_pdf(forms_for(case)[0], case.archive_no))[0]
+    sheets.append((outdated, Spoil()))
+    random.Random(7).shuffle(sheets)
+    jpegs = [encoded(scan(page, spoil, seed=i), spoil) for i, (page, spoil) in enumerate(sheets)]
+    jpegs.insert(3, _blank_scan())
+    file_a = scanner_pdf(jpegs, scanner / "scan0001.pdf")
+
+    # File B: black-and-white multi-page TIFF (CCITT G4) at 300 dpi: the filing survey's first page, the refiled one.
+    bw = Spoil(dpi=300, bw=True)
+    file_b = _tiff([scan(filing_forms["annex3"][0], bw), scan(refiled_forms["annex3"][0], Spoil(dpi=300, bw=True,
+                                                                                                 turn=180))],
+                   scanner / "scan0002.tif", 300)
+
+    assert main(["scan-in", str(file_a), str(file_b), "-o", str(outbox)]) == ExitCode.INCOMPLETE
+    assert not list(scanner.glob("scan*")), "the scanner files moved on"
+    assert sorted(p.name for p in (scanner / PROCESSED).iterdir()) == ["scan0001.pdf", "scan0002.tif"]
+
+    exit_originals = originals_for(outbox, EXIT_NO)
+    assert sorted(exit_originals) == ["annex3", "annex4", "annex5", "annex6", "annex7-1", "annex7-2"]
+    for key, original in exit_originals.items():
+        assert _codes_of_stored(original.pdf) == [(key, 1, 0)], "straightened by /Rotate"
+        assert original.source == "scan0001.pdf"
+    assert sorted(originals_for(outbox, REFILED_NO)) == ["annex3"]
+    assert originals_for(outbox, REFILED_NO)["annex3"].source == "scan0002.tif"
+    assert originals_for(outbox, FILING_NO) == {}, "page 2 of the filing survey is still missing"
+    assert waiting_forms(outbox) == [f"{FILING_NO} 附件3(共2页):已收到第1页,缺第2页"]
+
+    # Lossless: the stored pages hold the scanner's JPEG bytes unchanged.
+    scanned_jpegs = {bytes(img.read_raw_bytes()) for p in pikepdf.open(scanner / PROCESSED / "scan0001.pdf").pages
+                     for img in p.get_images().values()}
+    for original in exit_originals.values():
+        with pikepdf.open(original.pdf) as pdf:
+            [image] = pdf.pages[0].get_images().values()
+            assert bytes(image.read_raw_bytes()) in scanned_jpegs
+
+    # Review: the unreadable page and the outdated print, with reasons; nothing else.
+    [review] = [p for p in (scanner / REVIEW).iterdir()]
+    reasons = (review / REASON_FILE).read_text(encoding="utf-8-sig")
+    assert "第4页:未能识别二维码" in reasons and "旧版打印件" in reasons and REFILED_NO in reasons
+    assert len(pikepdf.open(review / REVIEW_PDF).pages) == 2
+
+    # Rebuilt: a new version for each package that received originals; the old one kept; verify agrees.
+    for archive_no in (EXIT_NO, REFILED_NO):
+        assert (outbox / HISTORY / safe_name(archive_no) / "第1版").is_dir()
+        assert verify_folder(outbox / safe_name(archive_no)) == []
+    assert not (outbox / HISTORY / safe_name(FILING_NO)).exists()
+
+    # File C: the missing page, alone, upside down, as a single JPEG; the form is complete now.
+    file_c = scanner / "IMG_0003.jpg"
+    file_c.write_bytes(encoded(scan(filing_forms["annex3"][1], Spoil(turn=180)), Spoil()))
+    assert main(["scan-in", str(file_c), "-o", str(outbox)]) == ExitCode.OK
+    filing = originals_for(outbox, FILING_NO)["annex3"]
+    assert _codes_of_stored(filing.pdf) == [("annex3", 1, 0), ("annex3", 2, 0)]
+    assert filing.source == "scan0002.tif、IMG_0003.jpg" and filing.pages == [1, 1]
+    assert waiting_forms(outbox) == []
+    assert verify_folder(outbox / safe_name(FILING_NO)) == []
+
+
+def test_pages_read_fast_path_and_rendered_path_alike(tmp_path: Path) -> None:
+    """A page that is not one image (a PDF printed to file, a scan with a text layer) is rendered and read too."""
+    case = read_case(EXIT_EXAMPLE / "case.json")
+    form = forms_for(case)[1]
+    vector = tmp_path / "printed.pdf"
+    vector.write_bytes(render_pdf(form, case.archive_no))
+    with pikepdf.open(vector, allow_overwriting_input=True) as pdf:
+        pdf.pages[0].obj.Rotate = 90
+        pdf.save(vector)
+    [page] = read_scan(vector).pages
+    assert page.code and page.code.form_key == "annex4" and page.rotate == 0
+
+
+def test_crash_after_filing_before_rebuild_is_finished_by_the_next_run(world: dict[str, Path], tmp_path: Path) -> None:
+    """A run killed after its pages were filed and the scanner file moved: the journal makes the next run rebuild."""
+    outbox = world["outbox"]
+    survey = _printed(outbox, EXIT_NO)["annex5"][0]
+    scanner = tmp_path / "扫描件"
+    scanner.mkdir()
+    scan_file = scanner_pdf([encoded(scan(survey))], scanner / "again.pdf")
+    shutil.rmtree(outbox / "_签章原件" / safe_name(EXIT_NO))
+    rebuilt: list[Path] = []
+
+    def dies(case_file: Path) -> str:
+        raise KeyboardInterrupt  # stands for kill -9 in the middle of the rebuild
+
+    with pytest.raises(KeyboardInterrupt):
+        scan_in([scan_file], outbox, WorkCalendar(), dies)
+    assert not scan_file.exists() and (scanner / PROCESSED / "again.pdf").exists()
+    assert "annex5" in originals_for(outbox, EXIT_NO)
+    report = scan_in([], outbox, WorkCalendar(), lambda f: rebuilt.append(f) or "ok")
+    assert report.rebuilt == [EXIT_NO] and len(rebuilt) == 1
+    assert scan_in([], outbox, WorkCalendar(), lambda f: rebuilt.append(f) or "ok").rebuilt == []
