@@ -180,6 +180,12 @@ def cmd_status(args: argparse.Namespace) -> int:
             where = f"  {r.outputs[0]}" if r.outputs and title == "今天发布" else ""
             print(f"    {r.updated}  {r.archive_no or r.source}  {STATUS_LABEL[r.status]}{where}{extra}")
     ledger.close()
+    from kunnan_docs.scan.filing import waiting_forms
+
+    waiting = waiting_forms(Path(args.outbox))
+    print(f"签章原件缺页:{len(waiting)} 份")
+    for line in waiting:
+        print(f"    {line}")
     return ExitCode.OK
 
 

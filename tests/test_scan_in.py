@@ -15,13 +15,14 @@ import pypdfium2 as pdfium
 import pytest
 from PIL import Image
 
-from kunnan_docs.cli import main
+from kunnan_docs.cli import STATE_DIR, main
 from kunnan_docs.core.casefile import read_case
 from kunnan_docs.core.workcal import WorkCalendar
 from kunnan_docs.errors import ExitCode
 from kunnan_docs.forms import qr
 from kunnan_docs.forms.fill import forms_for
 from kunnan_docs.forms.pdf import render_pdf
+from kunnan_docs.inbox.ledger import Ledger
 from kunnan_docs.package.publish import HISTORY, safe_name
 from kunnan_docs.package.signed import originals_for
 from kunnan_docs.package.verify import verify_folder
@@ -96,7 +97,8 @@ def _codes_of_stored(pdf: Path) -> list[tuple[str, int, int]]:
     return found
 
 
-def test_shuffled_spoiled_scans_of_three_families_land_where_they_belong(world: dict[str, Path]) -> None:
+def test_shuffled_spoiled_scans_of_three_families_land_where_they_belong(world: dict[str, Path],
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
     outbox, scanner = world["outbox"], world["scanner"]
     exit_forms, filing_forms = _printed(outbox, EXIT_NO), _printed(outbox, FILING_NO)
     refiled_forms = _printed(outbox, REFILED_NO)
@@ -135,6 +137,10 @@ def test_shuffled_spoiled_scans_of_three_families_land_where_they_belong(world: 
     assert originals_for(outbox, REFILED_NO)["annex3"].source == "scan0002.tif"
     assert originals_for(outbox, FILING_NO) == {}, "page 2 of the filing survey is still missing"
     assert waiting_forms(outbox) == [f"{FILING_NO} 附件3(共2页):已收到第1页,缺第2页"]
+    Ledger(outbox / STATE_DIR / "ledger.sqlite").close()
+    capsys.readouterr()
+    assert main(["status", "--outbox", str(outbox)]) == ExitCode.OK
+    assert f"签章原件缺页:1 份\n    {FILING_NO} 附件3(共2页):已收到第1页,缺第2页" in capsys.readouterr().out
 
     # Lossless: the stored pages hold the scanner's JPEG bytes unchanged.
     scanned_jpegs = {bytes(img.read_raw_bytes()) for p in pikepdf.open(scanner / PROCESSED / "scan0001.pdf").pages

@@ -1,0 +1,110 @@
+"""Scanner round-trip benchmark (run by hand, figures go into the README; never part of the tests).
+
+    .venv/bin/python bench/bench_scan.py [--pages 200] [--families 34]
+
+Builds `families` exit cases (the shipped example under new archive numbers), prints their forms, scans
+them as an office scanner would (grey JPEG, 200 dpi, light noise, some sheets upside down or sideways),
+shuffles them into one `pages`-page scanner PDF, then measures on one core:
+
+1. reading and sorting: every page's code decoded (scan/pages.py) and classified against the outbox;
+2. the whole `scan-in` run: filing, moving the file, and rebuilding every package that received originals;
+3. side by side, the obvious way: render every page at 300 dpi and decode it with every barcode format.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pypdfium2 as pdfium
+import zxingcpp
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from kunnan_docs.core.workcal import WorkCalendar  # noqa: E402
+from kunnan_docs.package.publish import safe_name  # noqa: E402
+from kunnan_docs.pipeline import process_case  # noqa: E402
+from kunnan_docs.scan.filing import _Packages, _problem, scan_in  # noqa: E402
+from kunnan_docs.scan.pages import read_scan  # noqa: E402
+from tests.scanner_sim import Spoil, encoded, pages_of, scan, scanner_pdf  # noqa: E402
+
+EXAMPLE = ROOT / "examples" / "exit-wang-shufen"
+
+
+def build_families(root: Path, outbox: Path, families: int, calendar: WorkCalendar) -> list[str]:
+    numbers = []
+    for n in range(families):
+        folder = root / f"case-{n:03d}"
+        shutil.copytree(EXAMPLE, folder)
+        case_file = folder / "case.json"
+        data = json.loads(case_file.read_text(encoding="utf-8"))
+        data["archive_no"] = f"CD510104-2018-{n + 1000:04d}"
+        case_file.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        result = process_case(case_file, outbox, calendar)
+        assert result.outcome.published, result.messages
+        numbers.append(data["archive_no"])
+    return numbers
+
+
+def scanner_file(outbox: Path, numbers: list[str], pages: int, path: Path) -> Path:
+    rnd = random.Random(1)
+    sheets = [p for no in numbers for pdf in sorted((outbox / safe_name(no) / "documents").glob("*.pdf"))
+              for p in pages_of(pdf)]
+    rnd.shuffle(sheets)
+    spoils = [Spoil(noise=8), Spoil(noise=8), Spoil(noise=8, turn=180), Spoil(noise=8, skew=1.5),
+              Spoil(noise=8, turn=90)]
+    data = [encoded(scan(page, spoils[i % len(spoils)], seed=i)) for i, page in enumerate(sheets[:pages])]
+    return scanner_pdf(data, path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--pages", type=int, default=200)
+    parser.add_argument("--families", type=int, default=34)
+    args = parser.parse_args()
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
+    calendar = WorkCalendar()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        outbox = root / "outbox"
+        t = time.perf_counter()
+        numbers = build_families(root, outbox, args.families, calendar)
+        print(f"setup: {len(numbers)} packages built in {time.perf_counter() - t:.1f} s")
+        scanner = root / "inbox" / "扫描件"
+        scanner.mkdir(parents=True)
+        path = scanner_file(outbox, numbers, args.pages, scanner / "scan.pdf")
+        print(f"scanner file: {args.pages} grey JPEG pages, 200 dpi, {path.stat().st_size / 1e6:.1f} MB")
+
+        t = time.perf_counter()
+        read = read_scan(path)
+        packages = _Packages(outbox, calendar)
+        problems = [_problem(p, packages) for p in read.pages]
+        reading = time.perf_counter() - t
+        unread = sum(1 for p in problems if p)
+        print(f"reading and sorting: {reading:.2f} s, {args.pages / reading:.1f} pages/s ({unread} pages not filable)")
+
+        t = time.perf_counter()
+        report = scan_in([path], outbox, calendar, lambda f: process_case(f, outbox, calendar).label)
+        whole = time.perf_counter() - t
+        print(f"whole scan-in run: {whole:.1f} s, {args.pages / whole:.1f} pages/s "
+              f"({len(report.filed)} forms filed, {len(report.rebuilt)} packages rebuilt)")
+
+        doc = pdfium.PdfDocument(scanner / "已处理" / "scan.pdf")
+        t = time.perf_counter()
+        found = sum(bool(zxingcpp.read_barcodes(doc[i].render(scale=300 / 72).to_pil())) for i in range(len(doc)))
+        naive = time.perf_counter() - t
+        print(f"render every page at 300 dpi, all barcode formats: {naive:.1f} s, {len(doc) / naive:.1f} pages/s "
+              f"({found} pages decoded) — reading is {naive / reading:.0f}× faster")
+
+
+if __name__ == "__main__":
+    main()
