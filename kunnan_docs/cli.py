@@ -124,20 +124,33 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return ExitCode.VERIFY_FAILED if failed else ExitCode.OK
 
 
-def cmd_watch(args: argparse.Namespace) -> int:
+def _watch_config(args: argparse.Namespace) -> Config:
     inbox, outbox = Path(args.inbox), Path(args.outbox)
     base = inbox.resolve().parent
-    config = Config(
+    if args.calendar:
+        _calendar(args)
+    return Config(
         inbox=inbox, outbox=outbox,
         processed=Path(args.processed) if args.processed else base / "processed",
         rejected=Path(args.rejected) if args.rejected else base / "rejected",
         state=Path(args.state) if args.state else outbox / STATE_DIR,
         settle=args.settle, timeout=args.timeout, poll=args.poll, rescan=args.rescan,
-        workers=args.workers or max(1, os.cpu_count() or 1), once=args.once, calendar=args.calendar,
+        workers=args.workers or max(1, os.cpu_count() or 1), once=getattr(args, "once", False), calendar=args.calendar,
     )
-    if args.calendar:
-        _calendar(args)
-    return watch(config)
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    return watch(_watch_config(args))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from kunnan_docs.web import serve  # the web stack loads only for this command
+
+    config = _watch_config(args)
+    if args.set_password:
+        serve.set_password(config, args.user)
+        return ExitCode.OK
+    return serve.serve(config, args.host, args.port)
 
 
 def cmd_scan_in(args: argparse.Namespace) -> int:
@@ -267,6 +280,21 @@ def _print_validation(r: Validation) -> None:
 
 
 STATE_DIR = ".kunnan"
+DEFAULT_PORT = 8765  # the desk's address: http://127.0.0.1:8765/
+
+
+def watch_options(p: argparse.ArgumentParser) -> None:
+    """The folders and timing of the watched inbox, for `watch` and for `serve`, which runs the same watcher."""
+    p.add_argument("inbox", nargs="?", default="inbox", help="收件夹(默认 ./inbox)")
+    p.add_argument("outbox", nargs="?", default="outbox", help="发件夹(默认 ./outbox)")
+    p.add_argument("--poll", action="store_true", help="轮询模式:用于收不到文件事件的网络共享文件夹")
+    p.add_argument("--settle", type=float, default=2.0, metavar="秒", help="文件停止变化多久后才处理(默认 2)")
+    p.add_argument("--timeout", type=float, default=600.0, metavar="秒", help="缺附件最多等多久后退回(默认 600)")
+    p.add_argument("--rescan", type=float, default=30.0, metavar="秒", help="事件模式下也定期重新扫描(默认 30)")
+    p.add_argument("--workers", type=int, default=0, metavar="N", help="并行成卷数(默认 CPU 核数)")
+    p.add_argument("--processed", metavar="DIR", help="已处理区(默认收件夹旁的 processed/)")
+    p.add_argument("--rejected", metavar="DIR", help="退回区(默认收件夹旁的 rejected/)")
+    p.add_argument("--state", metavar="DIR", help="台账和日志所在文件夹(默认 发件夹/.kunnan)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -319,17 +347,21 @@ def build_parser() -> argparse.ArgumentParser:
                 "被退回的移到 rejected/ 并附“退回原因.txt”。同一收件夹只能运行一个。",
                 "kunnan-docs watch inbox outbox", "kunnan-docs watch --once",
                 "kunnan-docs watch //server/共享/inbox outbox --poll", calendar=True)
-    p.add_argument("inbox", nargs="?", default="inbox", help="收件夹(默认 ./inbox)")
-    p.add_argument("outbox", nargs="?", default="outbox", help="发件夹(默认 ./outbox)")
+    watch_options(p)
     p.add_argument("--once", action="store_true", help="只处理现有案卷,处理完即退出")
-    p.add_argument("--poll", action="store_true", help="轮询模式:用于收不到文件事件的网络共享文件夹")
-    p.add_argument("--settle", type=float, default=2.0, metavar="秒", help="文件停止变化多久后才处理(默认 2)")
-    p.add_argument("--timeout", type=float, default=600.0, metavar="秒", help="缺附件最多等多久后退回(默认 600)")
-    p.add_argument("--rescan", type=float, default=30.0, metavar="秒", help="事件模式下也定期重新扫描(默认 30)")
-    p.add_argument("--workers", type=int, default=0, metavar="N", help="并行成卷数(默认 CPU 核数)")
-    p.add_argument("--processed", metavar="DIR", help="已处理区(默认收件夹旁的 processed/)")
-    p.add_argument("--rejected", metavar="DIR", help="退回区(默认收件夹旁的 rejected/)")
-    p.add_argument("--state", metavar="DIR", help="台账和日志所在文件夹(默认 发件夹/.kunnan)")
+
+    p = command("serve", cmd_serve, "档案室网页工作台:监视收件夹,并在浏览器里看收件箱、案卷、待办,打印公示,移交,看进度",
+                "启动收件夹监视和网页工作台(同一个程序,按一次 Ctrl-C 两者都停止),并显示要在浏览器中打开的地址。"
+                f"默认只允许本机访问(127.0.0.1,端口 {DEFAULT_PORT});要让别的电脑访问,先用 --set-password 设置密码,"
+                "再用 --host 指定本机的局域网地址。",
+                "kunnan-docs serve", "kunnan-docs serve inbox outbox --port 8800",
+                "kunnan-docs serve --set-password --user 张丽",
+                "kunnan-docs serve --host 192.168.1.20", calendar=True)
+    watch_options(p)
+    p.add_argument("--host", default="127.0.0.1", help="在哪个地址上提供服务(默认 127.0.0.1,只有本机能访问)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"端口(默认 {DEFAULT_PORT})")
+    p.add_argument("--set-password", action="store_true", help="为 --user 设置登录密码(只保存散列)后退出;设了密码就要登录")
+    p.add_argument("--user", default="档案员", help="--set-password 的用户名(默认 档案员)")
 
     p = command("scan-in", cmd_scan_in, "签章原件归档:读取扫描件每页的二维码,归入对应案卷并重新成卷",
                 "读取扫描仪保存的文件(多页 PDF、多页 TIFF、JPEG、PNG;页面可任意顺序、多户混扫、倒置或横放),"

@@ -63,9 +63,14 @@ class Row:
 
 
 class Ledger:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, read_only: bool = False) -> None:
+        """read_only: for readers beside the watcher (the web desk), which must never write or create it."""
+        if read_only:
+            self.db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+            return
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path, timeout=30, isolation_level=None)  # autocommit; explicit transactions
+        # autocommit, explicit transactions; `serve` opens it in the main thread and hands it to the watcher's thread
+        self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(_SCHEMA)
@@ -133,6 +138,10 @@ class Ledger:
     def by_status(self, *statuses: str) -> list[Row]:
         marks = ", ".join("?" for _ in statuses)
         return self._rows(f"WHERE status IN ({marks}) ORDER BY id", *statuses)
+
+    def newest(self, limit: int, *statuses: str) -> list[Row]:
+        marks = ", ".join("?" for _ in statuses)
+        return self._rows(f"WHERE status IN ({marks}) ORDER BY updated DESC, id DESC LIMIT ?", *statuses, limit)
 
 
 class _Transaction:

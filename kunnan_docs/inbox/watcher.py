@@ -17,8 +17,10 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing import get_context
@@ -459,6 +461,10 @@ class Watcher:
             self.ledger.update(row.id, status="waiting", reason="上次成卷被中断,将重新成卷")
             log.info(f"{row.archive_no or row.source} 上次成卷被中断,将重新成卷")
 
+    def settling(self) -> list[str]:
+        """Cases seen but not yet taken because their files are still changing (safe to call from another thread)."""
+        return sorted(c.source for c in list(self.tracked.values()) if not c.missing)
+
     def request_stop(self, *_: object) -> None:
         if not self.stop.is_set():
             log.info("收到停止信号:完成正在处理的案卷后退出。")
@@ -473,6 +479,7 @@ def _init_worker() -> None:
         import ctypes
 
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole terminal group: the watcher decides
     from kunnan_docs.forms.fonts import register
     from kunnan_docs.package.build import build  # noqa: F401 - imported for its import cost, paid here once
 
@@ -515,13 +522,19 @@ def setup_logging(state: Path) -> None:
         log.addHandler(handler)
 
 
-def watch(config: Config) -> ExitCode:
+@contextmanager
+def prepared(config: Config) -> Iterator[Watcher]:
+    """A watcher ready to run, owning the inbox until the block ends (used by `watch` and by `serve`)."""
     config.check()
     for area in (config.outbox, config.processed, config.rejected, config.state):
         area.mkdir(parents=True, exist_ok=True)
     setup_logging(config.state)
     with InboxLock(config.inbox):
-        watcher = Watcher(config)
+        yield Watcher(config)
+
+
+def watch(config: Config) -> ExitCode:
+    with prepared(config) as watcher:
         signal.signal(signal.SIGINT, watcher.request_stop)
         signal.signal(signal.SIGTERM, watcher.request_stop)
         return watcher.run()

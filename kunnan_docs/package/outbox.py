@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kunnan_docs.package.publish import HISTORY, REPORT, safe_name
+from kunnan_docs.package.publish import HISTORY, REPORT, VERSION, safe_name
+
+HANDOVERS = "_移交"  # handovers made at the web desk: inside the outbox, so that they can be downloaded
 
 
 @dataclass
@@ -36,16 +38,23 @@ class Published:
         return self.report["status"] == "complete"
 
 
+def _read(folder: Path) -> Published | None:
+    try:
+        return Published(folder, json.loads((folder / REPORT).read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return None
+
+
 def published(outbox: Path) -> list[Published]:
     """Every current package, sorted by archive number; unreadable folders are skipped, not fatal."""
-    found = []
     if not outbox.is_dir():
-        return found
-    for folder in sorted(outbox.iterdir()):
-        if not folder.is_dir() or folder.name.startswith(".") or folder.name == HISTORY:
-            continue
-        try:
-            found.append(Published(folder, json.loads((folder / REPORT).read_text(encoding="utf-8"))))
-        except (OSError, ValueError):
-            continue
-    return sorted(found, key=lambda p: p.archive_no)
+        return []
+    folders = [f for f in outbox.iterdir() if f.is_dir() and not f.name.startswith(".") and f.name not in (HISTORY, HANDOVERS)]
+    return sorted((p for f in folders if (p := _read(f))), key=lambda p: p.archive_no)
+
+
+def history(outbox: Path, pkg: Published) -> list[tuple[int, Published]]:
+    """The earlier versions of a package, numbered as publish numbered them, oldest first."""
+    folder = outbox / HISTORY / pkg.folder.name
+    versions = [(int(m.group(1)), v) for v in (folder.iterdir() if folder.is_dir() else []) if (m := VERSION.fullmatch(v.name))]
+    return [(n, p) for n, v in sorted(versions) if (p := _read(v))]

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from kunnan_docs.core.casefile import Case
+from kunnan_docs.core.idcard import masked
 from kunnan_docs.package.build import Package, remarks_text
 
 STAGING = ".staging"
@@ -26,6 +27,7 @@ REPORT = "report.json"
 SUMMARY = "报告.txt"
 INPUT_PREFIX = "input:"  # manifests before input/ was kept listed the inputs' hashes this way
 INPUT_DIR = "input"
+VERSION = re.compile(r"第(\d+)版")  # earlier versions: HISTORY/<档案号>/第N版
 _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
 _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
 
@@ -61,10 +63,11 @@ def report(pkg: Package) -> dict[str, Any]:
 
 
 def case_summary(case: Case) -> dict[str, Any]:
-    """What the staff workflows (notices, handover, due lists, progress) need; no ID number, income or health."""
+    """What the staff workflows (notices, handover, due lists, progress, the web desk) need; the ID number only
+    masked, no income or health."""
     data, exit_ = case.data, case.exit
     return {
-        "worker_name": case.worker.get("name"), "union": data.get("union"), "district": data.get("district"),
+        "worker_name": case.worker.get("name"), "id_number_masked": masked(case.worker.get("id_number") or ""), "union": data.get("union"), "district": data.get("district"),
         "level": data.get("level"), "previous_archive_no": data.get("previous_archive_no"),
         "filing_date": data.get("filing_date"), "reference_date": case.reference_date.isoformat(),
         "contact_person": (data.get("contact_person") or {}).get("name"),
@@ -139,7 +142,7 @@ def publish(pkg: Package, outbox: Path, inputs: Path | None = None) -> Path:
 
 def _retire(current: Path, history: Path) -> Path:
     history.mkdir(parents=True, exist_ok=True)
-    n = 1 + max((int(m.group(1)) for p in history.iterdir() if (m := re.fullmatch(r"第(\d+)版", p.name))), default=0)
+    n = 1 + max((int(m.group(1)) for p in history.iterdir() if (m := VERSION.fullmatch(p.name))), default=0)
     destination = history / f"第{n}版"
     os.rename(current, destination)
     return destination

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import BinaryIO
 
 from kunnan_docs.core.workcal import add_months
 from kunnan_docs.package.outbox import published
@@ -63,7 +64,7 @@ def due_list(outbox: Path, as_of: date) -> list[Due]:
     return sorted(soon, key=lambda d: (d.contact, d.due, d.archive_no, d.what))
 
 
-def write_xlsx(items: list[Due], as_of: date, path: Path) -> None:
+def write_xlsx(items: list[Due], as_of: date, path: Path | BinaryIO) -> None:
     wb = new_workbook()
     ws = wb.active
     ws.title = "到期提醒"

@@ -1,0 +1,388 @@
+"""The clerk's desk: server-rendered pages over the same library functions the command line uses.
+
+No business rule lives here: which cases are due, which notices print, what a handover holds and whether
+a package verifies are all decided by kunnan_docs.staff / package / inbox. This module maps requests onto
+those functions, guards the door (sessions, CSRF, downloads confined to the outbox) and writes the audit log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import io
+import re
+import shutil
+import tempfile
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from reportlab.graphics import renderSVG
+from starlette.applications import Starlette
+from starlette.background import BackgroundTask
+from starlette.datastructures import FormData
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from kunnan_docs.errors import KunnanError
+from kunnan_docs.inbox.ledger import Ledger
+from kunnan_docs.inbox.watcher import Watcher
+from kunnan_docs.package.outbox import HANDOVERS, Published, history, published
+from kunnan_docs.package.publish import safe_name
+from kunnan_docs.package.verify import verify_folder
+from kunnan_docs.staff import notices
+from kunnan_docs.staff.due import due_list
+from kunnan_docs.staff.due import write_xlsx as write_due_xlsx
+from kunnan_docs.staff.handover import REGISTER, choose, hand_over, make_zip
+from kunnan_docs.staff.progress import HEADERS as PROGRESS_HEADERS
+from kunnan_docs.staff.progress import chart, report_pdf, tally
+from kunnan_docs.web.security import Session, Sessions, Users, audit, csrf_ok, file_inside
+
+HERE = Path(__file__).resolve().parent
+COOKIE = "kunnan_desk"
+PUBLIC_PATHS = ("/login", "/static/")
+RECENT = 30  # rows per section of the inbox page
+
+
+@dataclass
+class Desk:
+    """What one running desk serves: the folders, who may log in, and the watcher running beside it."""
+
+    outbox: Path
+    state: Path
+    users: Users
+    local_user: str = "本机"
+    watcher: Watcher | None = None
+    hosts: list[str] = field(default_factory=lambda: ["127.0.0.1", "localhost", "::1"])
+    sessions: Sessions = field(default_factory=Sessions)
+
+    @property
+    def login_required(self) -> bool:
+        return bool(self.users)
+
+
+templates = Jinja2Templates(directory=HERE / "templates")
+
+
+def _session(request: Request) -> Session:
+    return request.state.session
+
+
+def _desk(request: Request) -> Desk:
+    return request.app.state.desk
+
+
+def page(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    context.update(session=_session(request), desk=_desk(request))
+    return templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+def problem(request: Request, message: str, status_code: int = 400) -> HTMLResponse:
+    return page(request, "problem.html", status_code, message=message)
+
+
+class SessionGate(BaseHTTPMiddleware):
+    """Every visitor has a session (for its CSRF token); with users configured, only a logged-in one gets past."""
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        desk = _desk(request)
+        token = request.cookies.get(COOKIE)
+        session = desk.sessions.get(token)
+        fresh = session is None
+        if session is None:
+            token, session = desk.sessions.new(None if desk.login_required else desk.local_user)
+        request.state.session = session
+        if session.user is None and not request.url.path.startswith(PUBLIC_PATHS):
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            response: Response = RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+        else:
+            response = await call_next(request)
+        if fresh:
+            set_cookie(response, token)
+        return response
+
+
+def set_cookie(response: Response, token: str | None) -> None:
+    response.set_cookie(COOKIE, token or "", httponly=True, samesite="strict", path="/")
+
+
+Handler = Callable[[Request, FormData], Awaitable[Response]]
+
+
+def state_changing(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """POST endpoints: the form must carry the session's CSRF token, or nothing happens."""
+
+    @functools.wraps(handler)
+    async def endpoint(request: Request) -> Response:
+        form = await request.form()
+        if not csrf_ok(_session(request), form.get("csrf")):
+            return problem(request, "表单已过期或来源不明(安全校验未通过)。请刷新页面后重新操作。", 403)
+        return await handler(request, form)
+
+    return endpoint
+
+
+# -- login ---------------------------------------------------------------------------------------------
+
+def _next(target: object) -> str:
+    """Only a path of this site, so that the login page cannot send a clerk elsewhere."""
+    return target if isinstance(target, str) and re.fullmatch(r"/(?![/\\])[^\s]*", target) else "/"
+
+
+async def login_page(request: Request) -> Response:
+    return page(request, "login.html", next=_next(request.query_params.get("next")), error=None)
+
+
+@state_changing
+async def login(request: Request, form: FormData) -> Response:
+    desk = _desk(request)
+    name, password = str(form.get("user", "")), str(form.get("password", ""))
+    target = _next(form.get("next"))
+    if not desk.login_required:
+        return RedirectResponse(target, status_code=303)
+    if not desk.users.check(name, password):
+        await asyncio.sleep(1)  # slows down guessing
+        audit(desk.state, name or "-", "登录失败")
+        return page(request, "login.html", 401, next=target, error="用户名或密码不对,请重新输入。")
+    desk.sessions.end(request.cookies.get(COOKIE))  # a new session id after login (no session fixation)
+    token, _ = desk.sessions.new(name)
+    audit(desk.state, name, "登录")
+    response = RedirectResponse(target, status_code=303)
+    set_cookie(response, token)
+    return response
+
+
+@state_changing
+async def logout(request: Request, form: FormData) -> Response:
+    desk = _desk(request)
+    audit(desk.state, _session(request).user or "-", "退出")
+    desk.sessions.end(request.cookies.get(COOKIE))
+    response = RedirectResponse("/login" if desk.login_required else "/", status_code=303)
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+    return response
+
+
+# -- 收件箱 --------------------------------------------------------------------------------------------
+
+def inbox_state(desk: Desk) -> dict[str, Any]:
+    """What the ledger says and what the running watcher is still settling; re-read on every poll."""
+    settling = desk.watcher.settling() if desk.watcher else []
+    path = desk.state / "ledger.sqlite"
+    if not path.is_file():
+        return {"settling": settling, "waiting": [], "building": [], "published": [], "rejected": []}
+    ledger = Ledger(path, read_only=True)
+    try:
+        return {"settling": settling, "waiting": ledger.newest(RECENT, "waiting"),
+                "building": ledger.newest(RECENT, "building"),
+                "published": ledger.newest(RECENT, "published", "incomplete", "duplicate"),
+                "rejected": ledger.newest(RECENT, "rejected")}
+    finally:
+        ledger.close()
+
+
+async def inbox(request: Request) -> Response:
+    return page(request, "inbox.html", **inbox_state(_desk(request)), folders=_folder_names(_desk(request)))
+
+
+async def inbox_live(request: Request) -> Response:
+    """The inbox page's sections alone: the page's script fetches them every two seconds."""
+    return page(request, "inbox_sections.html", **inbox_state(_desk(request)), folders=_folder_names(_desk(request)))
+
+
+def _folder_names(desk: Desk) -> dict[str, str]:
+    """archive number → package folder, for links from ledger rows to package pages."""
+    return {p.archive_no: p.folder.name for p in published(desk.outbox)}
+
+
+# -- 案卷 ----------------------------------------------------------------------------------------------
+
+async def packages(request: Request) -> Response:
+    query = request.query_params.get("q", "").strip()
+    found = [p for p in published(_desk(request).outbox) if _matches(p, query)]
+    return page(request, "packages.html", packages=found, q=query)
+
+
+def _matches(pkg: Published, query: str) -> bool:
+    """Search by archive number, name or unit (the fields a clerk has at hand)."""
+    haystack = " ".join(str(x or "") for x in (pkg.archive_no, pkg.case.get("worker_name"), pkg.case.get("union"),
+                                               pkg.case.get("district")))
+    return all(word in haystack for word in query.split())
+
+
+def _package(desk: Desk, folder: str) -> Published | None:
+    return next((p for p in published(desk.outbox) if p.folder.name == folder), None)
+
+
+async def package(request: Request) -> Response:
+    desk = _desk(request)
+    pkg = _package(desk, request.path_params["folder"])
+    if pkg is None:
+        return problem(request, "发件夹中没有这个案卷。它可能已被重新成卷或移走,请回到案卷列表查找。", 404)
+    documents = sorted(p.relative_to(desk.outbox).as_posix() for p in (pkg.folder / "documents").glob("*")
+                       if p.is_file())
+    versions = [(n, old, old.folder.relative_to(desk.outbox).as_posix()) for n, old in history(desk.outbox, pkg)]
+    return page(request, "package.html", pkg=pkg, rel=pkg.folder.name, documents=documents, versions=versions)
+
+
+async def package_zip(request: Request) -> Response:
+    """The whole package folder as one zip, made with the handover's zip writer (UTF-8 names)."""
+    pkg = _package(_desk(request), request.path_params["folder"])
+    if pkg is None:
+        return problem(request, "发件夹中没有这个案卷。", 404)
+    tmp = Path(tempfile.mkdtemp(prefix="kunnan-desk-"))
+    target = tmp / f"{pkg.folder.name}.zip"
+    await asyncio.to_thread(make_zip, pkg.folder, target)
+    return FileResponse(target, filename=target.name, background=BackgroundTask(shutil.rmtree, tmp, True))
+
+
+async def download(request: Request) -> Response:
+    """Files of the outbox only; anything else (../, absolute, hidden, links) is refused, not looked for."""
+    path = file_inside(_desk(request).outbox, request.path_params["rel"])
+    if path is None:
+        return problem(request, "只能下载发件夹里的案卷文件。这个地址不在发件夹内或文件不存在。", 404)
+    inline = path.suffix.lower() == ".pdf" and "download" not in request.query_params
+    return FileResponse(path, filename=path.name, content_disposition_type="inline" if inline else "attachment")
+
+
+# -- 待办 ----------------------------------------------------------------------------------------------
+
+def _date(text: str | None, default: date | None = None) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else default
+    except ValueError:
+        return default
+
+
+async def due(request: Request) -> Response:
+    as_of = _date(request.query_params.get("as_of"), date.today()) or date.today()
+    items = due_list(_desk(request).outbox, as_of)
+    groups: dict[str, list[Any]] = {}
+    for item in items:
+        groups.setdefault(item.contact, []).append(item)
+    return page(request, "due.html", as_of=as_of, groups=groups, total=len(items),
+                overdue=sum(d.overdue for d in items))
+
+
+async def due_xlsx(request: Request) -> Response:
+    as_of = _date(request.query_params.get("as_of"), date.today()) or date.today()
+    buf = io.BytesIO()
+    write_due_xlsx(due_list(_desk(request).outbox, as_of), as_of, buf)
+    return Response(buf.getvalue(), media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers=_attachment(f"到期提醒-{as_of.isoformat()}.xlsx"))
+
+
+def _attachment(name: str) -> dict[str, str]:
+    return {"Content-Disposition": f"attachment; filename*=utf-8''{quote(name)}"}
+
+
+# -- 打印公示 ------------------------------------------------------------------------------------------
+
+async def notices_page(request: Request) -> Response:
+    start, end = _date(request.query_params.get("from")), _date(request.query_params.get("to"))
+    chosen = notices.select(_desk(request).outbox, start, end) if (start or end) else []
+    return page(request, "notices.html", start=start, end=end, chosen=chosen, asked=bool(start or end))
+
+
+@state_changing
+async def notices_print(request: Request, form: FormData) -> Response:
+    desk = _desk(request)
+    start, end = _date(str(form.get("from", ""))), _date(str(form.get("to", "")))
+    chosen = notices.select(desk.outbox, start, end)
+    if not chosen:
+        return problem(request, "这段日期内没有开始公示的脱困案卷,没有可打印的公示。请换一个日期范围。", 404)
+    run = await asyncio.to_thread(notices.combine, chosen)
+    audit(desk.state, _session(request).user or "-", "打印公示", start=str(start or ""), end=str(end or ""),
+          cases=[p.archive_no for p in chosen])
+    name = f"脱困公示-{start or '最早'}至{end or '最近'}.pdf"
+    return Response(run.pdf, media_type="application/pdf", headers=_attachment(name))
+
+
+# -- 移交 ----------------------------------------------------------------------------------------------
+
+async def handover_page(request: Request) -> Response:
+    desk = _desk(request)
+    district = request.query_params.get("district", "")
+    all_packages = published(desk.outbox)
+    districts = sorted({p.case.get("district") or "" for p in all_packages} - {""})
+    rows: list[tuple[Published, list[str]]] = []
+    if district in districts:
+        chosen = choose(desk.outbox, district, None)
+        checks = await asyncio.gather(*(asyncio.to_thread(verify_folder, p.folder) for p in chosen))
+        rows = list(zip(chosen, checks, strict=True))
+    return page(request, "handover.html", districts=districts, district=district, rows=rows, done=None)
+
+
+@state_changing
+async def handover_make(request: Request, form: FormData) -> Response:
+    desk = _desk(request)
+    district = str(form.get("district", ""))
+    cases = [str(c) for c in form.getlist("cases")]
+    if not cases:
+        return problem(request, "没有选中任何案卷。请勾选要移交的案卷后再点“生成移交”。")
+    today = date.today()
+    root = desk.outbox / HANDOVERS
+    target = _unused(root / f"{safe_name(district)}-{today.isoformat()}")
+    try:
+        result = await asyncio.to_thread(hand_over, desk.outbox, district, cases, target, today)
+    except KunnanError as exc:
+        return problem(request, str(exc))
+    audit(desk.state, _session(request).user or "-", "移交", district=district, folder=target.name,
+          cases=[p.archive_no for p in result.packages])
+    rel = target.relative_to(desk.outbox).as_posix()
+    done = {"zip": f"{HANDOVERS}/{result.zip.name}", "pdf": f"{rel}/{REGISTER}.pdf", "xlsx": f"{rel}/{REGISTER}.xlsx",
+            "packages": result.packages, "pages": result.pages}
+    return page(request, "handover.html", districts=[], district=district, rows=[], done=done)
+
+
+def _unused(path: Path) -> Path:
+    n, candidate = 1, path
+    while candidate.exists() or candidate.with_suffix(".zip").exists():
+        n += 1
+        candidate = path.with_name(f"{path.name}-{n}")
+    return candidate
+
+
+# -- 进度 ----------------------------------------------------------------------------------------------
+
+async def progress(request: Request) -> Response:
+    lines = tally(_desk(request).outbox)
+    svg = renderSVG.drawToString(chart(lines)).split("?>", 1)[-1].split("'>", 1)[-1] if lines else ""
+    return page(request, "progress.html", headers=PROGRESS_HEADERS, rows=[x.row() for x in lines], svg=svg)
+
+
+async def progress_pdf(request: Request) -> Response:
+    lines = tally(_desk(request).outbox)
+    return Response(report_pdf(lines), media_type="application/pdf", headers=_attachment("解困脱困进度.pdf"))
+
+
+async def home(request: Request) -> Response:
+    return RedirectResponse("/inbox", status_code=303)
+
+
+def create_app(desk: Desk) -> Starlette:
+    routes = [
+        Route("/", home), Route("/login", login_page), Route("/login", login, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]),
+        Route("/inbox", inbox), Route("/inbox/live", inbox_live),
+        Route("/packages", packages), Route("/packages/{folder}", package),
+        Route("/packages/{folder}/zip", package_zip),
+        Route("/files/{rel:path}", download),
+        Route("/due", due), Route("/due.xlsx", due_xlsx),
+        Route("/notices", notices_page), Route("/notices", notices_print, methods=["POST"]),
+        Route("/handover", handover_page), Route("/handover", handover_make, methods=["POST"]),
+        Route("/progress", progress), Route("/progress.pdf", progress_pdf),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=desk.hosts), Middleware(SessionGate)]
+    app = Starlette(routes=routes, middleware=middleware)
+    app.state.desk = desk
+    return app
