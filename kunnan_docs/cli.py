@@ -13,15 +13,16 @@ from pathlib import Path
 from typing import NoReturn
 
 from kunnan_docs import __version__
+from kunnan_docs.batch import default_workers, executor_for, run_cases
 from kunnan_docs.core.validate import Validation, case_files, validate_file
 from kunnan_docs.core.workcal import WorkCalendar
 from kunnan_docs.errors import CaseRejected, ExitCode, KunnanError, UsageError, worst
 from kunnan_docs.forms.render import render_forms
 from kunnan_docs.inbox.ledger import STATUS_LABEL, Ledger
 from kunnan_docs.inbox.watcher import Config, watch
-from kunnan_docs.package.publish import recover
+from kunnan_docs.package.publish import INPUT_DIR, recover
 from kunnan_docs.package.verify import verify_path
-from kunnan_docs.pipeline import CaseResult, Outcome, process_case
+from kunnan_docs.pipeline import CaseResult, Outcome
 from kunnan_docs.staff import notices
 from kunnan_docs.staff.due import HEADERS as DUE_HEADERS
 from kunnan_docs.staff.due import due_list
@@ -84,29 +85,49 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    calendar = _calendar(args)
+    _calendar(args)  # a broken calendar file is a usage error before any work starts
+    cases = case_files([Path(p) for p in args.cases])
+    if not cases:
+        raise UsageError("没有找到任何案卷文件(*.json)。请检查给出的文件或文件夹。")
+    return _build_all(cases, Path(args.output), args)
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
     outbox = Path(args.output)
+    cases = sorted(p for p in outbox.glob(f"*/{INPUT_DIR}/*.json") if p.is_file())
+    if not cases:
+        raise UsageError(f"发件夹 {outbox} 中没有可重建的案卷(每个案卷文件夹应有 {INPUT_DIR}/ 中的案卷文件)。")
+    return _build_all(cases, outbox, args)
+
+
+def _build_all(cases: list[Path], outbox: Path, args: argparse.Namespace) -> int:
+    """build and rebuild: every case through the pipeline, locally or on a cluster, printed in the order given."""
     for note in recover(outbox):
         print(note)
-    results = [_build_one(Path(c), outbox, calendar) for c in args.cases]
+    workers = args.workers or default_workers(len(cases))
+    results = []
+    with executor_for(args.scheduler, workers) as executor:
+        for result in run_cases(cases, outbox, args.calendar, executor, args.batch_size, args.force):
+            _print_result(result)
+            results.append(result)
+    skipped = sum(r.skipped for r in results)
+    if skipped:
+        print(f"其中 {skipped} 份与已发布的案卷完全一致(同样的材料、同一版本程序),未重复成卷;要重新成卷请加 --force。")
     return worst(r.outcome.exit_code for r in results)
 
 
-def _build_one(case_path: Path, outbox: Path, calendar: WorkCalendar) -> CaseResult:
-    result = process_case(case_path, outbox, calendar)
+def _print_result(result: CaseResult) -> None:
+    label = f"{result.case_file}" + (f"(档案号 {result.archive_no})" if result.archive_no else "")
     if result.outcome is Outcome.REJECTED:
-        if result.validation is not None and not result.validation.ok:
-            _print_validation(result.validation)
-        else:
-            print(f"不合格  {case_path}")
-            for message in result.messages:
-                print(f"    {message}")
+        print(f"不合格  {label}")
+        for message in result.messages:
+            print(f"    {message}")
         print("  → 案卷被退回:请按上面的提示修改后重新提交。")
-        return result
-    print(f"已成卷  {result.folder}  共 {result.pages} 页  结论:{result.label}")
+        return
+    done = "已是最新" if result.skipped else "已成卷"
+    print(f"{done}  {result.folder}  共 {result.pages} 页  结论:{result.label}")
     for message in result.messages:
         print(f"    {message}")
-    return result
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -297,6 +318,14 @@ def watch_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--state", metavar="DIR", help="台账和日志所在文件夹(默认 发件夹/.kunnan)")
 
 
+def _batch_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workers", type=int, default=0, metavar="N", help="本机并行进程数(默认 CPU 核数)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:8786",
+                   help="在 Dask 集群上成卷(需 pip install 'kunnan-docs[cluster]';各节点须能访问同一案卷和发件夹)")
+    p.add_argument("--batch-size", type=int, default=8, metavar="N", help="每个任务处理的案卷数(默认 8)")
+    p.add_argument("--force", action="store_true", help="即使与已发布的案卷完全一致也重新成卷")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="kunnan-docs",
@@ -334,8 +363,17 @@ def build_parser() -> argparse.ArgumentParser:
                 "对每份案卷:校验 → 生成附件表单 → 与扫描件合成索引 PDF 案卷 → 对照附件1/2清单检查"
                 " → 发布到 OUTBOX/<档案号>/。退出码:0 齐全,3 不全或回访期中,1 被退回。",
                 "kunnan-docs build examples/exit-wang-shufen/case.json -o outbox/", calendar=True)
-    p.add_argument("cases", nargs="+", metavar="CASE.json", help="案卷文件(可多个)")
+    p.add_argument("cases", nargs="+", metavar="CASE.json", help="案卷文件或文件夹(可多个;文件夹内的 *.json 全部成卷)")
     p.add_argument("-o", "--output", required=True, metavar="OUTBOX", help="发件夹")
+    _batch_options(p)
+
+    p = command("rebuild", cmd_rebuild, "按新版本表单重建发件夹中的全部案卷(可用集群)",
+                "用每个案卷文件夹 input/ 中保存的案卷文件和扫描件重新成卷,旧版本移入 _历史版本。"
+                "由同一版本程序、用完全相同的材料生成的案卷跳过,中断后重新运行只处理剩下的。",
+                "kunnan-docs rebuild -o outbox", "kunnan-docs rebuild -o /共享/outbox --scheduler tcp://10.0.0.5:8786",
+                calendar=True)
+    p.add_argument("-o", "--output", required=True, metavar="OUTBOX", help="发件夹")
+    _batch_options(p)
 
     p = command("verify", cmd_verify, "接收方校验案卷文件夹、移交文件夹或移交压缩包是否完整、未被改动",
                 "重新计算 SHA-256 清单,检查 PDF 能否打开、页数与目录是否一致、二维码是否为档案号。",

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from kunnan_docs.core.casefile import parse_case
 from kunnan_docs.core.rules import attachment_path_problem
-from kunnan_docs.core.validate import Validation, validate_file
+from kunnan_docs.core.validate import validate_file
 from kunnan_docs.core.workcal import WorkCalendar
 from kunnan_docs.errors import CaseRejected, ExitCode
 from kunnan_docs.package.build import build
@@ -58,7 +58,7 @@ class CaseResult:
     pages: int = 0
     messages: list[str] = field(default_factory=list)  # rendered findings (errors only when rejected)
     input_digest: str = ""  # inputs_digest() of the bytes the package was built from
-    validation: Validation | None = None
+    skipped: bool = False  # already published from exactly these inputs by this version (batch.run_cases)
 
 
 def inputs_digest(folder: Path, files: list[Path]) -> str:
@@ -84,7 +84,7 @@ def process_case(case_file: Path, outbox: Path, calendar: WorkCalendar | None = 
     archive_no = checked.case.archive_no if checked.case else None
     if not checked.ok:
         return CaseResult(case_file, Outcome.REJECTED, archive_no, messages=[
-            f.render() for f in checked.findings if f.severity == "error"], validation=checked)
+            f.render() for f in checked.findings if f.severity == "error"])
     assert checked.case is not None
     raw = checked.case.raw
     staging = outbox / STAGING
@@ -96,13 +96,13 @@ def process_case(case_file: Path, outbox: Path, calendar: WorkCalendar | None = 
         try:
             pkg = build(case, checked.findings, calendar)
         except CaseRejected as exc:
-            return CaseResult(case_file, Outcome.REJECTED, archive_no, messages=[str(exc)], validation=checked)
+            return CaseResult(case_file, Outcome.REJECTED, archive_no, messages=[str(exc)])
         digest = inputs_digest(snapshot, files)
         folder = publish(pkg, outbox, inputs=snapshot)
     finally:
         shutil.rmtree(snapshot, ignore_errors=True)  # gone already when published: moved into the package
     return CaseResult(case_file, Outcome(pkg.status), archive_no, folder, pkg.status_label, pkg.total_pages,
-                      [f.render() for f in pkg.findings], digest, checked)
+                      [f.render() for f in pkg.findings], digest)
 
 
 def _snapshot(case_file: Path, raw: bytes, attachments: list[dict[str, str]], snapshot: Path) -> list[Path]:

@@ -103,7 +103,7 @@ def test_ctrl_c_is_exit_130(tmp_path, monkeypatch) -> None:
     def interrupted(*_args, **_kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("kunnan_docs.cli.process_case", interrupted)
+    monkeypatch.setattr("kunnan_docs.batch.process_case", interrupted)
     assert main(["build", str(FILING_EXAMPLE / "case.json"), "-o", str(tmp_path)]) == ExitCode.INTERRUPTED
 
 

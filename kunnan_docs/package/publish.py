@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from kunnan_docs import __version__
 from kunnan_docs.core.casefile import Case
 from kunnan_docs.core.idcard import masked
 from kunnan_docs.package.build import Package, remarks_text
@@ -28,6 +29,7 @@ SUMMARY = "报告.txt"
 INPUT_PREFIX = "input:"  # manifests before input/ was kept listed the inputs' hashes this way
 INPUT_DIR = "input"
 VERSION = re.compile(r"第(\d+)版")  # earlier versions: HISTORY/<档案号>/第N版
+GENERATOR = f"kunnan-docs {__version__}"
 _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
 _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
 
@@ -50,6 +52,7 @@ def report(pkg: Package) -> dict[str, Any]:
     case = pkg.case
     return {
         "archive_no": case.archive_no,
+        "generator": GENERATOR,  # a rebuild after an upgrade is not skipped as up to date
         "kind": case.kind,
         "status": pkg.status,
         "status_label": pkg.status_label,
