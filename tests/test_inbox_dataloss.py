@@ -41,7 +41,7 @@ def test_case_file_edited_during_its_build_is_built_again(areas) -> None:  # noq
     filed = [p for p in areas["processed"].rglob("case.json")]
     assert len(filed) == 1
     digest = hashlib.sha256(filed[0].read_bytes()).hexdigest()
-    assert f"{digest}  input:case.json" in (package / "manifest-sha256.txt").read_text(encoding="utf-8")
+    assert f"{digest}  input/case.json" in (package / "manifest-sha256.txt").read_text(encoding="utf-8")
     assert_no_half_package(areas)
 
 
