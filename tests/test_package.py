@@ -166,8 +166,8 @@ def test_broken_attachment_rejects_and_publishes_nothing(case_copy, tmp_path, ca
 
 def test_rebuild_keeps_the_previous_version(tmp_path) -> None:
     outbox = tmp_path / "out"
-    for _ in range(2):
-        assert main(["build", str(FILING_EXAMPLE / "case.json"), "-o", str(outbox)]) == ExitCode.OK
+    for _ in range(2):  # the same inputs again: --force, else the build is skipped as up to date
+        assert main(["build", str(FILING_EXAMPLE / "case.json"), "-o", str(outbox), "--force"]) == ExitCode.OK
     assert (outbox / "CD510108-2019-0037" / MANIFEST).exists()
     assert (outbox / HISTORY / "CD510108-2019-0037" / "第1版" / MANIFEST).exists()
     assert not any((outbox / STAGING).iterdir())
