@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from kunnan_docs.core.workcal import WorkCalendar  # noqa: E402
-from kunnan_docs.package.publish import safe_name  # noqa: E402
+from kunnan_docs.package.layout import safe_name  # noqa: E402
 from kunnan_docs.pipeline import process_case  # noqa: E402
 from kunnan_docs.scan.filing import _Packages, _problem, scan_in  # noqa: E402
 from kunnan_docs.scan.pages import read_scan  # noqa: E402

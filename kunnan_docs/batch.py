@@ -19,8 +19,8 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from kunnan_docs.core.workcal import WorkCalendar
-from kunnan_docs.errors import UsageError
-from kunnan_docs.package.publish import GENERATOR, INPUT_DIR, MANIFEST, REPORT, safe_name, sha256_file
+from kunnan_docs.errors import BadPackage, UsageError
+from kunnan_docs.package.layout import GENERATOR, INPUT_DIR, MANIFEST, read_report, safe_name, sha256_file
 from kunnan_docs.pipeline import CaseResult, Outcome, process_case
 
 
@@ -105,23 +105,22 @@ def published_if_current(case_file: Path, outbox: Path) -> CaseResult | None:
         return None
     folder = outbox / safe_name(archive_no)
     try:
-        report = json.loads((folder / REPORT).read_text(encoding="utf-8"))
+        report = read_report(folder)
         manifest = (folder / MANIFEST).read_text(encoding="utf-8").splitlines()
         attachments = json.loads(case_file.read_bytes().decode("utf-8-sig")).get("attachments", [])
         sources = {f"{INPUT_DIR}/{case_file.name}": case_file}
         sources |= {f"{INPUT_DIR}/{a['path']}": case_file.parent / a["path"] for a in attachments}
         wanted = {f"{sha256_file(path)}  {rel}" for rel, path in sources.items()}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (BadPackage, OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
     kept = {line for line in manifest if line.split("  ", 1)[-1].startswith(f"{INPUT_DIR}/")}
-    if report.get("generator") != GENERATOR or kept != wanted:
+    if report.generator != GENERATOR or kept != wanted:
         return None
     try:
-        outcome = Outcome(report.get("status"))
+        outcome = Outcome(report.status)
     except ValueError:
         return None
-    return CaseResult(case_file, outcome, archive_no, folder, str(report.get("status_label", "")),
-                      int(report.get("pages", {}).get("total", 0)), skipped=True)
+    return CaseResult(case_file, outcome, archive_no, folder, report.status_label, report.pages.total, skipped=True)
 
 
 def default_workers(case_count: int) -> int:

@@ -20,7 +20,8 @@ from kunnan_docs.errors import CaseRejected, ExitCode, KunnanError, UsageError, 
 from kunnan_docs.forms.render import render_forms
 from kunnan_docs.inbox.ledger import STATUS_LABEL, Ledger
 from kunnan_docs.inbox.watcher import Config, watch
-from kunnan_docs.package.publish import INPUT_DIR, recover
+from kunnan_docs.package.layout import INPUT_DIR, LEDGER, STATE_DIR
+from kunnan_docs.package.publish import recover
 from kunnan_docs.package.verify import verify_path
 from kunnan_docs.pipeline import CaseResult, Outcome
 from kunnan_docs.staff import notices
@@ -131,17 +132,22 @@ def _print_result(result: CaseResult) -> None:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    failed = False
-    for folder in [Path(f) for f in args.folders]:
-        if not folder.is_dir() and folder.suffix.lower() != ".zip":
-            raise UsageError(f"{folder} 不是文件夹或 zip 压缩包。请给出案卷文件夹、移交文件夹或移交压缩包。")
-        problems = verify_path(folder)
-        print(f"{'通过' if not problems else '未通过'}  {folder}")
-        for problem in problems:
-            print(f"    {problem}")
-        failed = failed or bool(problems)
-    if failed:
-        print("请把未通过的案卷退回移交方,要求重新成卷后再移交。")
+    results = []
+    for path in [Path(f) for f in args.folders]:
+        if not path.is_dir() and path.suffix.lower() != ".zip":
+            raise UsageError(f"{path} 不是文件夹或 zip 压缩包。请给出案卷文件夹、移交文件夹或移交压缩包。")
+        results.append((path, verify_path(path)))
+    failed = any(problems for _, problems in results)
+    if args.json:
+        print(json.dumps([{"path": str(path), "ok": not problems, "problems": [p.to_dict() for p in problems]}
+                          for path, problems in results], ensure_ascii=False, indent=2))
+    else:
+        for path, problems in results:
+            print(f"{'通过' if not problems else '未通过'}  {path}")
+            for problem in problems:
+                print(f"    {problem}")
+        if failed:
+            print("请把未通过的案卷退回移交方,要求重新成卷后再移交。")
     return ExitCode.VERIFY_FAILED if failed else ExitCode.OK
 
 
@@ -200,9 +206,9 @@ def cmd_scan_in(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     state = Path(args.state) if args.state else Path(args.outbox) / STATE_DIR
-    if not (state / "ledger.sqlite").exists():
+    if not (state / LEDGER).exists():
         raise UsageError(f"在 {state} 中找不到台账。请确认发件夹,或先运行 kunnan-docs watch。")
-    ledger = Ledger(state / "ledger.sqlite")
+    ledger = Ledger(state / LEDGER)
     today = date.today().isoformat()
     sections = [("等待中", ledger.by_status("waiting")), ("成卷中", ledger.by_status("building")),
                 ("已退回", ledger.by_status("rejected")),
@@ -300,7 +306,6 @@ def _print_validation(r: Validation) -> None:
         print(f"    {f.render()}")
 
 
-STATE_DIR = ".kunnan"
 DEFAULT_PORT = 8765  # the desk's address: http://127.0.0.1:8765/
 
 
@@ -377,8 +382,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("verify", cmd_verify, "接收方校验案卷文件夹、移交文件夹或移交压缩包是否完整、未被改动",
                 "重新计算 SHA-256 清单,检查 PDF 能否打开、页数与目录是否一致、二维码是否为档案号。",
-                "kunnan-docs verify outbox/CD510104-2018-0112", "kunnan-docs verify 移交/锦江区-2019-10.zip")
+                "kunnan-docs verify outbox/CD510104-2018-0112", "kunnan-docs verify 移交/锦江区-2019-10.zip",
+                "kunnan-docs verify outbox/CD510104-2018-0112 --json")
     p.add_argument("folders", nargs="+", metavar="FOLDER", help="案卷文件夹、移交文件夹或移交 zip")
+    p.add_argument("--json", action="store_true", help="以 JSON 输出每个问题(kind 为问题类别),供其他程序读取")
 
     p = command("watch", cmd_watch, "监视收件夹:自动校验、成卷、发布,处理完的文件归档",
                 "监视收件夹,对放入的案卷自动成卷并发布到发件夹;原文件移到 processed/,"

@@ -52,3 +52,9 @@ class ConfigError(KunnanError):
 
 class TemplateError(ConfigError):
     """A Word template is broken or asks for a field the case does not have."""
+
+
+class BadPackage(KunnanError):
+    """A package folder does not have the shape package/layout.py promises (e.g. report.json unreadable)."""
+
+    exit_code = ExitCode.VERIFY_FAILED

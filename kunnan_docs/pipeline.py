@@ -22,7 +22,8 @@ from kunnan_docs.core.validate import validate_file
 from kunnan_docs.core.workcal import WorkCalendar
 from kunnan_docs.errors import CaseRejected, ExitCode
 from kunnan_docs.package.build import build
-from kunnan_docs.package.publish import STAGING, publish
+from kunnan_docs.package.layout import STAGING
+from kunnan_docs.package.publish import publish
 
 
 class Outcome(StrEnum):

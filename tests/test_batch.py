@@ -11,7 +11,7 @@ import pytest
 from kunnan_docs.batch import _batches, run_cases
 from kunnan_docs.cli import main
 from kunnan_docs.errors import ExitCode
-from kunnan_docs.package.publish import GENERATOR, HISTORY, safe_name
+from kunnan_docs.package.layout import GENERATOR, HISTORY, safe_name
 from kunnan_docs.package.verify import verify_path
 
 from .conftest import EXAMPLES, EXIT_EXAMPLE, FILING_EXAMPLE, REFILED_EXAMPLE

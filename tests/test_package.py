@@ -14,7 +14,16 @@ import zxingcpp
 from kunnan_docs.cli import main
 from kunnan_docs.errors import ExitCode
 from kunnan_docs.forms import qr
-from kunnan_docs.package.publish import HISTORY, MANIFEST, STAGING, recover, safe_name
+from kunnan_docs.package.layout import (
+    HISTORY,
+    MANIFEST,
+    STAGING,
+    manifest_lines,
+    notice_pdf,
+    read_report,
+    safe_name,
+)
+from kunnan_docs.package.publish import recover
 
 from .conftest import DELETE, EXIT_EXAMPLE, FILING_EXAMPLE, REFILED_EXAMPLE
 
@@ -209,15 +218,68 @@ def test_verify_catches_a_consistent_but_wrong_package(exit_package, tmp_path, c
     with pikepdf.open(pdf_path, allow_overwriting_input=True) as pdf:
         del pdf.pages[5]
         pdf.save(pdf_path)
-    from kunnan_docs.package.publish import sha256_file
+    reseal(copy)
+    assert main(["verify", str(copy), "--json"]) == ExitCode.VERIFY_FAILED
+    [result] = json.loads(capsys.readouterr().out)
+    kinds = {p["kind"] for p in result["problems"]}
+    assert "page_count" in kinds and "bookmarks" in kinds and not kinds & {"changed", "missing", "extra"}
+    assert any("报告记载" in p["message"] for p in result["problems"])
 
-    lines = []
-    for line in (copy / MANIFEST).read_text(encoding="utf-8").splitlines():
-        digest, _, rel = line.partition("  ")
-        lines.append(f"{sha256_file(copy / rel) if (copy / rel).is_file() else digest}  {rel}")
-    (copy / MANIFEST).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+def reseal(folder: Path) -> None:
+    """Rewrite the manifest to match the folder, as someone who knows the format would after an edit."""
+    (folder / MANIFEST).write_text("\n".join(manifest_lines(folder)) + "\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("{}", "report.json 中缺少字段 archive_no"),
+    ("[]", "report.json 中顶层应是一个对象"),
+    ("{", "report.json 无法读取"),
+])
+def test_verify_fails_a_package_whose_report_is_broken(exit_package, tmp_path, capsys, content, message) -> None:
+    copy = tmp_path / EXIT_NO
+    shutil.copytree(exit_package, copy)
+    (copy / "report.json").write_text(content, encoding="utf-8")
+    reseal(copy)
     assert main(["verify", str(copy)]) == ExitCode.VERIFY_FAILED
-    assert "报告记载" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert message in out and "请要求移交方重新成卷" in out
+
+
+def test_verify_fails_a_report_with_a_wrong_field_and_names_it(exit_package, tmp_path, capsys) -> None:
+    copy = tmp_path / EXIT_NO
+    shutil.copytree(exit_package, copy)
+    report = json.loads((copy / "report.json").read_text(encoding="utf-8"))
+    report["checklist"][2]["documents"][0]["pages"] = "3"
+    (copy / "report.json").write_text(json.dumps(report, ensure_ascii=False), encoding="utf-8")
+    reseal(copy)
+    assert main(["verify", str(copy), "--json"]) == ExitCode.VERIFY_FAILED
+    [result] = json.loads(capsys.readouterr().out)
+    assert [p["kind"] for p in result["problems"]] == ["bad_report"]
+    assert "checklist/2/documents/0/pages" in result["problems"][0]["message"]
+
+
+def test_verify_json_lists_each_problem_with_its_kind_and_file(exit_package, tmp_path, capsys) -> None:
+    copy = tmp_path / EXIT_NO
+    shutil.copytree(exit_package, copy)
+    assert main(["verify", str(copy), "--json"]) == ExitCode.OK
+    assert json.loads(capsys.readouterr().out) == [{"path": str(copy), "ok": True, "problems": []}]
+    (copy / "报告.txt").write_text("改过", encoding="utf-8")
+    (copy / "documents" / "附件6-退档通知书.docx").unlink()
+    (copy / "extra.txt").write_text("?", encoding="utf-8")
+    assert main(["verify", str(copy), "--json"]) == ExitCode.VERIFY_FAILED
+    [result] = json.loads(capsys.readouterr().out)
+    assert not result["ok"]
+    assert {(p["kind"], p["file"]) for p in result["problems"]} == {
+        ("changed", "报告.txt"), ("missing", "documents/附件6-退档通知书.docx"), ("extra", "extra.txt")}
+
+
+def test_report_reads_back_as_written(exit_package) -> None:
+    report = read_report(exit_package)
+    assert report.to_json() == (exit_package / "report.json").read_text(encoding="utf-8")
+    assert report.archive_no == EXIT_NO and report.complete and len(report.checklist) == 15
+    assert all((exit_package / d).is_file() for d in report.documents)
+    assert notice_pdf(exit_package).is_file()
 
 
 def test_rotated_landscape_pdf_scan_gets_its_number_on_the_visible_top(case_copy, tmp_path) -> None:

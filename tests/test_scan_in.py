@@ -15,7 +15,7 @@ import pypdfium2 as pdfium
 import pytest
 from PIL import Image
 
-from kunnan_docs.cli import STATE_DIR, main
+from kunnan_docs.cli import main
 from kunnan_docs.core.casefile import read_case
 from kunnan_docs.core.workcal import WorkCalendar
 from kunnan_docs.errors import ExitCode
@@ -23,7 +23,7 @@ from kunnan_docs.forms import qr
 from kunnan_docs.forms.fill import forms_for
 from kunnan_docs.forms.pdf import render_pdf
 from kunnan_docs.inbox.ledger import Ledger
-from kunnan_docs.package.publish import HISTORY, safe_name
+from kunnan_docs.package.layout import HISTORY, LEDGER, STATE_DIR, safe_name
 from kunnan_docs.package.signed import originals_for
 from kunnan_docs.package.verify import verify_folder
 from kunnan_docs.scan.filing import PROCESSED, REASON_FILE, REVIEW, REVIEW_PDF, scan_in, waiting_forms
@@ -137,7 +137,7 @@ def test_shuffled_spoiled_scans_of_three_families_land_where_they_belong(world: 
     assert originals_for(outbox, REFILED_NO)["annex3"].source == "scan0002.tif"
     assert originals_for(outbox, FILING_NO) == {}, "page 2 of the filing survey is still missing"
     assert waiting_forms(outbox) == [f"{FILING_NO} 附件3(共2页):已收到第1页,缺第2页"]
-    Ledger(outbox / STATE_DIR / "ledger.sqlite").close()
+    Ledger(outbox / STATE_DIR / LEDGER).close()
     capsys.readouterr()
     assert main(["status", "--outbox", str(outbox)]) == ExitCode.OK
     assert f"签章原件缺页:1 份\n    {FILING_NO} 附件3(共2页):已收到第1页,缺第2页" in capsys.readouterr().out

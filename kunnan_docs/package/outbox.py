@@ -2,46 +2,44 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kunnan_docs.package.publish import HISTORY, REPORT, VERSION, safe_name
-
-HANDOVERS = "_移交"  # handovers made at the web desk: inside the outbox, so that they can be downloaded
+from kunnan_docs.errors import BadPackage
+from kunnan_docs.package.layout import HANDOVERS, HISTORY, VERSION, Report, package_pdf, read_report
 
 
 @dataclass
 class Published:
     folder: Path
-    report: dict[str, Any]
+    report: Report
 
     @property
     def archive_no(self) -> str:
-        return self.report["archive_no"]
+        return self.report.archive_no
 
     @property
     def kind(self) -> str:
-        return self.report["kind"]
+        return self.report.kind
 
     @property
     def case(self) -> dict[str, Any]:
-        return self.report.get("case", {})
+        return self.report.case
 
     @property
     def pdf(self) -> Path:
-        return self.folder / f"{safe_name(self.archive_no)}.pdf"
+        return package_pdf(self.folder, self.archive_no)
 
     @property
     def complete(self) -> bool:
-        return self.report["status"] == "complete"
+        return self.report.complete
 
 
 def _read(folder: Path) -> Published | None:
     try:
-        return Published(folder, json.loads((folder / REPORT).read_text(encoding="utf-8")))
-    except (OSError, ValueError):
+        return Published(folder, read_report(folder))
+    except BadPackage:
         return None
 
 

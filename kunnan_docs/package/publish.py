@@ -8,49 +8,36 @@ discards whatever a crash left in .staging.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import re
 import shutil
 from pathlib import Path
 from typing import Any
 
-from kunnan_docs import __version__
 from kunnan_docs.core.casefile import Case
 from kunnan_docs.core.idcard import masked
 from kunnan_docs.package.build import Package, remarks_text
-
-STAGING = ".staging"
-HISTORY = "_历史版本"
-MANIFEST = "manifest-sha256.txt"
-REPORT = "report.json"
-SUMMARY = "报告.txt"
-INPUT_PREFIX = "input:"  # manifests before input/ was kept listed the inputs' hashes this way
-INPUT_DIR = "input"
-VERSION = re.compile(r"第(\d+)版")  # earlier versions: HISTORY/<档案号>/第N版
-GENERATOR = f"kunnan-docs {__version__}"
-_UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
-_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
-
-
-def safe_name(archive_no: str) -> str:
-    """An archive number as a folder name that Windows, network shares and zip files all accept."""
-    name = _UNSAFE.sub("_", archive_no).strip(" .") or "_"
-    return f"_{name}" if name.upper() in _RESERVED else name
+from kunnan_docs.package.layout import (
+    DOCUMENTS,
+    GENERATOR,
+    HISTORY,
+    INPUT_DIR,
+    MANIFEST,
+    REPORT,
+    STAGING,
+    SUMMARY,
+    VERSION,
+    Report,
+    document,
+    manifest_lines,
+    package_pdf,
+    safe_name,
+)
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def report(pkg: Package) -> dict[str, Any]:
+def report(pkg: Package) -> Report:
+    """The package's report.json, checked against the layout's shape as it is written."""
     case = pkg.case
-    return {
+    return Report.from_dict({
         "archive_no": case.archive_no,
         "generator": GENERATOR,  # a rebuild after an upgrade is not skipped as up to date
         "kind": case.kind,
@@ -60,9 +47,9 @@ def report(pkg: Package) -> dict[str, Any]:
         "pages": {"total": pkg.total_pages, "content": pkg.content_pages, "content_start_index": pkg.content_start},
         "checklist": [r.to_dict() for r in pkg.results],
         "findings": [f.to_dict() for f in pkg.findings],
-        "documents": [f"documents/{form.stem}.{ext}" for form, _, _ in pkg.forms for ext in ("pdf", "docx")],
+        "documents": [document(form.stem, ext) for form, _, _ in pkg.forms for ext in ("pdf", "docx")],
         "case": case_summary(case),
-    }
+    })
 
 
 def case_summary(case: Case) -> dict[str, Any]:
@@ -102,24 +89,16 @@ def summary(pkg: Package) -> str:
 def write_folder(pkg: Package, folder: Path, inputs: Path | None = None) -> None:
     """`inputs`, the private copy the package was built from, moves in as input/ (covered by the manifest)."""
     folder.mkdir(parents=True)
-    name = safe_name(pkg.case.archive_no)
-    (folder / f"{name}.pdf").write_bytes(pkg.pdf)
-    docs = folder / "documents"
-    docs.mkdir()
+    package_pdf(folder, pkg.case.archive_no).write_bytes(pkg.pdf)
+    (folder / DOCUMENTS).mkdir()
     for form, pdf, docx in pkg.forms:
-        (docs / f"{form.stem}.pdf").write_bytes(pdf)
-        (docs / f"{form.stem}.docx").write_bytes(docx)
-    (folder / REPORT).write_text(json.dumps(report(pkg), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        (folder / document(form.stem, "pdf")).write_bytes(pdf)
+        (folder / document(form.stem, "docx")).write_bytes(docx)
+    (folder / REPORT).write_text(report(pkg).to_json(), encoding="utf-8")
     (folder / SUMMARY).write_text(summary(pkg), encoding="utf-8-sig")  # BOM: Windows Notepad shows it right
     if inputs is not None:
         os.rename(inputs, folder / INPUT_DIR)
     _write_synced(folder / MANIFEST, "\n".join(manifest_lines(folder)) + "\n")
-
-
-def manifest_lines(folder: Path) -> list[str]:
-    """`sha256  relative/path` for every file below a folder except its own manifest (bagit style)."""
-    return [f"{sha256_file(p)}  {p.relative_to(folder).as_posix()}"
-            for p in sorted(folder.rglob("*")) if p.is_file() and p != folder / MANIFEST]
 
 
 def _write_synced(path: Path, text: str) -> None:

@@ -1,9 +1,10 @@
 """What the district runs on receipt: is the package folder whole, unaltered and self-consistent?
 
-Checks, in order: every file against the manifest (no byte changed, none missing, none added); the
-PDF opens; its page count, bookmarks and contents list agree with report.json; the QR codes on the
-cover and on the first page of every generated form decode to the archive number (QR only, from the
-bottom strip of the page in grey: a handover verifies hundreds of packages).
+Checks, in order: every file against the manifest (no byte changed, none missing, none added); report.json has
+the shape layout.py promises; the PDF opens; its page count, bookmarks and contents list agree with report.json;
+the QR codes on the cover and on the first page of every generated form decode to the archive number (QR only,
+from the bottom strip of the page in grey: a handover verifies hundreds of packages).
+Depends on the package layout only, not on the builder.
 """
 
 from __future__ import annotations
@@ -11,23 +12,69 @@ from __future__ import annotations
 import json
 import tempfile
 import zipfile
+from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 import pikepdf
 import pypdfium2 as pdfium
 
+from kunnan_docs.errors import BadPackage
 from kunnan_docs.forms import qr
-from kunnan_docs.package.publish import INPUT_PREFIX, MANIFEST, REPORT, safe_name, sha256_file
+from kunnan_docs.package.layout import (
+    HANDOVER_MARKER,
+    HANDOVER_PACKAGES,
+    MANIFEST,
+    REPORT,
+    ChecklistEntry,
+    ItemStatus,
+    Report,
+    package_pdf,
+    read_manifest,
+    read_report,
+    safe_name,
+    sha256_file,
+)
 
 QR_DPI = 150
 QR_STRIP = 64 * 72 / 25.4  # points: the cover's code ends 56 mm above the bottom edge, a form's 30 mm
-HANDOVER_MARKER = "handover.json"  # written by handover.py, which imports this module
-HANDOVER_PACKAGES = "案卷"
+RESEND = "请要求移交方重新发送整个文件夹。"
 
 
-def verify_path(path: Path) -> list[str]:
-    """A package folder, a handover folder, or a handover zip: every problem found, in Chinese."""
+class ProblemKind(StrEnum):
+    """What is wrong, for programs reading `verify --json`; the Chinese message says it to a clerk."""
+
+    NO_MANIFEST = "no_manifest"
+    MISSING = "missing"  # a file the manifest lists is not there
+    CHANGED = "changed"  # a file's SHA-256 differs from the manifest
+    EXTRA = "extra"  # a file the manifest does not list
+    BAD_REPORT = "bad_report"  # report.json unreadable or not of the promised shape
+    BAD_PDF = "bad_pdf"  # the package PDF does not open
+    PAGE_COUNT = "page_count"
+    BOOKMARKS = "bookmarks"
+    CONTENTS = "contents"  # the printed contents list lacks a page range
+    QR = "qr"
+    BAD_ZIP = "bad_zip"
+    BAD_HANDOVER = "bad_handover"  # handover.json unreadable
+    NOT_HANDED_OVER = "not_handed_over"  # a package the handover lists is not in it
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: ProblemKind
+    message: str  # Chinese, says what is wrong and what to do
+    file: str = ""  # the file at fault, relative to the package folder
+    package: str = ""  # the package's folder inside a handover
+
+    def __str__(self) -> str:
+        return f"{self.package}:{self.message}" if self.package else self.message
+
+    def to_dict(self) -> dict[str, str]:
+        return {"kind": self.kind.value, "message": self.message, "file": self.file, "package": self.package}
+
+
+def verify_path(path: Path) -> list[Problem]:
+    """A package folder, a handover folder, or a handover zip: every problem found."""
     if path.is_file() and path.suffix.lower() == ".zip":
         return _verify_zip(path)
     if (path / HANDOVER_MARKER).is_file():
@@ -35,106 +82,111 @@ def verify_path(path: Path) -> list[str]:
     return verify_folder(path)
 
 
-def _verify_zip(path: Path) -> list[str]:
+def _verify_zip(path: Path) -> list[Problem]:
     try:
         with zipfile.ZipFile(path) as zf, tempfile.TemporaryDirectory() as tmp:
             names = zf.namelist()
             if any(n.startswith("/") or ".." in Path(n).parts for n in names):
-                return [f"压缩包 {path.name} 中有指向包外的文件名,拒绝解压。"]
+                return [Problem(ProblemKind.BAD_ZIP, f"压缩包 {path.name} 中有指向包外的文件名,拒绝解压。" + RESEND)]
             tops = {n.split("/", 1)[0] for n in names}
             if len(tops) != 1:
-                return [f"压缩包 {path.name} 应只含一个移交文件夹。"]
+                return [Problem(ProblemKind.BAD_ZIP, f"压缩包 {path.name} 应只含一个移交文件夹。" + RESEND)]
             zf.extractall(tmp)
             return _verify_handover(Path(tmp) / tops.pop())
     except zipfile.BadZipFile:
-        return [f"压缩包 {path.name} 已损坏,无法打开。请要求移交方重新发送。"]
+        return [Problem(ProblemKind.BAD_ZIP, f"压缩包 {path.name} 已损坏,无法打开。请要求移交方重新发送。")]
 
 
-def _verify_handover(folder: Path) -> list[str]:
-    manifest = folder / MANIFEST
-    if not manifest.is_file():
-        return [f"移交文件夹缺少清单文件 {MANIFEST}。"]
-    problems = _check_manifest(folder, manifest)
-    listed = json.loads((folder / HANDOVER_MARKER).read_text(encoding="utf-8")).get("packages", [])
+def _verify_handover(folder: Path) -> list[Problem]:
+    if not (folder / MANIFEST).is_file():
+        return [Problem(ProblemKind.NO_MANIFEST, f"移交文件夹缺少清单文件 {MANIFEST}。" + RESEND, MANIFEST)]
+    problems = _check_manifest(folder)
+    try:
+        listed = json.loads((folder / HANDOVER_MARKER).read_text(encoding="utf-8"))["packages"]
+        if not isinstance(listed, list) or not all(isinstance(no, str) for no in listed):
+            raise ValueError("packages")
+    except (OSError, ValueError, KeyError, TypeError):
+        return [*problems, Problem(ProblemKind.BAD_HANDOVER,
+                                   f"移交文件 {HANDOVER_MARKER} 无法读取或缺少案卷列表。" + RESEND, HANDOVER_MARKER)]
     packages = folder / HANDOVER_PACKAGES
     present = sorted(p for p in packages.iterdir() if p.is_dir()) if packages.is_dir() else []
     names = {p.name for p in present}
-    missing = sorted(no for no in listed if safe_name(no) not in names)  # folders carry folder-safe names
-    problems += [f"移交清单中的案卷 {no} 不在移交文件夹中。" for no in missing]
+    problems += [Problem(ProblemKind.NOT_HANDED_OVER, f"移交清单中的案卷 {no} 不在移交文件夹中。" + RESEND)
+                 for no in sorted(listed) if safe_name(no) not in names]  # folders carry folder-safe names
     for pkg in present:
-        problems += [f"{pkg.name}:{problem}" for problem in verify_folder(pkg)]
+        problems += [Problem(p.kind, p.message, p.file, pkg.name) for p in verify_folder(pkg)]
     return problems
 
 
-def verify_folder(folder: Path) -> list[str]:
-    """Every problem found, in Chinese; an empty list means the package is sound."""
-    manifest = folder / MANIFEST
-    if not manifest.is_file():
-        return [f"缺少清单文件 {MANIFEST},无法确认材料是否完整。请要求移交方重新发送整个文件夹。"]
-    problems = _check_manifest(folder, manifest)
+def verify_folder(folder: Path) -> list[Problem]:
+    """Every problem found; an empty list means the package is sound."""
+    if not (folder / MANIFEST).is_file():
+        return [Problem(ProblemKind.NO_MANIFEST, f"缺少清单文件 {MANIFEST},无法确认材料是否完整。" + RESEND, MANIFEST)]
+    problems = _check_manifest(folder)
     try:
-        report = json.loads((folder / REPORT).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        return [*problems, f"{REPORT} 无法读取({exc})。"]
-    pdf_path = folder / f"{safe_name(report['archive_no'])}.pdf"
+        report = read_report(folder)
+    except BadPackage as exc:
+        return [*problems, Problem(ProblemKind.BAD_REPORT, str(exc), REPORT)]
+    pdf_path = package_pdf(folder, report.archive_no)
     try:
         with pikepdf.open(pdf_path) as pdf:
-            problems += _check_structure(pdf, report)
+            problems += _check_structure(pdf, report, pdf_path.name)
     except (OSError, pikepdf.PdfError) as exc:
-        return [*problems, f"案卷 PDF {pdf_path.name} 无法打开({str(exc).splitlines()[0][:100]})。"]
+        reason = str(exc).splitlines()[0][:100]
+        return [*problems, Problem(ProblemKind.BAD_PDF, f"案卷 PDF {pdf_path.name} 无法打开({reason})。" + RESEND,
+                                   pdf_path.name)]
     doc = pdfium.PdfDocument(pdf_path)
     try:
-        return problems + _check_contents_list(doc, report) + _check_qr(doc, report)
+        return problems + _check_contents_list(doc, report, pdf_path.name) + _check_qr(doc, report, pdf_path.name)
     finally:
         doc.close()
 
 
-def _check_manifest(folder: Path, manifest: Path) -> list[str]:
-    problems: list[str] = []
-    listed: set[str] = set()
-    for line in manifest.read_text(encoding="utf-8").splitlines():
-        digest, _, rel = line.partition("  ")
-        if not rel or rel.startswith(INPUT_PREFIX):
-            continue  # inputs stay with the archive room; their hashes are for its own records
-        listed.add(rel)
+def _check_manifest(folder: Path) -> list[Problem]:
+    problems: list[Problem] = []
+    listed = read_manifest(folder)  # the inputs' lines stay with the archive room: their files are not shipped
+    for rel, digest in listed.items():
         path = folder / rel
         if not path.is_file():
-            problems.append(f"缺少文件:{rel}")
+            problems.append(Problem(ProblemKind.MISSING, f"缺少文件:{rel}", rel))
         elif sha256_file(path) != digest:
-            problems.append(f"文件已被改动(SHA-256 不符):{rel}")
+            problems.append(Problem(ProblemKind.CHANGED, f"文件已被改动(SHA-256 不符):{rel}", rel))
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder).as_posix()
         if path.is_file() and rel != MANIFEST and rel not in listed:
-            problems.append(f"多出清单中没有的文件:{rel}")
+            problems.append(Problem(ProblemKind.EXTRA, f"多出清单中没有的文件:{rel}", rel))
     return problems
 
 
-def _check_structure(pdf: pikepdf.Pdf, report: dict[str, Any]) -> list[str]:
-    problems: list[str] = []
-    pages = report["pages"]
-    if len(pdf.pages) != pages["total"]:
-        problems.append(f"案卷 PDF 有 {len(pdf.pages)} 页,报告记载 {pages['total']} 页。")
-    start = pages["content_start_index"]
+def _present(report: Report) -> list[ChecklistEntry]:
+    return [e for e in report.checklist if e.status is ItemStatus.PRESENT and e.documents]
+
+
+def _check_structure(pdf: pikepdf.Pdf, report: Report, name: str) -> list[Problem]:
+    problems: list[Problem] = []
+    if len(pdf.pages) != report.pages.total:
+        problems.append(Problem(ProblemKind.PAGE_COUNT,
+                                f"案卷 PDF 有 {len(pdf.pages)} 页,报告记载 {report.pages.total} 页。" + RESEND, name))
+    start = report.pages.content_start_index
     with pdf.open_outline() as outline:
         marks = {item.title.split(".", 1)[0]: item for item in outline.root if "." in item.title}
         objgen = {page.objgen: i for i, page in enumerate(pdf.pages)}
-        for entry in report["checklist"]:
-            if entry["status"] != "present":
-                continue
-            mark = marks.get(str(entry["no"]))
-            expected = start + entry["documents"][0]["pages"][0] - 1
+        for entry in _present(report):
+            mark = marks.get(str(entry.no))
+            expected = start + entry.documents[0].pages[0] - 1
             target = _destination_index(mark, objgen) if mark else None
             if target != expected:
-                problems.append(f"书签与目录不符:清单第{entry['no']}项应从第 {expected + 1} 页(PDF 页序)开始。")
+                problems.append(Problem(ProblemKind.BOOKMARKS,
+                                        f"书签与目录不符:清单第{entry.no}项应从第 {expected + 1} 页(PDF 页序)开始。", name))
     return problems
 
 
-def _check_contents_list(doc: pdfium.PdfDocument, report: dict[str, Any]) -> list[str]:
+def _check_contents_list(doc: pdfium.PdfDocument, report: Report, name: str) -> list[Problem]:
     """The printed contents list (pages between the cover and the first content page) names every range."""
-    start = report["pages"]["content_start_index"]
+    start = min(report.pages.content_start_index, len(doc))
     toc_text = "".join(doc[i].get_textpage().get_text_range() for i in range(1, start))
-    return [f"卷内文件目录中找不到清单第{e['no']}项的页号 {e['pages']}。"
-            for e in report["checklist"] if e["status"] == "present" and e["pages"] not in toc_text]
+    return [Problem(ProblemKind.CONTENTS, f"卷内文件目录中找不到清单第{e.no}项的页号 {e.pages}。", name)
+            for e in _present(report) if not e.pages or e.pages not in toc_text]
 
 
 def _destination_index(mark: pikepdf.OutlineItem, objgen: dict[tuple[int, int], int]) -> int | None:
@@ -144,20 +196,23 @@ def _destination_index(mark: pikepdf.OutlineItem, objgen: dict[tuple[int, int], 
     return None
 
 
-def _check_qr(doc: pdfium.PdfDocument, report: dict[str, Any]) -> list[str]:
+def _check_qr(doc: pdfium.PdfDocument, report: Report, name: str) -> list[Problem]:
     """The cover's code names the archive number; each generated form's first page says page 1 of it."""
-    archive_no = report["archive_no"]
-    start = report["pages"]["content_start_index"]
-    wanted = {0: qr.COVER_KEY}
-    for entry in report["checklist"]:
-        for d in entry["documents"]:
-            if d["generated"]:
-                wanted[start + d["pages"][0] - 1] = None
+    archive_no = report.archive_no
+    start = report.pages.content_start_index
+    wanted: dict[int, str | None] = {0: qr.COVER_KEY}
+    for entry in report.checklist:
+        for d in entry.documents:
+            if d.generated:
+                wanted[start + d.pages[0] - 1] = None
     problems = []
     for index, key in sorted(wanted.items()):
-        codes = [c for found in read_page_codes(doc[index]) if (c := qr.parse(found.text))]
+        # a page beyond the end is already reported as a page-count problem
+        found = read_page_codes(doc[index]) if index < len(doc) else []
+        codes = [c for f in found if (c := qr.parse(f.text))]
         if not any(c.archive_no == archive_no and (c.form_key == key if key else c.page == 1) for c in codes):
-            problems.append(f"第 {index + 1} 页(PDF 页序)的二维码无法识别或不是档案号 {archive_no}。")
+            problems.append(Problem(ProblemKind.QR,
+                                    f"第 {index + 1} 页(PDF 页序)的二维码无法识别或不是档案号 {archive_no}。", name))
     return problems
 
 

@@ -31,7 +31,7 @@ from kunnan_docs.core.workcal import WorkCalendar
 from kunnan_docs.errors import CaseRejected
 from kunnan_docs.forms import qr
 from kunnan_docs.forms.fill import forms_for
-from kunnan_docs.package.publish import INPUT_DIR, REPORT, safe_name
+from kunnan_docs.package.layout import INPUT_DIR, REPORT, safe_name
 from kunnan_docs.package.signed import STORE, originals_for, store_dir, store_original
 from kunnan_docs.scan.pages import ScanFile, ScannedPage, read_scan
 

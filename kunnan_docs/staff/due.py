@@ -53,7 +53,7 @@ def due_list(outbox: Path, as_of: date) -> list[Due]:
         if pkg.kind == "filing":
             checks.append(("半年入户走访", _last(c.get("home_visits", []), c["filing_date"])))
             checks.append(("半年档案核查", _last(c.get("archive_checks", []), c["filing_date"])))
-        elif c.get("notice_date") and not pkg.report.get("follow_up_complete", True):
+        elif c.get("notice_date") and not pkg.report.follow_up_complete:
             notice = date.fromisoformat(c["notice_date"])
             visits = [date.fromisoformat(d) for d in c.get("return_visits", [])]
             items.append(Due(contact, pkg.archive_no, name, "脱困满六个月回访", max([notice, *visits]),

@@ -22,13 +22,12 @@ from tqdm import tqdm
 from kunnan_docs.errors import UsageError
 from kunnan_docs.forms.fill import zh_date
 from kunnan_docs.forms.pdf import sheet_text, styles
+from kunnan_docs.package.layout import HANDOVER_MARKER, HANDOVER_PACKAGES, HANDOVER_REGISTER, MANIFEST, manifest_lines
 from kunnan_docs.package.outbox import Published, published
-from kunnan_docs.package.publish import MANIFEST, manifest_lines
 from kunnan_docs.package.sheets import build_pdf, grid
-from kunnan_docs.package.verify import HANDOVER_MARKER, HANDOVER_PACKAGES, verify_folder
+from kunnan_docs.package.verify import verify_folder
 from kunnan_docs.staff.xlsx import new_workbook, write_table
 
-REGISTER = "移交清单"
 HEADERS = ["序号", "档案号", "姓名", "类别", "页数", "材料是否齐全", "备注"]
 KIND = {"filing": "建档", "exit": "脱困"}
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
@@ -42,7 +41,7 @@ class Handover:
 
     @property
     def pages(self) -> int:
-        return sum(p.report["pages"]["total"] for p in self.packages)
+        return sum(p.report.pages.total for p in self.packages)
 
 
 def choose(outbox: Path, district: str, cases: list[str] | None) -> list[Published]:
@@ -61,8 +60,8 @@ def choose(outbox: Path, district: str, cases: list[str] | None) -> list[Publish
 
 def _row(seq: int, pkg: Published) -> list[object]:
     complete = pkg.complete
-    remark = "" if complete else pkg.report.get("status_label", "")
-    return [seq, pkg.archive_no, pkg.case.get("worker_name", ""), KIND[pkg.kind], pkg.report["pages"]["total"],
+    remark = "" if complete else pkg.report.status_label
+    return [seq, pkg.archive_no, pkg.case.get("worker_name", ""), KIND[pkg.kind], pkg.report.pages.total,
             "是" if complete else "否", remark]
 
 
@@ -85,7 +84,7 @@ def _register_pdf(rows: list[list[object]], district: str, when: date, total_pag
 def _register_xlsx(rows: list[list[object]], district: str, when: date, total_pages: int, path: Path) -> None:
     wb = new_workbook()
     ws = wb.active
-    ws.title = REGISTER
+    ws.title = HANDOVER_REGISTER
     ws["A1"] = "困难职工档案移交清单"
     ws["A2"] = f"接收单位:{district}    移交日期:{when.isoformat()}"
     nxt = write_table(ws, HEADERS, rows, start_row=4)
@@ -130,8 +129,8 @@ def hand_over(outbox: Path, district: str, cases: list[str] | None, target: Path
         shutil.copytree(pkg.folder, staging / HANDOVER_PACKAGES / pkg.folder.name)
     rows = [_row(i, p) for i, p in enumerate(chosen, start=1)]
     result = Handover(target, target.with_suffix(".zip"), chosen)
-    (staging / f"{REGISTER}.pdf").write_bytes(_register_pdf(rows, district, when, result.pages))
-    _register_xlsx(rows, district, when, result.pages, staging / f"{REGISTER}.xlsx")
+    (staging / f"{HANDOVER_REGISTER}.pdf").write_bytes(_register_pdf(rows, district, when, result.pages))
+    _register_xlsx(rows, district, when, result.pages, staging / f"{HANDOVER_REGISTER}.xlsx")
     marker = {"district": district, "date": when.isoformat(), "packages": [p.archive_no for p in chosen]}
     (staging / HANDOVER_MARKER).write_text(json.dumps(marker, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     (staging / MANIFEST).write_text("\n".join(manifest_lines(staging)) + "\n", encoding="utf-8")

@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pikepdf
 
+from kunnan_docs.package.layout import notice_pdf
 from kunnan_docs.package.outbox import Published, published
-
-NOTICE_FILE = "documents/附件5-脱困公示.pdf"
 
 
 @dataclass
@@ -28,7 +27,7 @@ def select(outbox: Path, start: date | None, end: date | None) -> list[Published
     chosen = []
     for pkg in published(outbox):
         publicity = pkg.case.get("publicity") or {}
-        if pkg.kind != "exit" or not publicity.get("start") or not (pkg.folder / NOTICE_FILE).is_file():
+        if pkg.kind != "exit" or not publicity.get("start") or not notice_pdf(pkg.folder).is_file():
             continue
         day = date.fromisoformat(publicity["start"])
         if (start is None or day >= start) and (end is None or day <= end):
@@ -42,7 +41,7 @@ def combine(cases: list[Published]) -> NoticeRun:
     with out.open_outline() as outline:
         for pkg in cases:
             index = len(out.pages)
-            out.pages.extend(pikepdf.open(pkg.folder / NOTICE_FILE).pages)
+            out.pages.extend(pikepdf.open(notice_pdf(pkg.folder)).pages)
             place = pkg.case["publicity"].get("place", "")
             outline.root.append(pikepdf.OutlineItem(f"{place} {pkg.archive_no}", index))
     out.docinfo = out.make_indirect(pikepdf.Dictionary(Title=pikepdf.String("困难职工脱困公示(打印汇总)"),

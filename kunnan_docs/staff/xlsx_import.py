@@ -24,7 +24,7 @@ from kunnan_docs.core.findings import Finding, Severity
 from kunnan_docs.core.resources import load_json
 from kunnan_docs.core.rules import check_rules
 from kunnan_docs.errors import UsageError
-from kunnan_docs.package.publish import safe_name
+from kunnan_docs.package.layout import safe_name
 from kunnan_docs.staff.xlsx import new_workbook
 
 KEY = "档案号"

@@ -36,13 +36,13 @@ from starlette.templating import Jinja2Templates
 from kunnan_docs.errors import KunnanError
 from kunnan_docs.inbox.ledger import Ledger
 from kunnan_docs.inbox.watcher import Watcher
-from kunnan_docs.package.outbox import HANDOVERS, Published, history, published
-from kunnan_docs.package.publish import safe_name
-from kunnan_docs.package.verify import verify_folder
+from kunnan_docs.package.layout import HANDOVER_REGISTER, HANDOVERS, LEDGER, safe_name
+from kunnan_docs.package.outbox import Published, history, published
+from kunnan_docs.package.verify import Problem, verify_folder
 from kunnan_docs.staff import notices
 from kunnan_docs.staff.due import due_list
 from kunnan_docs.staff.due import write_xlsx as write_due_xlsx
-from kunnan_docs.staff.handover import REGISTER, choose, hand_over, make_zip
+from kunnan_docs.staff.handover import choose, hand_over, make_zip
 from kunnan_docs.staff.progress import HEADERS as PROGRESS_HEADERS
 from kunnan_docs.staff.progress import chart, report_pdf, tally
 from kunnan_docs.web.security import Session, Sessions, Users, audit, csrf_ok, file_inside
@@ -176,7 +176,7 @@ async def logout(request: Request, form: FormData) -> Response:
 def inbox_state(desk: Desk) -> dict[str, Any]:
     """What the ledger says and what the running watcher is still settling; re-read on every poll."""
     settling = desk.watcher.settling() if desk.watcher else []
-    path = desk.state / "ledger.sqlite"
+    path = desk.state / LEDGER
     if not path.is_file():
         return {"settling": settling, "waiting": [], "building": [], "published": [], "rejected": []}
     ledger = Ledger(path, read_only=True)
@@ -313,7 +313,7 @@ async def handover_page(request: Request) -> Response:
     district = request.query_params.get("district", "")
     all_packages = published(desk.outbox)
     districts = sorted({p.case.get("district") or "" for p in all_packages} - {""})
-    rows: list[tuple[Published, list[str]]] = []
+    rows: list[tuple[Published, list[Problem]]] = []
     if district in districts:
         chosen = choose(desk.outbox, district, None)
         checks = await asyncio.gather(*(asyncio.to_thread(verify_folder, p.folder) for p in chosen))
@@ -338,7 +338,7 @@ async def handover_make(request: Request, form: FormData) -> Response:
     audit(desk.state, _session(request).user or "-", "移交", district=district, folder=target.name,
           cases=[p.archive_no for p in result.packages])
     rel = target.relative_to(desk.outbox).as_posix()
-    done = {"zip": f"{HANDOVERS}/{result.zip.name}", "pdf": f"{rel}/{REGISTER}.pdf", "xlsx": f"{rel}/{REGISTER}.xlsx",
+    done = {"zip": f"{HANDOVERS}/{result.zip.name}", "pdf": f"{rel}/{HANDOVER_REGISTER}.pdf", "xlsx": f"{rel}/{HANDOVER_REGISTER}.xlsx",
             "packages": result.packages, "pages": result.pages}
     return page(request, "handover.html", districts=[], district=district, rows=[], done=done)
 

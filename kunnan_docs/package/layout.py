@@ -1,0 +1,245 @@
+"""The package folder and the outbox as a contract: every file name, and the typed report.json.
+
+The builder (publish.py) writes what this module describes; the readers (verify, the outbox listing, the staff
+workflows, the web desk) depend on this module only, never on the builder. A report is checked when read, so a
+hand-edited or truncated report.json becomes a clear Chinese message instead of a KeyError deep in a reader.
+
+    outbox/
+      <档案号>/                    one current package (folder name: safe_name(档案号))
+        <档案号>.pdf               the indexed archive PDF
+        documents/附件N-….pdf|docx the generated annex forms
+        input/                     the case file and scans it was built from
+        report.json                Report below
+        报告.txt                   the Chinese summary a clerk reads first
+        manifest-sha256.txt        `sha256  relative/path` for every other file (bagit style)
+      _历史版本/<档案号>/第N版/    earlier versions, moved aside on republishing
+      .staging/                    folders being written; renamed into place when finished
+      .kunnan/                     the watcher's ledger and log
+    <移交>/                        a handover: handover.json, 案卷/<档案号>/…, 移交清单.pdf|xlsx, manifest
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from kunnan_docs import __version__
+from kunnan_docs.core.resources import load_json
+from kunnan_docs.errors import BadPackage
+
+STAGING = ".staging"
+HISTORY = "_历史版本"
+VERSION = re.compile(r"第(\d+)版")  # earlier versions: HISTORY/<档案号>/第N版
+HANDOVERS = "_移交"  # handovers made at the web desk: inside the outbox, so that they can be downloaded
+MANIFEST = "manifest-sha256.txt"
+REPORT = "report.json"
+SUMMARY = "报告.txt"
+DOCUMENTS = "documents"
+INPUT_DIR = "input"  # the case file and scans the package was built from, covered by the manifest
+INPUT_PREFIX = "input:"  # manifests before input/ was kept listed the inputs' hashes this way; verify skips them
+STATE_DIR = ".kunnan"  # beside the packages in the outbox: the watcher's ledger and log
+LEDGER = "ledger.sqlite"
+HANDOVER_MARKER = "handover.json"
+HANDOVER_PACKAGES = "案卷"
+HANDOVER_REGISTER = "移交清单"
+GENERATOR = f"kunnan-docs {__version__}"  # in report.json: a rebuild after an upgrade is not skipped as up to date
+NOTICE_FORM = "publicity"  # the Annex 5 notice, printed in runs by `notices`
+
+_UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
+_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+
+
+def safe_name(archive_no: str) -> str:
+    """An archive number as a folder name that Windows, network shares and zip files all accept."""
+    name = _UNSAFE.sub("_", archive_no).strip(" .") or "_"
+    return f"_{name}" if name.upper() in _RESERVED else name
+
+
+def package_pdf(folder: Path, archive_no: str) -> Path:
+    return folder / f"{safe_name(archive_no)}.pdf"
+
+
+def document(stem: str, ext: str) -> str:
+    """A generated form's path inside the package folder, as the manifest and report.json spell it."""
+    return f"{DOCUMENTS}/{stem}.{ext}"
+
+
+def notice_pdf(folder: Path) -> Path:
+    """The package's Annex 5 notice; its file name is the one forms.json gives the form."""
+    stem = next(f["file"] for f in load_json("templates", "forms.json")["forms"] if f["id"] == NOTICE_FORM)
+    return folder / document(stem, "pdf")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def manifest_lines(folder: Path) -> list[str]:
+    """`sha256  relative/path` for every file below a folder except its own manifest (bagit style)."""
+    return [f"{sha256_file(p)}  {p.relative_to(folder).as_posix()}"
+            for p in sorted(folder.rglob("*")) if p.is_file() and p != folder / MANIFEST]
+
+
+def read_manifest(folder: Path) -> dict[str, str]:
+    """relative path → SHA-256 of the files the manifest lists (the inputs' lines are not the package's files)."""
+    listed: dict[str, str] = {}
+    for line in (folder / MANIFEST).read_text(encoding="utf-8").splitlines():
+        digest, _, rel = line.partition("  ")
+        if rel and not rel.startswith(INPUT_PREFIX):
+            listed[rel] = digest
+    return listed
+
+
+class ItemStatus(StrEnum):
+    PRESENT = "present"
+    MISSING = "missing"
+    NOT_APPLICABLE = "not_applicable"
+
+
+@dataclass(frozen=True)
+class Document:
+    """One document filed under a checklist item: a generated form or one scan, at archive pages first–last."""
+
+    title: str
+    pages: tuple[int, int]
+    generated: bool
+
+
+@dataclass(frozen=True)
+class ChecklistEntry:
+    no: int
+    id: str
+    title: str
+    status: ItemStatus
+    pages: str | None  # "3" or "3-5" as printed in the contents list; None when absent
+    documents: tuple[Document, ...]
+
+
+@dataclass(frozen=True)
+class Pages:
+    total: int
+    content: int
+    content_start_index: int  # 0-based PDF index of archive page 1 (after cover and contents list)
+
+
+@dataclass(frozen=True)
+class Report:
+    """report.json. `findings` and `case` (no ID number, income or health) are passed through as written."""
+
+    archive_no: str
+    generator: str | None  # GENERATOR of the build; None in reports written before it was recorded
+    kind: str  # filing | exit
+    status: str  # the package's outcome word, e.g. complete, incomplete, follow_up
+    status_label: str  # its Chinese wording, e.g. 材料不全(缺第3项)
+    follow_up_complete: bool
+    pages: Pages
+    checklist: tuple[ChecklistEntry, ...]
+    findings: tuple[dict[str, Any], ...]
+    documents: tuple[str, ...]
+    case: dict[str, Any]
+
+    @property
+    def complete(self) -> bool:
+        return self.status == "complete"
+
+    def to_json(self) -> str:
+        """The text of report.json, keys in field order; readers get back what from_dict checked."""
+        return json.dumps(asdict(self), ensure_ascii=False, indent=2) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Report:
+        """Check the shape field by field; raises BadPackage naming the first field that is wrong."""
+        r = _Reader(data, "")
+        return cls(
+            archive_no=r.text("archive_no"), generator=r.text("generator", optional=True), kind=r.choice("kind", ("filing", "exit")), status=r.text("status"),
+            status_label=r.text("status_label"), follow_up_complete=r.flag("follow_up_complete"),
+            pages=_pages(r.obj("pages")),
+            checklist=tuple(_entry(e) for e in r.items("checklist")),
+            findings=tuple(f.data for f in r.items("findings")),
+            documents=tuple(r.texts("documents")),
+            case=r.obj("case").data,
+        )
+
+
+def _pages(r: _Reader) -> Pages:
+    return Pages(r.count("total"), r.count("content"), r.count("content_start_index"))
+
+
+def _entry(r: _Reader) -> ChecklistEntry:
+    return ChecklistEntry(
+        no=r.count("no"), id=r.text("id"), title=r.text("title"),
+        status=ItemStatus(r.choice("status", tuple(ItemStatus))), pages=r.text("pages", optional=True),
+        documents=tuple(Document(d.text("title"), d.span("pages"), d.flag("generated")) for d in r.items("documents")),
+    )
+
+
+class _Reader:
+    """Typed access to one JSON object of report.json; `where` is its path, for the message."""
+
+    def __init__(self, data: Any, where: str) -> None:
+        if not isinstance(data, dict):
+            raise BadPackage(f"{REPORT} 中{where or '顶层'}应是一个对象(键值表),实际不是。" + _ADVICE)
+        self.data: dict[str, Any] = data
+        self.where = where
+
+    def _get(self, key: str, ok: Any, wanted: str, optional: bool = False) -> Any:
+        value = self.data.get(key)
+        if value is None and optional:
+            return None
+        if value is None or not ok(value):
+            state = "缺少" if key not in self.data else "的值不对"
+            raise BadPackage(f"{REPORT} 中{state}字段 {self.where}{key}(应为{wanted})。" + _ADVICE)
+        return value
+
+    def text(self, key: str, optional: bool = False) -> Any:
+        return self._get(key, lambda v: isinstance(v, str) and v != "", "非空文字", optional)
+
+    def choice(self, key: str, allowed: tuple[str, ...]) -> str:
+        return self._get(key, lambda v: v in allowed, "、".join(allowed) + " 之一")
+
+    def count(self, key: str) -> int:
+        return self._get(key, lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "非负整数")
+
+    def flag(self, key: str) -> bool:
+        return self._get(key, lambda v: isinstance(v, bool), "true 或 false")
+
+    def span(self, key: str) -> tuple[int, int]:
+        def ok(v: Any) -> bool:
+            return (isinstance(v, list) and len(v) == 2 and all(isinstance(n, int) and n >= 1 for n in v)
+                    and v[0] <= v[1])
+
+        first, last = self._get(key, ok, "[起始页, 结束页]")
+        return first, last
+
+    def texts(self, key: str) -> list[str]:
+        return self._get(key, lambda v: isinstance(v, list) and all(isinstance(s, str) for s in v), "文字列表")
+
+    def obj(self, key: str) -> _Reader:
+        return _Reader(self._get(key, lambda v: isinstance(v, dict), "对象"), f"{self.where}{key}/")
+
+    def items(self, key: str) -> list[_Reader]:
+        values = self._get(key, lambda v: isinstance(v, list), "列表")
+        return [_Reader(v, f"{self.where}{key}/{i}/") for i, v in enumerate(values)]
+
+
+_ADVICE = "该案卷文件夹可能被改动过,或不是本程序生成的。请要求移交方重新成卷后再发送。"
+
+
+def read_report(folder: Path) -> Report:
+    """The package's report.json, checked; raises BadPackage (with a Chinese message) if unreadable or misshapen."""
+    try:
+        data = json.loads((folder / REPORT).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BadPackage(f"缺少 {REPORT}。" + _ADVICE) from None
+    except (OSError, ValueError) as exc:
+        raise BadPackage(f"{REPORT} 无法读取({str(exc)[:100]})。" + _ADVICE) from None
+    return Report.from_dict(data)

@@ -1,0 +1,63 @@
+"""The package layout as a contract: a report.json of the wrong shape is refused with a message naming the field."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kunnan_docs.errors import BadPackage
+from kunnan_docs.package.layout import REPORT, ItemStatus, Report, read_report
+
+from .conftest import DELETE, set_pointer
+
+GOOD: dict[str, Any] = {
+    "archive_no": "CD510104-2018-0112", "kind": "exit", "status": "incomplete", "status_label": "材料不全(缺第2项)",
+    "follow_up_complete": True, "pages": {"total": 5, "content": 2, "content_start_index": 2},
+    "checklist": [
+        {"no": 1, "id": "survey_form", "title": "入户调查表", "status": "present", "pages": "1-2",
+         "documents": [{"title": "入户调查表", "pages": [1, 2], "generated": True}]},
+        {"no": 2, "id": "id_card", "title": "身份证", "status": "missing", "pages": None, "documents": []},
+    ],
+    "findings": [], "documents": ["documents/附件3-入户调查表.pdf"], "case": {"worker_name": "王淑芬"},
+}
+
+
+def test_a_good_report_reads_typed_and_writes_back_unchanged() -> None:
+    report = Report.from_dict(copy.deepcopy(GOOD))
+    assert report.checklist[0].status is ItemStatus.PRESENT and report.checklist[0].documents[0].pages == (1, 2)
+    assert report.checklist[1].pages is None and not report.complete
+    assert json.loads(report.to_json()) == GOOD
+
+
+@pytest.mark.parametrize(("pointer", "value", "named"), [
+    ("/archive_no", DELETE, "缺少字段 archive_no"),
+    ("/archive_no", "", "字段 archive_no"),
+    ("/kind", "tuokun", "字段 kind(应为filing、exit 之一)"),
+    ("/follow_up_complete", "yes", "字段 follow_up_complete"),
+    ("/pages/total", True, "字段 pages/total"),
+    ("/pages/content", -1, "字段 pages/content"),
+    ("/pages", [5, 2, 2], "字段 pages"),
+    ("/checklist/1/status", "lost", "字段 checklist/1/status"),
+    ("/checklist/0/documents/0/pages", [2, 1], "字段 checklist/0/documents/0/pages"),
+    ("/checklist/0/documents/0", "入户调查表", "checklist/0/documents/0/应是一个对象"),
+    ("/documents", [1], "字段 documents"),
+    ("/case", None, "字段 case"),
+])
+def test_a_wrong_field_is_named(pointer: str, value: Any, named: str) -> None:
+    data = copy.deepcopy(GOOD)
+    set_pointer(data, pointer, value)
+    with pytest.raises(BadPackage, match="请要求移交方重新成卷") as caught:
+        Report.from_dict(data)
+    assert named in str(caught.value)
+
+
+def test_read_report_turns_a_missing_or_unparsable_file_into_a_message(tmp_path: Path) -> None:
+    with pytest.raises(BadPackage, match=f"缺少 {REPORT}"):
+        read_report(tmp_path)
+    (tmp_path / REPORT).write_bytes(b"\xff\xfe")
+    with pytest.raises(BadPackage, match=f"{REPORT} 无法读取"):
+        read_report(tmp_path)
