@@ -13,6 +13,7 @@ hand-edited or truncated report.json becomes a clear Chinese message instead of 
         报告.txt                   the Chinese summary a clerk reads first
         manifest-sha256.txt        `sha256  relative/path` for every other file (bagit style)
       _历史版本/<档案号>/第N版/    earlier versions, moved aside on republishing
+      _签章原件/<档案号>/          scanned signed originals of the printed forms (signed.py)
       .staging/                    folders being written; renamed into place when finished
       .kunnan/                     the watcher's ledger and log
     <移交>/                        a handover: handover.json, 案卷/<档案号>/…, 移交清单.pdf|xlsx, manifest
@@ -36,6 +37,7 @@ STAGING = ".staging"
 HISTORY = "_历史版本"
 VERSION = re.compile(r"第(\d+)版")  # earlier versions: HISTORY/<档案号>/第N版
 HANDOVERS = "_移交"  # handovers made at the web desk: inside the outbox, so that they can be downloaded
+SIGNED = "_签章原件"
 MANIFEST = "manifest-sha256.txt"
 REPORT = "report.json"
 SUMMARY = "报告.txt"

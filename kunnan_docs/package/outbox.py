@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from kunnan_docs.errors import BadPackage
-from kunnan_docs.package.layout import HANDOVERS, HISTORY, VERSION, Report, package_pdf, read_report
+from kunnan_docs.package.layout import HANDOVERS, HISTORY, SIGNED, VERSION, Report, package_pdf, read_report
 
 
 @dataclass
@@ -47,7 +47,7 @@ def published(outbox: Path) -> list[Published]:
     """Every current package, sorted by archive number; unreadable folders are skipped, not fatal."""
     if not outbox.is_dir():
         return []
-    folders = [f for f in outbox.iterdir() if f.is_dir() and not f.name.startswith(".") and f.name not in (HISTORY, HANDOVERS)]
+    folders = [f for f in outbox.iterdir() if f.is_dir() and not f.name.startswith(".") and f.name not in (HISTORY, SIGNED, HANDOVERS)]
     return sorted((p for f in folders if (p := _read(f))), key=lambda p: p.archive_no)
 
 

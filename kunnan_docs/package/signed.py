@@ -21,9 +21,7 @@ from typing import Any
 import pikepdf
 
 from kunnan_docs.forms.qr import form_key as form_key  # the store names files by it
-from kunnan_docs.package.publish import safe_name
-
-STORE = "_签章原件"
+from kunnan_docs.package.layout import SIGNED, safe_name
 
 
 @dataclass(frozen=True)
@@ -67,7 +65,7 @@ class SignedOriginal:
 
 
 def store_dir(outbox: Path, archive_no: str) -> Path:
-    return outbox / STORE / safe_name(archive_no)
+    return outbox / SIGNED / safe_name(archive_no)
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

@@ -31,8 +31,8 @@ from kunnan_docs.core.workcal import WorkCalendar
 from kunnan_docs.errors import CaseRejected
 from kunnan_docs.forms import qr
 from kunnan_docs.forms.fill import forms_for
-from kunnan_docs.package.layout import INPUT_DIR, REPORT, safe_name
-from kunnan_docs.package.signed import STORE, originals_for, store_dir, store_original
+from kunnan_docs.package.layout import INPUT_DIR, REPORT, SIGNED, safe_name
+from kunnan_docs.package.signed import originals_for, store_dir, store_original
 from kunnan_docs.scan.pages import ScanFile, ScannedPage, read_scan
 
 SCANNER_FOLDER = "扫描件"  # inside the inbox
@@ -211,7 +211,7 @@ def _drop_waiting(outbox: Path, code: qr.PageCode) -> None:
 def waiting_forms(outbox: Path) -> list[str]:
     """For `status`: every form with some pages back but not all, e.g. '… 附件3:已收到第1页,缺第2页'."""
     groups: dict[tuple[str, str, int], list[int]] = {}
-    for meta in sorted((outbox / STORE).glob(f"*/{WAITING}/*.json")):
+    for meta in sorted((outbox / SIGNED).glob(f"*/{WAITING}/*.json")):
         r = json.loads(meta.read_text(encoding="utf-8"))
         groups.setdefault((r["archive_no"], r["form_key"], r["pages_of_form"]), []).append(r["page_of_form"])
     return [_missing_text(archive_no, key, sorted(pages), total) for (archive_no, key, total), pages in groups.items()]
@@ -249,7 +249,7 @@ def _free_name(folder: Path, name: str) -> Path:
 
 def _journal(outbox: Path, path: Path) -> Path:
     digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
-    return outbox / STORE / JOURNAL / f"{digest}.json"
+    return outbox / SIGNED / JOURNAL / f"{digest}.json"
 
 
 Rebuild = Callable[[Path], str]  # a package's input case file → a Chinese line saying what became of it
@@ -281,7 +281,7 @@ def scan_in(files: list[Path], outbox: Path, calendar: WorkCalendar, rebuild: Re
 
 def _finish_journals(outbox: Path, calendar: WorkCalendar, rebuild: Rebuild, report: ScanReport) -> None:
     """Rebuilds a killed run had promised; a scanner file still in place is simply read again later."""
-    for journal in sorted((outbox / STORE / JOURNAL).glob("*.json")):
+    for journal in sorted((outbox / SIGNED / JOURNAL).glob("*.json")):
         record = json.loads(journal.read_text(encoding="utf-8"))
         if Path(record["file"]).exists():
             continue
