@@ -15,7 +15,8 @@ from kunnan_docs.package.layout import REPORT, ItemStatus, Report, read_report
 from .conftest import DELETE, set_pointer
 
 GOOD: dict[str, Any] = {
-    "archive_no": "CD510104-2018-0112", "kind": "exit", "status": "incomplete", "status_label": "材料不全(缺第2项)",
+    "archive_no": "CD510104-2018-0112", "generator": "kunnan-docs 0.1.0", "kind": "exit", "status": "incomplete",
+    "status_label": "材料不全(缺第2项)",
     "follow_up_complete": True, "pages": {"total": 5, "content": 2, "content_start_index": 2},
     "checklist": [
         {"no": 1, "id": "survey_form", "title": "入户调查表", "status": "present", "pages": "1-2",
