@@ -86,14 +86,27 @@ def test_page_numbers_on_content_pages_only(exit_package) -> None:
         assert not any(c.isdigit() for c in top_right_text(pdf, unnumbered))
 
 
-def test_stamp_sits_in_a_strip_above_the_scan(exit_package) -> None:
+def test_every_page_is_a4_and_a_scan_is_scaled_into_it_below_its_number(exit_package) -> None:
     start = json.loads((exit_package / "report.json").read_text(encoding="utf-8"))["pages"]["content_start_index"]
     with pikepdf.open(exit_package / f"{EXIT_NO}.pdf") as pdf:
+        for page in pdf.pages:  # prints 1:1 on A4 paper
+            assert [round(float(v), 1) for v in page.mediabox] == [0, 0, 595.3, 841.9]
+            assert int(page.obj.get("/Rotate", 0)) == 0 and list(page.cropbox) == list(page.mediabox)
         scan_page = pdf.pages[start]  # item 1, the ID card copy: a 595×842 pt JPEG page
-        box = [float(v) for v in scan_page.mediabox]
         assert len(scan_page.get_images()) == 1
-        assert abs(box[3] - box[1] - (842 + 12 * 72 / 25.4)) < 0.5  # grown by a 12 mm strip on top
-        assert box[1] == 0  # the scan itself keeps its place below the strip
+        operators = pikepdf.parse_content_stream(scan_page)
+        assert [str(op) for _, op in operators[:3]] == ["q", "q", "cm"]  # scaled by the drawing matrix alone
+        a, b, c, d, _, f = (float(v) for v in operators[2][0])
+        assert 0.9 < a == d < 1 and b == c == 0
+        assert f + 842 * d <= 841.9 - 17 * 72 / 25.4  # the scan's top stays below the number's strip
+    doc = pdfium.PdfDocument(exit_package / f"{EXIT_NO}.pdf")
+    edge = 10 * 72 / 25.4
+    for index in range(start, len(doc) - 1):  # page numbers stay 10 mm inside the paper edges
+        tp = doc[index].get_textpage()
+        width, height = doc[index].get_size()
+        for i in range(tp.count_chars()):
+            left, bottom, right, top = tp.get_charbox(i)
+            assert left >= edge and bottom >= edge and right <= width - edge and top <= height - edge
 
 
 def test_bookmarks_labels_and_metadata(exit_package) -> None:
@@ -288,17 +301,19 @@ def test_rotated_landscape_pdf_scan_gets_its_number_on_the_visible_top(case_copy
     pdf = pikepdf.new()
     pdf.add_blank_page(page_size=(842, 595))
     pdf.pages[0].obj.Rotate = 90
+    pdf.pages[0].contents_add(b"0 0 842 595 re f")  # black all over, to see where the scan lands
     pdf.save(scan)
     assert main(["build", str(case_file), "-o", str(tmp_path / "out")]) == ExitCode.OK
     package = tmp_path / "out" / "CD510108-2019-0037" / "CD510108-2019-0037.pdf"
     doc = pdfium.PdfDocument(package)
     report = json.loads((package.parent / "report.json").read_text(encoding="utf-8"))
     page = doc[report["pages"]["content_start_index"] + 3]  # content page 4
-    image = page.render(scale=1).to_pil().convert("L")
-    assert image.width < image.height  # landscape page turned upright by /Rotate 90
+    assert [round(v, 1) for v in page.get_size()] == [595.3, 841.9]  # upright A4, as the viewer showed it
     assert page.get_textpage().get_text_range().strip() == "4"
-    strip = image.crop((image.width // 2, 0, image.width, 30))  # top-right of the page as displayed
-    assert strip.getextrema()[0] < 128  # the number is drawn inside the added strip
+    image = page.render(scale=1).to_pil().convert("L")
+    assert image.getpixel((image.width // 2, image.height // 2)) < 50  # the scan, scaled into the page
+    assert image.crop((0, 0, image.width // 2, 45)).getextrema() == (255, 255)  # a free strip above it
+    assert image.crop((image.width // 2, 0, image.width, 45)).getextrema()[0] < 128  # holding the number
 
 
 def test_safe_folder_names() -> None:

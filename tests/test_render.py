@@ -19,8 +19,9 @@ from kunnan_docs.core.findings import schema_node
 from kunnan_docs.errors import ExitCode, TemplateError
 from kunnan_docs.forms import qr
 from kunnan_docs.forms.fill import forms_data, forms_for
-from kunnan_docs.forms.pdf import render_pdf
+from kunnan_docs.forms.pdf import render_pdf, render_with_boxes
 from kunnan_docs.forms.render import render_forms
+from kunnan_docs.forms.typeset import NO_LINE_END, NO_LINE_START, break_allowed
 from kunnan_docs.forms.word import check_template, render_docx, template_path
 
 from .conftest import EXIT_EXAMPLE, FILING_EXAMPLE
@@ -65,9 +66,12 @@ def test_every_page_carries_a_decodable_qr_naming_archive_form_and_page(exit_for
         for i, (page_codes, text) in enumerate(zip(codes, pdf_text(pdf), strict=True), start=1):
             assert len(page_codes) == 1 and page_codes[0].startswith("KD1|CD510104-2018-0112|")
             assert ID_NUMBER not in page_codes[0] and "王淑芬" not in page_codes[0]
-            assert "档案号：CD510104-2018-0112" in text
             code = qr.parse(page_codes[0])
-            assert code and (code.page, code.pages) == (i, len(codes)) and f"第{i}页 共{len(codes)}页" in text
+            assert code and (code.page, code.pages) == (i, len(codes))
+            if stem == "附件5-脱困公示":  # the posted notice has no internal footer
+                assert "建档号：CD510104-2018-0112" in text and "第1页" not in text and "附件5" not in text
+            else:
+                assert "档案号：CD510104-2018-0112" in text and f"第{i}页 共{len(codes)}页" in text
             keys[stem] = code.form_key
     assert keys == {"附件3-入户调查表": "annex3", "附件4-脱困申请表": "annex4", "附件5-脱困公示": "annex5",
                     "附件6-退档通知书": "annex6", "附件7-回访记录单-1": "annex7-1", "附件7-回访记录单-2": "annex7-2"}
@@ -235,3 +239,84 @@ def test_custom_template_folder(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("KUNNAN_TEMPLATES", str(custom))
     case = read_case(FILING_EXAMPLE / "case.json")
     assert template_path(forms_for(case)[0].spec).parent == custom
+
+
+def page_lines(pdf: Path | bytes) -> list[str]:
+    doc = pdfium.PdfDocument(pdf)
+    text = "\n".join(doc[i].get_textpage().get_text_range() for i in range(len(doc)))
+    return [line.strip() for line in text.replace("\r", "").split("\n") if line.strip()]
+
+
+def test_chinese_line_breaking_keeps_punctuation_identifiers_and_dates(exit_forms) -> None:
+    case = read_case(EXIT_EXAMPLE / "case.json")
+    case.data["hardship_reason"] = "".join(f"第{i}句（档案号CD510104-2018-0112，2018年4月2日）：收入骤减。" for i in range(40))
+    pdfs = [*exit_forms.values(), render_pdf(forms_for(case)[0], case.archive_no)]
+    for pdf in pdfs:
+        lines = page_lines(pdf)
+        for line in lines:
+            assert line[0] not in NO_LINE_START, line
+            assert line[-1] not in NO_LINE_END, line
+        joined = "\n".join(lines)
+        assert "CD510104-2018-0112" in joined  # never split inside
+    flat = "\n".join(page_lines(pdfs[-1]))
+    assert flat.count("2018年4月2日") == 41 and flat.count("CD510104-2018-0112") >= 41  # and the survey date
+
+
+def test_break_rules_directly() -> None:
+    text = "见附件（3），档案号CD510104-2018-0112于2018年4月2日。"
+    allowed = break_allowed(text)
+    for i, char in enumerate(text):
+        if char in "，）。":
+            assert not allowed[i]
+        if i and text[i - 1] == "（":
+            assert not allowed[i]
+    start = text.index("CD")
+    assert not any(allowed[start + 1:start + len("CD510104-2018-0112")])
+    day = text.index("2018年")
+    assert not any(allowed[day + 1:day + len("2018年4月2日")])
+
+
+def test_filled_forms_are_not_samples_and_titles_are_bold(exit_forms) -> None:
+    for pdf in exit_forms.values():
+        assert "样表" not in "".join(pdf_text(pdf))
+        with pikepdf.open(pdf) as doc:
+            ops = pikepdf.parse_content_stream(doc.pages[0])
+            assert any(str(op) == "Tr" and int(operands[0]) == 2 for operands, op in ops)  # filled and stroked
+
+
+def test_dates_are_chinese_on_every_form(exit_forms) -> None:
+    import re
+
+    for pdf in exit_forms.values():
+        assert not re.search(r"\d{4}-\d{2}-\d{2}", "".join(pdf_text(pdf)))
+    assert "2018年6月12日 生活救助" in "".join(pdf_text(exit_forms["附件4-脱困申请表"]))
+    assert "回访日期：2019年12月20日" in "".join(pdf_text(exit_forms["附件7-回访记录单-1"]))
+
+
+def test_signature_and_seal_boxes_are_reported_where_the_cells_are() -> None:
+    case = read_case(EXIT_EXAMPLE / "case.json")
+    forms = {f.stem: f for f in forms_for(case)}
+    pdf, boxes = render_with_boxes(forms["附件3-入户调查表"], case.archive_no)
+    names = {b.name: b for b in boxes}
+    assert set(names) == {"职工本人签字", "入户调查人员签字"}
+    doc = pdfium.PdfDocument(pdf)
+    tp = doc[0].get_textpage()
+    label = tp.get_text_bounded()  # the labels sit just left of their boxes
+    assert "职工本人" in label
+    for box in boxes:
+        assert box.page == 1 and box.x1 - box.x0 > 20 and box.y1 - box.y0 > 20
+        assert tp.get_text_bounded(box.x0 + 2, box.y0 + 2, box.x1 - 2, box.y1 - 2).strip() == ""  # empty, to be signed
+        left = tp.get_text_bounded(box.x0 - 40, box.y0, box.x0 - 1, box.y1).replace("\n", "").replace("\r", "")
+        assert box.name[:4] in left
+    _, [seal] = render_with_boxes(forms["附件6-退档通知书"], case.archive_no)
+    assert seal.name == "盖章"
+    inside = pdfium.PdfDocument(render_pdf(forms["附件6-退档通知书"], case.archive_no))[0].get_textpage()
+    assert "总工会" in inside.get_text_bounded(seal.x0, seal.y0, seal.x1, seal.y1)  # over the union's name
+
+
+def test_a_row_continued_on_the_next_page_repeats_its_label() -> None:
+    case = read_case(EXIT_EXAMPLE / "case.json")
+    case.data["hardship_reason"] = "企业停产，收入骤减。" * 200
+    pages = pdf_text(render_pdf(forms_for(case)[0], case.archive_no))
+    assert len(pages) >= 2
+    assert "详细致困原因企业停产" in pages[0] and "详细致困原因（续）" in pages[1]

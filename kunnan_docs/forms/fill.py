@@ -14,6 +14,7 @@ from kunnan_docs.core import idcard
 from kunnan_docs.core.casefile import Case, parse_date
 from kunnan_docs.core.resources import load_json
 from kunnan_docs.core.workcal import WorkCalendar
+from kunnan_docs.forms.typeset import zh_date
 
 
 def forms_data() -> dict[str, Any]:
@@ -45,15 +46,11 @@ class FilledForm:
 
     @property
     def title(self) -> str:
-        return self.spec.title + (f"(第{self.seq}次)" if self.seq else "")
+        return self.spec.title + (f"（第{self.seq}次）" if self.seq else "")
 
 
 def specs() -> list[FormSpec]:
     return [FormSpec(f["id"], f["annex"], f["item"], f["title"], f["file"], f) for f in forms_data()["forms"]]
-
-
-def zh_date(day: date) -> str:
-    return f"{day.year}年{day.month}月{day.day}日"
 
 
 def _plain(value: Any, field: dict[str, Any]) -> str:
@@ -95,8 +92,8 @@ def _family_lines(c: _Ctx) -> str:
 
 def _assistance_lines(c: _Ctx) -> str:
     records = [a for a in c.case.data.get("assistance", []) if (parse_date(a["date"]) or c.when) <= c.when]
-    lines = [f"{a['date']} {a['category']}救助·{a['project']} {_money(a['amount'])}元（经社会保障卡发放）"
-             for a in records]
+    lines = [f"{zh_date(parse_date(a['date']) or c.when)} {a['category']}救助·{a['project']} "
+             f"{_money(a['amount'])}元（经社会保障卡发放）" for a in records]
     if records:
         lines.append(f"合计 {len(records)} 次，{_money(sum(a['amount'] for a in records))}元。")
     return "\n".join(lines) or "无帮扶资金发放记录。"
@@ -128,7 +125,8 @@ def _notice_addressee(c: _Ctx) -> str:
 
 def _visit_situation(c: _Ctx) -> str:
     v = c.visit or {}
-    return f"回访日期：{v.get('date', '')}\n{v.get('situation', '')}"
+    day = parse_date(v.get("date"))
+    return f"回访日期：{zh_date(day) if day else ''}\n{v.get('situation', '')}"
 
 
 DERIVED: dict[str, Callable[[_Ctx], str]] = {

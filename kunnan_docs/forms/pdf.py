@@ -1,69 +1,102 @@
-"""Stage 2b: annex forms as print-ready A4 PDFs (reportlab), each page carrying the archive number's QR code."""
+"""Stage 2b: annex forms as print-ready A4 PDFs (reportlab), each page carrying the archive number's QR code.
+
+The renderer also says where each signature cell and seal area lies on its pages (`Box`), so that a
+scanned, signed form can be checked where the ink should be.
+"""
 
 from __future__ import annotations
 
-import io
-import re
-from xml.sax.saxutils import escape
+from dataclasses import dataclass
 
-from reportlab.lib import colors
-from reportlab.lib.enums import TA_CENTER, TA_LEFT, TA_RIGHT
-from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Flowable, Spacer, Table
 
 from kunnan_docs.forms import qr
 from kunnan_docs.forms.fill import FilledForm, letter_text
 from kunnan_docs.forms.fonts import register
+from kunnan_docs.forms.typeset import (
+    EDGE,
+    FRAME_W,
+    MARGIN_RIGHT,
+    PAGE_W,
+    Para,
+    Title,
+    document,
+    para_text,
+    styles,
+    table_style,
+)
 
-PAGE_W, _ = A4
-MARGIN_X = 20 * mm
-MARGIN_TOP = 22 * mm  # leaves the top-right corner free for the archive page number (页号) stamp
-MARGIN_BOTTOM = 34 * mm  # the QR code and archive number sit in the footer
-QR_SIZE = 22 * mm
-CREATOR = "kunnan-docs"
-
-
-def styles() -> dict[str, ParagraphStyle]:
-    font = register()
-    base = ParagraphStyle("base", fontName=font, fontSize=10, leading=14.5, wordWrap="CJK")
-    return {
-        "title": ParagraphStyle("title", base, fontSize=18, leading=26, alignment=TA_CENTER),
-        "subtitle": ParagraphStyle("subtitle", base, fontSize=12, leading=18, alignment=TA_CENTER),
-        "label": ParagraphStyle("label", base, alignment=TA_CENTER),
-        "value": ParagraphStyle("value", base, alignment=TA_LEFT),
-        "body": ParagraphStyle("body", base, fontSize=14, leading=26, firstLineIndent=28),
-        "salutation": ParagraphStyle("salutation", base, fontSize=14, leading=26),
-        "right": ParagraphStyle("right", base, fontSize=14, leading=26, alignment=TA_RIGHT),
-        "small": ParagraphStyle("small", base, fontSize=8, leading=10),
-    }
+QR_SIZE = 20 * mm
+POSTER_QR_SIZE = 13 * mm  # the posted notice (Annex 5) is for the public: its QR code stays small
+SEAL_SIZE = 42 * mm  # a union's round seal
+SIGNATURE = "signature"
 
 
-_CJK = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
-_FULL = {",": "，", ";": "；", ":": "：", "(": "（", ")": "）"}
-_NEXT_TO_CJK = re.compile(rf"(?<=[{_CJK}])[,;:()]|[,;:()](?=[{_CJK}])")
+@dataclass(frozen=True)
+class Box:
+    """A named area on a form page, in PDF points from the page's lower-left corner."""
+
+    name: str
+    page: int  # 1-based, within the form's own PDF
+    x0: float
+    y0: float
+    x1: float
+    y1: float
 
 
-def zh_punct(text: str) -> str:
-    """Full-width punctuation next to Chinese characters, as printed Chinese documents have it."""
-    return _NEXT_TO_CJK.sub(lambda m: _FULL[m.group(0)], text)
+class _Boxes(list[Box]):
+    def record(self, canvas: Canvas, name: str, x0: float, y0: float, x1: float, y1: float) -> None:
+        (ax0, ay0), (ax1, ay1) = canvas.absolutePosition(x0, y0), canvas.absolutePosition(x1, y1)
+        self.append(Box(name, canvas.getPageNumber(), round(ax0, 2), round(ay0, 2), round(ax1, 2), round(ay1, 2)))
 
 
-def sheet_text(text: str) -> str:
-    """Our own printed sheets (cover, contents, remarks, registers): typeset, then escaped."""
-    return para_text(zh_punct(text))
+class FormRow(Table):
+    """One row of a form. When the row continues on the next page its labels appear there too,
+    marked （续）, and the cells to be signed report where they landed."""
+
+    labels: dict[int, str]
+    signed: dict[int, str]  # value column → the label of the signature it holds
+    boxes: _Boxes
+
+    def split(self, availWidth, availHeight):
+        parts = super().split(availWidth, availHeight)
+        for part in parts:
+            part.labels, part.signed, part.boxes = self.labels, self.signed, self.boxes
+        if len(parts) == 2:
+            st = styles()["label"]
+            for col, label in self.labels.items():
+                parts[0]._cellvalues[0][col] = [Para(para_text(label), st)]
+                parts[1]._cellvalues[0][col] = [Para(para_text(f"{label}\n（续）"), st)]
+        return parts
+
+    def draw(self) -> None:
+        super().draw()
+        for col, name in self.signed.items():
+            x0, x1 = self._colpositions[col], self._colpositions[col + 1]
+            self.boxes.record(self.canv, name, x0, self._rowpositions[-1], x1, self._rowpositions[0])
 
 
-def para_text(text: str) -> str:
-    """Escape a value for reportlab's mini-markup; line breaks become <br/>."""
-    return escape(text).replace("\n", "<br/>")
+class SealMark(Flowable):
+    """Zero-height marker after the seal line: the seal goes over the union's name and the date."""
+
+    def __init__(self, boxes: _Boxes, name: str, centre_x: float) -> None:
+        super().__init__()
+        self.boxes, self.name, self.centre_x = boxes, name, centre_x
+
+    def wrap(self, availWidth, availHeight):
+        return 0, 0
+
+    def draw(self) -> None:
+        half = SEAL_SIZE / 2
+        self.boxes.record(self.canv, self.name, self.centre_x - half, 0, self.centre_x + half, SEAL_SIZE)
 
 
 def _canvas_with_footer(form: FilledForm, archive_no: str) -> type[Canvas]:
     """A canvas that holds its pages back until the end, so that each page's QR code can say "page i of n"."""
     font = register()
+    poster = form.spec.raw.get("public", False)
 
     class FooterCanvas(Canvas):
         def __init__(self, *args: object, **kwargs: object) -> None:
@@ -72,6 +105,7 @@ def _canvas_with_footer(form: FilledForm, archive_no: str) -> type[Canvas]:
 
         def showPage(self) -> None:
             self._held.append(dict(self.__dict__))
+            self._pageNumber += 1  # what the flowables on the next page see (signature boxes name their page)
             self._startPage()
 
         def save(self) -> None:
@@ -83,76 +117,74 @@ def _canvas_with_footer(form: FilledForm, archive_no: str) -> type[Canvas]:
 
         def _footer(self, page: int, pages: int) -> None:
             self.saveState()
-            x = PAGE_W - MARGIN_X - QR_SIZE
-            qr.draw(self, qr.form_code(form, archive_no, page, pages).text, x, 8 * mm, QR_SIZE)
-            self.setFont(font, 9)
-            self.drawRightString(x - 2 * mm, 17 * mm, f"档案号：{archive_no}")
-            self.drawRightString(x - 2 * mm, 12 * mm, f"附件{form.spec.annex} {form.spec.title} 第{page}页 共{pages}页")
+            code = qr.form_code(form, archive_no, page, pages).text
+            if poster:  # a public notice: only a small code in the corner, no internal footer
+                qr.draw(self, code, PAGE_W - EDGE - POSTER_QR_SIZE - 4 * mm, EDGE, POSTER_QR_SIZE)
+            else:
+                x = PAGE_W - MARGIN_RIGHT - QR_SIZE
+                qr.draw(self, code, x, EDGE, QR_SIZE)
+                self.setFont(font, 9)
+                self.drawRightString(x - 2 * mm, EDGE + 9 * mm, f"档案号：{archive_no}")
+                self.drawRightString(x - 2 * mm, EDGE + 4 * mm,
+                                     f"附件{form.spec.annex} {form.spec.title} 第{page}页 共{pages}页")
             self.restoreState()
 
     return FooterCanvas
 
 
-_CELL_STYLE = [
-    ("GRID", (0, 0), (-1, -1), 0.8, colors.black),
-    ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-    ("LEFTPADDING", (0, 0), (-1, -1), 4),
-    ("RIGHTPADDING", (0, 0), (-1, -1), 4),
-    ("TOPPADDING", (0, 0), (-1, -1), 4),
-    ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
-]
-
-
-def _rows(form: FilledForm, st: dict[str, ParagraphStyle]) -> list[Table]:
-    """One reportlab Table per form row, stacked: merged cells become wide columns instead of SPANs,
-    so that a long value can split across pages (reportlab cannot split a row inside a spanned cell)."""
-    widths = form.spec.raw["widths_mm"]
+def _rows(form: FilledForm, boxes: _Boxes) -> list[Table]:
+    """One Table per form row, stacked: merged cells become wide columns instead of SPANs, so that a
+    long value can split across pages (reportlab cannot split a row inside a spanned cell)."""
+    st = styles()
+    spec_widths = form.spec.raw["widths_mm"]
+    scale = FRAME_W / (sum(spec_widths) * mm)
     tables: list[Table] = []
     for row in form.spec.raw["rows"]:
-        cells: list[Paragraph] = []
+        cells: list[Para] = []
         col_widths: list[float] = []
+        labels: dict[int, str] = {}
+        signed: dict[int, str] = {}
         col = 0
         for label, name, span in row:
-            cells += [Paragraph(para_text(label), st["label"]),
-                      Paragraph(para_text(form.values.get(name, "")), st["value"])]
-            col_widths += [widths[col] * mm, sum(widths[col + 1:col + 1 + span]) * mm]
+            labels[len(cells)] = label
+            if name == SIGNATURE:
+                signed[len(cells) + 1] = label.replace("\n", "")
+            cells += [Para(para_text(label), st["label"]), Para(para_text(form.values.get(name, "")), st["value"])]
+            col_widths += [spec_widths[col] * mm * scale, sum(spec_widths[col + 1:col + 1 + span]) * mm * scale]
             col += 1 + span
         min_height = 36 * mm if len(row) == 1 else 14 * mm  # a full-width row holds free text
-        style = TableStyle([*_CELL_STYLE, ("FONTNAME", (0, 0), (-1, -1), register())])  # not Helvetica
-        tables.append(Table([cells], colWidths=col_widths, style=style, splitInRow=1,
-                            minRowHeights=[min_height]))
+        table = FormRow([cells], colWidths=col_widths, style=table_style(), splitInRow=1, minRowHeights=[min_height])
+        table.labels, table.signed, table.boxes = labels, signed, boxes
+        tables.append(table)
     return tables
 
 
-def _story(form: FilledForm, st: dict[str, ParagraphStyle]) -> list[object]:
-    spec = form.spec.raw
-    story: list[object] = [Paragraph(para_text(form.spec.title), st["title"])]
-    if spec.get("subtitle"):
-        story.append(Paragraph(para_text(spec["subtitle"]), st["subtitle"]))
-    story.append(Spacer(1, 6 * mm))
-    if "letter" in spec:
-        letter = spec["letter"]
-        if letter.get("salutation"):
-            story.append(Paragraph(para_text(letter_text(letter["salutation"], form.values)), st["salutation"]))
-        for line in letter["body"]:
-            story.append(Paragraph(para_text(letter_text(line, form.values)), st["body"]))
-        story.append(Spacer(1, 24 * mm))
-        story.append(Paragraph(para_text(letter_text(letter["seal"], form.values)), st["right"]))
-        story.append(Paragraph(para_text(letter_text(letter["date"], form.values)), st["right"]))
-    else:
-        story.extend(_rows(form, st))
+def _story(form: FilledForm, boxes: _Boxes) -> list[object]:
+    spec, st = form.spec.raw, styles()
+    story: list[object] = [Title(para_text(form.spec.title), st["title"]), Spacer(1, 8 * mm)]
+    if "letter" not in spec:
+        return story + _rows(form, boxes)
+    letter = spec["letter"]
+    if letter.get("salutation"):
+        story.append(Para(para_text(letter_text(letter["salutation"], form.values)), st["salutation"]))
+    story += [Para(para_text(letter_text(line, form.values)), st["body"]) for line in letter["body"]]
+    story.append(Spacer(1, 24 * mm))
+    seal = letter_text(letter["seal"], form.values)
+    story.append(Para(para_text(seal), st["right"]))
+    story.append(Para(para_text(letter_text(letter["date"], form.values)), st["right"]))
+    right = st["right"]
+    seal_centre = FRAME_W - right.rightIndent - len(seal) * right.fontSize / 2
+    story.append(SealMark(boxes, "盖章", seal_centre))
     return story
 
 
-def render_pdf(form: FilledForm, archive_no: str) -> bytes:
-    """The form as PDF bytes; invariant=1 keeps the output byte-identical for identical input."""
-    st = styles()
-    buf = io.BytesIO()
-    doc = SimpleDocTemplate(
-        buf, pagesize=A4, leftMargin=MARGIN_X, rightMargin=MARGIN_X, topMargin=MARGIN_TOP,
-        bottomMargin=MARGIN_BOTTOM, title=form.title, author=CREATOR, subject=f"档案号 {archive_no}",
-        creator=CREATOR, invariant=1, initialFontName=register(),
-    )
-    doc.build(_story(form, st), canvasmaker=_canvas_with_footer(form, archive_no))
-    return buf.getvalue()
+def render_with_boxes(form: FilledForm, archive_no: str) -> tuple[bytes, list[Box]]:
+    """The form as PDF bytes, and where its signature cells and seal area lie."""
+    boxes = _Boxes()
+    pdf = document(_story(form, boxes), form.title, bottom=EDGE + QR_SIZE + 6 * mm, subject=f"档案号 {archive_no}",
+                   canvasmaker=_canvas_with_footer(form, archive_no))
+    return pdf, list(boxes)
 
+
+def render_pdf(form: FilledForm, archive_no: str) -> bytes:
+    return render_with_boxes(form, archive_no)[0]

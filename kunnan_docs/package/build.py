@@ -2,20 +2,21 @@
 
 Order of the package (archive practice): cover, contents list, every item in checklist order, remarks
 sheet. Content pages carry the archive page number (页号) top-right; the cover, contents list and
-remarks sheet carry none. Scans get a thin strip added above them for the number, so it never covers
-what was scanned; our own forms leave that corner free already.
+remarks sheet carry none. Every page is exactly A4 and prints 1:1: a scan is scaled slightly into the
+page (through its drawing matrix, never re-encoded) so that the number never covers what was scanned;
+our own forms leave that corner free already.
 """
 
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import pikepdf
-from reportlab.lib.units import mm
 
 from kunnan_docs.core.casefile import Case, parse_date
 from kunnan_docs.core.checklist import Item, applies, checklist_title, items_for
@@ -23,13 +24,13 @@ from kunnan_docs.core.findings import Finding, Severity
 from kunnan_docs.core.resources import checklist_data
 from kunnan_docs.core.rules import attachment_path_problem, follow_up_complete
 from kunnan_docs.core.workcal import WorkCalendar
-from kunnan_docs.forms.fill import FilledForm, forms_for, zh_date
+from kunnan_docs.forms.fill import FilledForm, forms_for
 from kunnan_docs.forms.pdf import render_pdf
+from kunnan_docs.forms.typeset import PAGE_H, PAGE_NUMBER_STRIP, PAGE_W, zh_date, zh_dates
 from kunnan_docs.forms.word import render_docx
 from kunnan_docs.package import sheets
 from kunnan_docs.package.attachments import AttachmentError, load
 
-STAMP_STRIP = 12 * mm  # added above a scan to hold its page number
 KIND_LABEL = {"filing": "建档", "exit": "解困脱困"}
 
 
@@ -124,7 +125,7 @@ def _collect(case: Case, forms: list[tuple[FilledForm, bytes, bytes]]) -> list[I
     results = []
     union = case.data.get("union", "")
     for item in items_for(case.kind):
-        parts = [Part(item, f.title + f"(附件{f.spec.annex})", f.date, union, "", pikepdf.open(io.BytesIO(pdf)), True)
+        parts = [Part(item, f.title + f"（附件{f.spec.annex}）", f.date, union, "", pikepdf.open(io.BytesIO(pdf)), True)
                  for f, pdf, _ in forms if f.spec.item == item.id]
         for att in case.data.get("attachments", []):
             if att["item"] != item.id:
@@ -160,7 +161,8 @@ def _cover(pkg: Package, content: list[Part]) -> bytes:
     if case.data.get("previous_archive_no"):
         fields.insert(1, ("原档案号", case.data["previous_archive_no"]))
     title = f"{'脱困' if case.kind == 'exit' else '建档'}困难职工档案"
-    return sheets.cover(sheets.CoverInfo(case.archive_no, title, fields, f"【{pkg.status_label}】"))
+    keeper = case.data.get("district") or case.data.get("union", "")
+    return sheets.cover(sheets.CoverInfo(case.archive_no, keeper, title, fields, f"【{pkg.status_label}】"))
 
 
 def _toc_rows(pkg: Package) -> list[sheets.TocRow]:
@@ -169,7 +171,7 @@ def _toc_rows(pkg: Package) -> list[sheets.TocRow]:
         titles = [p.title for p in r.parts]
         title = r.item.title if titles == [r.item.title] else f"{r.item.title}:" + ";".join(titles)
         dates = sorted(p.date for p in r.parts if p.date)
-        date_text = dates[0].strftime("%Y%m%d") if dates else ""
+        date_text = zh_date(dates[0]) if dates else ""
         responsible = "、".join(dict.fromkeys(p.responsible for p in r.parts if p.responsible))
         doc_nos = "、".join(p.doc_no for p in r.parts if p.doc_no)
         remark = f"第{r.item.no}项" + (f",{len(r.parts)}份" if len(r.parts) > 1 else "")
@@ -192,9 +194,18 @@ def remarks_text(pkg: Package) -> list[str]:
         lines.append("本户脱困未满六个月,仍在回访期中;回访满六个月后请补录回访记录并重新成卷。")
     warnings = [f for f in pkg.findings if f.severity is Severity.WARNING]
     for f in warnings:
-        lines.append(f"提醒({f.code}):{f.message}")
+        lines.append("提醒：" + for_people(f.message))
     lines.append(f"结论:{pkg.status_label}。")
     return lines
+
+
+def for_people(message: str) -> str:
+    """A validator message as an archive sheet says it: field names without their JSON pointers,
+    dates written the Chinese way."""
+    return zh_dates(_POINTER.sub("】", message))
+
+
+_POINTER = re.compile(r"】\((?:/[^)]*)?\)")
 
 
 def _assemble(pkg: Package, content: list[Part]) -> None:
@@ -220,45 +231,47 @@ def _assemble(pkg: Package, content: list[Part]) -> None:
     pkg.pdf, pkg.total_pages, pkg.content_start = buf.getvalue(), len(out.pages), content_start
 
 
-def _visual_box(page: pikepdf.Page, extend: float) -> tuple[tuple[float, float], list[float]]:
-    """Visible size and the cm matrix mapping visible coordinates to the page's user space.
-
-    With `extend`, the page box first grows by that much on its visible top side."""
+def _fit_to_a4(page: pikepdf.Page, strip: float) -> tuple[float, float]:
+    """Make the page exactly A4 (portrait, or landscape for a wide scan) with its content scaled into
+    it below a free strip at the top, through the drawing matrix alone: no image is re-encoded.
+    Returns the A4 size the page now has."""
     rotate = int(page.obj.get("/Rotate", 0)) // 90 * 90 % 360  # viewers round an odd angle down too
     x0, y0, x1, y1 = (float(v) for v in page.cropbox)
     x0, x1 = min(x0, x1), max(x0, x1)
     y0, y1 = min(y0, y1), max(y0, y1)
-    if extend:
-        if rotate == 0:
-            y1 += extend
-        elif rotate == 90:
-            x0 -= extend
-        elif rotate == 180:
-            y0 -= extend
-        else:
-            x1 += extend
-        box = pikepdf.Array([Decimal(f"{v:.4f}") for v in (x0, y0, x1, y1)])
-        page.obj.MediaBox = box
-        page.obj.CropBox = box
-    width, height = x1 - x0, y1 - y0
-    matrices = {0: [1, 0, 0, 1, x0, y0], 90: [0, 1, -1, 0, x1, y0], 180: [-1, 0, 0, -1, x1, y1],
-                270: [0, -1, 1, 0, x0, y1]}
-    visible = (width, height) if rotate in (0, 180) else (height, width)
-    return visible, matrices[rotate]
+    # what the viewer shows, as a matrix from the page's user space to upright coordinates from (0, 0)
+    upright = {0: pikepdf.Matrix(1, 0, 0, 1, -x0, -y0), 90: pikepdf.Matrix(0, -1, 1, 0, -y0, x1),
+               180: pikepdf.Matrix(-1, 0, 0, -1, x1, y1), 270: pikepdf.Matrix(0, 1, -1, 0, y1, -x0)}[rotate]
+    width, height = (x1 - x0, y1 - y0) if rotate in (0, 180) else (y1 - y0, x1 - x0)
+    a4_w, a4_h = (PAGE_W, PAGE_H) if width <= height else (PAGE_H, PAGE_W)
+    scale = min(1.0, a4_w / width, (a4_h - strip) / height)
+    place = pikepdf.Matrix(scale, 0, 0, scale, (a4_w - width * scale) / 2, a4_h - strip - height * scale)
+    clip = f"{x0:.4f} {y0:.4f} {x1 - x0:.4f} {y1 - y0:.4f} re W n"  # nothing outside the old crop shows
+    page.contents_add(f"q {_pdf_numbers(upright @ place)} cm {clip}\n".encode(), prepend=True)
+    page.contents_add(b"\nQ")
+    for box in ("/CropBox", "/TrimBox", "/BleedBox", "/ArtBox", "/Rotate"):
+        if box in page.obj:
+            del page.obj[box]
+    page.obj.MediaBox = pikepdf.Array([0, 0, Decimal(f"{a4_w:.4f}"), Decimal(f"{a4_h:.4f}")])
+    return a4_w, a4_h
+
+
+def _pdf_numbers(matrix: pikepdf.Matrix) -> str:
+    return " ".join(f"{v:.5f}".rstrip("0").rstrip(".") or "0" for v in matrix.shorthand)
 
 
 def _stamp(out: pikepdf.Pdf, content: list[Part], start: int) -> None:
+    """Number every content page top-right; a scan is first scaled into A4 below the number's strip."""
     pages = [out.pages[start + i] for i in range(sum(p.pages for p in content))]
     generated = [p.generated for p in content for _ in range(p.pages)]
-    boxes = [_visual_box(page, 0 if gen else STAMP_STRIP) for page, gen in zip(pages, generated, strict=True)]
-    stamps = pikepdf.open(io.BytesIO(sheets.page_number_stamps([b[0] for b in boxes],
-                                                               list(range(1, len(pages) + 1)))))
-    for page, stamp, (_, matrix) in zip(pages, stamps.pages, boxes, strict=True):
+    sizes = [(PAGE_W, PAGE_H) if gen else _fit_to_a4(page, PAGE_NUMBER_STRIP)
+             for page, gen in zip(pages, generated, strict=True)]
+    stamps = pikepdf.open(io.BytesIO(sheets.page_number_stamps(sizes, list(range(1, len(pages) + 1)))))
+    for page, stamp in zip(pages, stamps.pages, strict=True):
         xobj = out.copy_foreign(stamp.as_form_xobject())
         name = page.add_resource(xobj, pikepdf.Name.XObject, _free_name(page))
-        cm = " ".join(f"{v:.4f}".rstrip("0").rstrip(".") if isinstance(v, float) else str(v) for v in matrix)
         page.contents_add(b"q\n", prepend=True)
-        page.contents_add(f"\nQ q {cm} cm {name} Do Q\n".encode())
+        page.contents_add(f"\nQ q {name} Do Q\n".encode())
 
 
 def _free_name(page: pikepdf.Page) -> pikepdf.Name:

@@ -20,11 +20,9 @@ from reportlab.platypus import Paragraph, Spacer
 from tqdm import tqdm
 
 from kunnan_docs.errors import UsageError
-from kunnan_docs.forms.fill import zh_date
-from kunnan_docs.forms.pdf import sheet_text, styles
+from kunnan_docs.forms.typeset import document, grid, sheet_text, styles, zh_date
 from kunnan_docs.package.layout import HANDOVER_MARKER, HANDOVER_PACKAGES, HANDOVER_REGISTER, MANIFEST, manifest_lines
 from kunnan_docs.package.outbox import Published, published
-from kunnan_docs.package.sheets import build_pdf, grid
 from kunnan_docs.package.verify import verify_folder
 from kunnan_docs.staff.xlsx import new_workbook, write_table
 
@@ -78,7 +76,7 @@ def _register_pdf(rows: list[list[object]], district: str, when: date, total_pag
              Spacer(1, 5 * mm), grid(data, [12, 40, 22, 14, 14, 22, 46], header=True), Spacer(1, 12 * mm),
              Paragraph("移交人(签字):________________    接收人(签字):________________", sign),
              Paragraph("移交日期:____年__月__日        接收日期:____年__月__日", sign)]
-    return build_pdf(story, f"移交清单 {district}")
+    return document(story, f"移交清单 {district}")
 
 
 def _register_xlsx(rows: list[list[object]], district: str, when: date, total_pages: int, path: Path) -> None:

@@ -13,9 +13,8 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, Spacer
 
 from kunnan_docs.forms.fonts import register
-from kunnan_docs.forms.pdf import sheet_text, styles
+from kunnan_docs.forms.typeset import document, grid, sheet_text, styles
 from kunnan_docs.package.outbox import published
-from kunnan_docs.package.sheets import build_pdf, grid
 
 TARGETS = {2019: 0.60, 2020: 1.00}
 HEADERS = ["区(市)县总工会", "建档户数", "已脱困", "脱困率", "2019年目标60%", "2020年目标100%"]
@@ -85,4 +84,4 @@ def report_pdf(lines: list[DistrictTally]) -> bytes:
     story = [Paragraph("城镇困难职工解困脱困进度", st["title"]),
              Paragraph("(成工办〔2019〕43号:2019年解困脱困达到60%以上,2020年全部解困脱困)", st["subtitle"]),
              Spacer(1, 6 * mm), chart(lines), Spacer(1, 6 * mm), grid(data, [44, 20, 20, 20, 33, 33], header=True)]
-    return build_pdf(story, "解困脱困进度")
+    return document(story, "解困脱困进度")

@@ -1,0 +1,225 @@
+"""Typesetting shared by the annex forms and our own sheets: page set-up, faces and sizes, Chinese
+punctuation and dates, and Chinese line breaking (GB/T 9704 for the page, GB/T 15834 for punctuation).
+
+The forms (forms/pdf.py), the package sheets and the staff sheets all take their look from here, so a
+printed archive reads as one document, and no sheet needs the annex renderer.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable
+from datetime import date
+from xml.sax.saxutils import escape
+
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_CENTER, TA_LEFT, TA_RIGHT
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Table, TableStyle
+from reportlab.platypus.paragraph import ParaLines, cjkU, makeCJKParaLine
+from reportlab.rl_config import _FUZZ
+
+from kunnan_docs.forms.fonts import register
+
+# Page set-up (GB/T 9704): A4, binding margin (订口) on the left; page numbers and QR codes stay at least
+# 10 mm inside every edge, where office printers still print.
+PAGE_W, PAGE_H = A4
+MARGIN_LEFT = 28 * mm
+MARGIN_RIGHT = 20 * mm
+MARGIN_TOP = 25 * mm  # leaves the top-right corner free for the archive page number (页号)
+MARGIN_BOTTOM = 20 * mm
+FRAME_W = PAGE_W - MARGIN_LEFT - MARGIN_RIGHT
+EDGE = 10 * mm  # nothing we print comes closer to a paper edge
+PAGE_NUMBER_SIZE = 12
+PAGE_NUMBER_STRIP = 18 * mm  # kept free at the top of every content page for its page number
+CREATOR = "kunnan-docs"
+
+# Sizes by GB/T 9704: title 2号 (22 pt), body 3号 (16 pt); tables in 五号 (10.5 pt) so a form fits its page.
+TITLE_PT, BODY_PT, TABLE_PT = 22, 16, 10.5
+FAKE_BOLD = 0.035  # stroke width per point of size: the bold title face (no bold CJK weight is packaged)
+
+
+def page_number_position(width: float, height: float) -> tuple[float, float]:
+    """Right end of the page number's baseline: top-right, at least EDGE from the top and right edges."""
+    return width - EDGE - 2 * mm, height - EDGE - PAGE_NUMBER_SIZE * 0.9
+
+
+# Chinese punctuation (GB/T 15834): full-width next to Chinese text; no line starts with a closing
+# mark or ends with an opening one.
+_CJK = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef\U00020000-\U0003ffff"
+_FULL = {",": "，", ";": "；", ":": "：", "(": "（", ")": "）", "?": "？", "!": "！"}
+_NEXT_TO_CJK = re.compile(rf"(?<=[{_CJK}])[,;:()?!]|[,;:()?!](?=[{_CJK}])")
+_OPEN_PAREN_CJK = re.compile(r"（([^（）()]*)\)|\(([^（）()]*)）")
+NO_LINE_START = "，。、；：？！）」』》〉】〕”’…—·%,.;:?!)]}"
+NO_LINE_END = "（「『《〈【〔“‘([{"
+# Runs a line never breaks inside: archive numbers and other Latin/digit identifiers, dates, amounts.
+_UNBREAKABLE = re.compile(r"\d{4}年\d{1,2}月(?:\d{1,2}日)?|\d+(?:\.\d+)?[%元岁户页卷次天个件份]|[0-9A-Za-z][0-9A-Za-z\-/.:_*+]*")
+
+
+def zh_punct(text: str) -> str:
+    """Full-width punctuation next to Chinese characters, and brackets that pair up in one width."""
+    text = _NEXT_TO_CJK.sub(lambda m: _FULL[m.group(0)], text)
+    return _OPEN_PAREN_CJK.sub(lambda m: f"（{m.group(1) if m.group(1) is not None else m.group(2)}）", text)
+
+
+def zh_date(day: date) -> str:
+    """The one date style on forms and sheets: 2019年9月16日."""
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+_ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+
+
+def zh_dates(text: str) -> str:
+    """Free text for people: ISO dates (2019-09-16) written the Chinese way (2019年9月16日)."""
+    return _ISO_DATE.sub(lambda m: zh_date(date(int(m[1]), int(m[2]), int(m[3]))), text)
+
+
+def para_text(text: str) -> str:
+    """Escape a value for reportlab's mini-markup; line breaks become <br/>."""
+    return escape(text).replace("\n", "<br/>")
+
+
+def sheet_text(text: str) -> str:
+    """Our own printed sheets (cover, contents, remarks, registers): typeset, then escaped."""
+    return para_text(zh_punct(text))
+
+
+def break_allowed(text: str) -> list[bool]:
+    """allowed[i]: a line may end before text[i] (Chinese rules, identifiers and dates kept whole)."""
+    allowed = [True] * (len(text) + 1)
+    allowed[0] = False
+    for m in _UNBREAKABLE.finditer(text):
+        for i in range(m.start() + 1, m.end()):
+            allowed[i] = False
+    for i in range(1, len(text)):
+        if text[i] in NO_LINE_START or text[i - 1] in NO_LINE_END:
+            allowed[i] = False
+        elif text[i - 1] == " " or text[i] == " ":
+            allowed[i] = True
+    return allowed
+
+
+def _zh_frag_split(frags: list, max_widths: list[float], calc_bounds: bool) -> ParaLines:
+    """reportlab's CJK line splitter, but breaking only where break_allowed() says."""
+    glyphs = []
+    for f in frags:
+        text = f.text.decode("utf8") if isinstance(f.text, bytes) else f.text
+        glyphs.extend([cjkU(t, f, "utf8") for t in text] if text else [cjkU(text, f, "utf8")])
+    allowed = break_allowed("".join(g or "\n" for g in glyphs))
+    lines: list = []
+    start = used = 0
+    last_ok = -1  # the latest allowed break after the line's start
+    i = 0
+    while i < len(glyphs):
+        max_width = max_widths[min(len(lines), len(max_widths) - 1)]
+        g = glyphs[i]
+        if hasattr(g.frag, "lineBreak"):
+            lines.append(makeCJKParaLine(glyphs[start:i + 1], max_width, used, max_width - used, True, calc_bounds))
+            start, used, last_ok, i = i + 1, 0, -1, i + 1
+            continue
+        if i > start and allowed[i]:
+            last_ok = i
+        if used + g.width > max_width + _FUZZ and i > start:
+            end = last_ok if last_ok > start else i
+            width = sum(x.width for x in glyphs[start:end])
+            lines.append(makeCJKParaLine(glyphs[start:end], max_width, width, max_width - width, False, calc_bounds))
+            start, last_ok, i = end, -1, end
+            while i < len(glyphs) and glyphs[i] == " ":  # a space at a break is not carried over
+                start = i = i + 1
+            used = 0
+            continue
+        used += g.width
+        i += 1
+    if start < len(glyphs):
+        max_width = max_widths[min(len(lines), len(max_widths) - 1)]
+        lines.append(makeCJKParaLine(glyphs[start:], max_width, used, max_width - used, False, calc_bounds))
+    return ParaLines(kind=1, lines=lines)
+
+
+class Para(Paragraph):
+    """A paragraph broken by Chinese rules (reportlab's own CJK wrap lets '，' start a line and splits
+    '2018年4月2日' or an archive number anywhere)."""
+
+    def breakLinesCJK(self, maxWidths):
+        if not isinstance(maxWidths, list | tuple):
+            maxWidths = [maxWidths]
+        if getattr(self, "_splitpara", 0) and hasattr(self, "blPara"):
+            return self.blPara
+        if not self.frags:
+            return super().breakLinesCJK(maxWidths)
+        auto = getattr(self, "autoLeading", getattr(self.style, "autoLeading", ""))
+        return _zh_frag_split(self.frags, list(maxWidths), auto not in ("", "off"))
+
+
+class Title(Para):
+    """A title in the bold face: the serif drawn with a thin outline, as Word and WPS embolden CJK faces."""
+
+    def draw(self) -> None:
+        self.canv.saveState()
+        self.canv.setLineWidth(self.style.fontSize * FAKE_BOLD)
+        self.canv.addLiteral("2 Tr")
+        super().draw()
+        self.canv.restoreState()
+
+
+def styles() -> dict[str, ParagraphStyle]:
+    font = register()
+    base = ParagraphStyle("base", fontName=font, fontSize=TABLE_PT, leading=15, wordWrap="CJK")
+    body = ParagraphStyle("body", base, fontSize=BODY_PT, leading=29, firstLineIndent=2 * BODY_PT)
+    return {
+        "title": ParagraphStyle("title", base, fontSize=TITLE_PT, leading=34, alignment=TA_CENTER),
+        "subtitle": ParagraphStyle("subtitle", base, fontSize=14, leading=22, alignment=TA_CENTER),
+        "label": ParagraphStyle("label", base, alignment=TA_CENTER),
+        "value": ParagraphStyle("value", base, alignment=TA_LEFT),
+        "body": body,
+        "salutation": ParagraphStyle("salutation", body, firstLineIndent=0),
+        "right": ParagraphStyle("right", body, firstLineIndent=0, alignment=TA_RIGHT, rightIndent=2 * BODY_PT),
+        "sign": ParagraphStyle("sign", base, fontSize=12, leading=26),
+        "small": ParagraphStyle("small", base, fontSize=9, leading=12),
+    }
+
+
+def document(story: list[object], title: str, on_page: Callable[[Canvas, SimpleDocTemplate], None] | None = None,
+             bottom: float = MARGIN_BOTTOM, subject: str = "", canvasmaker: type[Canvas] = Canvas) -> bytes:
+    """An A4 PDF with our margins; invariant=1 keeps it byte-identical for identical input."""
+    buf = io.BytesIO()
+    doc = SimpleDocTemplate(buf, pagesize=A4, leftMargin=MARGIN_LEFT, rightMargin=MARGIN_RIGHT,
+                            topMargin=MARGIN_TOP, bottomMargin=bottom, title=title, author=CREATOR,
+                            subject=subject, creator=CREATOR, invariant=1, initialFontName=register())
+    doc.build(story, onFirstPage=on_page or _nothing, onLaterPages=on_page or _nothing, canvasmaker=canvasmaker)
+    return buf.getvalue()
+
+
+def _nothing(canvas: Canvas, doc: SimpleDocTemplate) -> None:
+    """No page furniture."""
+
+
+CELL_STYLE = [
+    ("GRID", (0, 0), (-1, -1), 0.8, colors.black),
+    ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+    ("LEFTPADDING", (0, 0), (-1, -1), 2),
+    ("RIGHTPADDING", (0, 0), (-1, -1), 2),
+    ("TOPPADDING", (0, 0), (-1, -1), 4),
+    ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
+]
+
+
+def table_style(extra: list[tuple] | None = None) -> TableStyle:
+    return TableStyle([*CELL_STYLE, ("FONTNAME", (0, 0), (-1, -1), register()), *(extra or [])])  # not Helvetica
+
+
+def grid(data: list[list[object]], widths_mm: list[float], header: bool = False) -> Table:
+    """A ruled table whose columns fill the text width in the given proportions; the header row repeats."""
+    scale = FRAME_W / (sum(widths_mm) * mm)
+    return Table(data, colWidths=[w * mm * scale for w in widths_mm], style=table_style(),
+                 repeatRows=1 if header else 0, splitInRow=1)
+
+
+def cells(values: list[object], style: ParagraphStyle) -> list[Para]:
+    return [Para(sheet_text(str(v)), style) for v in values]
+
