@@ -30,8 +30,8 @@ from kunnan_docs.staff.due import due_list
 from kunnan_docs.staff.due import write_xlsx as write_due_xlsx
 from kunnan_docs.staff.handover import hand_over
 from kunnan_docs.staff.progress import HEADERS as PROGRESS_HEADERS
+from kunnan_docs.staff.progress import OTHER_HEADERS, other_levels, tally
 from kunnan_docs.staff.progress import report_pdf as progress_pdf
-from kunnan_docs.staff.progress import tally
 from kunnan_docs.staff.xlsx import terminal_table
 from kunnan_docs.staff.xlsx_import import import_book, write_template
 
@@ -272,12 +272,17 @@ def cmd_due(args: argparse.Namespace) -> int:
 
 
 def cmd_progress(args: argparse.Namespace) -> int:
-    lines = tally(Path(args.outbox))
-    if not lines:
-        raise UsageError(f"发件夹 {args.outbox} 中没有已发布的案卷。")
+    as_of = args.as_of or date.today()
+    lines, others = tally(Path(args.outbox), as_of), other_levels(Path(args.outbox), as_of)
+    if not lines and not others:
+        raise UsageError(f"发件夹 {args.outbox} 中没有截至 {as_of} 已建档的案卷。")
+    print(f"统计截止日期:{as_of}。目标只计全国级建档户。")
     print(terminal_table(PROGRESS_HEADERS, [x.row() for x in lines]))
+    if others:
+        print("\n其他层级建档户(不计入目标):")
+        print(terminal_table(OTHER_HEADERS, [x.other_row() for x in others]))
     if args.output:
-        Path(args.output).write_bytes(progress_pdf(lines))
+        Path(args.output).write_bytes(progress_pdf(lines, as_of, others))
         print(f"已写入 {args.output}")
     return ExitCode.OK
 
@@ -448,7 +453,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("progress", cmd_progress, "解困脱困进度:各区县脱困率与 2019/2020 目标",
                 "按区(市)县总工会统计建档户数、已脱困户数和脱困率,对照 2019 年 60%、2020 年 100% 的目标。",
-                "kunnan-docs progress -o 进度.pdf", outbox=True)
+                "kunnan-docs progress --as-of 2019-12-31 -o 进度.pdf", outbox=True)
+    p.add_argument("--as-of", type=_date_arg, metavar="DATE", help="统计截止日期(默认今天)")
     p.add_argument("-o", "--output", metavar="FILE.pdf", help="同时生成一页 PDF(含柱状图)")
 
     p = command("template-xlsx", cmd_template_xlsx, "生成空白的 Excel 导入模板",

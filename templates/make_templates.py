@@ -15,31 +15,47 @@ from docx import Document
 from docx.enum.section import WD_SECTION
 from docx.enum.table import WD_CELL_VERTICAL_ALIGNMENT, WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 
 HERE = Path(__file__).parent
 BODY_FONT = "宋体"
+LETTER_FONT = "仿宋"  # GB/T 9704 body face; every Chinese Windows and WPS has it
+TITLE_PT, LETTER_PT, TABLE_PT = 22, 16, 10.5  # 2号, 3号, 五号
+CELL_MARGIN_TWIPS = 28  # 0.5 mm: a four-character label fits its 16.5 mm column without wrapping
 
 
 def jinja(text: str) -> str:
     return re.sub(r"\{(\w+)\}", r"{{ \1 }}", text)
 
 
-def _font(run, size: float) -> None:
+def _font(run, size: float, face: str = BODY_FONT, bold: bool = False) -> None:
     run.font.size = Pt(size)
-    run.font.name = BODY_FONT
-    run._element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), BODY_FONT)
+    run.font.name = face
+    run.font.bold = bold
+    run._element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), face)
 
 
-def paragraph(doc_or_cell, text: str, size: float = 10.5, align=None, indent_chars: int = 0):
+def paragraph(doc_or_cell, text: str, size: float = TABLE_PT, align=None, indent_chars: int = 0,
+              face: str = BODY_FONT, bold: bool = False):
     p = doc_or_cell.add_paragraph()
     if align is not None:
         p.alignment = align
     if indent_chars:
         p.paragraph_format.first_line_indent = Pt(size * indent_chars)
-    _font(p.add_run(text), size)
+    _font(p.add_run(text), size, face, bold)
     return p
+
+
+def _lines(paragraph, text: str, size: float) -> None:
+    """A label written on several lines keeps its line breaks in Word, as in the PDF."""
+    run = paragraph.add_run()
+    for i, line in enumerate(text.split("\n")):
+        if i:
+            run.add_break()
+        run.add_text(line)
+    _font(run, size)
 
 
 def new_document(spec: dict) -> Document:
@@ -51,15 +67,14 @@ def new_document(spec: dict) -> Document:
     section = doc.sections[0]
     section.start_type = WD_SECTION.NEW_PAGE
     section.page_width, section.page_height = Mm(210), Mm(297)
-    section.left_margin = section.right_margin = Mm(20)
-    section.top_margin, section.bottom_margin = Mm(22), Mm(30)
+    section.left_margin, section.right_margin = Mm(28), Mm(20)  # binding margin (订口) on the left
+    section.top_margin, section.bottom_margin = Mm(25), Mm(30)
     footer = section.footer.paragraphs[0]
     footer.alignment = WD_ALIGN_PARAGRAPH.RIGHT
-    _font(footer.add_run(f"档案号：{{{{ archive_no }}}}  附件{spec['annex']}  "), 9)
+    if not spec.get("public"):  # a posted notice carries only its small QR code
+        _font(footer.add_run(f"档案号：{{{{ archive_no }}}}  附件{spec['annex']}  "), 9)
     footer.add_run("{{ qr }}")
-    paragraph(doc, spec["title"], 18, WD_ALIGN_PARAGRAPH.CENTER)
-    if spec.get("subtitle"):
-        paragraph(doc, spec["subtitle"], 12, WD_ALIGN_PARAGRAPH.CENTER)
+    paragraph(doc, spec["title"], TITLE_PT, WD_ALIGN_PARAGRAPH.CENTER, bold=True)
     return doc
 
 
@@ -73,14 +88,23 @@ def table_form(doc: Document, spec: dict) -> None:
         for label, name, span in row:
             label_cell = table.cell(r, col)
             label_cell.paragraphs[0].alignment = WD_ALIGN_PARAGRAPH.CENTER
-            _font(label_cell.paragraphs[0].add_run(label.replace("\n", "")), 10.5)
+            _lines(label_cell.paragraphs[0], label, TABLE_PT)
             value_cell = table.cell(r, col + 1)
             if span > 1:
                 value_cell = value_cell.merge(table.cell(r, col + span))
-            _font(value_cell.paragraphs[0].add_run("{{ " + name + " }}"), 10.5)
+            _font(value_cell.paragraphs[0].add_run("{{ " + name + " }}"), TABLE_PT)
             col += 1 + span
         table.rows[r].height = Mm(36 if len(row) == 1 else 12)
     table.autofit = False
+    margins = table._tbl.tblPr.first_child_found_in("w:tblCellMar")
+    if margins is None:
+        margins = OxmlElement("w:tblCellMar")
+        table._tbl.tblPr.append(margins)
+    for side in ("left", "right"):
+        node = OxmlElement(f"w:{side}")
+        node.set(qn("w:w"), str(CELL_MARGIN_TWIPS))
+        node.set(qn("w:type"), "dxa")
+        margins.append(node)
     for c, width in enumerate(widths):
         table.columns[c].width = Mm(width)  # the grid, which LibreOffice and WPS follow
         for cell in table.columns[c].cells:
@@ -92,13 +116,13 @@ def letter_form(doc: Document, spec: dict) -> None:
     letter = spec["letter"]
     paragraph(doc, "")
     if letter.get("salutation"):
-        paragraph(doc, jinja(letter["salutation"]), 14)
+        paragraph(doc, jinja(letter["salutation"]), LETTER_PT, face=LETTER_FONT)
     for line in letter["body"]:
-        paragraph(doc, jinja(line), 14, indent_chars=2)
+        paragraph(doc, jinja(line), LETTER_PT, indent_chars=2, face=LETTER_FONT)
     for _ in range(3):
         paragraph(doc, "")
-    paragraph(doc, jinja(letter["seal"]), 14, WD_ALIGN_PARAGRAPH.RIGHT)
-    paragraph(doc, jinja(letter["date"]), 14, WD_ALIGN_PARAGRAPH.RIGHT)
+    paragraph(doc, jinja(letter["seal"]), LETTER_PT, WD_ALIGN_PARAGRAPH.RIGHT, face=LETTER_FONT)
+    paragraph(doc, jinja(letter["date"]), LETTER_PT, WD_ALIGN_PARAGRAPH.RIGHT, face=LETTER_FONT)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,10 @@ from openpyxl import Workbook, load_workbook
 
 from kunnan_docs.cli import main
 from kunnan_docs.errors import ExitCode
+from kunnan_docs.forms.typeset import pinyin_key
+from kunnan_docs.staff.due import XLSX_HEADERS, due_list
+from kunnan_docs.staff.progress import other_levels, tally
+from kunnan_docs.staff.xlsx import ZH_DATE_FORMAT
 from kunnan_docs.staff.xlsx_import import FIRST_DATA_ROW, KEY, layout
 
 from .conftest import EXAMPLES, EXIT_EXAMPLE, FILING_EXAMPLE
@@ -38,7 +43,7 @@ def outbox(tmp_path_factory) -> Path:
     data = json.loads((second / "case.json").read_text(encoding="utf-8"))
     data["archive_no"] = "CD510104-2018-0200"
     data["exit"]["publicity"].update({"start": "2019-10-14", "end": "2019-10-18", "place": "成都锦华纺织有限公司",
-                                      "place_type": "unit"})
+                                      "place_type": "unit", "contact": "厂工会办公室，电话 028-84441234"})
     data["exit"]["district_approval"]["date"] = "2019-10-21"
     data["exit"]["notice"]["date"] = "2019-10-25"
     data["exit"]["return_visits"] = [{"date": "2019-12-20", "visitor": "黄丽", "situation": "生活稳定。"}]
@@ -55,10 +60,12 @@ def test_notices_one_per_page_sorted_by_unit_without_personal_data(outbox, tmp_p
     assert main(["notices", "--outbox", str(outbox), "-o", str(target)]) == ExitCode.OK
     pages = texts(target)
     assert len(pages) == 2
-    places = sorted(["成都锦华纺织有限公司", "书院街街道锦华社区"])  # grouped by the posting unit
+    places = ["成都锦华纺织有限公司", "书院街街道锦华社区"]  # grouped by the posting unit, in pinyin order
     assert f"{places[0]}工会盖章" in pages[0] and f"{places[1]}工会盖章" in pages[1]
+    assert "向所在单位工会（厂工会办公室，电话 028-84441234）反映" in pages[0]  # where to object
     for page in pages:
-        assert "脱困公示" in page and "个工作日" in page
+        assert "脱困公示" in page and page.count("个工作日") == 1  # the period is said once
+        assert "附件5" not in page and "第1页" not in page  # a poster, no internal footer
         for private in (EXIT_ID, "510104197001010028", "书院西街", "糖尿病", "18000"):
             assert private not in page
 
@@ -78,15 +85,19 @@ def test_handover_folder_zip_register_and_verify(outbox, tmp_path, capsys) -> No
     assert sorted(p.name for p in (target / "案卷").iterdir()) == ["CD510104-2018-0112", "CD510104-2018-0200"]
     ws = load_workbook(target / "移交清单.xlsx").active
     rows = [[c.value for c in row] for row in ws.iter_rows()]
-    header = rows.index(["序号", "档案号", "姓名", "类别", "页数", "材料是否齐全", "备注"])
+    header = rows.index(["序号", "档案号", "姓名", "类别", "页数", "材料齐全", "备注"])
+    assert rows[1][:2] == ["移交单位：", "锦江区书院街街道总工会"] and rows[2][:2] == ["接收单位：", "成都市锦江区总工会"]
+    assert rows[3][:2] == ["移交日期：", datetime(2019, 11, 1)]  # a real date cell
     pages = json.loads((outbox / "CD510104-2018-0112" / "report.json").read_text(encoding="utf-8"))["pages"]["total"]
     assert rows[header + 1][:6] == [1, "CD510104-2018-0112", "王淑芬", "脱困", pages, "是"]
     assert rows[header + 2][1] == "CD510104-2018-0200" and rows[header + 2][5] == "否"
     assert "回访期中" in rows[header + 2][6]
-    assert rows[header + 3][0] == "合计" and rows[header + 3][4].startswith("=SUM(")
-    assert any(r[0] == "移交人(签字):" for r in rows) and any(r[3] == "接收人(签字):" for r in rows)
+    assert rows[header + 3][:5] == ["合计", 2, None, None, pages + rows[header + 2][4]]  # numbers, not text
+    assert any(r[0] == "移交人（签字）：" for r in rows) and any(r[3] == "接收人（签字）：" for r in rows)
     register = texts(target / "移交清单.pdf")[0]
     assert "困难职工档案移交清单" in register and "移交人" in register and "接收人" in register
+    assert "移交单位：锦江区书院街街道总工会" in register and register.count("2019年11月1日") == 1
+    assert not any(c in register for c in "(),:;")  # full-width punctuation throughout
     with zipfile.ZipFile(target.with_suffix(".zip")) as zf:
         names = zf.namelist()
         assert "锦江区/移交清单.xlsx" in names and "锦江区/案卷/CD510104-2018-0112/报告.txt" in names
@@ -134,10 +145,14 @@ def test_due_list_per_contact_person(outbox, tmp_path, capsys) -> None:
     assert "半年档案核查" in out and "17 天后到期" in out  # last check 2020-02-18 → due 2020-08-18
     assert "脱困满六个月回访" in out  # the second exit case: notice 2019-10-25, no visit after 2020-04-25
     ws = load_workbook(target).active
+    assert [c.value for c in ws[3]] == XLSX_HEADERS
     rows = [[c.value for c in row] for row in ws.iter_rows(min_row=4)]
-    assert ["周晓梅", "CD510108-2019-0037", "李建华", "半年入户走访", "2020-01-15", "2020-07-15", "逾期 17 天"] in rows
+    [li] = [r for r in rows if r[1] == "CD510108-2019-0037" and r[5] == "半年入户走访"]
+    assert li[:3] == ["周晓梅", "CD510108-2019-0037", "李建华"] and li[3] and li[4]  # phone and address to visit
+    assert li[6:9] == [datetime(2020, 1, 15), datetime(2020, 7, 15), -17]  # real dates and a number of days
+    assert ws.cell(row=4, column=7).number_format == ZH_DATE_FORMAT
     contacts = [r[0] for r in rows]
-    assert contacts == sorted(contacts)  # grouped per contact person
+    assert contacts == sorted(contacts, key=lambda c: pinyin_key(c))  # grouped per contact person, pinyin order
     assert not any(r[1] == "CD510104-2018-0112" for r in rows)  # finished follow-up: nothing due
 
 
@@ -145,7 +160,7 @@ def test_progress_table_and_pdf(outbox, tmp_path, capsys) -> None:
     target = tmp_path / "progress.pdf"
     assert main(["progress", "--outbox", str(outbox), "-o", str(target)]) == ExitCode.OK
     out = capsys.readouterr().out
-    assert "成都市锦江区总工会  2" in out and "合计" in out and "50%" in out  # 2 of 4 families exited
+    assert "合计" in out and "67%" in out and "市级" in out  # 2 of 3 全国级 families exited; the 市级 one apart
     [page] = texts(target)
     assert "城镇困难职工解困脱困进度" in page and "2019年目标 60%" in page and "成都市成华区总工会" in page
 
@@ -259,3 +274,51 @@ def test_unknown_workbook_is_a_usage_error(tmp_path, capsys) -> None:
     Workbook().save(book)
     assert main(["import-xlsx", str(book), "-o", str(tmp_path / "out")]) == ExitCode.USAGE
     assert "template-xlsx" in capsys.readouterr().err
+
+
+def test_progress_targets_count_national_families_and_other_levels_apart(outbox, tmp_path) -> None:
+    lines = tally(outbox, date(2025, 1, 1))
+    assert [(x.district, x.filed, x.exited) for x in lines] == [
+        ("成都市成华区总工会", 1, 0), ("成都市锦江区总工会", 2, 2), ("合计", 3, 2)]  # pinyin order, 全国级 only
+    assert [(x.district, x.level, x.filed) for x in other_levels(outbox, date(2025, 1, 1))] == [
+        ("成都市武侯区总工会", "市级", 1)]
+    assert [(x.district, x.exited) for x in tally(outbox, date(2019, 10, 20))][1] == ("成都市锦江区总工会", 1)
+    assert other_levels(outbox, date(2020, 1, 1)) == []  # filed in 2024: not yet there at the cut-off
+    target = tmp_path / "p.pdf"
+    assert main(["progress", "--outbox", str(outbox), "--as-of", "2025-01-01", "-o", str(target)]) == ExitCode.OK
+    [page] = texts(target)
+    assert "统计截止日期：2025年1月1日" in page and "全国级建档户数" in page
+    assert "其他层级建档户" in page and "市级" in page and "100%" in page
+    doc = pdfium.PdfDocument(target)
+    tp = doc[0].get_textpage()
+    boxes = [tp.get_charbox(i) for i in range(tp.count_chars())]
+    text = tp.get_text_range()
+    for i, box in enumerate(boxes):  # no label drawn over another (the "00%" of a clipped, overprinted 100%)
+        for j in range(i + 1, len(boxes)):
+            other = boxes[j]
+            overlap = min(box[2], other[2]) - max(box[0], other[0]), min(box[3], other[3]) - max(box[1], other[1])
+            if text[i].strip() and text[j].strip():
+                assert overlap[0] <= 0.5 or overlap[1] <= 0.5, (text[i], text[j])
+
+
+def test_due_uses_nothing_dated_after_as_of_and_an_empty_list_has_columns(case_copy, tmp_path, capsys) -> None:
+    case_file = case_copy(FILING_EXAMPLE)
+    data = json.loads(case_file.read_text(encoding="utf-8"))
+    data["archive_checks"] = [{"date": "2019-08-22", "checker": "张涛"}, {"date": "2020-03-01", "checker": "张涛"}]
+    case_file.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    out = tmp_path / "out"
+    main(["build", str(case_file), "-o", str(out)])
+    items = due_list(out, date(2020, 2, 1))  # the check of 2020-03-01 is not known yet on 2020-02-01
+    assert ("半年档案核查", date(2019, 8, 22), date(2020, 2, 22)) in [(d.what, d.last, d.due) for d in items]
+    empty = tmp_path / "empty.xlsx"
+    assert main(["due", "--outbox", str(out), "--as-of", "2019-03-13", "-o", str(empty)]) == ExitCode.OK
+    ws = load_workbook(empty).active
+    assert [c.value for c in ws[3]] == XLSX_HEADERS and ws["A4"].value == "（无到期事项）"
+    assert all(ws.column_dimensions[c].width >= 10 for c in "ABCDEFGHIJ")
+
+
+def test_pinyin_order_with_place_name_overrides() -> None:
+    units = ["成都市郫都区总工会", "成都市彭州市总工会", "成都市青羊区总工会", "成都市新都区总工会", "成都市新津区总工会"]
+    assert sorted(units, key=pinyin_key) == ["成都市彭州市总工会", "成都市郫都区总工会", "成都市青羊区总工会",
+                                             "成都市新都区总工会", "成都市新津区总工会"]
+    assert pinyin_key("郫都")[0] == ("pi2", "du1")

@@ -111,8 +111,10 @@ def _seal_label(c: _Ctx) -> str:
 
 
 def _objection_to(c: _Ctx) -> str:
-    unit = c.case.exit.get("publicity", {}).get("place_type") == "unit"
-    return "所在单位工会" if unit else "所在村（社区）工会"
+    """Where the public raises objections: the posting union, and how to reach it when the case says."""
+    publicity = c.case.exit.get("publicity", {})
+    who = "所在单位工会" if publicity.get("place_type") == "unit" else "所在村（社区）工会"
+    return f"{who}（{publicity['contact']}）" if publicity.get("contact") else who
 
 
 def _notice_addressee(c: _Ctx) -> str:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import date
 from xml.sax.saxutils import escape
 
+from pypinyin import Style, lazy_pinyin
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_LEFT, TA_RIGHT
 from reportlab.lib.pagesizes import A4
@@ -77,6 +78,19 @@ _ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 def zh_dates(text: str) -> str:
     """Free text for people: ISO dates (2019-09-16) written the Chinese way (2019年9月16日)."""
     return _ISO_DATE.sub(lambda m: zh_date(date(int(m[1]), int(m[2]), int(m[3]))), text)
+
+
+# Place names pypinyin reads wrong (都 is dū in place names, not dōu).
+PINYIN_OVERRIDES = {"郫都": ["pi2", "du1"], "新都": ["xin1", "du1"]}
+_OVERRIDE_SPLIT = re.compile("(" + "|".join(PINYIN_OVERRIDES) + ")")
+
+
+def pinyin_key(text: str) -> tuple[tuple[str, ...], str]:
+    """Sort key for units and names in pinyin order, as Chinese lists are sorted (not code-point order)."""
+    sounds: list[str] = []
+    for part in _OVERRIDE_SPLIT.split(text):
+        sounds += PINYIN_OVERRIDES.get(part) or lazy_pinyin(part, style=Style.TONE3, neutral_tone_with_five=True)
+    return tuple(sounds), text
 
 
 def para_text(text: str) -> str:

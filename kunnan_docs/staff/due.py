@@ -1,19 +1,27 @@
 """Follow-up due lists: half-yearly home visits and archive checks (一(二), 二(三)) for families still
-in the archive, and the six-month return visit after exit (一(三)), per contact person."""
+in the archive, and the six-month return visit after exit (一(三)), per contact person.
+
+Everything is judged as of one day: records dated after it are not yet known then, so they count for nothing.
+"""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import BinaryIO
 
 from kunnan_docs.core.workcal import add_months
-from kunnan_docs.package.outbox import published
+from kunnan_docs.forms.typeset import pinyin_key, zh_date
+from kunnan_docs.package.layout import INPUT_DIR
+from kunnan_docs.package.outbox import Published, published
 from kunnan_docs.staff.xlsx import new_workbook, write_table
 
 SOON_DAYS = 30  # "due" = falls within the next month; earlier = overdue
 HEADERS = ["帮扶联系人", "档案号", "姓名", "事项", "上次日期", "应于", "状态"]
+XLSX_HEADERS = ["帮扶联系人", "档案号", "姓名", "联系电话", "家庭地址", "事项", "上次日期", "应于", "距到期天数",
+                "状态"]
 
 
 @dataclass(frozen=True)
@@ -25,50 +33,83 @@ class Due:
     last: date
     due: date
     as_of: date
+    phone: str = ""
+    address: str = ""
 
     @property
     def overdue(self) -> bool:
         return self.due < self.as_of
 
     @property
+    def days_left(self) -> int:
+        return (self.due - self.as_of).days
+
+    @property
     def status(self) -> str:
-        days = abs((self.due - self.as_of).days)
+        days = abs(self.days_left)
         return f"逾期 {days} 天" if self.overdue else ("今天到期" if days == 0 else f"{days} 天后到期")
 
     def row(self) -> list[object]:
-        return [self.contact, self.archive_no, self.name, self.what, self.last.isoformat(), self.due.isoformat(),
+        """What the terminal shows (no phone or address on a screen others may see)."""
+        return [self.contact, self.archive_no, self.name, self.what, zh_date(self.last), zh_date(self.due),
                 self.status]
 
+    def xlsx_row(self) -> list[object]:
+        """Real dates and numbers, so that a clerk can sort and filter in Excel."""
+        return [self.contact, self.archive_no, self.name, self.phone, self.address, self.what, self.last, self.due,
+                self.days_left, self.status]
 
-def _last(dates: list[str], fallback: str) -> date:
-    return date.fromisoformat(max([*dates, fallback]))
+
+def _known(dates: list[str], as_of: date) -> list[date]:
+    return [d for d in map(date.fromisoformat, dates) if d <= as_of]
+
+
+def _reach(pkg: Published) -> tuple[str, str]:
+    """The family's phone and address, from the case file the package was built from (not in report.json)."""
+    try:
+        worker = json.loads((pkg.folder / INPUT_DIR / "case.json").read_text(encoding="utf-8")).get("worker", {})
+    except (OSError, ValueError):
+        return "", ""
+    return str(worker.get("phone") or ""), str(worker.get("address") or "")
 
 
 def due_list(outbox: Path, as_of: date) -> list[Due]:
     items = []
     for pkg in published(outbox):
         c = pkg.case
-        contact, name = c.get("contact_person") or "(未指派)", c.get("worker_name", "")
-        checks: list[tuple[str, date]] = []
-        if pkg.kind == "filing":
-            checks.append(("半年入户走访", _last(c.get("home_visits", []), c["filing_date"])))
-            checks.append(("半年档案核查", _last(c.get("archive_checks", []), c["filing_date"])))
-        elif c.get("notice_date") and not pkg.report.follow_up_complete:
-            notice = date.fromisoformat(c["notice_date"])
-            visits = [date.fromisoformat(d) for d in c.get("return_visits", [])]
-            items.append(Due(contact, pkg.archive_no, name, "脱困满六个月回访", max([notice, *visits]),
-                             add_months(notice, 6), as_of))
-        for what, last in checks:
-            items.append(Due(contact, pkg.archive_no, name, what, last, add_months(last, 6), as_of))
-    soon = [d for d in items if (d.due - as_of).days <= SOON_DAYS]
-    return sorted(soon, key=lambda d: (d.contact, d.due, d.archive_no, d.what))
+        filed = date.fromisoformat(c["filing_date"])
+        if filed > as_of:
+            continue
+        notice = date.fromisoformat(c["notice_date"]) if c.get("notice_date") else None
+        exited = pkg.kind == "exit" and notice is not None and notice <= as_of
+        contact, name = c.get("contact_person") or "（未指派）", c.get("worker_name", "")
+        found: list[tuple[str, date, date]] = []
+        if not exited:
+            for what, dates in (("半年入户走访", c.get("home_visits", [])), ("半年档案核查", c.get("archive_checks", []))):
+                last = max([filed, *_known(dates, as_of)])
+                found.append((what, last, add_months(last, 6)))
+        elif notice:
+            visits = _known(c.get("return_visits", []), as_of)
+            need = add_months(notice, 6)
+            if not any(v >= need for v in visits):  # no visit yet covers the six months after exit
+                found.append(("脱困满六个月回访", max([notice, *visits]), need))
+        soon = [(what, last, day) for what, last, day in found if (day - as_of).days <= SOON_DAYS]
+        if soon:
+            phone, address = _reach(pkg)
+            items += [Due(contact, pkg.archive_no, name, what, last, day, as_of, phone, address)
+                      for what, last, day in soon]
+    return sorted(items, key=lambda d: (pinyin_key(d.contact), d.due, pinyin_key(d.name), d.archive_no, d.what))
 
 
 def write_xlsx(items: list[Due], as_of: date, path: Path | BinaryIO) -> None:
     wb = new_workbook()
     ws = wb.active
     ws.title = "到期提醒"
-    ws["A1"] = f"困难职工帮扶到期提醒(截至 {as_of.isoformat()},含 {SOON_DAYS} 天内到期)"
-    write_table(ws, HEADERS, [d.row() for d in items], start_row=3)
-    ws.auto_filter.ref = f"A3:G{max(3, len(items) + 3)}"
+    ws["A1"] = f"困难职工帮扶到期提醒（截至{zh_date(as_of)}，含{SOON_DAYS}天内到期）"
+    nxt = write_table(ws, XLSX_HEADERS, [d.xlsx_row() for d in items], start_row=3)
+    if not items:
+        ws.cell(row=nxt, column=1, value="（无到期事项）")
+    for letter, width in zip("ABCDEFGHIJ", [12, 20, 10, 15, 30, 18, 14, 14, 12, 14], strict=True):
+        ws.column_dimensions[letter].width = max(ws.column_dimensions[letter].width or 0, width)
+    ws.auto_filter.ref = f"A3:J{max(4, len(items) + 3)}"
     wb.save(path)

@@ -16,17 +16,29 @@ from pathlib import Path
 
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, Spacer
+from reportlab.platypus import Spacer
 from tqdm import tqdm
 
 from kunnan_docs.errors import UsageError
-from kunnan_docs.forms.typeset import document, grid, sheet_text, styles, zh_date
+from kunnan_docs.forms.typeset import (
+    Para,
+    Title,
+    cells,
+    document,
+    grid,
+    pinyin_key,
+    sheet_text,
+    styles,
+    zh_date,
+    zh_punct,
+)
 from kunnan_docs.package.layout import HANDOVER_MARKER, HANDOVER_PACKAGES, HANDOVER_REGISTER, MANIFEST, manifest_lines
 from kunnan_docs.package.outbox import Published, published
 from kunnan_docs.package.verify import verify_folder
-from kunnan_docs.staff.xlsx import new_workbook, write_table
+from kunnan_docs.staff.xlsx import ZH_DATE_FORMAT, new_workbook, write_table
 
-HEADERS = ["序号", "档案号", "姓名", "类别", "页数", "材料是否齐全", "备注"]
+HEADERS = ["序号", "档案号", "姓名", "类别", "页数", "材料齐全", "备注"]
+WIDTHS = [10, 40, 20, 12, 12, 18, 50]
 KIND = {"filing": "建档", "exit": "脱困"}
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
@@ -40,6 +52,11 @@ class Handover:
     @property
     def pages(self) -> int:
         return sum(p.report.pages.total for p in self.packages)
+
+
+def handing_unit(packages: list[Published]) -> str:
+    """移交单位: the unions whose packages are handed over, in pinyin order."""
+    return "、".join(sorted({p.case.get("union") or "（未填）" for p in packages}, key=pinyin_key))
 
 
 def choose(outbox: Path, district: str, cases: list[str] | None) -> list[Published]:
@@ -58,41 +75,42 @@ def choose(outbox: Path, district: str, cases: list[str] | None) -> list[Publish
 
 def _row(seq: int, pkg: Published) -> list[object]:
     complete = pkg.complete
-    remark = "" if complete else pkg.report.status_label
+    remark = "" if complete else zh_punct(pkg.report.status_label)
     return [seq, pkg.archive_no, pkg.case.get("worker_name", ""), KIND[pkg.kind], pkg.report.pages.total,
             "是" if complete else "否", remark]
 
 
-def _register_pdf(rows: list[list[object]], district: str, when: date, total_pages: int) -> bytes:
+def _register_pdf(rows: list[list[object]], giver: str, district: str, when: date, total_pages: int) -> bytes:
     st = styles()
     cell = ParagraphStyle("hand", st["value"], fontSize=10, leading=14)
-    data = [[Paragraph(h, st["label"]) for h in HEADERS]]
-    data += [[Paragraph(sheet_text(str(v)), cell) for v in row] for row in rows]
-    data.append([Paragraph("合计", st["label"]), Paragraph(f"{len(rows)} 卷", cell), "", "",
-                 Paragraph(str(total_pages), cell), "", ""])
-    sign = ParagraphStyle("sign", st["value"], fontSize=12, leading=26)
-    story = [Paragraph("困难职工档案移交清单", st["title"]),
-             Paragraph(sheet_text(f"接收单位:{district}  移交日期:{zh_date(when)}"), st["subtitle"]),
-             Spacer(1, 5 * mm), grid(data, [12, 40, 22, 14, 14, 22, 46], header=True), Spacer(1, 12 * mm),
-             Paragraph("移交人(签字):________________    接收人(签字):________________", sign),
-             Paragraph("移交日期:____年__月__日        接收日期:____年__月__日", sign)]
+    total = ["合计", f"{len(rows)} 卷", "", "", total_pages, "", ""]
+    data = [cells(HEADERS, st["label"]), *(cells(row, cell) for row in rows), cells(total, cell)]
+    story = [Title("困难职工档案移交清单", st["title"]),
+             Para(sheet_text(f"移交单位：{giver}"), st["sign"]), Para(sheet_text(f"接收单位：{district}"), st["sign"]),
+             Para(f"移交日期：{zh_date(when)}", st["sign"]),
+             Spacer(1, 3 * mm), grid(data, WIDTHS, header=True), Spacer(1, 12 * mm),
+             Para("移交人（签字）：________________　　接收人（签字）：________________", st["sign"]),
+             Para("接收日期：______年____月____日", st["sign"])]
     return document(story, f"移交清单 {district}")
 
 
-def _register_xlsx(rows: list[list[object]], district: str, when: date, total_pages: int, path: Path) -> None:
+def _register_xlsx(rows: list[list[object]], giver: str, district: str, when: date, total_pages: int,
+                   path: Path) -> None:
     wb = new_workbook()
     ws = wb.active
     ws.title = HANDOVER_REGISTER
     ws["A1"] = "困难职工档案移交清单"
-    ws["A2"] = f"接收单位:{district}    移交日期:{when.isoformat()}"
-    nxt = write_table(ws, HEADERS, rows, start_row=4)
+    for r, (label, value) in enumerate([("移交单位：", giver), ("接收单位：", district), ("移交日期：", when)], start=2):
+        ws.cell(row=r, column=1, value=label)
+        ws.cell(row=r, column=2, value=value)
+    ws["B4"].number_format = ZH_DATE_FORMAT
+    nxt = write_table(ws, HEADERS, rows, start_row=6)
     ws.cell(row=nxt, column=1, value="合计")
-    ws.cell(row=nxt, column=2, value=f"{len(rows)} 卷")
-    ws.cell(row=nxt, column=5, value=f"=SUM(E5:E{nxt - 1})" if rows else 0)
-    ws.cell(row=nxt + 2, column=1, value="移交人(签字):")
-    ws.cell(row=nxt + 2, column=4, value="接收人(签字):")
-    ws.cell(row=nxt + 3, column=1, value="移交日期:")
-    ws.cell(row=nxt + 3, column=4, value="接收日期:")
+    ws.cell(row=nxt, column=2, value=len(rows)).number_format = '0"卷"'  # numbers, so Excel can add them up
+    ws.cell(row=nxt, column=5, value=total_pages)
+    ws.cell(row=nxt + 2, column=1, value="移交人（签字）：")
+    ws.cell(row=nxt + 2, column=4, value="接收人（签字）：")
+    ws.cell(row=nxt + 3, column=4, value="接收日期：")
     wb.save(path)
 
 
@@ -127,8 +145,9 @@ def hand_over(outbox: Path, district: str, cases: list[str] | None, target: Path
         shutil.copytree(pkg.folder, staging / HANDOVER_PACKAGES / pkg.folder.name)
     rows = [_row(i, p) for i, p in enumerate(chosen, start=1)]
     result = Handover(target, target.with_suffix(".zip"), chosen)
-    (staging / f"{HANDOVER_REGISTER}.pdf").write_bytes(_register_pdf(rows, district, when, result.pages))
-    _register_xlsx(rows, district, when, result.pages, staging / f"{HANDOVER_REGISTER}.xlsx")
+    giver = handing_unit(chosen)
+    (staging / f"{HANDOVER_REGISTER}.pdf").write_bytes(_register_pdf(rows, giver, district, when, result.pages))
+    _register_xlsx(rows, giver, district, when, result.pages, staging / f"{HANDOVER_REGISTER}.xlsx")
     marker = {"district": district, "date": when.isoformat(), "packages": [p.archive_no for p in chosen]}
     (staging / HANDOVER_MARKER).write_text(json.dumps(marker, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     (staging / MANIFEST).write_text("\n".join(manifest_lines(staging)) + "\n", encoding="utf-8")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pikepdf
 
+from kunnan_docs.forms.typeset import pinyin_key
 from kunnan_docs.package.layout import notice_pdf
 from kunnan_docs.package.outbox import Published, published
 
@@ -32,8 +33,8 @@ def select(outbox: Path, start: date | None, end: date | None) -> list[Published
         day = date.fromisoformat(publicity["start"])
         if (start is None or day >= start) and (end is None or day <= end):
             chosen.append(pkg)
-    return sorted(chosen, key=lambda p: (p.case["publicity"].get("place", ""), p.case["publicity"]["start"],
-                                         p.archive_no))
+    return sorted(chosen, key=lambda p: (pinyin_key(p.case["publicity"].get("place", "")),
+                                         p.case["publicity"]["start"], p.archive_no))
 
 
 def combine(cases: list[Published]) -> NoticeRun:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
@@ -12,6 +12,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 FIXED_TIME = datetime(2019, 7, 30)  # the notice's date: workbook properties never carry the clock
+ZH_DATE_FORMAT = 'yyyy"年"m"月"d"日"'  # a real date cell (sortable), shown the way our sheets write dates
+DATE_WIDTH = 14
 
 
 def display_width(text: str) -> int:
@@ -27,7 +29,7 @@ def new_workbook() -> Workbook:
 
 
 def write_table(ws: Worksheet, headers: Sequence[str], rows: Iterable[Sequence[object]], start_row: int = 1) -> int:
-    """Header row in bold, then the rows; returns the next free row."""
+    """Header row in bold, then the rows (dates as real date cells); returns the next free row."""
     for col, header in enumerate(headers, start=1):
         cell = ws.cell(row=start_row, column=col, value=header)
         cell.font = Font(bold=True)
@@ -36,8 +38,11 @@ def write_table(ws: Worksheet, headers: Sequence[str], rows: Iterable[Sequence[o
     widths = [display_width(h) for h in headers]
     for r, row in enumerate(rows, start=start_row + 1):
         for col, value in enumerate(row, start=1):
-            ws.cell(row=r, column=col, value=value)
-            widths[col - 1] = max(widths[col - 1], display_width(str(value if value is not None else "")))
+            cell = ws.cell(row=r, column=col, value=value)
+            if isinstance(value, date):
+                cell.number_format = ZH_DATE_FORMAT
+            shown = DATE_WIDTH if isinstance(value, date) else display_width(str(value if value is not None else ""))
+            widths[col - 1] = max(widths[col - 1], shown)
     for col, width in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(col)].width = min(60, width + 2)
     ws.freeze_panes = ws.cell(row=start_row + 1, column=1)
