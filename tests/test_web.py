@@ -156,7 +156,7 @@ def test_handover_builds_a_zip_that_verifies(client: TestClient, outbox: Path) -
 def test_due_export_and_progress(client: TestClient) -> None:
     book = load_workbook(io.BytesIO(client.get("/due.xlsx", params={"as_of": "2020-08-01"}).content))
     values = [c.value for row in book.active.iter_rows() for c in row]
-    assert "帮扶联系人" in values and "2020-08-01" in str(values[0])
+    assert "帮扶联系人" in values and "2020年8月1日" in str(values[0])
     progress = client.get("/progress").text
     assert "<svg" in progress and "2019年目标" in progress
     assert pdf_texts(client.get("/progress.pdf").content)[0].count("进度")
