@@ -186,6 +186,8 @@ def cmd_scan_in(args: argparse.Namespace) -> int:
 
     calendar = _calendar(args)
     outbox = Path(args.output)
+    for note in recover(outbox):
+        print(note)
     files = [Path(f) for f in args.files]
     for path in files:
         if not path.is_file():
@@ -419,8 +421,8 @@ def build_parser() -> argparse.ArgumentParser:
                 "并重新成卷(旧版保留在 _历史版本/)。缺页的表单等待补扫;识别不了、档案号不存在或旧版打印件的页面"
                 "放到扫描件旁的 待核对/,附原因。处理完的扫描件移到 已处理/。"
                 "退出码:0 全部归档,3 有页面待核对或表单缺页。",
-                "kunnan-docs scan-in 扫描/scan0001.pdf -o outbox/", calendar=True)
-    p.add_argument("files", nargs="+", metavar="FILE", help="扫描件(可多个)")
+                "kunnan-docs scan-in 扫描/scan0001.pdf -o outbox/", "kunnan-docs scan-in -o outbox/", calendar=True)
+    p.add_argument("files", nargs="*", metavar="FILE", help="扫描件(可多个;不给出时只完成上次被中断的归档)")
     p.add_argument("-o", "--output", required=True, metavar="OUTBOX", help="发件夹")
     p.add_argument("--review", metavar="DIR", help="待核对区(默认扫描件旁的 待核对/)")
     p.add_argument("--processed", metavar="DIR", help="已处理区(默认扫描件旁的 已处理/)")

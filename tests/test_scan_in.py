@@ -8,6 +8,10 @@ import io
 import json
 import random
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pikepdf
@@ -206,3 +210,31 @@ def test_crash_after_filing_before_rebuild_is_finished_by_the_next_run(world: di
     report = scan_in([], outbox, WorkCalendar(), lambda f: rebuilt.append(f) or "ok")
     assert report.rebuilt == [EXIT_NO] and len(rebuilt) == 1
     assert scan_in([], outbox, WorkCalendar(), lambda f: rebuilt.append(f) or "ok").rebuilt == []
+
+
+def test_kill_9_at_any_moment_loses_nothing(world: dict[str, Path], tmp_path: Path) -> None:
+    """A real `scan-in` process killed with SIGKILL as soon as it has filed a form, and as soon as it has written
+    its journal, then run again: every form ends filed once, the scanner file in the processed area, the package
+    rebuilt and verified."""
+    printed = _printed(world["outbox"], EXIT_NO)
+    sheets = [encoded(scan(printed[key][0], Spoil(turn=turn))) for key, turn in (("annex6", 180), ("annex7-1", 0))]
+    command = [sys.executable, "-m", "kunnan_docs", "scan-in"]
+    for moment in ("annex6.json", ".journal/*.json"):
+        outbox, scanner = tmp_path / f"outbox-{moment[:3]}", tmp_path / f"scanner-{moment[:3]}"
+        shutil.copytree(world["outbox"], outbox, ignore=shutil.ignore_patterns("_签章原件", HISTORY))
+        scanner.mkdir()
+        scan_file = scanner_pdf(sheets, scanner / "scan.pdf")
+        store = outbox / "_签章原件"
+        proc = subprocess.Popen([*command, str(scan_file), "-o", str(outbox)], stdout=subprocess.DEVNULL)
+        while proc.poll() is None and not any(store.glob(f"*/{moment}")) and not any(store.glob(moment)):
+            time.sleep(0.002)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        rest = [str(scan_file)] if scan_file.exists() else []
+        assert subprocess.run([*command, *rest, "-o", str(outbox)], stdout=subprocess.DEVNULL).returncode == 0
+        assert sorted(originals_for(outbox, EXIT_NO)) == ["annex6", "annex7-1"]
+        assert list(scanner.iterdir()) == [scanner / PROCESSED]
+        assert [p.name for p in (scanner / PROCESSED).iterdir()] == ["scan.pdf"]
+        assert not list((store / ".journal").iterdir())
+        assert (outbox / HISTORY / safe_name(EXIT_NO) / "第1版").is_dir()
+        assert verify_folder(outbox / safe_name(EXIT_NO)) == []

@@ -50,7 +50,10 @@ def read_scan(path: Path) -> ScanFile:
     for number, page in enumerate(pdf.pages, start=1):
         rotate = int(page.obj.get("/Rotate", 0)) // 90 * 90 % 360
         image = _single_image(page)
-        found = _read_image(*image) if image else renderer.read(number - 1)
+        found = _read_image(*image) if image else None
+        if found is None:
+            image = None
+            found = renderer.read(number - 1)
         ours = [(c, f) for f in found if (c := qr.parse(f.text))]
         if ours:
             code, hit = ours[0]
@@ -91,10 +94,10 @@ def _grey(image: pikepdf.Stream, factor: int) -> Image.Image:
     if filters == pikepdf.Name.DCTDecode or (isinstance(filters, pikepdf.Array) and list(filters) == ["/DCTDecode"]):
         pil = Image.open(io.BytesIO(image.read_raw_bytes()))
         pil.draft("L", (pil.width // factor, pil.height // factor))
-    else:
-        pil = PdfImage(image).as_pil_image()
-        pil = pil.reduce(factor) if factor > 1 and pil.mode != "1" else pil
-    return pil if pil.mode == "L" else pil.convert("L")
+        return pil if pil.mode == "L" else pil.convert("L")
+    pil = PdfImage(image).as_pil_image()
+    pil = pil if pil.mode == "L" else pil.convert("L")
+    return pil.reduce(factor) if factor > 1 else pil
 
 
 def _factor(dpi: float, at_least: int) -> int:
@@ -104,12 +107,17 @@ def _factor(dpi: float, at_least: int) -> int:
     return factor
 
 
-def _read_image(image: pikepdf.Stream, width_pt: float) -> list[qr.Found]:
-    """Strips first, at a quick resolution, then at a safe one; the whole page last."""
+def _read_image(image: pikepdf.Stream, width_pt: float) -> list[qr.Found] | None:
+    """Strips first, at a quick resolution, then at a safe one; the whole page last.
+
+    None when Pillow cannot decode the image (JBIG2, say): the page is rendered instead."""
     dpi = int(image.Width) / (width_pt / 72)
     factors = dict.fromkeys((_factor(dpi, QUICK_DPI), _factor(dpi, DECODE_DPI)))
     for factor in factors:
-        grey = _grey(image, factor)
+        try:
+            grey = _grey(image, factor)
+        except (pikepdf.PdfError, NotImplementedError, OSError, ValueError):
+            return None
         width, height = grey.size
         strip = int(height * STRIP)
         for box in ((0, height - strip, width, height), (0, 0, width, strip)):
