@@ -31,6 +31,7 @@ from kunnan_docs.package.layout import HISTORY, LEDGER, STATE_DIR, safe_name
 from kunnan_docs.package.signed import originals_for
 from kunnan_docs.package.verify import verify_folder
 from kunnan_docs.scan.filing import PROCESSED, REASON_FILE, REVIEW, REVIEW_PDF, scan_in, waiting_forms
+from kunnan_docs.scan.folder import ScannerFolder
 from kunnan_docs.scan.pages import read_scan
 
 from .conftest import EXIT_EXAMPLE, FILING_EXAMPLE, REFILED_EXAMPLE, set_pointer
@@ -238,3 +239,22 @@ def test_kill_9_at_any_moment_loses_nothing(world: dict[str, Path], tmp_path: Pa
         assert not list((store / ".journal").iterdir())
         assert (outbox / HISTORY / safe_name(EXIT_NO) / "第1版").is_dir()
         assert verify_folder(outbox / safe_name(EXIT_NO)) == []
+
+
+def test_scanner_folder_takes_a_file_once_it_has_settled(world: dict[str, Path], tmp_path: Path) -> None:
+    outbox = tmp_path / "outbox"
+    shutil.copytree(world["outbox"], outbox, ignore=shutil.ignore_patterns("_签章原件", HISTORY))
+    folder = tmp_path / "inbox" / "扫描件"
+    folder.mkdir(parents=True)
+    rebuilt: list[Path] = []
+    scanner = ScannerFolder(folder, outbox, WorkCalendar(), lambda f: rebuilt.append(f) or f"重建 {f.parent.parent.name}",
+                            settle=5)
+    page = encoded(scan(_printed(outbox, EXIT_NO)["annex4"][0]))
+    half = scanner_pdf([page], tmp_path / "whole.pdf").read_bytes()
+    (folder / "scan.pdf").write_bytes(half[: len(half) // 2])  # the scanner is still writing
+    assert scanner.poll(100.0) == []
+    (folder / "scan.pdf").write_bytes(half)
+    assert scanner.poll(103.0) == [] and scanner.poll(107.0) == [], "changed at 103: not settled before 108"
+    assert scanner.poll(108.5) == [f"已归档  {EXIT_NO} 附件4:scan.pdf 第1页", f"重建 {safe_name(EXIT_NO)}"]
+    assert [p.name for p in folder.iterdir()] == [PROCESSED] and len(rebuilt) == 1
+    assert scanner.poll(120.0) == []
