@@ -17,6 +17,7 @@ from starlette.testclient import TestClient
 
 from kunnan_docs.cli import main
 from kunnan_docs.errors import ExitCode
+from kunnan_docs.inbox.ledger import Ledger
 from kunnan_docs.package.verify import verify_path
 from kunnan_docs.web.app import COOKIE, Desk, create_app
 from kunnan_docs.web.security import AUDIT_FILE, USERS_FILE, Users, file_inside, hash_password, password_matches
@@ -90,6 +91,16 @@ def test_package_page_checklist_masked_id_downloads_and_history(client: TestClie
     zipped = client.get(f"/packages/{EXIT_NO}/zip")
     names = zipfile.ZipFile(io.BytesIO(zipped.content)).namelist()
     assert f"{EXIT_NO}/report.json" in names and f"{EXIT_NO}/manifest-sha256.txt" in names
+
+
+def test_inbox_shows_rejections_with_reasons_but_masks_any_id_number(client: TestClient, outbox: Path) -> None:
+    ledger = Ledger(outbox / ".kunnan" / "ledger.sqlite")
+    row = ledger.start("张三/case.json", "building")
+    ledger.update(row, status="rejected", archive_no="CD-X-1", reason=f"【身份证号】“{EXIT_ID}”校验位不对\n第二条原因")
+    ledger.close()
+    rejected = client.get("/inbox/live").text.split('id="rejected"')[1]
+    assert "张三/case.json" in rejected and "第二条原因" in rejected and "校验位不对" in rejected
+    assert EXIT_ID not in rejected and "510104********1242" in rejected
 
 
 def test_search_by_number_name_or_unit(client: TestClient) -> None:

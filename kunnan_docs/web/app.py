@@ -33,12 +33,14 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from kunnan_docs.core.idcard import masked
 from kunnan_docs.errors import KunnanError
 from kunnan_docs.inbox.ledger import Ledger
 from kunnan_docs.inbox.watcher import Watcher
 from kunnan_docs.package.layout import HANDOVER_REGISTER, HANDOVERS, LEDGER, safe_name
 from kunnan_docs.package.outbox import Published, history, published
 from kunnan_docs.package.verify import Problem, verify_folder
+from kunnan_docs.scan.filing import waiting_forms
 from kunnan_docs.staff import notices
 from kunnan_docs.staff.due import due_list
 from kunnan_docs.staff.due import write_xlsx as write_due_xlsx
@@ -71,6 +73,15 @@ class Desk:
 
 
 templates = Jinja2Templates(directory=HERE / "templates")
+_ID_LIKE = re.compile(r"\d{14,17}[\dXx]?")
+
+
+def mask_id_numbers(text: str) -> str:
+    """A safety net for texts written elsewhere (a rejection may quote a malformed ID number): mask any."""
+    return _ID_LIKE.sub(lambda m: masked(m.group()), text)
+
+
+templates.env.filters["mask_ids"] = mask_id_numbers
 
 
 def _session(request: Request) -> Session:
@@ -176,12 +187,13 @@ async def logout(request: Request, form: FormData) -> Response:
 def inbox_state(desk: Desk) -> dict[str, Any]:
     """What the ledger says and what the running watcher is still settling; re-read on every poll."""
     settling = desk.watcher.settling() if desk.watcher else []
+    signed = waiting_forms(desk.outbox)
     path = desk.state / LEDGER
     if not path.is_file():
-        return {"settling": settling, "waiting": [], "building": [], "published": [], "rejected": []}
+        return {"settling": settling, "signed": signed, "waiting": [], "building": [], "published": [], "rejected": []}
     ledger = Ledger(path, read_only=True)
     try:
-        return {"settling": settling, "waiting": ledger.newest(RECENT, "waiting"),
+        return {"settling": settling, "signed": signed, "waiting": ledger.newest(RECENT, "waiting"),
                 "building": ledger.newest(RECENT, "building"),
                 "published": ledger.newest(RECENT, "published", "incomplete", "duplicate"),
                 "rejected": ledger.newest(RECENT, "rejected")}

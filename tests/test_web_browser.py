@@ -1,0 +1,264 @@
+"""The desk in a real browser: Debian's chromium driven by selenium against `kunnan-docs serve` started as
+a clerk starts it, on a temporary inbox and outbox and a free port. Each page is saved as a screenshot
+(to $KUNNAN_SCREENSHOTS, or a temporary folder) so that a person can look at what a clerk sees."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pypdfium2 as pdfium
+import pytest
+from openpyxl import load_workbook
+
+from kunnan_docs.package.verify import verify_path
+
+from .conftest import EXIT_EXAMPLE, FILING_EXAMPLE, REFILED_EXAMPLE
+
+webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.select import Select  # noqa: E402
+from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+if not (CHROMIUM and DRIVER):
+    if os.environ.get("CI"):
+        raise RuntimeError(".ci/run should have installed Debian's chromium and chromium-driver")
+    pytest.skip("Debian's chromium and chromium-driver are not installed (.ci/run installs them)",
+                allow_module_level=True)
+
+EXIT_NO = "CD510104-2018-0112"
+EXIT_ID = "510104196811021242"
+DISTRICT = "成都市锦江区总工会"
+WAIT = 90  # seconds; builds share two cores with the rest of the suite
+
+
+def free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serving(root: Path, host: str = "127.0.0.1") -> Iterator[str]:
+    """`kunnan-docs serve` in its own process; stopped with one SIGINT (Ctrl-C), which must stop everything."""
+    (root / "inbox").mkdir(parents=True, exist_ok=True)
+    port = free_port(host)
+    log = (root / "serve.log").open("w", encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-m", "kunnan_docs", "serve", str(root / "inbox"), str(root / "outbox"),
+                             "--host", host, "--port", str(port), "--settle", "0.5", "--workers", "1"],
+                            stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://{host}:{port}"
+    deadline = time.monotonic() + WAIT
+    while True:
+        try:
+            urllib.request.urlopen(url + "/login", timeout=5)
+            break
+        except (urllib.error.URLError, ConnectionError):
+            assert proc.poll() is None and time.monotonic() < deadline, (root / "serve.log").read_text()
+            time.sleep(0.2)
+    try:
+        yield url
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=60)
+        log.close()
+        output = (root / "serve.log").read_text(encoding="utf-8")
+        assert code == 0 and "工作台已停止" in output and "监视结束" in output, output
+
+
+@pytest.fixture(scope="module")
+def screens(tmp_path_factory) -> Path:
+    folder = Path(os.environ.get("KUNNAN_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def downloads(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("downloads")
+
+
+@pytest.fixture(scope="module")
+def browser(downloads: Path) -> Iterator[webdriver.Chrome]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1366,768", "--lang=zh-CN"):
+        options.add_argument(arg)
+    options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
+                                              "download.prompt_for_download": False})
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    driver.implicitly_wait(WAIT)  # a click that submits a form returns before the next page is there
+    driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def wait_for(driver: webdriver.Chrome, condition: Callable[[webdriver.Chrome], object], timeout: float = WAIT) -> object:
+    """Until the condition holds; the inbox's sections are swapped every two seconds, so elements may go stale."""
+    return WebDriverWait(driver, timeout, poll_frequency=0.2,
+                         ignored_exceptions=[StaleElementReferenceException]).until(condition)
+
+
+def live_text(driver: webdriver.Chrome, element_id: str) -> str:
+    return wait_for(driver, lambda d: d.find_element(By.ID, element_id).text)
+
+
+def downloaded(folder: Path, suffix: str, before: set[Path]) -> Path:
+    """The file a click made the browser save (finished: no .crdownload left)."""
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        new = [p for p in folder.iterdir() if p not in before and p.suffix == suffix]
+        if new and not list(folder.glob("*.crdownload")):
+            return new[0]
+        time.sleep(0.2)
+    raise AssertionError(f"no {suffix} downloaded into {folder}: {sorted(folder.iterdir())}")
+
+
+def set_value(driver: webdriver.Chrome, element_id: str, value: str) -> None:
+    """Date fields take keys in the browser's locale format; the value itself is ISO everywhere."""
+    driver.execute_script("document.getElementById(arguments[0]).value = arguments[1]", element_id, value)
+
+
+def drop(example: Path, inbox: Path, name: str, edit: dict[str, str] | None = None) -> None:
+    """Copy a case folder into the inbox as a clerk would (the case file last)."""
+    target = inbox / name
+    shutil.copytree(example, target, ignore=shutil.ignore_patterns("case.json"))
+    data = json.loads((example / "case.json").read_text(encoding="utf-8"))
+    for key, value in (edit or {}).items():
+        data["worker"][key] = value
+    (target / "case.json").write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+def pdf_text(path: Path) -> list[str]:
+    doc = pdfium.PdfDocument(path)
+    return [doc[i].get_textpage().get_text_range() for i in range(len(doc))]
+
+
+def test_a_clerks_day_in_the_browser(browser, tmp_path: Path, screens: Path, downloads: Path) -> None:
+    with serving(tmp_path) as url:
+        inbox = tmp_path / "inbox"
+        browser.get(url + "/")
+        assert browser.current_url.endswith("/inbox") and "收件箱" in browser.title
+        browser.execute_script("window.sameDocument = 'yes'")
+        drop(EXIT_EXAMPLE, inbox, "王淑芬")
+        drop(FILING_EXAMPLE, inbox, "李建华-身份证号有误", {"id_number": "51010819750315001"})
+
+        # published and rejected appear without reloading the page
+        wait_for(browser, lambda d: EXIT_NO in d.find_element(By.ID, "published").text)
+        wait_for(browser, lambda d: "身份证号" in d.find_element(By.ID, "rejected").text)
+        assert browser.execute_script("return window.sameDocument") == "yes"
+        assert "已发布,材料齐全" in live_text(browser, "published")
+        assert "重新放入收件夹" in live_text(browser, "rejected")
+        assert EXIT_ID not in browser.page_source
+        browser.save_screenshot(str(screens / "inbox.png"))
+        drop(FILING_EXAMPLE, inbox, "李建华")
+        drop(REFILED_EXAMPLE, inbox, "赵德明")
+
+        # its package: checklist with page ranges, masked ID, the PDF in the page, downloads
+        wait_for(browser, lambda d: d.find_element(By.LINK_TEXT, EXIT_NO).click() or True)
+        assert browser.find_element(By.ID, "id-masked").text == "510104********1242"
+        assert EXIT_ID not in browser.page_source
+        rows = browser.find_elements(By.CSS_SELECTOR, "#checklist tr.present")
+        assert rows and all(r.find_elements(By.TAG_NAME, "td")[3].text for r in rows)
+        assert browser.find_element(By.ID, "pdf").get_attribute("src").endswith(f"{EXIT_NO}.pdf")
+        time.sleep(2)  # only for the screenshot: the browser's PDF viewer draws the first page
+        browser.save_screenshot(str(screens / "package.png"))
+        before = set(downloads.iterdir())
+        browser.find_element(By.ID, "dl-pdf").click()
+        assert EXIT_NO in pdf_text(downloaded(downloads, ".pdf", before))[0]
+
+        # the list, searched by name
+        wait_for(browser, lambda d: d.get(url + "/packages") or len(d.find_elements(By.CSS_SELECTOR,
+                                                                                     "#package-list tr")) == 4)
+        browser.find_element(By.ID, "q").send_keys("王淑芬")
+        browser.find_element(By.ID, "q").submit()
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#package-list tr")) == 2
+        browser.get(url + "/packages")
+        browser.save_screenshot(str(screens / "packages.png"))
+
+        # print the notices of September 2019
+        browser.get(url + "/notices")
+        set_value(browser, "from", "2019-09-01")
+        set_value(browser, "to", "2019-09-30")
+        browser.find_element(By.ID, "preview").click()
+        assert EXIT_NO in browser.find_element(By.ID, "notice-list").text
+        browser.save_screenshot(str(screens / "notices.png"))
+        before = set(downloads.iterdir())
+        browser.find_element(By.ID, "print").click()
+        notice_pages = pdf_text(downloaded(downloads, ".pdf", before))
+        assert len(notice_pages) == 1 and "公示" in notice_pages[0] and EXIT_NO in notice_pages[0]
+
+        # hand the district's packages over and verify the zip
+        browser.get(url + "/handover")
+        Select(browser.find_element(By.ID, "district")).select_by_visible_text(DISTRICT)
+        browser.find_element(By.ID, "choose").click()
+        assert "通过" in browser.find_element(By.ID, "handover-list").text
+        browser.save_screenshot(str(screens / "handover.png"))
+        browser.find_element(By.ID, "make-handover").click()
+        assert "已生成移交" in browser.find_element(By.ID, "handover-done").text
+        before = set(downloads.iterdir())
+        browser.find_element(By.ID, "dl-handover-zip").click()
+        assert verify_path(downloaded(downloads, ".zip", before)) == []
+
+        # due list and its workbook, progress
+        browser.get(url + "/due?as_of=2020-08-01")
+        assert "帮扶联系人" in browser.page_source
+        browser.save_screenshot(str(screens / "due.png"))
+        before = set(downloads.iterdir())
+        browser.find_element(By.ID, "due-xlsx").click()
+        assert load_workbook(downloaded(downloads, ".xlsx", before)).active["A3"].value == "帮扶联系人"
+        browser.get(url + "/progress")
+        assert browser.find_elements(By.CSS_SELECTOR, ".chart svg") and "脱困率" in browser.page_source
+        browser.save_screenshot(str(screens / "progress.png"))
+
+        # a traversal download is refused
+        for attempt in ("/files/..%2F..%2F..%2Fetc%2Fpasswd", "/files/.kunnan/ledger.sqlite"):
+            browser.get(url + attempt)
+            assert "root:" not in browser.page_source and "只能下载发件夹里的" in browser.page_source
+        audit = (tmp_path / "outbox" / ".kunnan" / "desk-audit.log").read_text(encoding="utf-8")
+        assert '"打印公示"' in audit and '"移交"' in audit
+
+
+def test_login_and_logout_on_a_network_address(browser, tmp_path: Path, screens: Path) -> None:
+    """127.0.0.2 stands for a network address: anything but 127.0.0.1/localhost/::1 needs a password."""
+    (tmp_path / "inbox").mkdir()
+    args = [sys.executable, "-m", "kunnan_docs", "serve", str(tmp_path / "inbox"), str(tmp_path / "outbox")]
+    refused = subprocess.run([*args, "--host", "127.0.0.2", "--port", "0"], capture_output=True, text=True)
+    assert refused.returncode == 2 and "--set-password" in refused.stderr
+    subprocess.run([*args, "--set-password", "--user", "张丽"], input="correct horse\n", text=True, check=True)
+    with serving(tmp_path, host="127.0.0.2") as url:
+        browser.get(url + "/packages")
+        assert "/login" in browser.current_url
+        browser.find_element(By.ID, "user").send_keys("张丽")
+        browser.find_element(By.ID, "password").send_keys("wrong password")
+        browser.find_element(By.ID, "password").submit()
+        assert "用户名或密码不对" in browser.find_element(By.ID, "login-error").text
+        browser.save_screenshot(str(screens / "login.png"))
+        browser.find_element(By.ID, "user").clear()
+        browser.find_element(By.ID, "user").send_keys("张丽")
+        browser.find_element(By.ID, "password").send_keys("correct horse")
+        browser.find_element(By.ID, "password").submit()
+        wait_for(browser, lambda d: d.current_url.endswith("/packages"))
+        assert "张丽" in browser.find_element(By.CLASS_NAME, "who").text
+        browser.find_element(By.ID, "logout").click()
+        wait_for(browser, lambda d: "/login" in d.current_url)
+        browser.get(url + "/inbox")
+        assert "/login" in browser.current_url
