@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-STATUS_LABEL = {"waiting": "等待中", "building": "成卷中", "published": "已发布", "incomplete": "已发布(材料不全或回访期中)",
-                "rejected": "已退回", "duplicate": "重复提交"}
+from kunnan_docs.core.labels import OUTCOME, STAGE
+
+STATUS_LABEL = {**STAGE, "published": "已发布", "incomplete": f"已发布({OUTCOME['incomplete']}或{OUTCOME['follow_up']})",
+                "rejected": OUTCOME["rejected"]}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS cases (

@@ -21,6 +21,7 @@ import pikepdf
 from kunnan_docs.core.casefile import Case, parse_date
 from kunnan_docs.core.checklist import Item, applies, checklist_title, items_for
 from kunnan_docs.core.findings import Finding, Severity
+from kunnan_docs.core.labels import KIND, OUTCOME, archive_title
 from kunnan_docs.core.resources import checklist_data
 from kunnan_docs.core.rules import attachment_path_problem, follow_up_complete
 from kunnan_docs.core.workcal import WorkCalendar
@@ -30,8 +31,6 @@ from kunnan_docs.forms.typeset import PAGE_H, PAGE_NUMBER_STRIP, PAGE_W, zh_date
 from kunnan_docs.forms.word import render_docx
 from kunnan_docs.package import sheets
 from kunnan_docs.package.attachments import AttachmentError, load
-
-KIND_LABEL = {"filing": "建档", "exit": "解困脱困"}
 
 
 @dataclass
@@ -99,10 +98,10 @@ class Package:
     def status_label(self) -> str:
         parts = []
         if self.missing:
-            parts.append("材料不全(缺" + "、".join(f"第{r.item.no}项" for r in self.missing) + ")")
+            parts.append(f"{OUTCOME['incomplete']}(缺" + "、".join(f"第{r.item.no}项" for r in self.missing) + ")")
         if not self.follow_up_done:
-            parts.append("回访期中(脱困未满六个月)")
-        return ";".join(parts) or "材料齐全"
+            parts.append(f"{OUTCOME['follow_up']}(脱困未满六个月)")
+        return ";".join(parts) or OUTCOME["complete"]
 
 
 def build(case: Case, findings: list[Finding], calendar: WorkCalendar | None = None) -> Package:
@@ -153,16 +152,15 @@ def _cover(pkg: Package, content: list[Part]) -> bytes:
         ("档案号", case.archive_no), ("档案层级", case.data.get("level", "")),
         ("职工姓名", worker.get("name", "")), ("工作单位", worker.get("employer", "")),
         ("所在工会", case.data.get("union", "")), ("上级工会", case.data.get("district", "")),
-        ("案卷类别", f"{KIND_LABEL[case.kind]}(对照{checklist_title(case.kind)})"),
+        ("案卷类别", f"{KIND[case.kind]}(对照{checklist_title(case.kind)})"),
         ("起止日期", _date_range(content)),
         ("件数 / 页数", f"共 {len(present)} 件 {pkg.content_pages} 页"),
         ("保管期限", checklist_data()["retention"]),
     ]
     if case.data.get("previous_archive_no"):
         fields.insert(1, ("原档案号", case.data["previous_archive_no"]))
-    title = f"{'脱困' if case.kind == 'exit' else '建档'}困难职工档案"
     keeper = case.data.get("district") or case.data.get("union", "")
-    return sheets.cover(sheets.CoverInfo(case.archive_no, keeper, title, fields, f"【{pkg.status_label}】"))
+    return sheets.cover(sheets.CoverInfo(case.archive_no, keeper, archive_title(case.kind), fields, f"【{pkg.status_label}】"))
 
 
 def _toc_rows(pkg: Package) -> list[sheets.TocRow]:
@@ -314,7 +312,7 @@ def _metadata(out: pikepdf.Pdf, pkg: Package) -> None:
     case = pkg.case
     stamp = pdf_date(case.reference_date)  # from the case, never the clock: rebuilds are byte-identical
     out.docinfo = out.make_indirect(pikepdf.Dictionary(
-        Title=pikepdf.String(f"{case.worker.get('name', '')} {KIND_LABEL[case.kind]}困难职工档案 {case.archive_no}"),
+        Title=pikepdf.String(f"{case.worker.get('name', '')} {archive_title(case.kind)} {case.archive_no}"),
         Subject=pikepdf.String(checklist_title(case.kind)),
         Author=pikepdf.String(case.data.get("union", "")),
         Keywords=pikepdf.String(case.archive_no),

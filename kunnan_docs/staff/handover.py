@@ -19,6 +19,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Spacer
 from tqdm import tqdm
 
+from kunnan_docs.core.labels import KIND
 from kunnan_docs.errors import UsageError
 from kunnan_docs.forms.typeset import (
     Para,
@@ -39,7 +40,6 @@ from kunnan_docs.staff.xlsx import ZH_DATE_FORMAT, new_workbook, write_table
 
 HEADERS = ["序号", "档案号", "姓名", "类别", "页数", "材料齐全", "备注"]
 WIDTHS = [10, 40, 20, 12, 12, 18, 50]
-KIND = {"filing": "建档", "exit": "脱困"}
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
