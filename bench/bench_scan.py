@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from kunnan_docs.core.workcal import WorkCalendar  # noqa: E402
 from kunnan_docs.package.layout import REPORT, safe_name  # noqa: E402
-from kunnan_docs.package.verify import _check_qr  # noqa: E402
+from kunnan_docs.package.verify import read_page_codes  # noqa: E402
 from kunnan_docs.pipeline import process_case  # noqa: E402
 from kunnan_docs.scan.filing import _Packages, _problem, scan_in  # noqa: E402
 from kunnan_docs.scan.pages import read_scan  # noqa: E402
@@ -118,11 +118,12 @@ def verify_qr(outbox: Path, numbers: list[str]) -> None:
         folder = outbox / safe_name(no)
         report = json.loads((folder / REPORT).read_text(encoding="utf-8"))
         doc = pdfium.PdfDocument(folder / f"{safe_name(no)}.pdf")
-        t = time.perf_counter()
-        assert _check_qr(doc, report) == []
-        ours += time.perf_counter() - t
         pages = [0] + [report["pages"]["content_start_index"] + d["pages"][0] - 1
                        for e in report["checklist"] for d in e["documents"] if d["generated"]]
+        t = time.perf_counter()
+        for index in pages:
+            assert read_page_codes(doc[index])
+        ours += time.perf_counter() - t
         t = time.perf_counter()
         for index in pages:
             assert zxingcpp.read_barcodes(doc[index].render(scale=150 / 72).to_pil())

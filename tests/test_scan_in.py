@@ -255,6 +255,7 @@ def test_scanner_folder_takes_a_file_once_it_has_settled(world: dict[str, Path],
     assert scanner.poll(100.0) == []
     (folder / "scan.pdf").write_bytes(half)
     assert scanner.poll(103.0) == [] and scanner.poll(107.0) == [], "changed at 103: not settled before 108"
+    assert scanner.next_due() == 108.0
     assert scanner.poll(108.5) == [f"已归档  {EXIT_NO} 附件4:scan.pdf 第1页", f"重建 {safe_name(EXIT_NO)}"]
     assert [p.name for p in folder.iterdir()] == [PROCESSED] and len(rebuilt) == 1
-    assert scanner.poll(120.0) == []
+    assert scanner.poll(120.0) == [] and scanner.next_due() is None

@@ -39,4 +39,11 @@ class ScannerFolder:
         if not ready and self._started:
             return []
         self._started = True  # the first poll also finishes whatever a killed run left in its journal
-        return scan_in(ready, self.outbox, self.calendar, self.rebuild).lines
+        lines = scan_in(ready, self.outbox, self.calendar, self.rebuild).lines
+        for path in ready:
+            self._seen.pop(path.name, None)
+        return lines
+
+    def next_due(self) -> float | None:
+        """When the earliest file seen will have settled (for the loop's wake-up), or None if none waits."""
+        return min((since + self.settle for _, since in self._seen.values()), default=None)
