@@ -320,3 +320,27 @@ def test_a_row_continued_on_the_next_page_repeats_its_label() -> None:
     pages = pdf_text(render_pdf(forms_for(case)[0], case.archive_no))
     assert len(pages) >= 2
     assert "详细致困原因企业停产" in pages[0] and "详细致困原因（续）" in pages[1]
+
+
+def test_word_labels_fit_their_columns_and_letters_follow_the_print_set_up() -> None:
+    from docx.shared import Mm, Pt
+
+    case = read_case(EXIT_EXAMPLE / "case.json")
+    forms = {f.stem: f for f in forms_for(case)}
+    doc = Document(io.BytesIO(render_docx(forms["附件3-入户调查表"], case.archive_no)))
+    section = doc.sections[0]
+    assert abs(section.left_margin - Mm(28)) < Mm(0.1) and abs(section.page_width - Mm(210)) < Mm(0.1)
+    assert "样表" not in "".join(p.text for p in doc.paragraphs)
+    title = doc.paragraphs[0].runs[0]
+    assert title.bold and title.font.size == Pt(22)
+    table = doc.tables[0]
+    margins = table._tbl.tblPr.xpath("./w:tblCellMar/w:left/@w:w")
+    cell = next(c for c in table.rows[1].cells if c.text == "家庭地址")
+    label_width = cell.width - 2 * Mm(int(margins[0]) * 25.4 / 1440)
+    assert label_width >= Pt(4 * 10.5)  # four characters of 10.5 pt: 家庭地址 on one line
+    two_line = next(c for c in table.rows[5].cells if c.text.startswith("家庭年"))
+    assert two_line.text == "家庭年\n总收入"  # the label's own line break, not a wrap mid-word
+    letter = Document(io.BytesIO(render_docx(forms["附件6-退档通知书"], case.archive_no)))
+    body = next(p for p in letter.paragraphs if "特此通知" in p.text).runs[0]
+    assert body.font.size == Pt(16)
+    assert body._element.rPr.rFonts.get("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}eastAsia") == "仿宋"

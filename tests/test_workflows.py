@@ -322,3 +322,31 @@ def test_pinyin_order_with_place_name_overrides() -> None:
     assert sorted(units, key=pinyin_key) == ["成都市彭州市总工会", "成都市郫都区总工会", "成都市青羊区总工会",
                                              "成都市新都区总工会", "成都市新津区总工会"]
     assert pinyin_key("郫都")[0] == ("pi2", "du1")
+
+
+def test_package_sheets_speak_to_people(outbox) -> None:
+    pages = texts(outbox / "CD510104-2018-0200" / "CD510104-2018-0200.pdf")
+    remarks, contents, cover = pages[-1], pages[1], pages[0]
+    assert "提醒：脱困后须继续关注" in remarks and "【脱困退档/回访记录】尚未覆盖" in remarks
+    assert "2019年10月25日至2020年4月25日" in remarks
+    import re
+
+    for sheet in (remarks, contents, cover):
+        assert not re.search(r"RV-|/exit|\d{4}-\d{2}-\d{2}|[A-Z]+-[A-Z]+-", sheet.replace("CD510104-2018-0200", ""))
+    assert "（附件3）" in contents and "(附件" not in contents and "附件3)" not in contents
+    assert "CD510104-2018-0200成都市锦江区总工会脱困困难职工档案" in cover  # the keeping union above the title
+
+
+def test_our_sheets_break_lines_by_chinese_rules(outbox, tmp_path) -> None:
+    from kunnan_docs.forms.typeset import NO_LINE_END, NO_LINE_START
+
+    package = outbox / "CD510104-2018-0200" / "CD510104-2018-0200.pdf"
+    progress = tmp_path / "p.pdf"
+    assert main(["progress", "--outbox", str(outbox), "--as-of", "2025-01-01", "-o", str(progress)]) == ExitCode.OK
+    doc = pdfium.PdfDocument(package)
+    sheets = [doc[i].get_textpage().get_text_range() for i in (0, 1, len(doc) - 1)]
+    sheets += [pdfium.PdfDocument(progress)[0].get_textpage().get_text_range()]
+    for sheet in sheets:
+        for line in (x.strip() for x in sheet.replace("\r", "").split("\n")):
+            if line:
+                assert line[0] not in NO_LINE_START and line[-1] not in NO_LINE_END, line
