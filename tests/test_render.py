@@ -308,6 +308,8 @@ def test_signature_and_seal_boxes_are_reported_where_the_cells_are() -> None:
         assert tp.get_text_bounded(box.x0 + 2, box.y0 + 2, box.x1 - 2, box.y1 - 2).strip() == ""  # empty, to be signed
         left = tp.get_text_bounded(box.x0 - 40, box.y0, box.x0 - 1, box.y1).replace("\n", "").replace("\r", "")
         assert box.name[:4] in left
+    _, boxes = render_with_boxes(forms["附件4-脱困申请表"], case.archive_no)
+    assert [b.name for b in boxes] == ["帮扶责任人意见", "单位工会或乡镇（街道）工会意见"]  # signed and sealed there
     _, [seal] = render_with_boxes(forms["附件6-退档通知书"], case.archive_no)
     assert seal.name == "盖章"
     inside = pdfium.PdfDocument(render_pdf(forms["附件6-退档通知书"], case.archive_no))[0].get_textpage()

@@ -31,7 +31,7 @@ from kunnan_docs.forms.typeset import (
 QR_SIZE = 20 * mm
 POSTER_QR_SIZE = 13 * mm  # the posted notice (Annex 5) is for the public: its QR code stays small
 SEAL_SIZE = 42 * mm  # a union's round seal
-SIGNATURE = "signature"
+SIGNED = {"signature", "contact_person_opinion", "union_opinion", "visit_union_opinion"}  # cells signed or sealed
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,7 @@ def _rows(form: FilledForm, boxes: _Boxes) -> list[Table]:
         col = 0
         for label, name, span in row:
             labels[len(cells)] = label
-            if name == SIGNATURE:
+            if name in SIGNED:
                 signed[len(cells) + 1] = label.replace("\n", "")
             cells += [Para(para_text(label), st["label"]), Para(para_text(form.values.get(name, "")), st["value"])]
             col_widths += [spec_widths[col] * mm * scale, sum(spec_widths[col + 1:col + 1 + span]) * mm * scale]
