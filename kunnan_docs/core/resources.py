@@ -29,3 +29,15 @@ def case_schema() -> dict[str, Any]:
 
 def checklist_data() -> dict[str, Any]:
     return load_json("schemas", "checklists.json")
+
+
+def font_chain() -> list[tuple[str, str]]:
+    """The PDF fonts in fallback order, as (name, file in fonts/); fonts/fonts.json is written by make_fonts.py."""
+    return [(f["name"], f["file"]) for f in load_json("fonts", "fonts.json")]
+
+
+@cache
+def printable_characters() -> frozenset[int]:
+    """Every code point that some font of the chain has a glyph for."""
+    return frozenset(code for f in load_json("fonts", "fonts.json") for first, last in f["characters"]
+                     for code in range(first, last + 1))

@@ -15,6 +15,7 @@ from kunnan_docs.core import idcard
 from kunnan_docs.core.casefile import Case, parse_date
 from kunnan_docs.core.checklist import item_ids
 from kunnan_docs.core.findings import Finding, Severity, field
+from kunnan_docs.core.resources import printable_characters
 from kunnan_docs.core.workcal import WorkCalendar, add_months
 
 E, W = Severity.ERROR, Severity.WARNING
@@ -264,6 +265,34 @@ def attachments(case: Case, _: WorkCalendar) -> Iterator[Finding]:
         if problem:
             code = "ATT-MISSING" if problem == MISSING else "ATT-PATH"
             yield Finding(code, E, p, f"{field(p)}“{att['path']}”{problem}")
+
+
+@rule
+def printable_text(case: Case, _: WorkCalendar) -> Iterator[Finding]:
+    """Every character of the case prints in one of our PDF fonts: a name must never become an empty box."""
+    printable = printable_characters()
+    for pointer, text in _strings(case.data, ""):
+        for char in dict.fromkeys(text):
+            code = ord(char)
+            if code in printable or char.isspace() or 0xFE00 <= code <= 0xFE0F or 0xE0100 <= code <= 0xE01EF:
+                continue  # variation selectors are dropped when typesetting; the base character prints
+            yield Finding("CHAR-NO-GLYPH", E, pointer,
+                          f"{field(pointer)}中的“{char}”(U+{code:04X})没有任何字体能印出,表单上会是空框。"
+                          "请确认是否录入有误;如确为生僻字,请改用《通用规范汉字表》中的规范字形,"
+                          "并在备注中注明原字,然后重新提交。")
+
+
+def _strings(value: object, pointer: str) -> Iterator[tuple[str, str]]:
+    """Every printed text of the case with its JSON pointer (attachment file paths are not printed)."""
+    if isinstance(value, str):
+        yield pointer, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if not (key == "path" and pointer.startswith("/attachments/")):
+                yield from _strings(item, f"{pointer}/{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _strings(item, f"{pointer}/{i}")
 
 
 MISSING = "不存在。请确认文件名(含扩展名)正确,且文件已复制到案卷文件夹中。"

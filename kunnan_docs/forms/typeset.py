@@ -11,7 +11,6 @@ import io
 import re
 from collections.abc import Callable
 from datetime import date
-from xml.sax.saxutils import escape
 
 from pypinyin import Style, lazy_pinyin
 from reportlab.lib import colors
@@ -24,7 +23,7 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Table, TableStyle
 from reportlab.platypus.paragraph import ParaLines, cjkU, makeCJKParaLine
 from reportlab.rl_config import _FUZZ
 
-from kunnan_docs.forms.fonts import register
+from kunnan_docs.forms.fonts import markup, register
 
 # Page set-up (GB/T 9704): A4, binding margin (订口) on the left; page numbers and QR codes stay at least
 # 10 mm inside every edge, where office printers still print.
@@ -94,8 +93,8 @@ def pinyin_key(text: str) -> tuple[tuple[str, ...], str]:
 
 
 def para_text(text: str) -> str:
-    """Escape a value for reportlab's mini-markup; line breaks become <br/>."""
-    return escape(text).replace("\n", "<br/>")
+    """A value in reportlab's mini-markup: escaped, line breaks as <br/>, rare characters in a fallback font."""
+    return markup(text)
 
 
 def sheet_text(text: str) -> str:
