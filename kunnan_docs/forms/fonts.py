@@ -21,6 +21,8 @@ from array import array
 from functools import cache
 from xml.sax.saxutils import escape
 
+from reportlab import rl_config
+from reportlab.graphics import shapes
 from reportlab.pdfbase import pdfdoc, pdfmetrics, ttfonts
 from reportlab.pdfbase.ttfonts import TTFont, TTFontFace
 
@@ -166,6 +168,9 @@ def register() -> str:
     ttfonts.makeToUnicodeCMap = _supplementary_planes(ttfonts.makeToUnicodeCMap)
     for name, filename in font_chain():
         pdfmetrics.registerFont(_Font(name, str(data_dir("fonts") / filename)))
+    # reportlab's defaults name Helvetica, a base-14 font that is referenced, never embedded (not PDF/A):
+    # a canvas and a chart drawing start in our face instead
+    rl_config.canvas_basefontname = shapes.STATE_DEFAULTS["fontName"] = SERIF
     return SERIF
 
 

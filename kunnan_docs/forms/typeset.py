@@ -23,6 +23,7 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Table, TableStyle
 from reportlab.platypus.paragraph import ParaLines, cjkU, makeCJKParaLine
 from reportlab.rl_config import _FUZZ
 
+from kunnan_docs.forms.archival import archival_bytes
 from kunnan_docs.forms.fonts import markup, register
 
 # Page set-up (GB/T 9704): A4, binding margin (订口) on the left; page numbers and QR codes stay at least
@@ -199,13 +200,13 @@ def styles() -> dict[str, ParagraphStyle]:
 
 def document(story: list[object], title: str, on_page: Callable[[Canvas, SimpleDocTemplate], None] | None = None,
              bottom: float = MARGIN_BOTTOM, subject: str = "", canvasmaker: type[Canvas] = Canvas) -> bytes:
-    """An A4 PDF with our margins; invariant=1 keeps it byte-identical for identical input."""
+    """An A4 PDF/A-2b with our margins; invariant=1 keeps it byte-identical for identical input."""
     buf = io.BytesIO()
     doc = SimpleDocTemplate(buf, pagesize=A4, leftMargin=MARGIN_LEFT, rightMargin=MARGIN_RIGHT,
                             topMargin=MARGIN_TOP, bottomMargin=bottom, title=title, author=CREATOR,
                             subject=subject, creator=CREATOR, invariant=1, initialFontName=register())
     doc.build(story, onFirstPage=on_page or _nothing, onLaterPages=on_page or _nothing, canvasmaker=canvasmaker)
-    return buf.getvalue()
+    return archival_bytes(buf.getvalue())
 
 
 def _nothing(canvas: Canvas, doc: SimpleDocTemplate) -> None:

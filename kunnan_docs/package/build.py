@@ -25,11 +25,12 @@ from kunnan_docs.core.labels import KIND, OUTCOME, archive_title
 from kunnan_docs.core.resources import checklist_data
 from kunnan_docs.core.rules import attachment_path_problem, follow_up_complete
 from kunnan_docs.core.workcal import WorkCalendar
+from kunnan_docs.forms.archival import SAVE_OPTIONS, make_archival
 from kunnan_docs.forms.fill import FilledForm, forms_for
 from kunnan_docs.forms.pdf import render_pdf
 from kunnan_docs.forms.typeset import PAGE_H, PAGE_NUMBER_STRIP, PAGE_W, zh_date, zh_dates
 from kunnan_docs.forms.word import render_docx
-from kunnan_docs.package import sheets
+from kunnan_docs.package import pdfa, sheets
 from kunnan_docs.package.attachments import AttachmentError, load
 
 
@@ -83,6 +84,7 @@ class Package:
     content_pages: int
     total_pages: int = 0
     content_start: int = 0  # index of the first content page (after cover and contents list)
+    pdfa_problems: list[str] = field(default_factory=list)  # why the package could not be declared PDF/A-2b
 
     @property
     def missing(self) -> list[ItemResult]:
@@ -225,9 +227,39 @@ def _assemble(pkg: Package, content: list[Part]) -> None:
     _outline(out, pkg, content_start, remarks_start)
     _labels(out, content_start, remarks_start)
     _metadata(out, pkg)
+    pkg.pdfa_problems = _archival(out, content)
     buf = io.BytesIO()
-    out.save(buf, deterministic_id=True, object_stream_mode=pikepdf.ObjectStreamMode.generate)
+    out.save(buf, **SAVE_OPTIONS)
     pkg.pdf, pkg.total_pages, pkg.content_start = buf.getvalue(), len(out.pages), content_start
+
+
+def _archival(out: pikepdf.Pdf, content: list[Part]) -> list[str]:
+    """Declare the package PDF/A-2b, unless a scanned attachment brings something that cannot conform
+    without re-encoding it: then it is not declared and the self-check's findings are reported."""
+    make_archival(out)
+    if all(p.generated or all(_plain_scan(page) for page in p.pdf.pages) for p in content):
+        return []  # our forms and sheets, and scans as img2pdf embeds them, conform by construction
+    problems = pdfa.findings(out)
+    if problems:
+        make_archival(out, declare=False)
+    return problems
+
+
+_PLAIN_COLOURS = {"/DeviceRGB", "/DeviceGray"}  # what the sRGB output intent covers without a profile
+
+
+def _plain_scan(page: pikepdf.Page) -> bool:
+    """A page that is one or more images in RGB or grey and nothing else, as img2pdf makes them."""
+    resources = page.obj.get("/Resources", pikepdf.Dictionary())
+    if set(resources.keys()) - {"/XObject", "/ProcSet"}:
+        return False
+    for image in resources.get("/XObject", pikepdf.Dictionary()).values():
+        space = image.get("/ColorSpace")
+        if image.get("/Subtype") != "/Image" or image.get("/Interpolate", False) or "/SMask" in image:
+            return False
+        if not (str(space) in _PLAIN_COLOURS or image.get("/ImageMask", False)):
+            return False
+    return True
 
 
 def _fit_to_a4(page: pikepdf.Page, strip: float) -> tuple[float, float]:

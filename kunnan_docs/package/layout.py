@@ -134,6 +134,12 @@ class Pages:
 
 
 @dataclass(frozen=True)
+class PdfaStatus:
+    declared: bool  # the package PDF identifies itself as PDF/A-2b
+    problems: tuple[str, ...]  # why it could not: what the self-check found in a scanned PDF
+
+
+@dataclass(frozen=True)
 class Report:
     """report.json. `findings` and `case` (no ID number, income or health) are passed through as written."""
 
@@ -147,6 +153,7 @@ class Report:
     checklist: tuple[ChecklistEntry, ...]
     findings: tuple[dict[str, Any], ...]
     documents: tuple[str, ...]
+    pdfa: PdfaStatus | None  # None in reports written before packages were PDF/A
     case: dict[str, Any]
 
     @property
@@ -168,8 +175,13 @@ class Report:
             checklist=tuple(_entry(e) for e in r.items("checklist")),
             findings=tuple(f.data for f in r.items("findings")),
             documents=tuple(r.texts("documents")),
+            pdfa=_pdfa(r.obj("pdfa")) if r.data.get("pdfa") is not None else None,
             case=r.obj("case").data,
         )
+
+
+def _pdfa(r: _Reader) -> PdfaStatus:
+    return PdfaStatus(r.flag("declared"), tuple(r.texts("problems")))
 
 
 def _pages(r: _Reader) -> Pages:

@@ -48,6 +48,7 @@ def report(pkg: Package) -> Report:
         "checklist": [r.to_dict() for r in pkg.results],
         "findings": [f.to_dict() for f in pkg.findings],
         "documents": [document(form.stem, ext) for form, _, _ in pkg.forms for ext in ("pdf", "docx")],
+        "pdfa": {"declared": not pkg.pdfa_problems, "problems": pkg.pdfa_problems},
         "case": case_summary(case),
     })
 
@@ -81,6 +82,10 @@ def summary(pkg: Package) -> str:
         lines.append(f"  {r.item.no:>2}. {r.item.title}:{label[r.status]}{pages}")
     lines.append("")
     lines += remarks_text(pkg)
+    if pkg.pdfa_problems:
+        lines += ["", "案卷 PDF 未能声明为 PDF/A-2b(长期保存格式),因为扫描件 PDF 中有以下内容,需重新导出才能符合:"]
+        lines += [f"  {problem}" for problem in pkg.pdfa_problems]
+        lines.append("下一步:用扫描软件把该附件另存为 PDF/A 或 JPEG 图片,替换后重新放入收件夹。")
     if pkg.missing:
         lines += ["", "下一步:把缺少的材料扫描后放到案卷文件夹,在案卷 attachments 中登记,再重新放入收件夹。"]
     return "\n".join(lines) + "\n"

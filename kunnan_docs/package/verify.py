@@ -1,7 +1,8 @@
 """What the district runs on receipt: is the package folder whole, unaltered and self-consistent?
 
 Checks, in order: every file against the manifest (no byte changed, none missing, none added); report.json has
-the shape layout.py promises; the PDF opens; its page count, bookmarks and contents list agree with report.json;
+the shape layout.py promises; the PDF opens; it and every form that declare PDF/A-2b pass the self-check
+(package/pdfa.py); its page count, bookmarks and contents list agree with report.json;
 the QR codes on the cover and on the first page of every generated form decode to the archive number (QR only,
 from the bottom strip of the page in grey: a handover verifies hundreds of packages).
 Depends on the package layout only, not on the builder.
@@ -22,6 +23,7 @@ import pypdfium2 as pdfium
 from kunnan_docs.errors import BadPackage
 from kunnan_docs.forms import qr
 from kunnan_docs.package.layout import (
+    DOCUMENTS,
     HANDOVER_MARKER,
     HANDOVER_PACKAGES,
     MANIFEST,
@@ -35,6 +37,7 @@ from kunnan_docs.package.layout import (
     safe_name,
     sha256_file,
 )
+from kunnan_docs.package.pdfa import check_file
 
 QR_DPI = 150
 QR_STRIP = 64 * 72 / 25.4  # points: the cover's code ends 56 mm above the bottom edge, a form's 30 mm
@@ -57,6 +60,7 @@ class ProblemKind(StrEnum):
     BAD_ZIP = "bad_zip"
     BAD_HANDOVER = "bad_handover"  # handover.json unreadable
     NOT_HANDED_OVER = "not_handed_over"  # a package the handover lists is not in it
+    PDFA = "pdfa"  # a PDF declares PDF/A-2b but fails the self-check, or the declaration contradicts report.json
 
 
 @dataclass(frozen=True)
@@ -135,11 +139,24 @@ def verify_folder(folder: Path) -> list[Problem]:
         reason = str(exc).splitlines()[0][:100]
         return [*problems, Problem(ProblemKind.BAD_PDF, f"案卷 PDF {pdf_path.name} 无法打开({reason})。" + RESEND,
                                    pdf_path.name)]
+    problems += _check_pdfa(folder, pdf_path, report)
     doc = pdfium.PdfDocument(pdf_path)
     try:
         return problems + _check_contents_list(doc, report, pdf_path.name) + _check_qr(doc, report, pdf_path.name)
     finally:
         doc.close()
+
+
+def _check_pdfa(folder: Path, pdf_path: Path, report: Report) -> list[Problem]:
+    """The package PDF and every form that declare PDF/A-2b pass the self-check; the package declares it
+    exactly when report.json says so."""
+    problems = []
+    for path in [pdf_path, *sorted((folder / DOCUMENTS).glob("*.pdf"))]:
+        declared, findings = check_file(path)
+        problems += [Problem(ProblemKind.PDFA, message, path.relative_to(folder).as_posix()) for message in findings]
+        if path == pdf_path and report.pdfa is not None and declared != report.pdfa.declared:
+            problems.append(Problem(ProblemKind.PDFA, f"{path.name} 的 PDF/A 声明与 {REPORT} 不符。" + RESEND, path.name))
+    return problems
 
 
 def _check_manifest(folder: Path) -> list[Problem]:

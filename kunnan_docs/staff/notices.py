@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pikepdf
 
+from kunnan_docs.forms.archival import SAVE_OPTIONS, make_archival
 from kunnan_docs.forms.typeset import pinyin_key
 from kunnan_docs.package.layout import notice_pdf
 from kunnan_docs.package.outbox import Published, published
@@ -47,6 +48,7 @@ def combine(cases: list[Published]) -> NoticeRun:
             outline.root.append(pikepdf.OutlineItem(f"{place} {pkg.archive_no}", index))
     out.docinfo = out.make_indirect(pikepdf.Dictionary(Title=pikepdf.String("困难职工脱困公示(打印汇总)"),
                                                        Creator=pikepdf.String("kunnan-docs")))
+    make_archival(out)
     buf = io.BytesIO()
-    out.save(buf, deterministic_id=True)
+    out.save(buf, **SAVE_OPTIONS)
     return NoticeRun(cases, buf.getvalue())
