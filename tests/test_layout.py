@@ -23,7 +23,8 @@ GOOD: dict[str, Any] = {
          "documents": [{"title": "入户调查表", "pages": [1, 2], "generated": True}]},
         {"no": 2, "id": "id_card", "title": "身份证", "status": "missing", "pages": None, "documents": []},
     ],
-    "findings": [], "documents": ["documents/附件3-入户调查表.pdf"], "case": {"worker_name": "王淑芬"},
+    "findings": [], "documents": ["documents/附件3-入户调查表.pdf"],
+    "pdfa": {"declared": False, "problems": ["不符合:font not embedded"]}, "case": {"worker_name": "王淑芬"},
 }
 
 
@@ -42,6 +43,7 @@ def test_a_good_report_reads_typed_and_writes_back_unchanged() -> None:
     ("/pages/total", True, "字段 pages/total"),
     ("/pages/content", -1, "字段 pages/content"),
     ("/pages", [5, 2, 2], "字段 pages"),
+    ("/pdfa/declared", "yes", "字段 pdfa/declared"),
     ("/checklist/1/status", "lost", "字段 checklist/1/status"),
     ("/checklist/0/documents/0/pages", [2, 1], "字段 checklist/0/documents/0/pages"),
     ("/checklist/0/documents/0", "入户调查表", "checklist/0/documents/0/应是一个对象"),
