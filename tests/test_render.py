@@ -274,6 +274,8 @@ def test_break_rules_directly() -> None:
     assert not any(allowed[start + 1:start + len("CD510104-2018-0112")])
     day = text.index("2018年")
     assert not any(allowed[day + 1:day + len("2018年4月2日")])
+    annex = "题名（附件3）"
+    assert break_allowed(annex)[:7] == [False, True, True, False, False, False, False]  # never inside （附件3）
 
 
 def test_filled_forms_are_not_samples_and_titles_are_bold(exit_forms) -> None:

@@ -57,8 +57,10 @@ _NEXT_TO_CJK = re.compile(rf"(?<=[{_CJK}])[,;:()?!]|[,;:()?!](?=[{_CJK}])")
 _OPEN_PAREN_CJK = re.compile(r"（([^（）()]*)\)|\(([^（）()]*)）")
 NO_LINE_START = "，。、；：？！）」』》〉】〕”’…—·%,.;:?!)]}"
 NO_LINE_END = "（「『《〈【〔“‘([{"
-# Runs a line never breaks inside: archive numbers and other Latin/digit identifiers, dates, amounts.
-_UNBREAKABLE = re.compile(r"\d{4}年\d{1,2}月(?:\d{1,2}日)?|\d+(?:\.\d+)?[%元岁户页卷次天个件份]|[0-9A-Za-z][0-9A-Za-z\-/.:_*+]*")
+# Runs a line never breaks inside: archive numbers and other Latin/digit identifiers, dates, amounts,
+# references such as 附件3 and 第11项.
+_UNBREAKABLE = re.compile(r"\d{4}年\d{1,2}月(?:\d{1,2}日)?|(?:附件|第)\d+[项次页件]?|\d+(?:\.\d+)?[%元岁户页卷次天个件份项]"
+                          r"|[0-9A-Za-z][0-9A-Za-z\-/.:_*+]*")
 
 
 def zh_punct(text: str) -> str:
