@@ -10,30 +10,17 @@ import traceback
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from kunnan_docs import __version__
-from kunnan_docs.batch import default_workers, executor_for, run_cases
-from kunnan_docs.core.validate import Validation, case_files, validate_file
-from kunnan_docs.core.workcal import WorkCalendar
 from kunnan_docs.errors import CaseRejected, ExitCode, KunnanError, UsageError, worst
-from kunnan_docs.forms.render import render_forms
-from kunnan_docs.inbox.ledger import STATUS_LABEL, Ledger
-from kunnan_docs.inbox.watcher import Config, watch
 from kunnan_docs.package.layout import INPUT_DIR, LEDGER, STATE_DIR
-from kunnan_docs.package.publish import recover
-from kunnan_docs.package.verify import verify_path
-from kunnan_docs.pipeline import CaseResult, Outcome
-from kunnan_docs.staff import notices
-from kunnan_docs.staff.due import HEADERS as DUE_HEADERS
-from kunnan_docs.staff.due import due_list
-from kunnan_docs.staff.due import write_xlsx as write_due_xlsx
-from kunnan_docs.staff.handover import hand_over
-from kunnan_docs.staff.progress import HEADERS as PROGRESS_HEADERS
-from kunnan_docs.staff.progress import OTHER_HEADERS, other_levels, tally
-from kunnan_docs.staff.progress import report_pdf as progress_pdf
-from kunnan_docs.staff.xlsx import terminal_table
-from kunnan_docs.staff.xlsx_import import import_book, write_template
+
+if TYPE_CHECKING:
+    from kunnan_docs.core.validate import Validation
+    from kunnan_docs.core.workcal import WorkCalendar
+    from kunnan_docs.inbox.watcher import Config
+    from kunnan_docs.pipeline import CaseResult
 
 
 class _Parser(argparse.ArgumentParser):
@@ -43,6 +30,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _calendar(args: argparse.Namespace) -> WorkCalendar:
+    from kunnan_docs.core.workcal import WorkCalendar
     try:
         return WorkCalendar(args.calendar)
     except (OSError, ValueError, KeyError) as exc:
@@ -50,6 +38,7 @@ def _calendar(args: argparse.Namespace) -> WorkCalendar:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from kunnan_docs.core.validate import case_files, validate_file
     files = case_files([Path(p) for p in args.paths])
     if not files:
         raise UsageError("没有找到任何案卷文件(*.json)。请检查给出的文件或文件夹。")
@@ -67,6 +56,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def _validated(path: Path, calendar: WorkCalendar) -> Validation:
     """Validate one case for a command that goes on to use it; print findings, stop on errors."""
+    from kunnan_docs.core.validate import validate_file
     result = validate_file(path, calendar)
     if not result.ok:
         _print_validation(result)
@@ -75,6 +65,7 @@ def _validated(path: Path, calendar: WorkCalendar) -> Validation:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    from kunnan_docs.forms.render import render_forms
     calendar = _calendar(args)
     result = _validated(Path(args.case), calendar)
     assert result.case is not None
@@ -86,6 +77,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    from kunnan_docs.core.validate import case_files
     _calendar(args)  # a broken calendar file is a usage error before any work starts
     cases = case_files([Path(p) for p in args.cases])
     if not cases:
@@ -103,6 +95,8 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
 def _build_all(cases: list[Path], outbox: Path, args: argparse.Namespace) -> int:
     """build and rebuild: every case through the pipeline, locally or on a cluster, printed in the order given."""
+    from kunnan_docs.batch import default_workers, executor_for, run_cases
+    from kunnan_docs.package.publish import recover
     for note in recover(outbox):
         print(note)
     workers = args.workers or default_workers(len(cases))
@@ -118,6 +112,7 @@ def _build_all(cases: list[Path], outbox: Path, args: argparse.Namespace) -> int
 
 
 def _print_result(result: CaseResult) -> None:
+    from kunnan_docs.pipeline import Outcome
     label = f"{result.case_file}" + (f"(档案号 {result.archive_no})" if result.archive_no else "")
     if result.outcome is Outcome.REJECTED:
         print(f"不合格  {label}")
@@ -132,6 +127,7 @@ def _print_result(result: CaseResult) -> None:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    from kunnan_docs.package.verify import verify_path
     results = []
     for path in [Path(f) for f in args.folders]:
         if not path.is_dir() and path.suffix.lower() != ".zip":
@@ -152,6 +148,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _watch_config(args: argparse.Namespace) -> Config:
+    from kunnan_docs.inbox.watcher import Config
     inbox, outbox = Path(args.inbox), Path(args.outbox)
     base = inbox.resolve().parent
     if args.calendar:
@@ -167,6 +164,7 @@ def _watch_config(args: argparse.Namespace) -> Config:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
+    from kunnan_docs.inbox.watcher import watch
     return watch(_watch_config(args))
 
 
@@ -181,6 +179,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_scan_in(args: argparse.Namespace) -> int:
+    from kunnan_docs.package.publish import recover
     from kunnan_docs.pipeline import process_case
     from kunnan_docs.scan.filing import scan_in
 
@@ -207,6 +206,7 @@ def cmd_scan_in(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from kunnan_docs.inbox.ledger import STATUS_LABEL, Ledger
     state = Path(args.state) if args.state else Path(args.outbox) / STATE_DIR
     if not (state / LEDGER).exists():
         raise UsageError(f"在 {state} 中找不到台账。请确认发件夹,或先运行 kunnan-docs watch。")
@@ -239,6 +239,7 @@ def _date_arg(text: str) -> date:
 
 
 def cmd_notices(args: argparse.Namespace) -> int:
+    from kunnan_docs.staff import notices
     chosen = notices.select(Path(args.outbox), args.date_from, args.date_to)
     if not chosen:
         print("该期间没有需要公示的脱困案卷,未生成文件。")
@@ -250,6 +251,7 @@ def cmd_notices(args: argparse.Namespace) -> int:
 
 
 def cmd_handover(args: argparse.Namespace) -> int:
+    from kunnan_docs.staff.handover import hand_over
     when = args.date or date.today()
     result = hand_over(Path(args.outbox), args.district, args.cases, Path(args.output), when)
     incomplete = sum(not p.complete for p in result.packages)
@@ -260,6 +262,10 @@ def cmd_handover(args: argparse.Namespace) -> int:
 
 
 def cmd_due(args: argparse.Namespace) -> int:
+    from kunnan_docs.staff.due import HEADERS as DUE_HEADERS
+    from kunnan_docs.staff.due import due_list
+    from kunnan_docs.staff.due import write_xlsx as write_due_xlsx
+    from kunnan_docs.staff.xlsx import terminal_table
     as_of = args.as_of or date.today()
     items = due_list(Path(args.outbox), as_of)
     if not items:
@@ -274,6 +280,10 @@ def cmd_due(args: argparse.Namespace) -> int:
 
 
 def cmd_progress(args: argparse.Namespace) -> int:
+    from kunnan_docs.staff.progress import HEADERS as PROGRESS_HEADERS
+    from kunnan_docs.staff.progress import OTHER_HEADERS, other_levels, tally
+    from kunnan_docs.staff.progress import report_pdf as progress_pdf
+    from kunnan_docs.staff.xlsx import terminal_table
     as_of = args.as_of or date.today()
     lines, others = tally(Path(args.outbox), as_of), other_levels(Path(args.outbox), as_of)
     if not lines and not others:
@@ -290,12 +300,14 @@ def cmd_progress(args: argparse.Namespace) -> int:
 
 
 def cmd_template_xlsx(args: argparse.Namespace) -> int:
+    from kunnan_docs.staff.xlsx_import import write_template
     write_template(Path(args.output))
     print(f"已生成空白模板 {args.output}。填好后运行 kunnan-docs import-xlsx {args.output} -o 案卷文件夹/")
     return ExitCode.OK
 
 
 def cmd_import_xlsx(args: argparse.Namespace) -> int:
+    from kunnan_docs.staff.xlsx_import import import_book
     written, problems = import_book(Path(args.book), Path(args.output))
     for path in written:
         print(f"已生成 {path}")

@@ -13,14 +13,13 @@ import io
 import json
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import qrcode
-from PIL import Image, ImageDraw
-from qrcode.constants import ERROR_CORRECT_M
-from reportlab.pdfgen.canvas import Canvas
+if TYPE_CHECKING:  # reading codes (verify, status, scan-in) must not load the drawing stack
+    from PIL.Image import Image
+    from reportlab.pdfgen.canvas import Canvas
 
-from kunnan_docs.forms.fill import FilledForm
+    from kunnan_docs.forms.fill import FilledForm
 
 QUIET_ZONE = 2  # modules; scanners need a light margin around the code
 PREFIX = "KD1"
@@ -84,7 +83,7 @@ class Found:
     turned: int
 
 
-def read(image: Image.Image) -> list[Found]:
+def read(image: Image) -> list[Found]:
     """QR codes only, no other symbology and no inverted search: what made handover checks slow."""
     import zxingcpp  # imported here: most commands never read a code
 
@@ -95,6 +94,9 @@ def read(image: Image.Image) -> list[Found]:
 @cache
 def matrix(payload: str) -> tuple[tuple[bool, ...], ...]:
     """Cached: choosing the best mask is the slow part, and each payload is drawn on several pages."""
+    import qrcode
+    from qrcode.constants import ERROR_CORRECT_M
+
     code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=QUIET_ZONE)
     code.add_data(payload.encode("utf-8"))
     code.make(fit=True)
@@ -125,6 +127,8 @@ def draw(canvas: Canvas, payload: str, x: float, y: float, size: float) -> None:
 
 def png(payload: str, box: int = 8) -> bytes:
     """The same modules as a 1-bit PNG, for Word."""
+    from PIL import Image, ImageDraw
+
     cells = matrix(payload)
     img = Image.new("1", (len(cells) * box, len(cells) * box), 1)
     draw = ImageDraw.Draw(img)

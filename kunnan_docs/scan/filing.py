@@ -23,17 +23,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pikepdf
 
-from kunnan_docs.core.casefile import read_case
-from kunnan_docs.core.workcal import WorkCalendar
 from kunnan_docs.errors import CaseRejected
 from kunnan_docs.forms import qr
-from kunnan_docs.forms.fill import forms_for
 from kunnan_docs.package.layout import INPUT_DIR, REPORT, SIGNED, safe_name
 from kunnan_docs.package.signed import originals_for, store_dir, store_original
-from kunnan_docs.scan.pages import ScanFile, ScannedPage, read_scan
+
+if TYPE_CHECKING:  # `status` lists waiting forms from here without the case, form and scan stacks
+    from kunnan_docs.core.workcal import WorkCalendar
+    from kunnan_docs.scan.pages import ScanFile, ScannedPage
 
 SCANNER_FOLDER = "扫描件"  # inside the inbox
 REVIEW = "待核对"  # beside the scanned files
@@ -104,6 +105,9 @@ class _Packages:
         return self._forms[archive_no]
 
     def _read_forms(self, archive_no: str) -> dict[str, str] | None:
+        from kunnan_docs.core.casefile import read_case
+        from kunnan_docs.forms.fill import forms_for
+
         case_file = self.case_file(archive_no)
         try:
             case = read_case(case_file) if case_file else None
@@ -302,6 +306,8 @@ def _rebuild_all(archives: list[str], packages: _Packages, rebuild: Rebuild, rep
 def _take(path: Path, outbox: Path, packages: _Packages, review: Path, processed: Path,
           report: ScanReport) -> set[str]:
     """File one scanner file's pages; returns the archive numbers whose packages must be rebuilt."""
+    from kunnan_docs.scan.pages import read_scan
+
     name = _free_name(processed, path.name).name  # the name it will have there, which also names its review folder
     try:
         scan = read_scan(path)

@@ -1,0 +1,39 @@
+"""Start-up cost: each command imports what it uses. Checked by module lists in a fresh process, never by timing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+RENDERING = {"reportlab", "docxtpl", "docx", "img2pdf", "qrcode", "pypinyin"}
+OPTIONAL = {"openpyxl", "pypdfium2", "zxingcpp", "watchdog", "tqdm", "pikepdf", "jsonschema", "starlette", "PIL"}
+
+
+def loaded_after(code: str, cwd: Path) -> set[str]:
+    """Top-level packages in sys.modules after running `code` in a fresh interpreter."""
+    probe = f"import sys\ntry:\n    {code}\nexcept SystemExit:\n    pass\nprint(' '.join(sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=cwd, check=True).stdout
+    return {name.split(".")[0] for name in out.split()}
+
+
+def test_importing_the_cli_loads_no_heavy_library(tmp_path: Path) -> None:
+    assert loaded_after("import kunnan_docs.cli", tmp_path) & (RENDERING | OPTIONAL) == set()
+
+
+def test_version_and_help_load_no_heavy_library(tmp_path: Path) -> None:
+    for argv in (["--version"], ["--help"], ["verify", "--help"]):
+        assert loaded_after(f"from kunnan_docs.cli import main; main({argv!r})", tmp_path) & (RENDERING | OPTIONAL) == set()
+
+
+def test_verify_and_status_run_without_the_rendering_stack(tmp_path: Path) -> None:
+    (tmp_path / "pkg").mkdir()
+    state = tmp_path / "outbox" / ".kunnan"
+    state.mkdir(parents=True)
+    subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; from kunnan_docs.inbox.ledger import "
+                    f"Ledger; Ledger(Path({str(state / 'ledger.sqlite')!r})).close()"], check=True)
+    verify = loaded_after(f"from kunnan_docs.cli import main; main(['verify', {str(tmp_path / 'pkg')!r}])", tmp_path)
+    assert "pikepdf" in verify and verify & RENDERING == set()  # it did run: it opened its PDF library
+    status = loaded_after(f"from kunnan_docs.cli import main; main(['status', '--outbox', {str(tmp_path / 'outbox')!r}])",
+                          tmp_path)
+    assert "sqlite3" in status and status & RENDERING == set()
