@@ -37,3 +37,15 @@ def test_verify_and_status_run_without_the_rendering_stack(tmp_path: Path) -> No
     status = loaded_after(f"from kunnan_docs.cli import main; main(['status', '--outbox', {str(tmp_path / 'outbox')!r}])",
                           tmp_path)
     assert "sqlite3" in status and status & RENDERING == set()
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_import_contract_holds() -> None:
+    """pyproject.toml's import-linter contracts: layers in the README's order, and package readers apart from the
+    builder. A stage importing one above it, even indirectly, breaks this test and .ci/run."""
+    lint = Path(sys.executable).parent / "lint-imports"
+    result = subprocess.run([str(lint), "--no-cache"], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "2 kept, 0 broken" in result.stdout
