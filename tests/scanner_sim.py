@@ -20,6 +20,7 @@ class Spoil:
     skew: float = 0.0  # degrees, counter-clockwise
     noise: float = 0.0  # sigma of grey noise
     bw: bool = False  # black-and-white (CCITT G4) instead of grey JPEG
+    colour: bool = False  # colour, on slightly yellowish paper
     quality: int = 60
 
 
@@ -31,13 +32,15 @@ def pages_of(pdf: Path | bytes) -> list[pdfium.PdfPage]:
 def scan(page: pdfium.PdfPage, spoil: Spoil = Spoil(), seed: int = 0) -> Image.Image:
     """One sheet as the scanner sees it: grey (or bw) pixels at spoil.dpi."""
     img = page.render(scale=spoil.dpi / 72, grayscale=True).to_pil().convert("L")
+    if spoil.colour:
+        img = Image.merge("RGB", (img, img, img.point(lambda v: v * 9 // 10)))
     if spoil.skew:
         img = img.rotate(spoil.skew, resample=Image.Resampling.BILINEAR, fillcolor=255)
     if spoil.turn:
         img = img.rotate(-spoil.turn, expand=True)
     if spoil.noise:
         random.seed(seed)
-        noise = Image.effect_noise(img.size, spoil.noise)  # centred on 128
+        noise = Image.effect_noise(img.size, spoil.noise).convert(img.mode)  # centred on 128
         img = ImageChops.add(img, noise, scale=1.0, offset=-128)
     if spoil.bw:
         img = img.point(lambda v: 255 if v > 150 else 0).convert("1")

@@ -191,6 +191,18 @@ def test_pages_read_fast_path_and_rendered_path_alike(tmp_path: Path) -> None:
     assert page.code and page.code.form_key == "annex4" and page.rotate == 0
 
 
+def test_single_colour_pages_png_and_600_dpi_jpeg(tmp_path: Path) -> None:
+    case = read_case(EXIT_EXAMPLE / "case.json")
+    page = pages_of(render_pdf(forms_for(case)[2], case.archive_no))[0]
+    png = tmp_path / "page.png"
+    scan(page, Spoil(dpi=150, colour=True, turn=90)).save(png, dpi=(150, 150))
+    jpeg = tmp_path / "page.jpg"
+    jpeg.write_bytes(encoded(scan(page, Spoil(dpi=600, colour=True)), Spoil(dpi=600)))
+    for path, rotate in ((png, 270), (jpeg, 0)):
+        [read] = read_scan(path).pages
+        assert read.code and (read.code.form_key, read.code.page, read.rotate) == ("annex5", 1, rotate)
+
+
 def test_crash_after_filing_before_rebuild_is_finished_by_the_next_run(world: dict[str, Path], tmp_path: Path) -> None:
     """A run killed after its pages were filed and the scanner file moved: the journal makes the next run rebuild."""
     outbox = world["outbox"]
@@ -230,7 +242,7 @@ def test_kill_9_at_any_moment_loses_nothing(world: dict[str, Path], tmp_path: Pa
         while proc.poll() is None and not any(store.glob(f"*/{moment}")) and not any(store.glob(moment)):
             time.sleep(0.002)
         proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        assert proc.wait() == -signal.SIGKILL, "killed in the middle of its work, not after it"
         rest = [str(scan_file)] if scan_file.exists() else []
         assert subprocess.run([*command, *rest, "-o", str(outbox)], stdout=subprocess.DEVNULL).returncode == 0
         assert sorted(originals_for(outbox, EXIT_NO)) == ["annex6", "annex7-1"]
