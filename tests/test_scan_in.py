@@ -203,6 +203,28 @@ def test_single_colour_pages_png_and_600_dpi_jpeg(tmp_path: Path) -> None:
         assert read.code and (read.code.form_key, read.code.page, read.rotate) == ("annex5", 1, rotate)
 
 
+def test_pages_waiting_from_an_outdated_print_stop_waiting(world: dict[str, Path], tmp_path: Path) -> None:
+    outbox = tmp_path / "outbox"
+    shutil.copytree(world["outbox"], outbox, ignore=shutil.ignore_patterns("_签章原件", HISTORY))
+    old_first_page = _printed(outbox, FILING_NO)["annex3"][0]
+
+    def rebuild(case_file: Path) -> str:
+        return "rebuilt"
+
+    scan_in([scanner_pdf([encoded(scan(old_first_page))], tmp_path / "a.pdf")], outbox, WorkCalendar(), rebuild)
+    assert waiting_forms(outbox) == [f"{FILING_NO} 附件3(共2页):已收到第1页,缺第2页"]
+    case_file = outbox / safe_name(FILING_NO) / "input" / "case.json"
+    data = json.loads(case_file.read_text(encoding="utf-8"))
+    data["hardship_reason"] = "企业停产,收入骤减。"  # corrected: the survey fits one page now
+    case_file.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    case = read_case(case_file)
+    new = pages_of(render_pdf(forms_for(case)[0], case.archive_no))
+    report = scan_in([scanner_pdf([encoded(scan(p)) for p in new], tmp_path / "b.pdf")], outbox, WorkCalendar(),
+                     rebuild)
+    assert [f.form_key for f in report.filed] == ["annex3"] and waiting_forms(outbox) == []
+    assert any(n.startswith("旧版") and "a.pdf 第1页" in n for n in report.notes)
+
+
 def test_crash_after_filing_before_rebuild_is_finished_by_the_next_run(world: dict[str, Path], tmp_path: Path) -> None:
     """A run killed after its pages were filed and the scanner file moved: the journal makes the next run rebuild."""
     outbox = world["outbox"]

@@ -212,6 +212,19 @@ def _drop_waiting(outbox: Path, code: qr.PageCode) -> None:
             (folder / f"{_waiting_stem(code, i)}{suffix}").unlink(missing_ok=True)
 
 
+def _drop_outdated_waiting(outbox: Path, code: qr.PageCode, report: ScanReport) -> None:
+    """Pages waiting from an earlier print of this form can never complete it now that the case has changed:
+    say so and stop waiting for them (the pages stay in their scanner file in the processed area)."""
+    for meta in sorted(_waiting_dir(outbox, code.archive_no).glob(f"{code.form_key}.*.json")):
+        if meta.stem.split(".")[1] == code.fingerprint:
+            continue
+        record = json.loads(meta.read_text(encoding="utf-8"))
+        report.notes.append(f"旧版  {code.archive_no} {form_label(code.form_key)}:{record['source']} 第{record['page']}页"
+                            "是旧版打印件,不再等待它的其余页(原页仍在已处理的扫描件中)。")
+        meta.unlink()
+        meta.with_suffix(".pdf").unlink(missing_ok=True)
+
+
 def waiting_forms(outbox: Path) -> list[str]:
     """For `status`: every form with some pages back but not all, e.g. '… 附件3:已收到第1页,缺第2页'."""
     groups: dict[tuple[str, str, int], list[int]] = {}
@@ -354,10 +367,11 @@ def _file_form(outbox: Path, code: qr.PageCode, pages: dict[int, _Page], scan_na
             return True  # filed by this very file before a crash: the rebuild may not have happened
         report.notes.append(f"重复  {label}已归档(来自 {filed.source}),{scan_name} 中的这些页不再归档。")
         return False
+    _drop_outdated_waiting(outbox, code, report)
     have = {**pages, **_waiting_pages(outbox, code)}  # pages waiting from an earlier scan were there first
     if len(have) < code.pages:
         for number, page in pages.items():
-            if number not in have or have[number] is page:
+            if have[number] is page:
                 _keep_waiting(outbox, qr.PageCode(code.archive_no, code.form_key, number, code.pages,
                                                   code.fingerprint), page)
         missing = _missing_text(code.archive_no, code.form_key, sorted(have), code.pages)
