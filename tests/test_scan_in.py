@@ -293,3 +293,16 @@ def test_scanner_folder_takes_a_file_once_it_has_settled(world: dict[str, Path],
     assert scanner.poll(108.5) == [f"已归档  {EXIT_NO} 附件4:scan.pdf 第1页", f"重建 {safe_name(EXIT_NO)}"]
     assert [p.name for p in folder.iterdir()] == [PROCESSED] and len(rebuilt) == 1
     assert scanner.poll(120.0) == [] and scanner.next_due() is None
+
+
+def test_a_file_that_is_no_readable_scan_moves_whole_to_review_with_its_reason(world: dict[str, Path],
+                                                                             tmp_path: Path) -> None:
+    scanner = tmp_path / "扫描件"
+    scanner.mkdir()
+    broken = scanner / "scan0009.pdf"
+    broken.write_bytes(b"%PDF-1.7\n1 0 obj garbage")
+    assert main(["scan-in", str(broken), "-o", str(world["outbox"])]) == ExitCode.INCOMPLETE
+    assert not broken.exists() and not (scanner / PROCESSED).exists()
+    folder = scanner / REVIEW / "scan0009"
+    assert (folder / "scan0009.pdf").read_bytes() == b"%PDF-1.7\n1 0 obj garbage"
+    assert "已损坏" in (folder / REASON_FILE).read_text(encoding="utf-8-sig")
