@@ -110,6 +110,11 @@ def test_search_by_number_name_or_unit(client: TestClient) -> None:
     assert "没有找到" in client.get("/packages", params={"q": "不存在的单位"}).text
 
 
+def test_package_pages_only_for_package_folders(client: TestClient) -> None:
+    for folder in ["_历史版本", "_移交", ".kunnan", "CD510104-2018-0112%2F..", "nothing-here"]:
+        assert client.get(f"/packages/{folder}").status_code == 404, folder
+
+
 @pytest.mark.parametrize("path", ["/files/../../etc/passwd", "/files/..%2F..%2Fetc%2Fpasswd",
                                   "/files/%2e%2e/%2e%2e/etc/passwd", "/files//etc/passwd", "/files/%2Fetc%2Fpasswd",
                                   "/files/.kunnan/ledger.sqlite", "/files/.kunnan/desk-audit.log",

@@ -165,7 +165,7 @@ def test_a_clerks_day_in_the_browser(browser, tmp_path: Path, screens: Path, dow
         wait_for(browser, lambda d: EXIT_NO in d.find_element(By.ID, "published").text)
         wait_for(browser, lambda d: "身份证号" in d.find_element(By.ID, "rejected").text)
         assert browser.execute_script("return window.sameDocument") == "yes"
-        assert "已发布,材料齐全" in live_text(browser, "published")
+        assert "已发布:材料齐全" in live_text(browser, "published")
         assert "重新放入收件夹" in live_text(browser, "rejected")
         assert EXIT_ID not in browser.page_source
         browser.save_screenshot(str(screens / "inbox.png"))

@@ -35,10 +35,10 @@ from starlette.templating import Jinja2Templates
 
 from kunnan_docs.core.idcard import masked
 from kunnan_docs.errors import KunnanError
-from kunnan_docs.inbox.ledger import Ledger
+from kunnan_docs.inbox.ledger import STATUS_LABEL, Ledger
 from kunnan_docs.inbox.watcher import Watcher
 from kunnan_docs.package.layout import HANDOVER_REGISTER, HANDOVERS, LEDGER, safe_name
-from kunnan_docs.package.outbox import Published, history, published
+from kunnan_docs.package.outbox import Published, history, package_in, published
 from kunnan_docs.package.verify import Problem, verify_folder
 from kunnan_docs.scan.filing import waiting_forms
 from kunnan_docs.staff import notices
@@ -82,6 +82,7 @@ def mask_id_numbers(text: str) -> str:
 
 
 templates.env.filters["mask_ids"] = mask_id_numbers
+templates.env.globals["LEDGER_LABEL"] = STATUS_LABEL
 
 
 def _session(request: Request) -> Session:
@@ -195,24 +196,20 @@ def inbox_state(desk: Desk) -> dict[str, Any]:
     try:
         return {"settling": settling, "signed": signed, "waiting": ledger.newest(RECENT, "waiting"),
                 "building": ledger.newest(RECENT, "building"),
-                "published": ledger.newest(RECENT, "published", "incomplete", "duplicate"),
+                "published": [(r, package_in(desk.outbox, safe_name(r.archive_no)) if r.archive_no else None)
+                              for r in ledger.newest(RECENT, "published", "incomplete", "duplicate")],
                 "rejected": ledger.newest(RECENT, "rejected")}
     finally:
         ledger.close()
 
 
 async def inbox(request: Request) -> Response:
-    return page(request, "inbox.html", **inbox_state(_desk(request)), folders=_folder_names(_desk(request)))
+    return page(request, "inbox.html", **inbox_state(_desk(request)))
 
 
 async def inbox_live(request: Request) -> Response:
     """The inbox page's sections alone: the page's script fetches them every two seconds."""
-    return page(request, "inbox_sections.html", **inbox_state(_desk(request)), folders=_folder_names(_desk(request)))
-
-
-def _folder_names(desk: Desk) -> dict[str, str]:
-    """archive number → package folder, for links from ledger rows to package pages."""
-    return {p.archive_no: p.folder.name for p in published(desk.outbox)}
+    return page(request, "inbox_sections.html", **inbox_state(_desk(request)))
 
 
 # -- 案卷 ----------------------------------------------------------------------------------------------
@@ -230,13 +227,9 @@ def _matches(pkg: Published, query: str) -> bool:
     return all(word in haystack for word in query.split())
 
 
-def _package(desk: Desk, folder: str) -> Published | None:
-    return next((p for p in published(desk.outbox) if p.folder.name == folder), None)
-
-
 async def package(request: Request) -> Response:
     desk = _desk(request)
-    pkg = _package(desk, request.path_params["folder"])
+    pkg = package_in(desk.outbox, request.path_params["folder"])
     if pkg is None:
         return problem(request, "发件夹中没有这个案卷。它可能已被重新成卷或移走,请回到案卷列表查找。", 404)
     documents = sorted(p.relative_to(desk.outbox).as_posix() for p in (pkg.folder / "documents").glob("*")
@@ -247,7 +240,7 @@ async def package(request: Request) -> Response:
 
 async def package_zip(request: Request) -> Response:
     """The whole package folder as one zip, made with the handover's zip writer (UTF-8 names)."""
-    pkg = _package(_desk(request), request.path_params["folder"])
+    pkg = package_in(_desk(request).outbox, request.path_params["folder"])
     if pkg is None:
         return problem(request, "发件夹中没有这个案卷。", 404)
     tmp = Path(tempfile.mkdtemp(prefix="kunnan-desk-"))
