@@ -103,6 +103,12 @@ def test_inbox_shows_rejections_with_reasons_but_masks_any_id_number(client: Tes
     assert EXIT_ID not in rejected and "510104********1242" in rejected
 
 
+def test_long_lists_are_cut_with_a_hint_to_search(client: TestClient, monkeypatch) -> None:
+    monkeypatch.setattr("kunnan_docs.web.app.LIST_LIMIT", 2)
+    page = client.get("/packages").text
+    assert page.count('<a href="/packages/') == 2 and "共 3 份,这里列出前 2 份" in page
+
+
 def test_search_by_number_name_or_unit(client: TestClient) -> None:
     assert EXIT_NO in client.get("/packages", params={"q": "王淑芬"}).text
     found = client.get("/packages", params={"q": "CD510108"}).text

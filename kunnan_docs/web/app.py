@@ -53,6 +53,7 @@ HERE = Path(__file__).resolve().parent
 COOKIE = "kunnan_desk"
 PUBLIC_PATHS = ("/login", "/static/")
 RECENT = 30  # rows per section of the inbox page
+LIST_LIMIT = 200  # package rows on one page; a clerk narrows a longer list with the search field
 
 
 @dataclass
@@ -217,7 +218,7 @@ async def inbox_live(request: Request) -> Response:
 async def packages(request: Request) -> Response:
     query = request.query_params.get("q", "").strip()
     found = [p for p in published(_desk(request).outbox) if _matches(p, query)]
-    return page(request, "packages.html", packages=found, q=query)
+    return page(request, "packages.html", packages=found[:LIST_LIMIT], total=len(found), q=query)
 
 
 def _matches(pkg: Published, query: str) -> bool:
