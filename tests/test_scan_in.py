@@ -18,6 +18,7 @@ import pikepdf
 import pypdfium2 as pdfium
 import pytest
 from PIL import Image
+from reportlab.pdfgen.canvas import Canvas
 
 from kunnan_docs.cli import main
 from kunnan_docs.core.casefile import read_case
@@ -32,7 +33,7 @@ from kunnan_docs.package.signed import originals_for
 from kunnan_docs.package.verify import verify_folder
 from kunnan_docs.scan.filing import PROCESSED, REASON_FILE, REVIEW, REVIEW_PDF, scan_in, waiting_forms
 from kunnan_docs.scan.folder import ScannerFolder
-from kunnan_docs.scan.pages import read_scan
+from kunnan_docs.scan.pages import _single_image, read_scan
 
 from .conftest import EXIT_EXAMPLE, FILING_EXAMPLE, REFILED_EXAMPLE, set_pointer
 from .scanner_sim import Spoil, encoded, pages_of, scan, scanner_pdf
@@ -306,3 +307,22 @@ def test_a_file_that_is_no_readable_scan_moves_whole_to_review_with_its_reason(w
     folder = scanner / REVIEW / "scan0009"
     assert (folder / "scan0009.pdf").read_bytes() == b"%PDF-1.7\n1 0 obj garbage"
     assert "已损坏" in (folder / REASON_FILE).read_text(encoding="utf-8-sig")
+
+
+def test_a_scan_with_an_ocr_text_layer_is_still_read_from_its_image(tmp_path: Path) -> None:
+    case = read_case(EXIT_EXAMPLE / "case.json")
+    sheet = scan(pages_of(render_pdf(forms_for(case)[3], case.archive_no))[0], Spoil(turn=180))
+    jpeg = tmp_path / "sheet.jpg"
+    jpeg.write_bytes(encoded(sheet))
+    sandwich = tmp_path / "ocr.pdf"
+    canvas = Canvas(str(sandwich), pagesize=(595.28, 841.89))
+    canvas.drawImage(str(jpeg), 0, 0, 595.28, 841.89)
+    text = canvas.beginText(72, 720)
+    text.setTextRenderMode(3)  # invisible, as OCR software writes it
+    text.textLine("scanned text")
+    canvas.drawText(text)
+    canvas.save()
+    with pikepdf.open(sandwich) as pdf:
+        assert _single_image(pdf.pages[0]) is not None
+    [page] = read_scan(sandwich).pages
+    assert page.code and page.code.form_key == "annex6" and page.rotate == 180

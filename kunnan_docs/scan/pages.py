@@ -81,8 +81,8 @@ def _single_image(page: pikepdf.Page) -> tuple[pikepdf.Stream, float] | None:
             matrix = [float(v) for v in operands]
         elif str(operator) == "Do" and str(operands[0]) == name:
             break
-        elif str(operator) in ("Tj", "TJ", "re", "f", "S", "sh", "BI"):
-            return None  # the page draws more than its image
+        elif str(operator) in ("re", "f", "F", "f*", "S", "B", "b", "sh", "BI"):
+            return None  # the page draws more than its image (a text layer, as OCR adds, does not count)
     if not matrix or matrix[1] or matrix[2] or matrix[0] <= 0 or matrix[3] <= 0:
         return None
     return image, matrix[0]
