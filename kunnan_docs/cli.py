@@ -73,7 +73,18 @@ def cmd_render(args: argparse.Namespace) -> int:
     for r in rendered:
         print(f"已生成 {r.pdf}  {r.docx}")
     print(f"共 {len(rendered)} 份表单(PDF 与 Word 各一份),在 {args.output}。")
+    _custom_templates_notice()
     return ExitCode.OK
+
+
+def _custom_templates_notice() -> None:
+    """A clerk's Word templates change the Word files only: say so, lest a Word file's wording be taken for the
+    archived one (README "The forms")."""
+    from kunnan_docs.forms.word import TEMPLATES_ENV
+
+    if folder := os.environ.get(TEMPLATES_ENV):
+        print(f"注意:使用了自定义 Word 模板文件夹 {folder}({TEMPLATES_ENV})。模板中的改动只进入 Word 文件;"
+              "PDF 表单和案卷 PDF 仍按 templates/forms.json 排版,文字可能与 Word 文件不同,归档以案卷 PDF 为准。")
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -99,6 +110,7 @@ def _build_all(cases: list[Path], outbox: Path, args: argparse.Namespace) -> int
     from kunnan_docs.package.publish import recover
     for note in recover(outbox):
         print(note)
+    _custom_templates_notice()
     workers = args.workers or default_workers(len(cases))
     results = []
     with executor_for(args.scheduler, workers) as executor:

@@ -21,9 +21,7 @@ from kunnan_docs.core.rules import attachment_path_problem
 from kunnan_docs.core.validate import validate_file
 from kunnan_docs.core.workcal import WorkCalendar
 from kunnan_docs.errors import CaseRejected, ExitCode
-from kunnan_docs.package.build import build
 from kunnan_docs.package.layout import STAGING
-from kunnan_docs.package.publish import publish
 
 
 class Outcome(StrEnum):
@@ -80,6 +78,9 @@ def process_case(case_file: Path, outbox: Path, calendar: WorkCalendar | None = 
     A case the clerk must fix ends as Outcome.REJECTED with its messages; a broken installation (ConfigError) and
     OS errors such as a full disk propagate, because no case is at fault and the caller must keep its input.
     """
+    from kunnan_docs.package.build import build  # here: the ledger and `status` read Outcome without the PDF stack
+    from kunnan_docs.package.publish import publish
+
     calendar = calendar or WorkCalendar()
     checked = validate_file(case_file, calendar, raw=data)
     archive_no = checked.case.archive_no if checked.case else None

@@ -39,6 +39,11 @@ def test_verify_and_status_run_without_the_rendering_stack(tmp_path: Path) -> No
     assert "sqlite3" in status and status & RENDERING == set()
 
 
+def test_the_outcome_vocabulary_loads_without_the_rendering_stack(tmp_path: Path) -> None:
+    """The ledger and `status` name outcomes with pipeline.Outcome; the build loads only when a case is built."""
+    assert loaded_after("from kunnan_docs.pipeline import Outcome", tmp_path) & RENDERING == set()
+
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
