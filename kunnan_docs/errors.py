@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import IntEnum
 
+from kunnan_docs.privacy import mask_text
+
 
 class ExitCode(IntEnum):
     OK = 0  # 全部合格 / 材料齐全
@@ -29,9 +31,13 @@ def worst(codes: Iterable[ExitCode]) -> ExitCode:
 
 
 class KunnanError(Exception):
-    """Base of every error a clerk may see; the message is Chinese and says what to do."""
+    """Base of every error a clerk may see; the message is Chinese, says what to do, and has its ID and
+    phone numbers masked (it ends up in reason files, the ledger and status lines)."""
 
     exit_code = ExitCode.INTERNAL
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(mask_text(message))
 
 
 class UsageError(KunnanError):

@@ -16,6 +16,7 @@ from jsonschema.exceptions import ValidationError
 from kunnan_docs.core.findings import Finding, Severity, field, schema_node
 from kunnan_docs.core.resources import case_schema
 from kunnan_docs.errors import CaseRejected
+from kunnan_docs.privacy import mask_value
 
 MAX_CASE_BYTES = 5 * 1024 * 1024
 
@@ -171,7 +172,7 @@ def _schema_finding(err: ValidationError) -> Finding:
     node = schema_node(pointer)
     hint = node.get("x-hint", "")
     value = err.instance
-    shown = json.dumps(value, ensure_ascii=False) if not isinstance(value, (dict, list)) else ""
+    shown = mask_value(pointer, json.dumps(value, ensure_ascii=False)) if not isinstance(value, (dict, list)) else ""
     v = err.validator
     if v == "required":
         missing = next((m for m in err.validator_value if isinstance(err.instance, dict) and m not in err.instance), "")
@@ -190,11 +191,14 @@ def _schema_finding(err: ValidationError) -> Finding:
         wanted = {"string": "文字", "number": "数字", "integer": "整数", "array": "列表 [ … ]",
                   "object": "对象 { … }", "boolean": "true 或 false", "null": "null"}
         types = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
+        quote = "请在两边加上英文双引号(身份证号、电话等号码按文字填写)。" \
+            if "string" in types and isinstance(value, int | float) and not isinstance(value, bool) else ""
         return Finding("S-TYPE", Severity.ERROR, pointer,
-                       f"{field(pointer)}应填{'或'.join(wanted.get(t, t) for t in types)},现在是 {shown or '其他类型'}。")
+                       f"{field(pointer)}应填{'或'.join(wanted.get(t, t) for t in types)},现在是 {shown or '其他类型'}。{quote}")
     if v in ("pattern", "format"):
+        spaces = "前后有多余的空格,请删除。" if isinstance(value, str) and value != value.strip() else ""
         return Finding("S-FORMAT", Severity.ERROR, pointer,
-                       f"{field(pointer)}的格式不正确:{shown}。{hint or '请按说明填写。'}")
+                       f"{field(pointer)}的格式不正确:{shown}。{spaces}{hint or '请按说明填写。'}")
     if v in ("minLength", "maxLength", "minItems", "maxItems"):
         what = "太短或为空" if v.startswith("min") else "太长或条目太多"
         return Finding("S-LENGTH", Severity.ERROR, pointer,

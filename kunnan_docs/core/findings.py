@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from kunnan_docs.core.resources import case_schema
+from kunnan_docs.privacy import mask_text
 
 
 class Severity(StrEnum):
@@ -22,7 +23,10 @@ class Finding:
     code: str
     severity: Severity
     pointer: str  # JSON pointer into the case file, "" for the whole file
-    message: str  # Chinese, names the field and says how to fix it
+    message: str  # Chinese, names the field and says how to fix it; ID and phone numbers in it are masked
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", mask_text(self.message))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -37,10 +37,12 @@ def validate_file(path: Path, calendar: WorkCalendar | None = None, raw: bytes |
         case = read_case(path) if raw is None else parse_case(raw, path)
     except CaseRejected as exc:
         return Validation(path, None, [Finding("JSON", Severity.ERROR, "", str(exc))])
-    findings = schema_findings(case)
-    if findings:  # the rules assume a schema-valid case
-        return Validation(path, case, findings)
-    return Validation(path, case, check_rules(case, calendar))
+    return Validation(path, case, case_findings(case, calendar))
+
+
+def case_findings(case: Case, calendar: WorkCalendar | None = None) -> list[Finding]:
+    """Schema findings, or when there are none the notice's rules (which assume a schema-valid case)."""
+    return schema_findings(case) or check_rules(case, calendar)
 
 
 def case_files(paths: list[Path]) -> list[Path]:

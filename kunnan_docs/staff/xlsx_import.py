@@ -19,12 +19,13 @@ from openpyxl.styles import Font
 from openpyxl.worksheet.datavalidation import DataValidation
 from tqdm import tqdm
 
-from kunnan_docs.core.casefile import Case, schema_findings
+from kunnan_docs.core.casefile import Case
 from kunnan_docs.core.findings import Finding, Severity
 from kunnan_docs.core.resources import load_json
-from kunnan_docs.core.rules import check_rules
+from kunnan_docs.core.validate import case_findings
 from kunnan_docs.errors import UsageError
 from kunnan_docs.package.layout import safe_name
+from kunnan_docs.privacy import mask_text
 from kunnan_docs.staff.xlsx import new_workbook
 
 KEY = "档案号"
@@ -227,7 +228,8 @@ def locate(item: Imported, finding: Finding) -> str:
 
 
 def import_book(path: Path, out_dir: Path) -> tuple[list[Path], list[str]]:
-    """Write a case folder per valid row; return the files written and every problem found."""
+    """Write a case folder per valid row; return the files written and every problem found (cells are
+    quoted with their ID and phone numbers masked)."""
     items, problems = read_book(path)
     written = []
     for item in items:
@@ -236,7 +238,7 @@ def import_book(path: Path, out_dir: Path) -> tuple[list[Path], list[str]]:
             continue
         target = out_dir / safe_name(item.archive_no) / "case.json"
         case = Case(data=item.data, path=target)
-        findings = schema_findings(case) or check_rules(case)
+        findings = case_findings(case)
         errors = [f for f in findings if f.severity is Severity.ERROR and f.code not in IGNORED_AT_IMPORT]
         if errors:
             problems += [f"{locate(item, f)}(档案号 {item.archive_no}):{f.message}" for f in errors]
@@ -244,4 +246,4 @@ def import_book(path: Path, out_dir: Path) -> tuple[list[Path], list[str]]:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(item.data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         written.append(target)
-    return written, problems
+    return written, [mask_text(p) for p in problems]
