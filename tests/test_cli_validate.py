@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from kunnan_docs.cli import main
+from kunnan_docs.core.casefile import MAX_CASE_BYTES, MAX_CASE_DEPTH
 from kunnan_docs.errors import ExitCode
 
 from .conftest import EXAMPLES, EXIT_EXAMPLE, ROOT
@@ -82,3 +86,56 @@ def test_every_command_has_help_with_an_example(capsys) -> None:
     for name, sub in commands.items():
         text = sub.format_help()
         assert "示例:kunnan-docs " + name in text, name
+
+
+@pytest.mark.parametrize(("written", "shown"), [("NaN", "NaN"), ("Infinity", "Infinity"), ("-Infinity", "-Infinity"),
+                                                ("1e999", "1e999"), ("1" * 5000, "11111")])
+def test_numbers_json_does_not_allow_are_refused_naming_the_field(case_copy, capsys, written: str, shown: str) -> None:
+    """Python's json reads NaN and Infinity (and 1e999 as infinity); a form would print "nan元"."""
+    case_file = case_copy(EXIT_EXAMPLE)
+    text = case_file.read_text(encoding="utf-8").replace('"monthly_income": 0', f'"monthly_income": {written}')
+    case_file.write_text(text, encoding="utf-8")
+    assert main(["validate", str(case_file)]) == ExitCode.INVALID
+    out = capsys.readouterr().out
+    assert "【职工本人/本人月收入(元)】(/worker/monthly_income)填的是 " + shown in out, out
+    assert "JSON 不允许" in out and "Traceback" not in out
+
+
+def test_nesting_deeper_than_the_limit_is_refused_before_parsing(tmp_path: Path, capsys) -> None:
+    deep = tmp_path / "deep.json"
+    deep.write_text('{\n"a":\n' + "[" * 100_000 + "]" * 100_000 + "}", encoding="utf-8")
+    at_limit = tmp_path / "ok.json"
+    at_limit.write_text('{"a": ' + "[" * (MAX_CASE_DEPTH - 1) + "]" * (MAX_CASE_DEPTH - 1) + "}", encoding="utf-8")
+    assert main(["validate", str(deep), str(at_limit)]) == ExitCode.INVALID
+    out = capsys.readouterr().out
+    assert f"deep.json 第 3 行处括号嵌套超过 {MAX_CASE_DEPTH} 层" in out and "RecursionError" not in out
+    assert "ok.json 第" not in out and "【案卷】(/a)" not in out  # parsed; only the schema complains
+
+
+def test_brackets_inside_strings_do_not_count(case_copy) -> None:
+    case_file = case_copy(EXIT_EXAMPLE, {"/hardship_reason": "[" * 100 + '\\"{{' * 50})
+    assert main(["validate", str(case_file)]) == ExitCode.OK
+
+
+def test_file_over_the_size_limit_is_refused_unread(tmp_path: Path, capsys) -> None:
+    big = tmp_path / "big.json"
+    with big.open("wb") as f:
+        f.truncate(MAX_CASE_BYTES + 1)  # sparse: refused from its size, before a byte is read
+    assert main(["validate", str(big)]) == ExitCode.INVALID
+    assert f"big.json 超过 {MAX_CASE_BYTES // 1024 // 1024} MB" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+def test_fifo_named_like_a_case_file_is_refused_without_hanging(tmp_path: Path, capsys) -> None:
+    fifo = tmp_path / "case.json"
+    os.mkfifo(fifo)
+    assert main(["validate", str(fifo)]) == ExitCode.INVALID
+    assert "case.json 不是普通文件" in capsys.readouterr().out
+
+
+def test_lone_surrogate_escape_is_refused(case_copy, capsys) -> None:
+    case_file = case_copy(EXIT_EXAMPLE)
+    text = case_file.read_text(encoding="utf-8").replace('"name": "王淑芬"', '"name": "王\\ud800"')
+    case_file.write_text(text, encoding="utf-8")
+    assert main(["validate", str(case_file)]) == ExitCode.INVALID
+    assert "【职工本人/姓名】(/worker/name)中有无法保存的字符" in capsys.readouterr().out

@@ -113,7 +113,7 @@ def test_id_typed_as_number_or_with_a_space_says_what_to_do() -> None:
     assert '"510104********1242 "' in spaced.message and "空格" in spaced.message
 
 
-@pytest.mark.parametrize("content", [b"", b"{", b"[1]", b"\xff\xfe"])
+@pytest.mark.parametrize("content", [b"", b"{", b"[1]", b"\xff\xfe", b"{\"a\": NaN}", b"[" * 99])
 def test_load_errors_mask_the_file_name(tmp_path: Path, content: bytes) -> None:
     case_file = tmp_path / f"{ID}-{MOBILE}.json"
     case_file.write_bytes(content)

@@ -1,14 +1,17 @@
-"""Property tests: the GB 11643 check digit and the working-day count."""
+"""Property tests: the GB 11643 check digit, the working-day count, and the case-file loader."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from kunnan_docs.core import idcard
+from kunnan_docs.core.casefile import parse_case_json
 from kunnan_docs.core.workcal import WorkCalendar, add_months
+from kunnan_docs.errors import CaseRejected
 
 birth = st.dates(min_value=date(1930, 1, 1), max_value=date(2020, 12, 31))
 region = st.from_regex(r"51[0-9]{4}", fullmatch=True)
@@ -84,3 +87,23 @@ def test_override_file_adds_a_year(tmp_path) -> None:
 def test_add_months_lands_in_the_right_month(day: date, n: int) -> None:
     later = add_months(day, n)
     assert (later.year * 12 + later.month) - (day.year * 12 + day.month) == n and later.day <= day.day
+
+
+json_text = st.recursive(
+    st.sampled_from(["NaN", "-Infinity", "1e999", "0", '"\\ud800"', '"x"', "null", "[", "{", '"\\"']),
+    lambda inner: st.builds(lambda xs: "[" + ",".join(xs) + "]", st.lists(inner, max_size=3))
+    | st.builds(lambda xs: "{" + ",".join(f'"k{i}":{x}' for i, x in enumerate(xs)) + "}", st.lists(inner, max_size=3)),
+    max_leaves=40,
+)
+
+
+@given(st.one_of(st.binary(max_size=300), json_text.map(str.encode), json_text.map(lambda t: f'{{"a":{t}}}'.encode())))
+def test_a_case_file_is_parsed_or_refused_in_words_never_crashes(raw: bytes) -> None:
+    """Whatever bytes arrive, the loader returns a JSON object of finite numbers or raises CaseRejected."""
+    try:
+        data = parse_case_json(raw, "x.json")
+    except CaseRejected as exc:
+        assert str(exc).startswith("案卷文件 x.json ")
+        return
+    assert isinstance(data, dict)
+    assert "NaN" not in json.dumps(data) and "Infinity" not in json.dumps(data)

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
+import os
+import re
+import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from datetime import date
@@ -18,7 +23,10 @@ from kunnan_docs.core.resources import case_schema
 from kunnan_docs.errors import CaseRejected
 from kunnan_docs.privacy import mask_value
 
+# Limits on a case file, applied before it is parsed (README "案卷文件的限制"); the watcher's discovery uses
+# them too. A real case file is a few KB and nests about 4 deep; scans are attachments beside it.
 MAX_CASE_BYTES = 5 * 1024 * 1024
+MAX_CASE_DEPTH = 20
 
 
 @dataclass
@@ -100,39 +108,148 @@ def parse_date(value: Any) -> date | None:
 
 
 def read_case(path: Path) -> Case:
-    """Parse the file; any problem becomes a CaseRejected with a Chinese message, never a traceback."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise CaseRejected(f"找不到案卷文件 {path}。请检查文件名和所在文件夹。") from None
-    except OSError as exc:
-        raise CaseRejected(f"无法读取案卷文件 {path}({exc.strerror})。请确认文件没有被其他程序占用。") from None
-    return parse_case(raw, path)
+    """Read and parse the file; any problem becomes a CaseRejected with a Chinese message, never a traceback."""
+    return parse_case(read_case_bytes(path), path)
 
 
 def parse_case(raw: bytes, path: Path) -> Case:
     """Parse bytes already read, so that a caller builds from exactly the bytes it hashed."""
+    return Case(data=parse_case_json(raw, path.name), path=path, raw=raw)
+
+
+def read_case_bytes(path: Path) -> bytes:
+    """The file's bytes, refusing before reading what is not a regular file or is over MAX_CASE_BYTES.
+
+    Opened without blocking, so that a FIFO or a device named like a case file cannot hang the reader."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        raise CaseRejected(f"找不到案卷文件 {path}。请检查文件名和所在文件夹。") from None
+    except OSError as exc:
+        raise CaseRejected(f"无法读取案卷文件 {path}({exc.strerror})。请确认文件没有被其他程序占用。") from None
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise CaseRejected(f"{path.name} 不是普通文件(是文件夹、管道或设备),不能作为案卷读取。请放入导出的 .json 文件。")
+        if info.st_size > MAX_CASE_BYTES:
+            raise CaseRejected(_too_big(path.name))
+        try:
+            raw = file.read(MAX_CASE_BYTES + 1)  # the file may grow after fstat
+        except OSError as exc:
+            raise CaseRejected(f"无法读取案卷文件 {path}({exc.strerror})。请确认文件没有被其他程序占用。") from None
     if len(raw) > MAX_CASE_BYTES:
-        raise CaseRejected(f"案卷文件 {path.name} 超过 5 MB,不像是案卷 JSON 文件。扫描件请作为附件另存。")
+        raise CaseRejected(_too_big(path.name))
+    return raw
+
+
+def _too_big(name: str) -> str:
+    return (f"案卷文件 {name} 超过 {MAX_CASE_BYTES // 1024 // 1024} MB,不像是案卷 JSON 文件。"
+            "扫描件请作为附件放在案卷文件夹中,不要写进 JSON。")
+
+
+def parse_case_json(raw: bytes, name: str) -> dict[str, Any]:
+    """The case file's JSON object, held to the limits (README "案卷文件的限制") before anything is parsed:
+    at most MAX_CASE_BYTES, nested at most MAX_CASE_DEPTH deep, and only numbers JSON allows (no NaN or
+    Infinity, which Python's json module would accept and a form would print as "nan元")."""
+    if len(raw) > MAX_CASE_BYTES:
+        raise CaseRejected(_too_big(name))
     if not raw.strip():
-        raise CaseRejected(f"案卷文件 {path.name} 是空文件。请重新导出或保存后再放入。")
+        raise CaseRejected(f"案卷文件 {name} 是空文件。请重新导出或保存后再放入。")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise CaseRejected(
-            f"案卷文件 {path.name} 不是 UTF-8 编码(第 {exc.start + 1} 个字节处出错)。"
+            f"案卷文件 {name} 不是 UTF-8 编码(第 {exc.start + 1} 个字节处出错)。"
             "请在记事本或 WPS 中“另存为”,编码选择 UTF-8 后再放入。"
         ) from None
+    if (line := _too_deep_at(text)) is not None:
+        raise CaseRejected(f"案卷文件 {name} 第 {line} 行处括号嵌套超过 {MAX_CASE_DEPTH} 层,不是案卷的结构。"
+                           "请用 kunnan-docs 的示例或 Excel 模板重新生成案卷文件。")
+    numbers = _NumberGuard()
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=numbers.refuse, parse_float=numbers.finite_float, parse_int=numbers.short_int)
     except json.JSONDecodeError as exc:
         raise CaseRejected(
-            f"案卷文件 {path.name} 不是有效的 JSON:第 {exc.lineno} 行第 {exc.colno} 列附近有错误"
+            f"案卷文件 {name} 不是有效的 JSON:第 {exc.lineno} 行第 {exc.colno} 列附近有错误"
             f"({_json_reason(exc.msg)})。请检查该处的引号、逗号和括号是否成对、是否多了或少了逗号。"
         ) from None
     if not isinstance(data, dict):
-        raise CaseRejected(f"案卷文件 {path.name} 的最外层应是一个 {{ … }} 对象,而不是列表或单个值。")
-    return Case(data=data, path=path, raw=raw)
+        raise CaseRejected(f"案卷文件 {name} 的最外层应是一个 {{ … }} 对象,而不是列表或单个值。")
+    if problems := list(_unusable_values(data, "")):
+        raise CaseRejected(f"案卷文件 {name} 中有 JSON 不允许的值:{';'.join(problems)}。请改为实际的数字或文字后重新提交。")
+    return data
+
+
+# What matters for nesting: a whole string (skipped in one step), a bracket, or a quote that opens a string
+# never closed (the JSON is broken from there on, and json.loads stops at the first error anyway).
+_STRUCTURE = re.compile(r'"(?:[^"\\]++|\\.)*+"|[\[\]{}]|"', re.DOTALL)
+
+
+def _too_deep_at(text: str) -> int | None:
+    """The line where brackets outside strings first nest deeper than MAX_CASE_DEPTH, or None.
+    A linear scan, so that neither json nor jsonschema ever recurse deeper than that."""
+    depth = 0
+    for match in _STRUCTURE.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if depth > MAX_CASE_DEPTH:
+                return text.count("\n", 0, match.start()) + 1
+        elif token in "]}":
+            depth -= 1
+        elif token == '"':
+            break
+    return None
+
+
+@dataclass(frozen=True)
+class _Unusable:
+    """Stands in for a number JSON does not allow, so that the message can name the field it sits in."""
+
+    text: str
+    reason: str
+
+
+class _NumberGuard:
+    """json.loads hooks: NaN, Infinity, numbers too large for a float and integers too long to convert
+    become _Unusable markers instead of values a form would print."""
+
+    MAX_INT_DIGITS = 30
+
+    def refuse(self, text: str) -> _Unusable:
+        return _Unusable(text, "不是数字(可能是表格或程序导出的“非数字/无穷大”)")
+
+    def finite_float(self, text: str) -> float | _Unusable:
+        value = float(text)
+        return value if math.isfinite(value) else _Unusable(text[:20], "数值大得超出范围")
+
+    def short_int(self, text: str) -> int | _Unusable:
+        return int(text) if len(text.lstrip("-")) <= self.MAX_INT_DIGITS else _Unusable(text[:20] + "…", "位数过多")
+
+
+def _unusable_values(value: Any, pointer: str) -> Iterator[str]:
+    """Where the parsed case holds an _Unusable marker or text no file can store (a lone surrogate)."""
+    if isinstance(value, _Unusable):
+        yield f"{field(pointer)}填的是 {value.text},{value.reason}"
+    elif isinstance(value, str) and not _encodable(value):
+        yield f"{field(pointer)}中有无法保存的字符(不成对的 \\u 转义)"
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if not _encodable(key):
+                yield f"{field(pointer)}中有项名含无法保存的字符(不成对的 \\u 转义)"
+            else:
+                yield from _unusable_values(item, f"{pointer}/{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _unusable_values(item, f"{pointer}/{i}")
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 _JSON_REASONS = {
