@@ -50,6 +50,18 @@ class CaseRejected(KunnanError):
     exit_code = ExitCode.INVALID
 
 
+class AttachmentError(CaseRejected):
+    """A scan that cannot go into the package; the message names the file and what to do."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"附件“{name}”{reason}")
+
+
+class CellError(ValueError):
+    """A spreadsheet cell that cannot become a case field; caught per cell and reported by sheet, row and
+    column (the message says what the cell should hold)."""
+
+
 class ConfigError(KunnanError):
     """The installation or configuration is broken (template, settings): no case is at fault, so none is rejected."""
 

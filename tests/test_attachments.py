@@ -9,7 +9,8 @@ import pikepdf
 import pytest
 from PIL import Image
 
-from kunnan_docs.package.attachments import AttachmentError, load
+from kunnan_docs.errors import AttachmentError
+from kunnan_docs.package.attachments import load
 
 A4_PT = (595.28, 841.89)
 

@@ -19,8 +19,7 @@ from openpyxl import load_workbook
 from kunnan_docs.cli import main
 from kunnan_docs.core.casefile import Case, read_case
 from kunnan_docs.core.validate import case_findings, validate_file
-from kunnan_docs.errors import ExitCode
-from kunnan_docs.package.attachments import AttachmentError
+from kunnan_docs.errors import AttachmentError, ExitCode
 from kunnan_docs.privacy import mask_text, mask_value
 from kunnan_docs.staff.xlsx_import import FIRST_DATA_ROW
 

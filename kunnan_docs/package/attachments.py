@@ -18,7 +18,7 @@ import img2pdf
 import pikepdf
 from PIL import Image, UnidentifiedImageError
 
-from kunnan_docs.errors import CaseRejected
+from kunnan_docs.errors import AttachmentError
 
 MAX_PIXELS = 120_000_000  # about a 1.2 m² sheet at 300 dpi: larger images would exhaust a clerk's PC
 MIN_DPI, MAX_DPI = 50, 2400  # outside this the resolution stored in the file is not believable
@@ -33,13 +33,6 @@ _MAGIC = {
 }
 _KIND = {".jpg": "JPEG 图片", ".jpeg": "JPEG 图片", ".png": "PNG 图片", ".tif": "TIFF 图片", ".tiff": "TIFF 图片",
          ".pdf": "PDF 文件"}
-
-
-class AttachmentError(CaseRejected):
-    """A scan that cannot go into the package; the message names the file and what to do."""
-
-    def __init__(self, name: str, reason: str) -> None:
-        super().__init__(f"附件“{name}”{reason}")
 
 
 @dataclass

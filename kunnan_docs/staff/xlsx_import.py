@@ -23,7 +23,7 @@ from kunnan_docs.core.casefile import Case
 from kunnan_docs.core.findings import Finding, Severity
 from kunnan_docs.core.resources import load_json
 from kunnan_docs.core.validate import case_findings
-from kunnan_docs.errors import UsageError
+from kunnan_docs.errors import CellError, UsageError
 from kunnan_docs.package.layout import safe_name
 from kunnan_docs.privacy import mask_text
 from kunnan_docs.staff.xlsx import new_workbook
@@ -71,10 +71,6 @@ def write_template(path: Path) -> None:
         info.cell(row=i, column=1, value=line)
     info.column_dimensions["A"].width = 90
     wb.save(path)
-
-
-class CellError(ValueError):
-    pass
 
 
 _DATE = re.compile(r"^\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?\s*$")
