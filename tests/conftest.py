@@ -1,9 +1,15 @@
+"""Shared fixtures. Every test runs in an isolated environment: no KUNNAN_* variable of the person running
+the tests, HOME and caches in a temporary folder."""
+
 from __future__ import annotations
 
 import copy
 import json
+import os
 import shutil
-from collections.abc import Callable
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +26,45 @@ EXAMPLES = ROOT / "examples"
 EXIT_EXAMPLE = EXAMPLES / "exit-wang-shufen"
 FILING_EXAMPLE = EXAMPLES / "filing-li-jianhua"
 REFILED_EXAMPLE = EXAMPLES / "refiled-zhao-deming"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def test_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """No KUNNAN_* setting of the person running the tests changes a result; HOME and XDG caches point into a
+    temporary folder (nothing is written to ~/.cache); subprocesses inherit all of it. Yields that HOME."""
+    home = tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as patch:
+        for name in [n for n in os.environ if n.startswith("KUNNAN_")]:
+            patch.delenv(name)
+        patch.setenv("HOME", str(home))
+        patch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+        yield home
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment() -> Iterator[None]:
+    """Whatever a test does to os.environ (directly, not only through monkeypatch) ends with the test."""
+    saved = dict(os.environ)
+    yield
+    if os.environ != saved:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def build_examples(outbox: Path, hash_seed: str) -> Path:
+    """The README's main job (`kunnan-docs build examples/*/case.json`) in a fresh Python process."""
+    cases = sorted(str(p) for p in EXAMPLES.glob("*/case.json"))
+    proc = subprocess.run([sys.executable, "-m", "kunnan_docs", "build", *cases, "-o", str(outbox)],
+                          env={**os.environ, "PYTHONHASHSEED": hash_seed}, cwd=ROOT, capture_output=True,
+                          text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return outbox
+
+
+@pytest.fixture(scope="session")
+def built_examples(test_environment: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The examples' packages, built once per session in a separate process (PYTHONHASHSEED=1)."""
+    return build_examples(tmp_path_factory.mktemp("examples-seed-1") / "outbox", "1")
 
 
 def set_pointer(data: Any, pointer: str, value: Any) -> None:

@@ -52,10 +52,9 @@ def test_json_output_is_machine_readable(case_copy, capsys) -> None:
 
 def test_usage_errors(tmp_path: Path, capsys) -> None:
     assert main(["validate", str(tmp_path)]) == ExitCode.USAGE  # no case files there
-    try:
+    with pytest.raises(SystemExit) as exc:
         main(["frobnicate"])
-    except SystemExit as exc:
-        assert exc.code == ExitCode.USAGE
+    assert exc.value.code == ExitCode.USAGE
     assert "命令用法有误" in capsys.readouterr().err
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from kunnan_docs.core import idcard
 from kunnan_docs.core.validate import validate_file
 
 from .conftest import DELETE, EXIT_EXAMPLE, FILING_EXAMPLE, REFILED_EXAMPLE
@@ -22,52 +23,65 @@ def test_examples_are_clean(example: Path) -> None:
     assert result.ok and result.findings == []
 
 
+def valid_id(first17: str) -> str:
+    return first17 + idcard.check_digit(first17)
+
+
 FAILING = [
-    # (code, edits) — each edit breaks exactly one rule of the notice
-    ("ID-CHECK", {"/worker/id_number": "510104196811021243"}),
-    ("ID-BIRTH", {"/worker/id_number": "510104196813021248"}),
-    ("ID-SEX", {"/worker/gender": "男"}),
-    ("S-FORMAT", {"/worker/id_number": "51010419681102124"}),
-    ("CP-MISSING", {"/contact_person": DELETE}),
-    ("VIS-GAP", {"/home_visits/2/date": "2019-04-30"}),
-    ("VIS-OVERDUE", {"/home_visits": [{"date": "2018-04-02", "visitor": "黄丽"}]}),
-    ("CHK-GAP", {"/archive_checks/1/date": "2019-01-01", "/archive_checks/0/date": "2018-12-30"}),
-    ("AID-BEFORE-FILING", {"/assistance/0/date": "2018-03-01"}),
-    ("AID-CHANNEL", {"/assistance/0/channel": "现金"}),
-    ("AID-MEDICAL-LIMIT", {"/assistance/1/amount": 2450.5}),
-    ("AID-MEDICAL-MISSING", {"/assistance/1/medical": DELETE}),
-    ("AID-MEDICAL-SUM", {"/assistance/1/medical/total_cost": 9900}),
-    ("S-FORMAT", {"/assistance/0/card_no_masked": "5101041968110212"}),
-    ("EXIT-ORDER", {"/exit/collective_review/date": "2019-08-30"}),
-    ("EXIT-ORDER", {"/exit/district_approval/date": "2019-09-20"}),
-    ("EXIT-ORDER", {"/exit/notice/date": "2019-09-26"}),
-    ("EXIT-UNSIGNED", {"/exit/application/signed_by_worker": False}),
-    ("EXIT-RECIPIENT", {"/exit/notice/recipient": "family"}),
+    # (code, pointer, edits): each edit breaks exactly the one rule it names, at the pointer it names
+    ("ID-CHECK", "/worker/id_number", {"/worker/id_number": "510104196811021243"}),
+    ("ID-BIRTH", "/worker/id_number", {"/worker/id_number": "510104196813021248"}),
+    ("ID-SEX", "/worker/gender", {"/worker/gender": "男"}),
+    ("ID-FUTURE", "/worker/id_number", {"/worker/id_number": valid_id("51010420210101002")}),
+    ("S-FORMAT", "/worker/id_number", {"/worker/id_number": "51010419681102124"}),
+    ("FAM-BIRTH", "/family_members/1/birth_date", {"/family_members/1/birth_date": "2021-01-01"}),
+    ("CP-MISSING", "/contact_person", {"/contact_person": DELETE}),
+    ("VIS-GAP", "/home_visits/2/date", {"/home_visits/2/date": "2019-04-30"}),
+    ("VIS-OVERDUE", "/home_visits", {"/home_visits": [{"date": "2018-04-02", "visitor": "黄丽"}]}),
+    ("CHK-GAP", "/archive_checks/1/date", {"/archive_checks/1/date": "2019-03-01"}),
+    ("CHK-OVERDUE", "/archive_checks", {"/archive_checks": [{"date": "2018-08-21", "checker": "张涛"}]}),
+    ("AID-BEFORE-FILING", "/assistance/0/date", {"/assistance/0/date": "2018-03-01"}),
+    ("AID-CHANNEL", "/assistance/0/channel", {"/assistance/0/channel": "现金"}),
+    ("AID-MEDICAL-LIMIT", "/assistance/1/amount", {"/assistance/1/amount": 2450.5}),
+    ("AID-MEDICAL-MISSING", "/assistance/1/medical", {"/assistance/1/medical": DELETE}),
+    ("AID-MEDICAL-SUM", "/assistance/1/medical", {"/assistance/1/medical/total_cost": 9900}),
+    ("S-FORMAT", "/assistance/0/card_no_masked", {"/assistance/0/card_no_masked": "5101041968110212"}),
+    ("EXIT-ORDER", "/exit/collective_review/date", {"/exit/collective_review/date": "2019-08-30"}),
+    ("EXIT-ORDER", "/exit/district_approval/date", {"/exit/district_approval/date": "2019-09-20"}),
+    ("EXIT-ORDER", "/exit/notice/date", {"/exit/notice/date": "2019-09-26"}),
+    ("EXIT-UNSIGNED", "/exit/application/signed_by_worker", {"/exit/application/signed_by_worker": False}),
+    ("EXIT-RECIPIENT", "/exit/notice/recipient_name", {"/exit/notice/recipient": "family"}),
     # 2019-09-13 (Fri) was the Mid-Autumn holiday: 09-12..09-18 holds only 4 working days
-    ("EXIT-PUBLICITY-SHORT", {"/exit/publicity/start": "2019-09-12", "/exit/publicity/end": "2019-09-18"}),
+    ("EXIT-PUBLICITY-SHORT", "/exit/publicity/end",
+     {"/exit/publicity/start": "2019-09-12", "/exit/publicity/end": "2019-09-18"}),
     # National Day week: 09-30..10-08 is 9 calendar days but 09-30, 10-08 only = 2 working days
-    ("EXIT-PUBLICITY-SHORT", {"/exit/publicity/start": "2019-09-30", "/exit/publicity/end": "2019-10-08",
-                              "/exit/district_approval/date": "2019-10-09", "/exit/notice/date": "2019-10-12"}),
-    ("RV-BEFORE-EXIT", {"/exit/return_visits/0/date": "2019-10-01"}),
-    ("RV-FOLLOW-UP", {"/exit/return_visits/1/date": "2020-04-01"}),
-    ("ATT-ITEM", {"/attachments/0/item": "passport"}),
-    ("ATT-PATH", {"/attachments/0/path": "../secret.jpg"}),
-    ("ATT-PATH", {"/attachments/0/path": "/etc/passwd"}),
-    ("ATT-MISSING", {"/attachments/0/path": "scans/missing.jpg"}),
-    ("FIL-SURVEY", {"/survey/date": "2018-04-20"}),
-    ("FIL-PREVIOUS", {"/previous_archive_no": "CD510104-2018-0112"}),
-    ("S-REQUIRED", {"/exit": DELETE}),
-    ("S-CHOICE", {"/worker/hardship_categories": ["因穷"]}),
-    ("S-UNKNOWN", {"/worker/nickname": "老王"}),
-    ("S-TYPE", {"/worker/monthly_income": "两千"}),
-    ("S-FORMAT", {"/filing_date": "2018-02-30"}),
-    ("S-ONEOF", {"/family_members/0/age": 53}),
+    ("EXIT-PUBLICITY-SHORT", "/exit/publicity/end",
+     {"/exit/publicity/start": "2019-09-30", "/exit/publicity/end": "2019-10-08",
+      "/exit/district_approval/date": "2019-10-09", "/exit/notice/date": "2019-10-12"}),
+    ("RV-BEFORE-EXIT", "/exit/return_visits/0/date", {"/exit/return_visits/0/date": "2019-10-01"}),
+    ("RV-FOLLOW-UP", "/exit/return_visits", {"/exit/return_visits/1/date": "2020-04-01"}),
+    ("ATT-ITEM", "/attachments/0/item", {"/attachments/0/item": "passport"}),
+    ("ATT-PATH", "/attachments/0/path", {"/attachments/0/path": "../secret.jpg"}),
+    ("ATT-PATH", "/attachments/0/path", {"/attachments/0/path": "/etc/passwd"}),
+    ("ATT-MISSING", "/attachments/0/path", {"/attachments/0/path": "scans/missing.jpg"}),
+    ("FIL-SURVEY", "/survey/date", {"/survey/date": "2018-04-20"}),
+    ("FIL-PREVIOUS", "/previous_archive_no", {"/previous_archive_no": "CD510104-2018-0112"}),
+    ("S-REQUIRED", "/exit", {"/exit": DELETE}),
+    ("S-CHOICE", "/worker/hardship_categories/0", {"/worker/hardship_categories": ["因穷"]}),
+    ("S-UNKNOWN", "/worker", {"/worker/nickname": "老王"}),
+    ("S-TYPE", "/worker/monthly_income", {"/worker/monthly_income": "两千"}),
+    ("S-FORMAT", "/filing_date", {"/filing_date": "2018-02-30"}),
+    ("S-ONEOF", "/family_members/0", {"/family_members/0/age": 53}),
+    ("S-RANGE", "/worker/housing_area", {"/worker/housing_area": 5000}),
+    ("S-LENGTH", "/hardship_reason", {"/hardship_reason": "穷"}),
+    ("S-DUPLICATE", "/worker/hardship_categories", {"/worker/hardship_categories": ["因病", "因病"]}),
 ]
 
 
-@pytest.mark.parametrize(("code", "edits"), FAILING, ids=[f"{c}-{i}" for i, (c, _) in enumerate(FAILING)])
-def test_rule_fails_with_code(case_copy, code: str, edits: dict) -> None:
-    assert code in codes(case_copy(EXIT_EXAMPLE, edits))
+@pytest.mark.parametrize(("code", "pointer", "edits"), FAILING, ids=[f"{c}-{i}" for i, (c, _, _) in enumerate(FAILING)])
+def test_each_edit_breaks_exactly_the_rule_it_names(case_copy, code: str, pointer: str, edits: dict) -> None:
+    found = [(f.code, f.pointer) for f in validate_file(case_copy(EXIT_EXAMPLE, edits)).findings]
+    assert found == [(code, pointer)]
 
 
 def test_filing_case_may_not_carry_exit_block(case_copy) -> None:

@@ -52,7 +52,8 @@ def start(areas: dict[str, Path], *extra: str) -> subprocess.Popen[str]:
 
 def stop(proc: subprocess.Popen[str]) -> int:
     proc.send_signal(signal.SIGTERM)
-    return proc.wait(timeout=60)
+    proc.communicate(timeout=60)  # drains and closes the output pipe (an unclosed pipe is a ResourceWarning)
+    return proc.returncode
 
 
 def log_text(areas: dict[str, Path]) -> str:
