@@ -182,6 +182,9 @@ def test_due_export_and_progress(client: TestClient) -> None:
     progress = client.get("/progress").text
     assert "<svg" in progress and "2019年目标" in progress
     assert pdf_texts(client.get("/progress.pdf").content)[0].count("进度")
+    dated = client.get("/progress", params={"as_of": "2019-12-31"}).text
+    assert "统计截止日期:2019年12月31日" in dated
+    assert "统计截止日期" in pdf_texts(client.get("/progress.pdf", params={"as_of": "2019-12-31"}).content)[0]
 
 
 def test_foreign_host_header_is_refused(client: TestClient) -> None:
