@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -14,14 +15,17 @@ import zxingcpp
 from kunnan_docs.cli import main
 from kunnan_docs.errors import ExitCode
 from kunnan_docs.forms import qr
+from kunnan_docs.package import layout
 from kunnan_docs.package.layout import (
     HISTORY,
     MANIFEST,
+    MANIFEST_SM3,
     STAGING,
-    manifest_lines,
+    manifests,
     notice_pdf,
     read_report,
     safe_name,
+    write_manifests,
 )
 from kunnan_docs.package.publish import recover
 
@@ -240,8 +244,8 @@ def test_verify_catches_a_consistent_but_wrong_package(exit_package, tmp_path, c
 
 
 def reseal(folder: Path) -> None:
-    """Rewrite the manifest to match the folder, as someone who knows the format would after an edit."""
-    (folder / MANIFEST).write_text("\n".join(manifest_lines(folder)) + "\n", encoding="utf-8")
+    """Rewrite the manifests to match the folder, as someone who knows the format would after an edit."""
+    write_manifests(folder)
 
 
 @pytest.mark.parametrize(("content", "message"), [
@@ -320,3 +324,26 @@ def test_safe_folder_names() -> None:
     assert safe_name('A/B:C*?"<>|') == "A_B_C______"
     assert safe_name("CON") == "_CON" and safe_name("  x. ") == "x"
 
+
+
+def test_fixity_by_sha256_and_sm3(exit_package, tmp_path, capsys) -> None:
+    """Both manifests list the same files; SM3 (GB/T 32905) catches an edit resealed by SHA-256 alone."""
+    sha256 = (exit_package / MANIFEST).read_text(encoding="utf-8").splitlines()
+    sm3 = (exit_package / MANIFEST_SM3).read_text(encoding="utf-8").splitlines()
+    assert [line.split("  ")[1] for line in sha256] == [line.split("  ")[1] for line in sm3]
+    summary = next(line for line in sm3 if line.endswith("  报告.txt")).split("  ")[0]
+    assert summary == hashlib.new("sm3", (exit_package / "报告.txt").read_bytes()).hexdigest()
+    copy = tmp_path / EXIT_NO
+    shutil.copytree(exit_package, copy)
+    (copy / "报告.txt").write_text("改过的报告", encoding="utf-8")
+    new_sha256 = manifests(copy)[MANIFEST]
+    (copy / MANIFEST).write_text(new_sha256, encoding="utf-8")
+    assert main(["verify", str(copy)]) == ExitCode.VERIFY_FAILED
+    assert "文件已被改动(SM3 不符):报告.txt" in capsys.readouterr().out
+
+
+def test_pure_python_sm3_agrees_with_openssl() -> None:
+    pure = layout._PureSm3()
+    pure.update(b"abc")
+    assert pure.hexdigest() == hashlib.new("sm3", b"abc").hexdigest() == (
+        "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0")  # GB/T 32905 example A.1

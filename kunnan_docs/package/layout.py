@@ -11,7 +11,8 @@ hand-edited or truncated report.json becomes a clear Chinese message instead of 
         input/                     the case file and scans it was built from
         report.json                Report below
         报告.txt                   the Chinese summary a clerk reads first
-        manifest-sha256.txt        `sha256  relative/path` for every other file (bagit style)
+        manifest-sm3.txt           `sm3  relative/path` for every other file (GB/T 32905; DA/T 70, DA/T 97)
+        manifest-sha256.txt        the same by SHA-256 (bagit style); written last: a folder that has it is whole
       _历史版本/<档案号>/第N版/    earlier versions, moved aside on republishing
       _签章原件/<档案号>/          scanned signed originals of the printed forms (signed.py)
       .staging/                    folders being written; renamed into place when finished
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import asdict, dataclass
 from enum import StrEnum
@@ -39,6 +41,8 @@ VERSION = re.compile(r"第(\d+)版")  # earlier versions: HISTORY/<档案号>/�
 HANDOVERS = "_移交"  # handovers made at the web desk: inside the outbox, so that they can be downloaded
 SIGNED = "_签章原件"
 MANIFEST = "manifest-sha256.txt"
+MANIFEST_SM3 = "manifest-sm3.txt"
+MANIFESTS = (MANIFEST_SM3, MANIFEST)  # in the order they are written
 REPORT = "report.json"
 SUMMARY = "报告.txt"
 DOCUMENTS = "documents"
@@ -85,16 +89,63 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def manifest_lines(folder: Path) -> list[str]:
-    """`sha256  relative/path` for every file below a folder except its own manifest (bagit style)."""
-    return [f"{sha256_file(p)}  {p.relative_to(folder).as_posix()}"
-            for p in sorted(folder.rglob("*")) if p.is_file() and p != folder / MANIFEST]
+class _PureSm3:
+    """SM3 where this Python's OpenSSL lacks it: gmssl's pure-Python implementation (slow; whole file in memory)."""
+
+    def __init__(self) -> None:
+        self._data = bytearray()
+
+    def update(self, chunk: bytes) -> None:
+        self._data += chunk
+
+    def hexdigest(self) -> str:
+        from gmssl import func, sm3
+
+        return sm3.sm3_hash(func.bytes_to_list(bytes(self._data)))
 
 
-def read_manifest(folder: Path) -> dict[str, str]:
-    """relative path → SHA-256 of the files the manifest lists (the inputs' lines are not the package's files)."""
+def _sm3() -> Any:
+    try:
+        return hashlib.new("sm3")
+    except ValueError:
+        return _PureSm3()
+
+
+def file_digests(path: Path) -> tuple[str, str]:
+    """SHA-256 and SM3 of a file, read once."""
+    sha256, sm3 = hashlib.sha256(), _sm3()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            sha256.update(chunk)
+            sm3.update(chunk)
+    return sha256.hexdigest(), sm3.hexdigest()
+
+
+def manifests(folder: Path) -> dict[str, str]:
+    """Manifest file name → its text: every file below the folder except the manifests, by SM3 and by SHA-256."""
+    by_sm3, by_sha256 = [], []
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder).as_posix()
+        if path.is_file() and rel not in MANIFESTS:
+            sha256, sm3 = file_digests(path)
+            by_sha256.append(f"{sha256}  {rel}\n")
+            by_sm3.append(f"{sm3}  {rel}\n")
+    return {MANIFEST_SM3: "".join(by_sm3), MANIFEST: "".join(by_sha256)}
+
+
+def write_manifests(folder: Path) -> None:
+    """Write both manifests, flushed to disk, the SHA-256 one last (its presence marks a finished folder)."""
+    for name, text in manifests(folder).items():
+        with (folder / name).open("w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def read_manifest(folder: Path, name: str = MANIFEST) -> dict[str, str]:
+    """relative path → digest of the files a manifest lists (the inputs' lines are not the package's files)."""
     listed: dict[str, str] = {}
-    for line in (folder / MANIFEST).read_text(encoding="utf-8").splitlines():
+    for line in (folder / name).read_text(encoding="utf-8").splitlines():
         digest, _, rel = line.partition("  ")
         if rel and not rel.startswith(INPUT_PREFIX):
             listed[rel] = digest

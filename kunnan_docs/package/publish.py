@@ -28,9 +28,9 @@ from kunnan_docs.package.layout import (
     VERSION,
     Report,
     document,
-    manifest_lines,
     package_pdf,
     safe_name,
+    write_manifests,
 )
 
 
@@ -103,14 +103,8 @@ def write_folder(pkg: Package, folder: Path, inputs: Path | None = None) -> None
     (folder / SUMMARY).write_text(summary(pkg), encoding="utf-8-sig")  # BOM: Windows Notepad shows it right
     if inputs is not None:
         os.rename(inputs, folder / INPUT_DIR)
-    _write_synced(folder / MANIFEST, "\n".join(manifest_lines(folder)) + "\n")
+    write_manifests(folder)
 
-
-def _write_synced(path: Path, text: str) -> None:
-    with path.open("w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
 
 
 def publish(pkg: Package, outbox: Path, inputs: Path | None = None) -> Path:

@@ -1,6 +1,6 @@
 """What the district runs on receipt: is the package folder whole, unaltered and self-consistent?
 
-Checks, in order: every file against the manifest (no byte changed, none missing, none added); report.json has
+Checks, in order: every file against both manifests, SHA-256 and SM3 (no byte changed, none missing, none added); report.json has
 the shape layout.py promises; the PDF opens; it and every form that declare PDF/A-2b pass the self-check
 (package/pdfa.py); its page count, bookmarks and contents list agree with report.json;
 the QR codes on the cover and on the first page of every generated form decode to the archive number (QR only,
@@ -27,15 +27,17 @@ from kunnan_docs.package.layout import (
     HANDOVER_MARKER,
     HANDOVER_PACKAGES,
     MANIFEST,
+    MANIFEST_SM3,
+    MANIFESTS,
     REPORT,
     ChecklistEntry,
     ItemStatus,
     Report,
+    file_digests,
     package_pdf,
     read_manifest,
     read_report,
     safe_name,
-    sha256_file,
 )
 from kunnan_docs.package.pdfa import check_file
 
@@ -160,17 +162,29 @@ def _check_pdfa(folder: Path, pdf_path: Path, report: Report) -> list[Problem]:
 
 
 def _check_manifest(folder: Path) -> list[Problem]:
+    """Every file against both manifests (SHA-256 and SM3): none changed, missing or added."""
     problems: list[Problem] = []
     listed = read_manifest(folder)  # the inputs' lines stay with the archive room: their files are not shipped
+    if (folder / MANIFEST_SM3).is_file():
+        by_sm3: dict[str, str] | None = read_manifest(folder, MANIFEST_SM3)
+        problems += [Problem(ProblemKind.CHANGED, f"两份清单列出的文件不同:{rel}", MANIFEST_SM3)
+                     for rel in sorted(set(by_sm3) ^ set(listed))]
+    else:
+        by_sm3 = None
+        problems.append(Problem(ProblemKind.NO_MANIFEST, f"缺少 SM3 清单文件 {MANIFEST_SM3}。" + RESEND, MANIFEST_SM3))
     for rel, digest in listed.items():
         path = folder / rel
         if not path.is_file():
             problems.append(Problem(ProblemKind.MISSING, f"缺少文件:{rel}", rel))
-        elif sha256_file(path) != digest:
+            continue
+        sha256, sm3 = file_digests(path)
+        if sha256 != digest:
             problems.append(Problem(ProblemKind.CHANGED, f"文件已被改动(SHA-256 不符):{rel}", rel))
+        elif by_sm3 is not None and by_sm3.get(rel, sm3) != sm3:
+            problems.append(Problem(ProblemKind.CHANGED, f"文件已被改动(SM3 不符):{rel}", rel))
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder).as_posix()
-        if path.is_file() and rel != MANIFEST and rel not in listed:
+        if path.is_file() and rel not in MANIFESTS and rel not in listed:
             problems.append(Problem(ProblemKind.EXTRA, f"多出清单中没有的文件:{rel}", rel))
     return problems
 

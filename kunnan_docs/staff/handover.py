@@ -33,7 +33,7 @@ from kunnan_docs.forms.typeset import (
     zh_date,
     zh_punct,
 )
-from kunnan_docs.package.layout import HANDOVER_MARKER, HANDOVER_PACKAGES, HANDOVER_REGISTER, MANIFEST, manifest_lines
+from kunnan_docs.package.layout import HANDOVER_MARKER, HANDOVER_PACKAGES, HANDOVER_REGISTER, write_manifests
 from kunnan_docs.package.outbox import Published, published
 from kunnan_docs.package.verify import verify_folder
 from kunnan_docs.staff.xlsx import ZH_DATE_FORMAT, new_workbook, write_table
@@ -150,7 +150,7 @@ def hand_over(outbox: Path, district: str, cases: list[str] | None, target: Path
     _register_xlsx(rows, giver, district, when, result.pages, staging / f"{HANDOVER_REGISTER}.xlsx")
     marker = {"district": district, "date": when.isoformat(), "packages": [p.archive_no for p in chosen]}
     (staging / HANDOVER_MARKER).write_text(json.dumps(marker, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    (staging / MANIFEST).write_text("\n".join(manifest_lines(staging)) + "\n", encoding="utf-8")
+    write_manifests(staging)
     if target.exists():
         target.rmdir()
     os.rename(staging, target)
