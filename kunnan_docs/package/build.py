@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pikepdf
@@ -77,7 +78,7 @@ class ItemResult:
 @dataclass
 class Package:
     case: Case
-    pdf: bytes
+    pdf: pikepdf.Pdf | None  # the assembled package, written by save_pdf
     forms: list[tuple[FilledForm, bytes, bytes]]  # form, PDF, Word
     results: list[ItemResult]
     findings: list[Finding]
@@ -86,6 +87,16 @@ class Package:
     total_pages: int = 0
     content_start: int = 0  # index of the first content page (after cover and contents list)
     pdfa_problems: list[str] = field(default_factory=list)  # why the package could not be declared PDF/A-2b
+
+    def save_pdf(self, path: Path) -> None:
+        """Write the package PDF straight to its file (qpdf streams it: no copy of the whole file in memory),
+        then let go of the scans it was read from."""
+        assert self.pdf is not None
+        self.pdf.save(path, **SAVE_OPTIONS)
+        self.pdf.close()
+        for part in (p for r in self.results for p in r.parts if not p.generated):
+            part.pdf.close()
+        self.pdf = None
 
     @property
     def missing(self) -> list[ItemResult]:
@@ -118,7 +129,7 @@ def build(case: Case, findings: list[Finding], calendar: WorkCalendar | None = N
         part.first, part.last = number, number + part.pages - 1
         number += part.pages
     follow_up_done = case.kind != "exit" or follow_up_complete(case)
-    pkg = Package(case, b"", forms, results, findings, follow_up_done, number - 1)
+    pkg = Package(case, None, forms, results, findings, follow_up_done, number - 1)
     _assemble(pkg, content)
     return pkg
 
@@ -229,9 +240,7 @@ def _assemble(pkg: Package, content: list[Part]) -> None:
     _labels(out, content_start, remarks_start)
     _metadata(out, pkg)
     pkg.pdfa_problems = _archival(out, content)
-    buf = io.BytesIO()
-    out.save(buf, **SAVE_OPTIONS)
-    pkg.pdf, pkg.total_pages, pkg.content_start = buf.getvalue(), len(out.pages), content_start
+    pkg.pdf, pkg.total_pages, pkg.content_start = out, len(out.pages), content_start
 
 
 def _archival(out: pikepdf.Pdf, content: list[Part]) -> list[str]:

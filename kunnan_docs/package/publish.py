@@ -94,7 +94,7 @@ def summary(pkg: Package) -> str:
 def write_folder(pkg: Package, folder: Path, inputs: Path | None = None) -> None:
     """`inputs`, the private copy the package was built from, moves in as input/ (covered by the manifest)."""
     folder.mkdir(parents=True)
-    package_pdf(folder, pkg.case.archive_no).write_bytes(pkg.pdf)
+    pkg.save_pdf(package_pdf(folder, pkg.case.archive_no))
     (folder / DOCUMENTS).mkdir()
     for form, pdf, docx in pkg.forms:
         (folder / document(form.stem, "pdf")).write_bytes(pdf)
