@@ -10,7 +10,6 @@ page actions, and everything document-level (OpenAction, JavaScript and embedded
 from __future__ import annotations
 
 import io
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,11 +117,9 @@ def _load_image(path: Path, name: str) -> pikepdf.Pdf:
         raise AttachmentError(name, f"已损坏或不完整,无法解码({_short(exc)})。请重新扫描或重新复制该文件。") from None
     source: Path | bytes = _flatten(path) if has_alpha else path
     try:
-        spool = tempfile.TemporaryFile()  # noqa: SIM115 - read by qpdf as needed until the package is saved
-        img2pdf.convert(source, layout_fun=_layout(dpi), rotation=img2pdf.Rotation.ifvalid, nodate=True,
-                        engine=img2pdf.Engine.internal, outputstream=spool)
-        spool.seek(0)
-        return pikepdf.open(spool)  # on disk, not in memory: 200 scans of a case never fill it
+        data = img2pdf.convert(source, layout_fun=_layout(dpi), rotation=img2pdf.Rotation.ifvalid, nodate=True,
+                               engine=img2pdf.Engine.internal)
+        return pikepdf.open(io.BytesIO(data))
     except (img2pdf.ImageOpenError, img2pdf.UnsupportedColorspaceError, img2pdf.JpegColorspaceError,
             img2pdf.AlphaChannelError, ValueError, OSError, pikepdf.PdfError) as exc:
         raise AttachmentError(name, f"无法转换为 PDF({_short(exc)})。请另存为普通 JPEG 或 PDF 后重新提交。") from None
