@@ -40,6 +40,7 @@ HISTORY = "_历史版本"
 VERSION = re.compile(r"第(\d+)版")  # earlier versions: HISTORY/<档案号>/第N版
 HANDOVERS = "_移交"  # handovers made at the web desk: inside the outbox, so that they can be downloaded
 SIGNED = "_签章原件"
+AREAS = (HISTORY, SIGNED, HANDOVERS)  # outbox folders that are not packages (besides the hidden .staging, .kunnan)
 MANIFEST = "manifest-sha256.txt"
 MANIFEST_SM3 = "manifest-sm3.txt"
 MANIFESTS = (MANIFEST_SM3, MANIFEST)  # in the order they are written

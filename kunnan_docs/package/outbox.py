@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from kunnan_docs.errors import BadPackage
-from kunnan_docs.package.layout import HANDOVERS, HISTORY, SIGNED, VERSION, Report, package_pdf, read_report, safe_name
+from kunnan_docs.package.layout import AREAS, HISTORY, VERSION, Report, package_pdf, read_report, safe_name
 
 
 @dataclass
@@ -47,13 +47,13 @@ def published(outbox: Path) -> list[Published]:
     """Every current package, sorted by archive number; unreadable folders are skipped, not fatal."""
     if not outbox.is_dir():
         return []
-    folders = [f for f in outbox.iterdir() if f.is_dir() and not f.name.startswith(".") and f.name not in (HISTORY, SIGNED, HANDOVERS)]
+    folders = [f for f in outbox.iterdir() if f.is_dir() and not f.name.startswith(".") and f.name not in AREAS]
     return sorted((p for f in folders if (p := _read(f))), key=lambda p: p.archive_no)
 
 
 def package_in(outbox: Path, folder: str) -> Published | None:
     """One current package by its folder name (as links carry it), without reading the whole outbox."""
-    if folder != safe_name(folder) or folder.startswith(".") or folder in (HISTORY, SIGNED, HANDOVERS):
+    if folder != safe_name(folder) or folder.startswith(".") or folder in AREAS:
         return None
     return _read(outbox / folder)
 
