@@ -48,6 +48,13 @@ class _Face(TTFontFace):
         self.filename = filename
         super().__init__(filename)
 
+    def get_table(self, tag: str | bytes) -> bytes | memoryview:
+        """The glyf table as a view into the mapped file: each subset copies its few glyphs, not 13 MB."""
+        if tag in ("glyf", b"glyf"):
+            offset, length = self.get_table_pos(tag)
+            return memoryview(self._ttf_data)[offset:offset + length]
+        return super().get_table(tag)
+
     def extractInfo(self, charInfo: int = 1) -> None:
         super().extractInfo(charInfo=0)  # names, flags, ascent …: a few hundred bytes
         table = self.get_table
