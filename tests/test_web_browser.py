@@ -189,8 +189,9 @@ def test_a_clerks_day_in_the_browser(browser, tmp_path: Path, screens: Path, dow
         wait_for(browser, lambda d: d.get(url + "/packages") or len(d.find_elements(By.CSS_SELECTOR,
                                                                                      "#package-list tr")) == 4)
         browser.find_element(By.ID, "q").send_keys("王淑芬")
-        browser.find_element(By.ID, "q").submit()
-        assert len(browser.find_elements(By.CSS_SELECTOR, "#package-list tr")) == 2
+        browser.find_element(By.ID, "q").submit()  # returns before the results page has loaded: wait for it
+        wait_for(browser, lambda d: "q=" in d.current_url
+                 and len(d.find_elements(By.CSS_SELECTOR, "#package-list tr")) == 2)
         browser.get(url + "/packages")
         browser.save_screenshot(str(screens / "packages.png"))
 
