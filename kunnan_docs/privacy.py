@@ -23,7 +23,7 @@ SENSITIVE_KEYS = frozenset({"id_number", "phone"})
 KEEP_LAST = 4
 
 
-def _mask_digits(text: str) -> str:
+def mask_number(text: str) -> str:
     """Hide the digits of one number but its area (first 6 of an ID, first 3 of a phone) and last 4."""
     positions = [i for i, c in enumerate(text) if c.isdigit() or (c in "Xx" and i == len(text.rstrip()) - 1)]
     count = len(positions)
@@ -34,7 +34,7 @@ def _mask_digits(text: str) -> str:
 
 def mask_text(text: str) -> str:
     """The text with every ID number and phone number in it masked."""
-    return _PERSONAL_NUMBER.sub(lambda m: _mask_digits(m.group()), text)
+    return _PERSONAL_NUMBER.sub(lambda m: mask_number(m.group()), text)
 
 
 def is_sensitive(pointer: str) -> bool:
@@ -44,4 +44,4 @@ def is_sensitive(pointer: str) -> bool:
 def mask_value(pointer: str, shown: str) -> str:
     """A value as a message may quote it: a field that holds an ID or phone number keeps only its last
     digits whatever its length or shape (a typed note, a trailing space); other values are masked as text."""
-    return _mask_digits(shown) if is_sensitive(pointer) else mask_text(shown)
+    return mask_number(shown) if is_sensitive(pointer) else mask_text(shown)

@@ -161,3 +161,14 @@ def test_every_schema_field_has_a_chinese_title() -> None:
 
     walk("")
     assert case_schema()["title"] and untitled == []
+
+
+def test_checklist_data_holds_only_what_the_code_reads() -> None:
+    """A key in schemas/checklists.json that no Item field takes is never read (the old form/exit_only keys)."""
+    from dataclasses import fields
+
+    from kunnan_docs.core.checklist import Item
+    from kunnan_docs.core.resources import checklist_data
+
+    read = {f.name for f in fields(Item)}
+    assert [sorted(set(item) - read) for item in checklist_data()["items"] if set(item) - read] == []

@@ -13,14 +13,13 @@ class Item:
     id: str
     no: int
     title: str
-    form: str | None  # the annex form this tool generates for the item, if any
     applies: str | None  # name of an applicability rule, None = always
 
 
 def items_for(kind: str) -> list[Item]:
     data = checklist_data()
     max_no = data["checklists"][kind]["max_no"]
-    return [Item(i["id"], i["no"], i["title"], i.get("form"), i.get("applies"))
+    return [Item(i["id"], i["no"], i["title"], i.get("applies"))
             for i in data["items"] if i["no"] <= max_no]
 
 

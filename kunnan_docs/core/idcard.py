@@ -47,9 +47,3 @@ def sex(number: str) -> str:
 
 def age_at(born: date, when: date) -> int:
     return when.year - born.year - ((when.month, when.day) < (born.month, born.day))
-
-
-
-def masked(number: str) -> str:
-    """What a screen may show of an ID number: region and last four, the birth date hidden (510104********1242)."""
-    return number[:6] + "*" * max(0, len(number) - 10) + number[-4:] if len(number) > 10 else "*" * len(number)

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from kunnan_docs.core.casefile import Case
-from kunnan_docs.core.idcard import masked
 from kunnan_docs.package.build import Package, remarks_text
 from kunnan_docs.package.layout import (
     DOCUMENTS,
@@ -32,6 +31,7 @@ from kunnan_docs.package.layout import (
     safe_name,
     write_manifests,
 )
+from kunnan_docs.privacy import mask_number
 
 
 def report(pkg: Package) -> Report:
@@ -58,7 +58,7 @@ def case_summary(case: Case) -> dict[str, Any]:
     masked, no income or health."""
     data, exit_ = case.data, case.exit
     return {
-        "worker_name": case.worker.get("name"), "id_number_masked": masked(case.worker.get("id_number") or ""), "union": data.get("union"), "district": data.get("district"),
+        "worker_name": case.worker.get("name"), "id_number_masked": mask_number(case.worker.get("id_number") or ""), "union": data.get("union"), "district": data.get("district"),
         "level": data.get("level"), "previous_archive_no": data.get("previous_archive_no"),
         "filing_date": data.get("filing_date"), "reference_date": case.reference_date.isoformat(),
         "contact_person": (data.get("contact_person") or {}).get("name"),

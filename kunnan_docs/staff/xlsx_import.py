@@ -30,6 +30,7 @@ from kunnan_docs.staff.xlsx import new_workbook
 
 KEY = "档案号"
 HINT_ROW, FIRST_DATA_ROW = 2, 3
+LAST_TEMPLATE_ROW = 1000  # drop-downs and text-formatted cells reach this row
 IGNORED_AT_IMPORT = {"ATT-MISSING"}  # scans are put beside the case file after the import
 
 
@@ -53,11 +54,11 @@ def write_template(path: Path) -> None:
                 dv = DataValidation(type="list", formula1='"' + ",".join(spec["choices"]) + '"', allow_blank=True)
                 ws.add_data_validation(dv)
                 dv.add(f"{ws.cell(row=FIRST_DATA_ROW, column=col).coordinate}:"
-                       f"{ws.cell(row=1000, column=col).coordinate}")
+                       f"{ws.cell(row=LAST_TEMPLATE_ROW, column=col).coordinate}")
             ws.cell(row=HINT_ROW, column=col, value=hint).font = Font(italic=True, color="808080")
             ws.column_dimensions[ws.cell(row=1, column=col).column_letter].width = max(12, len(spec["header"]) * 2 + 2)
             if spec["type"] == "text":
-                for row in range(FIRST_DATA_ROW, 200):
+                for row in range(FIRST_DATA_ROW, LAST_TEMPLATE_ROW + 1):
                     ws.cell(row=row, column=col).number_format = "@"  # ID and phone numbers stay text
         ws.freeze_panes = ws.cell(row=FIRST_DATA_ROW, column=1)
     info = wb.create_sheet("说明", 0)

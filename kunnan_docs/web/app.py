@@ -33,13 +33,13 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from kunnan_docs.core.idcard import masked
 from kunnan_docs.errors import KunnanError
 from kunnan_docs.inbox.ledger import STATUS_LABEL, Ledger
 from kunnan_docs.inbox.watcher import Watcher
 from kunnan_docs.package.layout import HANDOVER_REGISTER, HANDOVERS, LEDGER, safe_name
 from kunnan_docs.package.outbox import Published, history, package_in, published
 from kunnan_docs.package.verify import Problem, verify_folder
+from kunnan_docs.privacy import mask_text
 from kunnan_docs.scan.filing import waiting_forms
 from kunnan_docs.staff import notices
 from kunnan_docs.staff.due import due_list
@@ -74,15 +74,8 @@ class Desk:
 
 
 templates = Jinja2Templates(directory=HERE / "templates")
-_ID_LIKE = re.compile(r"\d{14,17}[\dXx]?")
-
-
-def mask_id_numbers(text: str) -> str:
-    """A safety net for texts written elsewhere (a rejection may quote a malformed ID number): mask any."""
-    return _ID_LIKE.sub(lambda m: masked(m.group()), text)
-
-
-templates.env.filters["mask_ids"] = mask_id_numbers
+# A safety net for texts written elsewhere (a ledger row from before masking): the one masking rule.
+templates.env.filters["mask_ids"] = mask_text
 templates.env.globals["LEDGER_LABEL"] = STATUS_LABEL
 
 
