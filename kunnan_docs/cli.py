@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from kunnan_docs import __version__
 from kunnan_docs.errors import CaseRejected, ExitCode, KunnanError, UsageError, worst
-from kunnan_docs.package.layout import INPUT_DIR, LEDGER, STATE_DIR
+from kunnan_docs.package.layout import INPUT_DIR, STATE_DIR
 
 if TYPE_CHECKING:
     from kunnan_docs.core.validate import Validation
@@ -218,22 +218,10 @@ def cmd_scan_in(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from kunnan_docs.inbox.ledger import STATUS_LABEL, Ledger
+    from kunnan_docs.inbox.status import status_lines
+
     state = Path(args.state) if args.state else Path(args.outbox) / STATE_DIR
-    if not (state / LEDGER).exists():
-        raise UsageError(f"在 {state} 中找不到台账。请确认发件夹,或先运行 kunnan-docs watch。")
-    ledger = Ledger(state / LEDGER)
-    today = date.today().isoformat()
-    sections = [("等待中", ledger.by_status("waiting")), ("成卷中", ledger.by_status("building")),
-                ("已退回", ledger.by_status("rejected")),
-                ("今天发布", [r for r in ledger.by_status("published", "incomplete") if r.updated.startswith(today)])]
-    for title, rows in sections:
-        print(f"{title}:{len(rows)} 份")
-        for r in rows:
-            extra = f"  {r.reason.splitlines()[0]}" if r.reason and title != "今天发布" else ""
-            where = f"  {r.outputs[0]}" if r.outputs and title == "今天发布" else ""
-            print(f"    {r.updated}  {r.archive_no or r.source}  {STATUS_LABEL[r.status]}{where}{extra}")
-    ledger.close()
+    print("\n".join(status_lines(state)))
     from kunnan_docs.scan.filing import waiting_forms
 
     waiting = waiting_forms(Path(args.outbox))

@@ -1,7 +1,10 @@
-"""The ledger: one SQLite database recording every case the watcher has seen, and pending file moves.
+"""The ledger: one SQLite database recording every case the watcher has seen, pending filings, and entries
+of the inbox it cannot use.
 
 Only the watcher's main process writes to it. Personal data stays out: a family is recognised by a
-salted hash of the worker's ID number, never the number itself.
+salted hash of the worker's ID number, never the number itself, and every text stored is masked
+(privacy.mask_text) so that an ID or phone number quoted by a message or a file name never lands here.
+Statuses: the pipeline's Outcome values for finished cases, plus the watcher's own stages (Stage).
 """
 
 from __future__ import annotations
@@ -11,39 +14,60 @@ import json
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 
 from kunnan_docs.core.labels import OUTCOME, STAGE
+from kunnan_docs.pipeline import Outcome
+from kunnan_docs.privacy import mask_text
 
-STATUS_LABEL = {**STAGE, "published": "已发布", "incomplete": f"已发布({OUTCOME['incomplete']}或{OUTCOME['follow_up']})",
-                "rejected": OUTCOME["rejected"]}
+
+class Stage(StrEnum):
+    """Where a case is in the watcher, before or beside a pipeline Outcome."""
+
+    WAITING = "waiting"  # settling, waiting for attachments, or paused by a fault
+    BUILDING = "building"
+    DUPLICATE = "duplicate"  # the same content was published before: filed away, not rebuilt
+
+
+LEGACY_PUBLISHED = "published"  # ledgers written before the Outcome vocabulary
+PUBLISHED = (*(o.value for o in Outcome if o.published), LEGACY_PUBLISHED)
+STATUS_LABEL = {**STAGE, **{o: f"已发布({OUTCOME[o]})" for o in PUBLISHED if o in OUTCOME},
+                Outcome.REJECTED: OUTCOME[Outcome.REJECTED], LEGACY_PUBLISHED: "已发布"}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS cases (
     id INTEGER PRIMARY KEY,
     source TEXT NOT NULL,            -- the case file, relative to the inbox
-    content_hash TEXT,               -- SHA-256 over the case file and every attachment
+    content_hash TEXT,               -- pipeline.inputs_digest of the case file and every attachment
     archive_no TEXT,
     family TEXT,                     -- hash of the worker's ID number (conflict detection)
     status TEXT NOT NULL,
-    reason TEXT,                     -- for waiting / rejected / duplicate, in Chinese
+    reason TEXT,                     -- for waiting / rejected / duplicate, in Chinese, masked
     outputs TEXT,                    -- JSON list of published or moved-to paths
     first_seen TEXT NOT NULL,
     updated TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS cases_source ON cases(source);
 CREATE INDEX IF NOT EXISTS cases_hash ON cases(content_hash);
-CREATE TABLE IF NOT EXISTS moves (   -- journal: moves still to be done after a crash
+CREATE INDEX IF NOT EXISTS cases_archive_no ON cases(archive_no);
+CREATE INDEX IF NOT EXISTS cases_status ON cases(status);
+CREATE TABLE IF NOT EXISTS moves (   -- journal: a filing still to be finished after a crash
     case_id INTEGER NOT NULL,
-    src TEXT NOT NULL,
+    src TEXT NOT NULL,               -- '' for a note file to write at dst
     dst TEXT NOT NULL,
     final_status TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS unclaimed (  -- inbox entries that are neither a case nor refused: `status` names them
+    entry TEXT PRIMARY KEY,
+    reason TEXT NOT NULL,
+    seen TEXT NOT NULL
 );
 """
 
 
 def family_key(id_number: str) -> str:
-    return hashlib.sha256(f"kunnan-family:{id_number.upper()}".encode()).hexdigest()[:24]
+    return hashlib.sha256(f"kunnan-family:{id_number.strip().upper()}".encode()).hexdigest()[:24]
 
 
 def now() -> str:
@@ -64,6 +88,15 @@ class Row:
     updated: str
 
 
+@dataclass
+class Step:
+    """One journaled step of a filing: move src to dst, or (src None) write `note` to dst."""
+
+    src: Path | None
+    dst: Path
+    note: str | None = None
+
+
 class Ledger:
     def __init__(self, path: Path, read_only: bool = False) -> None:
         """read_only: for readers beside the watcher (the web desk), which must never write or create it."""
@@ -74,8 +107,10 @@ class Ledger:
         # autocommit, explicit transactions; `serve` opens it in the main thread and hands it to the watcher's thread
         self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute("PRAGMA synchronous=NORMAL")  # WAL: a killed process loses nothing committed
         self.db.executescript(_SCHEMA)
+        if "note" not in {r[1] for r in self.db.execute("PRAGMA table_info(moves)")}:
+            self.db.execute("ALTER TABLE moves ADD COLUMN note TEXT")
 
     def close(self) -> None:
         self.db.close()
@@ -87,59 +122,91 @@ class Ledger:
 
     def open_row(self, source: str) -> Row | None:
         """The unfinished record (waiting or building) for a case file still in the inbox."""
-        rows = self._rows("WHERE source = ? AND status IN ('waiting', 'building') ORDER BY id DESC LIMIT 1", source)
+        rows = self._rows("WHERE source = ? AND status IN ('waiting', 'building') ORDER BY id DESC LIMIT 1",
+                          mask_text(source))
         return rows[0] if rows else None
 
-    def start(self, source: str, status: str, reason: str | None = None) -> int:
+    def start(self, source: str, status: str, reason: str | None = None, **fields: object) -> int:
+        """The open record of this case file, updated, or a new one."""
         row = self.open_row(source)
         if row:
-            self.update(row.id, status=status, reason=reason)
+            self.update(row.id, status=status, reason=reason, **fields)
             return row.id
         t = now()
         cur = self.db.execute("INSERT INTO cases (source, status, reason, first_seen, updated) VALUES (?, ?, ?, ?, ?)",
-                              (source, status, reason, t, t))
+                              (mask_text(source), status, _masked(reason), t, t))
+        if fields:
+            self.update(int(cur.lastrowid), **fields)
         return int(cur.lastrowid)
 
     def update(self, case_id: int, **fields: object) -> None:
         if "outputs" in fields:
-            fields["outputs"] = json.dumps(fields["outputs"], ensure_ascii=False)
+            fields["outputs"] = mask_text(json.dumps(fields["outputs"], ensure_ascii=False))
+        if "reason" in fields:
+            fields["reason"] = _masked(fields["reason"])  # type: ignore[arg-type]
         fields["updated"] = now()
         cols = ", ".join(f"{k} = ?" for k in fields)
         self.db.execute(f"UPDATE cases SET {cols} WHERE id = ?", (*fields.values(), case_id))
 
     def finished_with_hash(self, content_hash: str) -> Row | None:
-        rows = self._rows("WHERE content_hash = ? AND status IN ('published', 'incomplete') ORDER BY id DESC LIMIT 1",
-                          content_hash)
+        rows = self._rows(f"WHERE content_hash = ? AND status IN ({_marks(PUBLISHED)}) ORDER BY id DESC LIMIT 1",
+                          content_hash, *PUBLISHED)
         return rows[0] if rows else None
 
     def family_of(self, archive_no: str) -> str | None:
         """The family already published under this archive number, if any."""
-        rows = self._rows("WHERE archive_no = ? AND status IN ('published', 'incomplete') ORDER BY id LIMIT 1",
-                          archive_no)
+        rows = self._rows(f"WHERE archive_no = ? AND status IN ({_marks(PUBLISHED)}) ORDER BY id LIMIT 1",
+                          archive_no, *PUBLISHED)
         return rows[0].family if rows else None
 
-    def journal(self, case_id: int, moves: list[tuple[Path, Path]], final_status: str) -> None:
+    def journal(self, case_id: int, steps: list[Step], final_status: str, **fields: object) -> None:
+        """Record a whole filing (and the case's reason and outputs) at once, before any of it is done."""
         with self.transaction():
-            self.db.executemany("INSERT INTO moves VALUES (?, ?, ?, ?)",
-                                [(case_id, str(s), str(d), final_status) for s, d in moves])
+            if fields:
+                self.update(case_id, **fields)
+            self.db.executemany("INSERT INTO moves (case_id, src, dst, final_status, note) VALUES (?, ?, ?, ?, ?)",
+                                [(case_id, str(s.src) if s.src else "", str(s.dst), final_status, s.note)
+                                 for s in steps])
 
-    def pending_moves(self) -> dict[int, list[tuple[Path, Path, str]]]:
-        pending: dict[int, list[tuple[Path, Path, str]]] = {}
-        for case_id, src, dst, status in self.db.execute("SELECT case_id, src, dst, final_status FROM moves"):
-            pending.setdefault(case_id, []).append((Path(src), Path(dst), status))
-        return pending
+    def pending(self) -> dict[int, tuple[str, list[Step]]]:
+        filings: dict[int, tuple[str, list[Step]]] = {}
+        for case_id, src, dst, status, note in self.db.execute(
+                "SELECT case_id, src, dst, final_status, note FROM moves ORDER BY rowid"):
+            filings.setdefault(case_id, (status, []))[1].append(Step(Path(src) if src else None, Path(dst), note))
+        return filings
 
-    def clear_moves(self, case_id: int, status: str) -> None:
+    def finish(self, case_id: int, status: str) -> None:
         with self.transaction():
             self.db.execute("DELETE FROM moves WHERE case_id = ?", (case_id,))
             self.db.execute("UPDATE cases SET status = ?, updated = ? WHERE id = ?", (status, now(), case_id))
+
+    def set_unclaimed(self, entries: dict[str, str]) -> None:
+        """Replace the list of inbox entries the watcher cannot use."""
+        with self.transaction():
+            self.db.execute("DELETE FROM unclaimed")
+            self.db.executemany("INSERT INTO unclaimed VALUES (?, ?, ?)",
+                                [(mask_text(e), mask_text(r), now()) for e, r in sorted(entries.items())])
+
+    def unclaimed(self) -> list[tuple[str, str, str]]:
+        return self.db.execute("SELECT entry, reason, seen FROM unclaimed ORDER BY entry").fetchall()
 
     def transaction(self) -> _Transaction:
         return _Transaction(self.db)
 
     def by_status(self, *statuses: str) -> list[Row]:
-        marks = ", ".join("?" for _ in statuses)
-        return self._rows(f"WHERE status IN ({marks}) ORDER BY id", *statuses)
+        return self._rows(f"WHERE status IN ({_marks(statuses)}) ORDER BY id", *statuses)
+
+    def newest(self, limit: int, *statuses: str) -> list[Row]:
+        return self._rows(f"WHERE status IN ({_marks(statuses)}) ORDER BY updated DESC, id DESC LIMIT ?",
+                          *statuses, limit)
+
+
+def _marks(values: tuple[str, ...]) -> str:
+    return ", ".join("?" for _ in values)
+
+
+def _masked(text: str | None) -> str | None:
+    return mask_text(text) if text else text
 
     def newest(self, limit: int, *statuses: str) -> list[Row]:
         marks = ", ".join("?" for _ in statuses)

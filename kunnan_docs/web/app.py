@@ -34,7 +34,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from kunnan_docs.errors import KunnanError
-from kunnan_docs.inbox.ledger import STATUS_LABEL, Ledger
+from kunnan_docs.inbox.ledger import PUBLISHED, STATUS_LABEL, Ledger, Stage
 from kunnan_docs.inbox.watcher import Watcher
 from kunnan_docs.package.layout import HANDOVER_REGISTER, HANDOVERS, LEDGER, safe_name
 from kunnan_docs.package.outbox import Published, history, package_in, published
@@ -191,7 +191,7 @@ def inbox_state(desk: Desk) -> dict[str, Any]:
         return {"settling": settling, "signed": signed, "waiting": ledger.newest(RECENT, "waiting"),
                 "building": ledger.newest(RECENT, "building"),
                 "published": [(r, package_in(desk.outbox, safe_name(r.archive_no)) if r.archive_no else None)
-                              for r in ledger.newest(RECENT, "published", "incomplete", "duplicate")],
+                              for r in ledger.newest(RECENT, *PUBLISHED, Stage.DUPLICATE)],
                 "rejected": ledger.newest(RECENT, "rejected")}
     finally:
         ledger.close()

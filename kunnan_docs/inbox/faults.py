@@ -1,0 +1,64 @@
+"""Faults: deterministic crash injection for tests, and OS errors told to a clerk in Chinese.
+
+KUNNAN_FAULT_AT=<step> makes the process that reaches that journaled step SIGKILL itself there (README
+"收件夹", fault injection); with KUNNAN_FAULT_ONCE=<file> only the first process to get there does,
+so that a restarted worker or watcher then runs normally. Steps are listed in STEPS.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import sqlite3
+from pathlib import Path
+
+STEPS = (
+    "pool-started",  # watcher: worker processes started, not yet ready
+    "taken",  # watcher: the ledger says 成卷中, the case is not yet handed to a worker
+    "worker-start",  # worker: about to validate, build and publish
+    "worker-published",  # worker: package published, result not yet returned
+    "collected",  # watcher: result received, nothing filed yet
+    "journaled",  # watcher: the filing (note, moves) journaled in the ledger, none of it done
+    "note-written",  # watcher: the reason/note file written, no input moved
+    "moved",  # watcher: the first move done, journal not cleared
+    "filed",  # watcher: moves done and journal cleared
+)
+
+
+def fault_point(step: str) -> None:
+    """SIGKILL this process here if KUNNAN_FAULT_AT names this step (tests only; see module docstring)."""
+    if os.environ.get("KUNNAN_FAULT_AT") != step:
+        return
+    marker = os.environ.get("KUNNAN_FAULT_ONCE")
+    if marker:
+        try:
+            os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+ENVIRONMENT_ERRORS = (OSError, sqlite3.OperationalError)
+
+
+def describe(exc: BaseException, areas: dict[str, Path]) -> str:
+    """A write or read failure as a clerk's message: what went wrong, where, and that the input is kept."""
+    number = getattr(exc, "errno", None)
+    text = str(exc)
+    if isinstance(exc, sqlite3.OperationalError):
+        number = errno.ENOSPC if "full" in text else errno.EACCES if "readonly" in text else None
+    what = {errno.ENOSPC: "磁盘空间不足", errno.EDQUOT: "磁盘配额已用完", errno.EACCES: "没有写入权限",
+            errno.EPERM: "没有写入权限", errno.EROFS: "磁盘是只读的"}.get(number or 0, "读写文件失败")
+    filename = getattr(exc, "filename", None)
+    where = _area_of(Path(filename), areas) if filename else "台账" if isinstance(exc, sqlite3.Error) else "磁盘"
+    detail = f"({getattr(exc, 'strerror', None) or text})"
+    return (f"{what}:{where}写不进去{detail}。案卷仍留在收件夹中,没有退回;"
+            "请腾出空间或修正权限,监视程序会定时重试。")
+
+
+def _area_of(path: Path, areas: dict[str, Path]) -> str:
+    for label, area in areas.items():
+        if path == area or area in path.parents:
+            return f"{label} {area}"
+    return str(path)
