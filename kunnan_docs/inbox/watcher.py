@@ -29,15 +29,16 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
+from kunnan_docs.batch import published_if_current
 from kunnan_docs.errors import ExitCode, UsageError, worst
 from kunnan_docs.inbox.discovery import IGNORED_PREFIXES, Discovery, Job, signature
 from kunnan_docs.inbox.faults import ENVIRONMENT_ERRORS, describe, fault_point
 from kunnan_docs.inbox.filing import NOTE_FILE, REASON_FILE, Filing, reason_text
-from kunnan_docs.inbox.ledger import PUBLISHED, Ledger, Stage, family_key
+from kunnan_docs.inbox.ledger import Ledger, Stage, family_key
 from kunnan_docs.inbox.lock import InboxLock
 from kunnan_docs.inbox.worker import WorkResult, build_case, init_worker
 from kunnan_docs.package.layout import LEDGER
-from kunnan_docs.package.publish import INPUT_DIR, REPORT, recover, safe_name
+from kunnan_docs.package.publish import recover
 from kunnan_docs.pipeline import Outcome, inputs_digest
 from kunnan_docs.privacy import mask_text
 
@@ -445,10 +446,10 @@ class Watcher:
             self._reject(job, case_id, [f"档案号 {archive_no} 已用于另一户困难职工家庭的案卷。"
                                         "同一档案号不能属于两户家庭:请核对档案号后重新提交。"])
             return
-        if archive_no and (published := self._published_from(archive_no, digest)):
-            folder, outcome = published  # published before a crash or a write error stopped the filing
-            log.info(f"{label} 中断前已发布到 {folder},补做归档")
-            self._file(job, case_id, self.cfg.processed, outcome, None, [], [str(folder)])
+        published = published_if_current(job.case_file, self.cfg.outbox)
+        if published and signature(job) == job.signature:  # published before a crash or a write error
+            log.info(f"{label} 中断前已发布到 {published.folder},补做归档")
+            self._file(job, case_id, self.cfg.processed, published.outcome, None, [], [str(published.folder)])
             return
         fault_point("taken")
         log.info(f"{label} 开始成卷")
@@ -464,20 +465,6 @@ class Watcher:
         except BrokenProcessPool:  # broke while idle (a worker killed): restart once and hand over again
             self._pool_broke(self.generation)
             return self.pool.submit(*args)
-
-    def _published_from(self, archive_no: str, digest: str) -> tuple[Path, str] | None:
-        """The package already published from exactly these inputs, and its outcome."""
-        import json
-
-        folder = self.cfg.outbox / safe_name(archive_no)
-        inputs = folder / INPUT_DIR
-        if not inputs.is_dir():
-            return None
-        files = [p for p in inputs.rglob("*") if p.is_file()]
-        if inputs_digest(inputs, files) != digest:
-            return None
-        status = json.loads((folder / REPORT).read_text(encoding="utf-8")).get("status")
-        return (folder, status) if status in PUBLISHED else None
 
     # -- results ----------------------------------------------------------------------------------
     def _collect(self) -> None:
