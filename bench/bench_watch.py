@@ -1,17 +1,22 @@
-"""Watcher benchmark (run by hand; figures go into the closing note).
+"""Watcher benchmark (run by hand; figures go into the README and the closing note).
 
-    .venv/bin/python bench/bench_watch.py [--cases 200]
+    .venv/bin/python bench/bench_watch.py [--sizes 50 200 1000 10000] [--workers 2]
 
 1. Latency: a running watcher (settle 0.5 s); a typical case (the exit example) appears in the inbox by
    one rename; time until its package is published, minus the settle interval.
-2. Throughput: `kunnan-docs watch --once` over N copies of the examples (distinct archive numbers), in
-   cases per second, against building the same cases one by one with `kunnan-docs build`.
+2. Throughput and its curve: `kunnan-docs watch --once` over N copies of the examples (distinct archive
+   numbers; scans hard-linked to save disk), in cases per second for each N — linear work keeps the rate
+   flat as N grows — against `kunnan-docs build` of the same N case files (the same pipeline through a
+   process pool, no inbox), so the watcher's own overhead shows as the ratio.
+3. Idle: CPU used by a running watcher (and its workers) over 20 s while one case waits for an
+   attachment that does not come, in event mode and in polling mode.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -26,15 +31,18 @@ SETTLE = 0.5
 
 
 def copy_case(example: Path, target: Path, n: int) -> None:
-    shutil.copytree(example, target)
+    """A case folder with a distinct archive number; scans hard-linked (same bytes, no disk used)."""
+    shutil.copytree(example, target, copy_function=os.link)
     case_file = target / "case.json"
     data = json.loads(case_file.read_text(encoding="utf-8"))
-    data["archive_no"] = f"BENCH-{n:04d}"
+    data["archive_no"] = f"BENCH-{n:05d}"
+    case_file.unlink()  # the link is shared with the example: write a file of its own
     case_file.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
 
 
 def published(outbox: Path) -> int:
-    return sum(1 for p in outbox.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    return sum(1 for p in outbox.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))) \
+        if outbox.exists() else 0
 
 
 def latency(work: Path, samples: int = 9) -> list[float]:
@@ -62,37 +70,83 @@ def latency(work: Path, samples: int = 9) -> list[float]:
         proc.wait()
 
 
-def throughput(work: Path, n: int) -> tuple[float, float]:
-    inbox, outbox = work / "tp-in", work / "tp-out"
+def throughput(work: Path, n: int, workers: int) -> tuple[float, float]:
+    """Cases per second: watch --once over n cases, and `build` over the same n case files."""
+    inbox, outbox = work / f"tp-in-{n}", work / f"tp-out-{n}"
     inbox.mkdir()
     for i in range(n):
-        copy_case(EXAMPLES[i % len(EXAMPLES)], inbox / f"case-{i:04d}", 1000 + i)
+        copy_case(EXAMPLES[i % len(EXAMPLES)], inbox / f"case-{i:05d}", 10_000 + i)
     t = time.perf_counter()
-    subprocess.run([*KUNNAN, "watch", str(inbox), str(outbox), "--once", "--settle", "0.2"], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run([*KUNNAN, "watch", str(inbox), str(outbox), "--once", "--settle", "0.2", "--workers", str(workers),
+                    "--processed", str(work / f"done-{n}"), "--rejected", str(work / f"rejected-{n}")],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     once = time.perf_counter() - t
-    assert published(outbox) == n
-    cases = sorted((work / "processed").glob("*/case-*/case.json"))  # the same inputs, now filed away
+    assert published(outbox) == n, (published(outbox), n)
+    cases = sorted((work / f"done-{n}").glob("*/case-*/case.json"))  # the same inputs, now filed away
     t = time.perf_counter()
-    for case_file in cases:
-        subprocess.run([*KUNNAN, "build", str(case_file), "-o", str(work / "one-by-one")], check=True,
-                       stdout=subprocess.DEVNULL)
-    serial = time.perf_counter() - t
-    return n / once, len(cases) / serial
+    subprocess.run([*KUNNAN, "build", *map(str, cases), "-o", str(work / f"built-{n}"), "--workers", str(workers)],
+                   check=False, stdout=subprocess.DEVNULL)
+    built = time.perf_counter() - t
+    for folder in (outbox, work / f"built-{n}", work / f"done-{n}"):
+        shutil.rmtree(folder, ignore_errors=True)
+    return n / once, len(cases) / built
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children that have not been waited for (its live workers)."""
+    total = 0.0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(proc.name) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def idle(work: Path, poll: bool, seconds: float = 20) -> float:
+    """CPU seconds per wall second of a watcher whose only case waits for a missing attachment."""
+    inbox, outbox = work / f"idle-in-{poll}", work / f"idle-out-{poll}"
+    inbox.mkdir()
+    copy_case(EXAMPLES[0], inbox / "waiting", 1)
+    (inbox / "waiting" / "scans" / sorted(os.listdir(inbox / "waiting" / "scans"))[0]).unlink()
+    proc = subprocess.Popen([*KUNNAN, "watch", str(inbox), str(outbox), "--settle", "0.5",
+                             *(["--poll"] if poll else [])], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        log = outbox / ".kunnan" / "watch.log"
+        while not log.exists() or "等待附件" not in log.read_text(encoding="utf-8"):
+            time.sleep(0.1)
+        time.sleep(3)  # workers warmed up
+        before = cpu_seconds(proc.pid)
+        time.sleep(seconds)
+        return (cpu_seconds(proc.pid) - before) / seconds
+    finally:
+        proc.terminate()
+        proc.wait()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--cases", type=int, default=200)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[50, 200, 1000, 10_000])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--skip-latency", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        lat = sorted(latency(work))
-        print(f"latency (settle {SETTLE} s excluded): median {lat[len(lat) // 2] * 1000:.0f} ms, "
-              f"max {lat[-1] * 1000:.0f} ms over {len(lat)} drops")
-        once, serial = throughput(work, args.cases)
-        print(f"throughput over {args.cases} cases: watch --once {once:.1f} cases/s; "
-              f"one `kunnan-docs build` per case {serial:.1f} cases/s ({once / serial:.1f}×)")
+        if not args.skip_latency:
+            lat = sorted(latency(work))
+            print(f"latency (settle {SETTLE} s excluded): median {lat[len(lat) // 2] * 1000:.0f} ms, "
+                  f"max {lat[-1] * 1000:.0f} ms over {len(lat)} drops", flush=True)
+        for poll in (False, True):
+            print(f"idle with one case waiting for an attachment ({'poll' if poll else 'events'}): "
+                  f"{idle(work, poll) * 100:.1f} % of one core", flush=True)
+        for n in args.sizes:
+            once, built = throughput(work, n, args.workers)
+            print(f"N = {n:>6}: watch --once {once:5.1f} cases/s; `build` of the same case files {built:5.1f} cases/s "
+                  f"(watcher at {once / built:.0%} of it)", flush=True)
 
 
 if __name__ == "__main__":

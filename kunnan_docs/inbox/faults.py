@@ -51,14 +51,16 @@ def describe(exc: BaseException, areas: dict[str, Path]) -> str:
     what = {errno.ENOSPC: "磁盘空间不足", errno.EDQUOT: "磁盘配额已用完", errno.EACCES: "没有写入权限",
             errno.EPERM: "没有写入权限", errno.EROFS: "磁盘是只读的"}.get(number or 0, "读写文件失败")
     filename = getattr(exc, "filename", None)
-    where = _area_of(Path(filename), areas) if filename else "台账" if isinstance(exc, sqlite3.Error) else "磁盘"
+    if isinstance(exc, sqlite3.Error):
+        filename = areas.get("状态文件夹")  # the ledger lives there
+    where = _area_of(Path(filename), areas) if filename else "磁盘"
     detail = f"({getattr(exc, 'strerror', None) or text})"
     return (f"{what}:{where}写不进去{detail}。案卷仍留在收件夹中,没有退回;"
             "请腾出空间或修正权限,监视程序会定时重试。")
 
 
 def _area_of(path: Path, areas: dict[str, Path]) -> str:
-    for label, area in areas.items():
+    for label, area in sorted(areas.items(), key=lambda item: -len(item[1].parts)):  # the innermost first
         if path == area or area in path.parents:
             return f"{label} {area}"
     return str(path)

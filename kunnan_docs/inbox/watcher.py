@@ -220,8 +220,9 @@ class Watcher:
         self.pool = ProcessPoolExecutor(self.cfg.workers, mp_context=get_context("spawn"), initializer=init_worker,
                                         initargs=(os.getpid(),))
         self.generation += 1
-        for _ in range(self.cfg.workers):  # start every worker now, not when the first clerk is waiting
-            self.pool.submit(int)
+        with _signals_held():  # workers are born deaf to SIGINT/SIGTERM, before they import anything
+            for _ in range(self.cfg.workers):  # start every worker now, not when the first clerk is waiting
+                self.pool.submit(int)
 
     def _pool_broke(self, generation: int) -> None:
         """Restart a broken pool once, however many builds it took down with it."""
@@ -251,6 +252,8 @@ class Watcher:
     def _pause(self, message: str, code: ExitCode) -> None:
         """No case is at fault: keep every input, say why in Chinese, try again at the rescan interval."""
         self.paused_until = time.monotonic() + self.cfg.rescan
+        self.unsettled |= set(self.tracked)  # whatever was half-way is looked at again on resuming
+        self.ready.clear()
         if message != self.pause_message:
             log.info(mask_text(message))
             self.pause_message = message
@@ -288,9 +291,6 @@ class Watcher:
             for case_id in self.filing.finish_pending():
                 log.info(f"已完成上次中断时未完成的文件移动(记录 {case_id})")
             self.filing_pending = False
-        if self.pause_message:
-            log.info("问题已解决,继续处理。")
-            self.pause_message = ""
         if now >= self.next_full_scan:
             self._scan(None, now)
             self.next_full_scan = now + self.cfg.rescan
@@ -483,15 +483,22 @@ class Watcher:
                 self._settle_result(run, result)
             except ENVIRONMENT_ERRORS as exc:
                 self.filing_pending = True
-                self.mark_dirty(run.job.entry.name)
+                self._retry_later(run.job)
+                self.mark_dirty(run.job.entry.name)  # perhaps filed in part: look again
                 self._pause(describe(exc, self.cfg.areas()), ExitCode.INTERNAL)
+
+    def _retry_later(self, job: Job) -> None:
+        """Back among the tracked cases, to be taken again once settled (and any pause is over)."""
+        name = job.entry.name
+        self.tracked[name] = job
+        self.unsettled.add(name)
 
     def _crashed(self, run: Running) -> WorkResult | None:
         source = run.job.source
         self.crashes[source] = self.crashes.get(source, 0) + 1
         if self.crashes[source] < 2 or self.stop.is_set():  # perhaps another case's crash: try this one again
             self.ledger.update(run.case_id, status=Stage.WAITING, reason="成卷进程意外退出,将重试")
-            self.mark_dirty(run.job.entry.name)
+            self._retry_later(run.job)
             return None
         return WorkResult(Outcome.REJECTED, messages=["成卷进程两次意外退出(可能是附件过大或损坏)。请检查附件后重新提交。"])
 
@@ -499,20 +506,21 @@ class Watcher:
         job, label = run.job, mask_text(run.archive_no or run.job.source)
         if result.fault == "config":
             self.ledger.update(run.case_id, status=Stage.WAITING, reason="配置或模板有问题,修好后自动重试")
-            self.mark_dirty(job.entry.name)
+            self._retry_later(job)
             self._pause(f"配置或模板有问题,案卷未退回、仍留在收件夹中:{result.messages[0]}", ExitCode.CONFIG)
             return
         if result.fault:
             assert result.error is not None
             self.ledger.update(run.case_id, status=Stage.WAITING, reason="写入失败,将重试")
-            self.mark_dirty(job.entry.name)
+            self._retry_later(job)
             self._pause(describe(result.error, self.cfg.areas()), ExitCode.INTERNAL)
             return
         if signature(job) != job.signature or (result.input_digest and result.input_digest != run.digest):
             # written to during the build: the package (if any) is not of the bytes now there, so build again
             log.info(f"{label} 在成卷期间被修改,将重新成卷")
             self.ledger.update(run.case_id, status=Stage.WAITING, reason="案卷在成卷期间被修改,将重新成卷")
-            self.mark_dirty(job.entry.name)
+            self._retry_later(job)
+            self.mark_dirty(job.entry.name)  # read again: its new content is what gets built
             return
         fault_point("collected")
         if result.outcome == Outcome.REJECTED:
@@ -530,7 +538,23 @@ class Watcher:
               outputs: list[str], reason: str | None = None) -> None:
         self.filing.file_away(job, case_id, area, status, note_name, note, outputs, reason)
         self.tally.add(status)
+        if self.pause_message:
+            log.info("问题已解决,继续处理。")
+            self.pause_message = ""
         self.discovery.forget_gone()
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Block SIGINT and SIGTERM while worker processes are born: they inherit the mask through exec, so a stop
+    signal sent to the whole group cannot kill one before it ignores such signals (worker.init_worker); one
+    arriving meanwhile reaches the watcher as soon as the mask is lifted."""
+    stops = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, stops)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _identity(data: dict[str, Any] | None) -> tuple[str | None, str | None]:

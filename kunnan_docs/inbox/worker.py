@@ -40,6 +40,7 @@ def init_worker(parent: int) -> None:
             os._exit(1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})  # held while it was born
     from kunnan_docs.forms.fonts import register
     from kunnan_docs.pipeline import process_case  # noqa: F401 - imported for its import cost, paid here once
 
@@ -58,7 +59,7 @@ def build_case(case_file: str, raw: bytes, outbox: str, calendar: str | None) ->
     except ConfigError as exc:
         return WorkResult(fault="config", messages=[str(exc)])
     except ENVIRONMENT_ERRORS as exc:
-        return WorkResult(fault="environment", error=_plain(exc))
+        return WorkResult(fault="environment", error=_plain(exc, outbox))
     except Exception as exc:
         return WorkResult(outcome="rejected", messages=[
             f"程序内部错误({type(exc).__name__})。请联系技术支持;问题解决后把文件放回收件夹即可重新处理。"])
@@ -67,8 +68,9 @@ def build_case(case_file: str, raw: bytes, outbox: str, calendar: str | None) ->
                       result.messages, result.input_digest)
 
 
-def _plain(exc: BaseException) -> BaseException:
-    """An OSError that survives pickling with its errno and file name (subclasses may not)."""
+def _plain(exc: BaseException, outbox: str) -> BaseException:
+    """An OSError that survives pickling with its errno and file name (subclasses may not); a failed write
+    names no file, and a worker writes only in the outbox."""
     if isinstance(exc, OSError):
-        return OSError(exc.errno, exc.strerror, exc.filename)
+        return OSError(exc.errno, exc.strerror, exc.filename or outbox)
     return exc
