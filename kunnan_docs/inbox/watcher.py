@@ -137,6 +137,7 @@ class Watcher:
         self.discovery = Discovery(config.inbox)
         self.filing = Filing(config.inbox, self.ledger)
         self.tracked: dict[str, Job] = {}  # by inbox entry name
+        self.loose: set[str] = set()  # tracked loose case files: their scans are other inbox entries
         self.unsettled: set[str] = set()  # changed lately: look again at stable_since + settle
         self.ready: deque[str] = deque()  # settled and complete: taken in this order as workers free up
         self.waiting: set[str] = set()  # settled, attachments missing
@@ -277,7 +278,9 @@ class Watcher:
             self._dirty.add(name)
 
     def _next_wake(self, now: float) -> float:
-        deadlines = [self.next_full_scan, self.paused_until if self.paused_until > now else now + self.cfg.rescan]
+        if now < self.paused_until:  # results still wake us through their callbacks
+            return min(self.paused_until - now, self.cfg.rescan)
+        deadlines = [self.next_full_scan, now + self.cfg.rescan]
         deadlines += [self.tracked[n].stable_since + self.cfg.settle for n in self.unsettled if n in self.tracked]
         deadlines += [self.tracked[n].first_missing + self.cfg.timeout  # type: ignore[operator]
                       for n in self.waiting if n in self.tracked and self.tracked[n].first_missing is not None]
@@ -313,7 +316,7 @@ class Watcher:
             gone = (set(self.tracked) | set(self.unclaimed)) - names
             self.discovery.forget_gone()
         else:
-            names |= {n for n, job in self.tracked.items() if job.needs() & names}
+            names |= {n for n in self.loose if self.tracked[n].needs() & names}
             gone = set()
         jobs, unclaimed = self.discovery.look(sorted(names - busy))
         for name in (names - busy) | gone:
@@ -333,17 +336,20 @@ class Watcher:
                 if old is None:
                     log.info(f"发现新案卷 {mask_text(new.source)}")
             self.tracked[name] = new
+            if new.loose:
+                self.loose.add(name)
         if full:
             self._report_unclaimed()
 
     def _untrack(self, name: str) -> None:
         self.tracked.pop(name, None)
+        self.loose.discard(name)
         self.unsettled.discard(name)
         self.waiting.discard(name)
 
     def _report_unclaimed(self) -> None:
         """After a full scan (not mid-filing, when a loose case's scans folder is briefly left alone)."""
-        needed = set().union(*(j.needs() for j in self.tracked.values()),
+        needed = set().union(*(self.tracked[n].needs() for n in self.loose),
                              *(r.job.needs() for r in self.running.values()))
         current = {n: m for n, m in self.unclaimed.items() if n not in needed}
         if current != getattr(self, "_reported", None):
@@ -491,6 +497,8 @@ class Watcher:
         """Back among the tracked cases, to be taken again once settled (and any pause is over)."""
         name = job.entry.name
         self.tracked[name] = job
+        if job.loose:
+            self.loose.add(name)
         self.unsettled.add(name)
 
     def _crashed(self, run: Running) -> WorkResult | None:
@@ -541,7 +549,6 @@ class Watcher:
         if self.pause_message:
             log.info("问题已解决,继续处理。")
             self.pause_message = ""
-        self.discovery.forget_gone()
 
 
 @contextmanager
