@@ -23,9 +23,9 @@ def make_areas(tmp_path: Path) -> dict[str, Path]:
 
 
 def watch_once(areas: dict[str, Path], env: dict[str, str] | None = None, timeout: float = 180,
-               *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CMD, str(areas["inbox"]), str(areas["outbox"]), "--workers", "2", "--once",
-                           "--settle", "0.3", "--rescan", "1", *extra], capture_output=True, text=True,
+               workers: int = 2) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CMD, str(areas["inbox"]), str(areas["outbox"]), "--workers", str(workers), "--once",
+                           "--settle", "0.3", "--rescan", "1"], capture_output=True, text=True,
                           timeout=timeout, check=False, env={**os.environ, **(env or {})})
 
 
