@@ -172,6 +172,7 @@ def _watch_config(args: argparse.Namespace) -> Config:
         state=Path(args.state) if args.state else outbox / STATE_DIR,
         settle=args.settle, timeout=args.timeout, poll=args.poll, rescan=args.rescan,
         workers=args.workers or max(1, os.cpu_count() or 1), once=getattr(args, "once", False), calendar=args.calendar,
+        scanner=Path(args.scanner) if getattr(args, "scanner", None) else None,
     )
 
 
@@ -338,6 +339,7 @@ def watch_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rescan", type=float, default=30.0, metavar="秒", help="事件模式下也定期重新扫描(默认 30)")
     p.add_argument("--workers", type=int, default=0, metavar="N", help="并行成卷数(默认 CPU 核数)")
     p.add_argument("--processed", metavar="DIR", help="已处理区(默认收件夹旁的 processed/)")
+    p.add_argument("--scanner", metavar="DIR", help="扫描件文件夹:签章表单扫描后放这里,自动归档(默认 收件夹/扫描件/)")
     p.add_argument("--rejected", metavar="DIR", help="退回区(默认收件夹旁的 rejected/)")
     p.add_argument("--state", metavar="DIR", help="台账和日志所在文件夹(默认 发件夹/.kunnan)")
 

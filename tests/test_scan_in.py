@@ -326,3 +326,17 @@ def test_a_scan_with_an_ocr_text_layer_is_still_read_from_its_image(tmp_path: Pa
         assert _single_image(pdf.pages[0]) is not None
     [page] = read_scan(sandwich).pages
     assert page.code and page.code.form_key == "annex6" and page.rotate == 180
+
+
+def test_watch_takes_the_scanner_folder_like_cases(world: dict[str, Path], tmp_path: Path) -> None:
+    """`watch --once` files a settled scanner file from inbox/扫描件/ and rebuilds the package; no case is made of it."""
+    outbox = tmp_path / "outbox"
+    shutil.copytree(world["outbox"], outbox, ignore=shutil.ignore_patterns("_签章原件", HISTORY))
+    scanner = tmp_path / "inbox" / "扫描件"
+    scanner.mkdir(parents=True)
+    scanner_pdf([encoded(scan(_printed(outbox, EXIT_NO)["annex6"][0]))], scanner / "scan.pdf")
+    assert main(["watch", str(tmp_path / "inbox"), str(outbox), "--once", "--settle", "0.3", "--workers", "1"]) == 0
+    assert sorted(originals_for(outbox, EXIT_NO)) == ["annex6"]
+    assert [p.name for p in (scanner / PROCESSED).iterdir()] == ["scan.pdf"]
+    assert (outbox / HISTORY / safe_name(EXIT_NO) / "第1版").is_dir()
+    assert not list((tmp_path / "rejected").iterdir()) and not list((tmp_path / "processed").iterdir())

@@ -30,6 +30,7 @@ from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
 from kunnan_docs.batch import published_if_current
+from kunnan_docs.core.workcal import WorkCalendar
 from kunnan_docs.errors import ExitCode, UsageError, worst
 from kunnan_docs.inbox.discovery import IGNORED_PREFIXES, Discovery, Job, signature
 from kunnan_docs.inbox.faults import ENVIRONMENT_ERRORS, describe, fault_point
@@ -39,8 +40,10 @@ from kunnan_docs.inbox.lock import InboxLock
 from kunnan_docs.inbox.worker import WorkResult, build_case, init_worker
 from kunnan_docs.package.layout import LEDGER
 from kunnan_docs.package.publish import recover
-from kunnan_docs.pipeline import Outcome, inputs_digest
+from kunnan_docs.pipeline import Outcome, inputs_digest, process_case
 from kunnan_docs.privacy import mask_text
+from kunnan_docs.scan.filing import SCANNER_FOLDER
+from kunnan_docs.scan.folder import ScannerFolder
 
 log = logging.getLogger("kunnan.watch")
 _QUIET_EVENTS = {"opened", "closed_no_write"}  # reads, ours included: nothing changed
@@ -61,6 +64,7 @@ class Config:
     workers: int = max(1, os.cpu_count() or 1)
     once: bool = False
     calendar: str | None = None
+    scanner: Path | None = None  # the scanner's folder (default inbox/扫描件/): signed forms coming home
 
     def check(self) -> None:
         inbox = self.inbox.resolve()
@@ -123,7 +127,9 @@ class _Events(FileSystemEventHandler):
         for path in (event.src_path, getattr(event, "dest_path", "")):
             rel = os.path.relpath(os.fsdecode(path), self.inbox) if path else ".."
             name = rel.split(os.sep, 1)[0]
-            if name not in (".", "..") and not name.startswith(IGNORED_PREFIXES):
+            if name == self.watcher.scanner_name:
+                touched = True  # the scanner folder is read by its own consumer, not as a case
+            elif name not in (".", "..") and not name.startswith(IGNORED_PREFIXES):
                 self.watcher.mark_dirty(name)
                 touched = True
         if touched:
@@ -157,6 +163,11 @@ class Watcher:
         self.paused_until = 0.0
         self.pause_message = ""
         self.filing_pending = True  # finish interrupted filings before anything else
+        scanner = config.scanner or config.inbox / SCANNER_FOLDER
+        self.scanner = ScannerFolder(scanner, config.outbox, WorkCalendar(config.calendar), self._rebuild,
+                                     settle=config.settle)
+        inside = scanner.resolve().parent == config.inbox.resolve()
+        self.scanner_name = scanner.name if inside else None  # never looked at as a case
 
     # -- life cycle -------------------------------------------------------------------------------
     def run(self) -> ExitCode:
@@ -248,7 +259,8 @@ class Watcher:
     def _settled_out(self) -> bool:
         """--once is done when every case left is waiting for an attachment that has not come."""
         return not (self.running or self.unsettled or self.ready or self.deferred or self.filing_pending
-                    or self._dirty) and self.next_full_scan > 0 and set(self.tracked) <= self.waiting
+                    or self._dirty) and self.next_full_scan > 0 and set(self.tracked) <= self.waiting \
+            and self.scanner.next_due() is None
 
     def _pause(self, message: str, code: ExitCode) -> None:
         """No case is at fault: keep every input, say why in Chinese, try again at the rescan interval."""
@@ -281,6 +293,8 @@ class Watcher:
         if now < self.paused_until:  # results still wake us through their callbacks
             return min(self.paused_until - now, self.cfg.rescan)
         deadlines = [self.next_full_scan, now + self.cfg.rescan]
+        if (scanner_due := self.scanner.next_due()) is not None:
+            deadlines.append(scanner_due)
         deadlines += [self.tracked[n].stable_since + self.cfg.settle for n in self.unsettled if n in self.tracked]
         deadlines += [self.tracked[n].first_missing + self.cfg.timeout  # type: ignore[operator]
                       for n in self.waiting if n in self.tracked and self.tracked[n].first_missing is not None]
@@ -304,6 +318,14 @@ class Watcher:
                 self._scan(dirty, now)
         self._settle(now)
         self._submit(now)
+        for line in self.scanner.poll(now):
+            log.info(line)
+
+    def _rebuild(self, case_file: Path) -> str:
+        """A package that received signed originals, rebuilt from its own input/ copy."""
+        result = process_case(case_file, self.cfg.outbox, WorkCalendar(self.cfg.calendar))
+        return f"已重新成卷  {result.archive_no}  结论:{result.label}" if result.outcome.published else \
+            f"重新成卷失败  {result.archive_no}:" + ";".join(result.messages)
 
     def _scan(self, names: set[str] | None, now: float) -> None:
         """Look again at the given inbox entries (all of them when None) and at loose cases needing them."""
@@ -312,7 +334,7 @@ class Watcher:
         if names is None:
             with self._dirty_lock:
                 self._dirty.clear()
-            names = set(self.discovery.names())
+            names = set(self.discovery.names()) - {self.scanner_name}
             gone = (set(self.tracked) | set(self.unclaimed)) - names
             self.discovery.forget_gone()
         else:
