@@ -54,3 +54,8 @@ def test_the_import_contract_holds() -> None:
     result = subprocess.run([str(lint), "--no-cache"], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stdout[-3000:]
     assert "2 kept, 0 broken" in result.stdout
+
+
+def test_building_loads_no_pinyin_dictionary(tmp_path: Path) -> None:
+    """pypinyin's dictionaries (about 55 MB, walked by every garbage collection) load only for sorting lists."""
+    assert "pypinyin" not in loaded_after("import kunnan_docs.package.build, kunnan_docs.pipeline", tmp_path)

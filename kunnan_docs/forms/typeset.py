@@ -12,7 +12,6 @@ import re
 from collections.abc import Callable
 from datetime import date
 
-from pypinyin import Style, lazy_pinyin
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_LEFT, TA_RIGHT
 from reportlab.lib.pagesizes import A4
@@ -88,7 +87,12 @@ _OVERRIDE_SPLIT = re.compile("(" + "|".join(PINYIN_OVERRIDES) + ")")
 
 
 def pinyin_key(text: str) -> tuple[tuple[str, ...], str]:
-    """Sort key for units and names in pinyin order, as Chinese lists are sorted (not code-point order)."""
+    """Sort key for units and names in pinyin order, as Chinese lists are sorted (not code-point order).
+
+    pypinyin is imported here, not with the module: its dictionaries cost about 55 MB and 0.7 s, and every
+    later garbage collection walks them — a build never sorts by pinyin."""
+    from pypinyin import Style, lazy_pinyin
+
     sounds: list[str] = []
     for part in _OVERRIDE_SPLIT.split(text):
         sounds += PINYIN_OVERRIDES.get(part) or lazy_pinyin(part, style=Style.TONE3, neutral_tone_with_five=True)
