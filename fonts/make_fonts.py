@@ -1,19 +1,24 @@
-"""Make the TrueType fonts kunnan-docs embeds, once, from the Noto Serif CJK fonts on PyPI (SIL OFL 1.1).
+"""Make the TrueType fonts kunnan-docs embeds from the Noto Serif CJK fonts on PyPI (SIL OFL 1.1).
 
-    pip install pylopdf-fonts-zh-cn pylopdf-fonts-zh-tw pylopdf-fonts-cjk
+Run by the package build (hatch_build.py) when the fonts are missing or stale; by hand:
+
+    pip install fonttools pylopdf-fonts-zh-cn pylopdf-fonts-zh-tw pylopdf-fonts-cjk
     python fonts/make_fonts.py
 
 reportlab embeds only TrueType outlines and Noto ships CFF (.otf): converting all 31,000 glyphs takes
-about a minute, so it is done here, deterministically, and the results are committed; no user ever
-waits for it. The chain: Noto Serif SC (simplified Chinese, the face of every form), then only the
-characters it lacks from Noto Serif TC and Noto Serif JP (rare name characters of Extension B …).
+about a minute, so it is done once when the package is built, deterministically, never when a
+document is made (the outputs are too big to commit). The chain: Noto Serif SC (simplified Chinese,
+the face of every form), then only the characters it lacks from Noto Serif TC and Noto Serif JP
+(rare name characters of Extension B …).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
+import fontTools
 import pylopdf_fonts_cjk
 import pylopdf_fonts_zh_cn
 import pylopdf_fonts_zh_tw
@@ -30,6 +35,10 @@ CHAIN = [  # (name for reportlab, source .otf, output .ttf) — in fallback orde
     ("NotoSerifJP-extra", Path(pylopdf_fonts_cjk.__file__).parent / "NotoSerifJP-Regular.otf",
      "NotoSerifJP-Regular-extra.ttf"),
 ]
+# head.modified, which every embedded subset copies: fixed to the fonts' first release (commit 7a76656,
+# 2026-11-30 05:22 UTC) so that a rebuild, on any day, makes byte-identical PDFs.
+MODIFIED = {"NotoSerifSC-Regular.ttf": 3878860963, "NotoSerifTC-Regular-extra.ttf": 3878860968,
+            "NotoSerifJP-Regular-extra.ttf": 3878860973}
 
 
 def to_truetype(font: TTFont) -> None:
@@ -69,17 +78,38 @@ def ranges(codes: list[int]) -> list[list[int]]:
     return runs
 
 
+def made_from(source: Path) -> dict[str, str]:
+    """What a font's bytes depend on: its source font, this converter and the fontTools release."""
+    return {"source_sha256": hashlib.sha256(source.read_bytes()).hexdigest(),
+            "make_fonts_sha256": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
+            "fonttools": fontTools.version}
+
+
+def up_to_date() -> bool:
+    """True when fonts.json and every .ttf exist and fonts.json says they were made from today's inputs."""
+    try:
+        index = json.loads((HERE / "fonts.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return [(f.get("file"), f.get("made_from")) for f in index] == [
+        (target, made_from(source)) for _, source, target in CHAIN] and all(
+        (HERE / target).is_file() for _, _, target in CHAIN)
+
+
 def write_index() -> None:
     """fonts.json: the chain in order, each font with the characters it has (read from the .ttf files)."""
     index = []
     for name, source, target in CHAIN:
         cmap = TTFont(HERE / target, lazy=True).getBestCmap()
         index.append({"name": name, "file": target, "source": f"{source.parent.name}/{source.name}",
-                      "licence": "SIL Open Font License 1.1 (OFL.txt)", "characters": ranges(sorted(cmap))})
+                      "made_from": made_from(source), "licence": "SIL Open Font License 1.1 (OFL.txt)",
+                      "characters": ranges(sorted(cmap))})
     (HERE / "fonts.json").write_text(json.dumps(index, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def main() -> None:
+    """Convert the chain, then write fonts.json last: it marks the fonts complete (see up_to_date)."""
+    (HERE / "fonts.json").unlink(missing_ok=True)
     covered: set[int] = set()
     for _, source, target in CHAIN:
         font = TTFont(source)
@@ -92,6 +122,7 @@ def main() -> None:
             sub.populate(unicodes=wanted)
             sub.subset(font)
         to_truetype(font)
+        font.recalcTimestamp, font["head"].modified = False, MODIFIED[target]
         font.save(HERE / target)
         covered |= set(wanted)
         print(f"{target}: {len(wanted)} characters, {(HERE / target).stat().st_size / 1e6:.1f} MB")
