@@ -58,7 +58,7 @@ def main(root: Path) -> None:
     for case_file in sorted(root.glob("*/case.json")):
         case = json.loads(case_file.read_text(encoding="utf-8"))
         name = case["worker"]["name"]
-        for att in case["attachments"]:
+        for att in (a for a in case["attachments"] if not a.get("signed")):  # make_signed.py writes those
             title = att.get("title") or Path(att["path"]).stem.split("-", 1)[-1]
             lines = [f"档案号:{case['archive_no']}", f"职工姓名:{name}", f"材料日期:{att.get('date', '')}",
                      f"出具单位:{att.get('responsible', case['union'])}"]

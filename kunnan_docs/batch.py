@@ -21,6 +21,7 @@ from pathlib import Path
 from kunnan_docs.core.workcal import WorkCalendar
 from kunnan_docs.errors import BadPackage, UsageError
 from kunnan_docs.package.layout import GENERATOR, INPUT_DIR, MANIFEST, read_report, safe_name, sha256_file
+from kunnan_docs.package.signed import originals_for
 from kunnan_docs.pipeline import CaseResult, Outcome, process_case
 
 
@@ -116,6 +117,8 @@ def published_if_current(case_file: Path, outbox: Path) -> CaseResult | None:
     kept = {line for line in manifest if line.split("  ", 1)[-1].startswith(f"{INPUT_DIR}/")}
     if report.generator != GENERATOR or kept != wanted:
         return None
+    if any(a.form_key in originals_for(outbox, archive_no) for a in report.awaiting_signature):
+        return None  # a signed original was filed since: the form it waited for can go in now
     try:
         outcome = Outcome(report.status)
     except ValueError:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from kunnan_docs import __version__
 from kunnan_docs.errors import CaseRejected, ExitCode, KunnanError, UsageError, worst
-from kunnan_docs.package.layout import INPUT_DIR, STATE_DIR
+from kunnan_docs.package.layout import INPUT_DIR, LEDGER, STATE_DIR
 
 if TYPE_CHECKING:
     from kunnan_docs.core.validate import Validation
@@ -220,16 +220,37 @@ def cmd_scan_in(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from kunnan_docs.inbox.status import status_lines
-
-    state = Path(args.state) if args.state else Path(args.outbox) / STATE_DIR
-    print("\n".join(status_lines(state)))
     from kunnan_docs.scan.filing import waiting_forms
 
+    state = Path(args.state) if args.state else Path(args.outbox) / STATE_DIR
+    if (state / LEDGER).exists():
+        print("\n".join(status_lines(state)))
+    elif Path(args.outbox).is_dir():
+        print("收件夹台账:无(这个发件夹还没有运行过 kunnan-docs watch),以下只看已发布的案卷。")
+    else:
+        raise UsageError(f"在 {state} 中找不到台账,{args.outbox} 也不是发件夹。请确认发件夹,或先运行 kunnan-docs watch。")
     waiting = waiting_forms(Path(args.outbox))
     print(f"签章原件缺页:{len(waiting)} 份")
     for line in waiting:
         print(f"    {line}")
+    _print_signatures(Path(args.outbox))
     return ExitCode.OK
+
+
+def _print_signatures(outbox: Path) -> None:
+    """What the outbox still lacks in ink: forms awaiting their signed original, and signature areas that look blank."""
+    from kunnan_docs.package.outbox import published
+
+    packages = published(outbox)
+    awaiting = [p for p in packages if p.report.awaiting_signature]
+    print(f"待签章:{len(awaiting)} 卷")
+    for p in awaiting:
+        print(f"    {p.archive_no}  " + "、".join(a.title for a in p.report.awaiting_signature))
+    notes = [(p.archive_no, n) for p in packages for n in p.report.notes]
+    if notes:
+        print(f"请核对:{len(notes)} 处")
+        for archive_no, note in notes:
+            print(f"    {archive_no}  {note}")
 
 
 def _date_arg(text: str) -> date:
@@ -254,7 +275,7 @@ def cmd_notices(args: argparse.Namespace) -> int:
 def cmd_handover(args: argparse.Namespace) -> int:
     from kunnan_docs.staff.handover import hand_over
     when = args.date or date.today()
-    result = hand_over(Path(args.outbox), args.district, args.cases, Path(args.output), when)
+    result = hand_over(Path(args.outbox), args.district, args.cases, Path(args.output), when, args.allow_unsigned)
     incomplete = sum(not p.complete for p in result.packages)
     print(f"已生成移交文件夹 {result.folder} 和压缩包 {result.zip}:{len(result.packages)} 卷,共 {result.pages} 页"
           + (f",其中 {incomplete} 卷材料不全或在回访期中(见移交清单备注)" if incomplete else "") + "。")
@@ -270,10 +291,12 @@ def cmd_due(args: argparse.Namespace) -> int:
     as_of = args.as_of or date.today()
     items = due_list(Path(args.outbox), as_of)
     if not items:
-        print(f"截至 {as_of},30 天内没有到期的走访、核查或回访。")
+        print(f"截至 {as_of},30 天内没有到期的走访、核查或回访,也没有待签回的表单。")
     else:
         print(terminal_table(DUE_HEADERS, [d.row() for d in items]))
-        print(f"\n共 {len(items)} 项,其中逾期 {sum(d.overdue for d in items)} 项。")
+        awaiting = sum(d.awaiting for d in items)
+        print(f"\n共 {len(items)} 项,其中逾期 {sum(d.overdue and not d.awaiting for d in items)} 项,"
+              f"待签章表单 {awaiting} 份(打印后尚未签字盖章扫描回来,请联系有关人员)。")
     if args.output:
         write_due_xlsx(items, as_of, Path(args.output))
         print(f"已写入 {args.output}")
@@ -459,10 +482,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--district", required=True, help="接收的区(市)县总工会或产业工会,与案卷中填写的一致")
     p.add_argument("--cases", nargs="+", metavar="档案号", help="只移交这些档案号")
     p.add_argument("--date", type=_date_arg, help="移交日期(默认今天)")
+    p.add_argument("--allow-unsigned", action="store_true",
+                   help="也移交待签章的案卷(默认拒绝);移交清单中标明“否（待签章）”和缺签章的表单")
     p.add_argument("-o", "--output", required=True, metavar="DIR")
 
-    p = command("due", cmd_due, "到期提醒:半年走访、半年核查、脱困满六个月回访",
-                "列出已逾期或 30 天内到期的入户走访、档案核查和脱困回访,按帮扶联系人分组。",
+    p = command("due", cmd_due, "到期提醒:半年走访、半年核查、脱困满六个月回访、待签回的表单",
+                "列出已逾期或 30 天内到期的入户走访、档案核查和脱困回访,以及已打印但签章原件尚未扫描回来的表单,"
+                "按帮扶联系人分组,最早的在前。",
                 "kunnan-docs due --as-of 2020-03-01 -o 到期提醒.xlsx", outbox=True)
     p.add_argument("--as-of", type=_date_arg, metavar="DATE", help="以哪一天为准(默认今天)")
     p.add_argument("-o", "--output", metavar="FILE.xlsx", help="同时写入 Excel 工作簿")

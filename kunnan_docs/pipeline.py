@@ -80,6 +80,7 @@ def process_case(case_file: Path, outbox: Path, calendar: WorkCalendar | None = 
     """
     from kunnan_docs.package.build import build  # here: the ledger and `status` read Outcome without the PDF stack
     from kunnan_docs.package.publish import publish
+    from kunnan_docs.package.signed import originals_for
 
     calendar = calendar or WorkCalendar()
     checked = validate_file(case_file, calendar, raw=data)
@@ -96,7 +97,7 @@ def process_case(case_file: Path, outbox: Path, calendar: WorkCalendar | None = 
         files = _snapshot(case_file, raw, checked.case.data.get("attachments", []), snapshot)
         case = parse_case(raw, snapshot / case_file.name)
         try:
-            pkg = build(case, checked.findings, calendar)
+            pkg = build(case, checked.findings, calendar, originals_for(outbox, case.archive_no))
         except CaseRejected as exc:
             return CaseResult(case_file, Outcome.REJECTED, archive_no, messages=[str(exc)])
         digest = inputs_digest(snapshot, files)
@@ -104,7 +105,7 @@ def process_case(case_file: Path, outbox: Path, calendar: WorkCalendar | None = 
     finally:
         shutil.rmtree(snapshot, ignore_errors=True)  # gone already when published: moved into the package
     return CaseResult(case_file, Outcome(pkg.status), archive_no, folder, pkg.status_label, pkg.total_pages,
-                      [f.render() for f in pkg.findings], digest)
+                      [f.render() for f in pkg.findings] + [f"请核对:{note}" for note in pkg.notes], digest)
 
 
 def _snapshot(case_file: Path, raw: bytes, attachments: list[dict[str, str]], snapshot: Path) -> list[Path]:

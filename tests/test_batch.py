@@ -101,7 +101,7 @@ def test_build_on_a_dask_local_cluster(tmp_path, capsys) -> None:
                                   silence_logs=40) as cluster:
         code = main(["build", *map(str, cases), "-o", str(tmp_path / "out"), "--scheduler",
                      cluster.scheduler_address, "--batch-size", "2"])
-        assert code == ExitCode.OK
+        assert code == ExitCode.AWAITING_SIGNATURE  # the copies carry signed scans of the example's archive number
         out = capsys.readouterr().out
         assert out.count("已成卷") == 6
         lines = [line for line in out.splitlines() if line.startswith("已成卷")]
@@ -109,7 +109,7 @@ def test_build_on_a_dask_local_cluster(tmp_path, capsys) -> None:
             *(f"CD510108-2019-{9000 + i}" for i in range(5)), "CD510104-2018-0112"]
         # a rerun on the cluster skips everything
         assert main(["build", *map(str, cases), "-o", str(tmp_path / "out"), "--scheduler",
-                     cluster.scheduler_address]) == ExitCode.OK
+                     cluster.scheduler_address]) == ExitCode.AWAITING_SIGNATURE
         assert capsys.readouterr().out.count("已是最新") == 6
     for folder in (tmp_path / "out").iterdir():
         if not folder.name.startswith((".", "_")):

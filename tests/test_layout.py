@@ -20,11 +20,17 @@ GOOD: dict[str, Any] = {
     "follow_up_complete": True, "pages": {"total": 5, "content": 2, "content_start_index": 2},
     "checklist": [
         {"no": 1, "id": "survey_form", "title": "入户调查表", "status": "present", "pages": "1-2",
-         "documents": [{"title": "入户调查表", "pages": [1, 2], "generated": True}]},
+         "documents": [{"title": "入户调查表", "pages": [1, 2], "generated": False, "signed_original": {
+             "form_key": "annex3", "fingerprint": "0a1b2c3d", "source": "scan0001.pdf", "source_pages": [4, 5],
+             "ink": [{"page": 2, "area": "职工本人签字", "kind": "signature", "ink": True}]}}]},
         {"no": 2, "id": "id_card", "title": "身份证", "status": "missing", "pages": None, "documents": []},
+        {"no": 3, "id": "exit_notice", "title": "退档通知书", "status": "awaiting_signature", "pages": "3",
+         "documents": [{"title": "退档通知书", "pages": [3, 3], "generated": True, "signed_original": None}]},
     ],
     "findings": [], "documents": ["documents/附件3-入户调查表.pdf"],
     "pdfa": {"declared": False, "problems": ["不符合:font not embedded"]}, "case": {"worker_name": "王淑芬"},
+    "awaiting_signature": [{"no": 3, "form_key": "annex6", "title": "退档通知书", "date": "2019-10-08"}],
+    "notes": ["第1项 入户调查表:第2页'入户调查人员签字'栏似为空白,请核对"],
 }
 
 

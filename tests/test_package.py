@@ -77,7 +77,10 @@ def test_archival_order_cover_contents_items_remarks(exit_package) -> None:
     assert report["status"] == "complete" and report["pages"]["total"] == len(pages)
     assert [e["no"] for e in report["checklist"]] == list(range(1, 16))
     start = report["pages"]["content_start_index"]
-    assert "成都市总工会建档困难职工入户调查表" in pages[start + 6]  # item 7 follows items 1-6 (one page each)
+    # item 7 follows items 1-6 (one page each): the signed survey form, a scan, known by its QR code
+    image = pdfium.PdfDocument(exit_package / f"{EXIT_NO}.pdf")[start + 6].render(scale=150 / 72).to_pil()
+    codes = [qr.parse(r.text) for r in zxingcpp.read_barcodes(image)]
+    assert [(c.archive_no, c.form_key) for c in codes if c] == [(EXIT_NO, "annex3")]
 
 
 def test_page_numbers_on_content_pages_only(exit_package) -> None:
@@ -166,7 +169,8 @@ def test_item_10_not_applicable_without_medical_or_school_hardship(case_copy, tm
     edits = {"/worker/hardship_categories": ["因低收入"], "/assistance": [],
              "/attachments/9": DELETE, "/attachments/8": DELETE}
     case_file = case_copy(FILING_EXAMPLE, edits)
-    assert main(["build", str(case_file), "-o", str(tmp_path / "out")]) == ExitCode.OK
+    # the survey form now says other things: its signed scan is an outdated print, hence 待签章
+    assert main(["build", str(case_file), "-o", str(tmp_path / "out")]) == ExitCode.AWAITING_SIGNATURE
     report = json.loads((tmp_path / "out" / "CD510108-2019-0037" / "report.json").read_text(encoding="utf-8"))
     assert report["checklist"][9]["status"] == "not_applicable"
 

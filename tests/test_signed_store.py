@@ -12,7 +12,8 @@ from PIL import Image
 from kunnan_docs.core.casefile import read_case
 from kunnan_docs.forms.fill import forms_for
 from kunnan_docs.forms.qr import form_fingerprint
-from kunnan_docs.package.signed import InkFlag, form_key, originals_for, store_dir, store_original
+from kunnan_docs.package.ink import InkFlag
+from kunnan_docs.package.signed import form_key, originals_for, store_dir, store_original
 from tests.conftest import EXIT_EXAMPLE
 
 

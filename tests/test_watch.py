@@ -119,7 +119,7 @@ def test_once_builds_good_cases_and_rejects_bad_one(areas) -> None:
     processed = listing(areas["processed"])
     assert any(p.endswith("王淑芬/case.json") for p in processed)
     assert any(p.endswith("李建华/李建华.json") for p in processed)
-    assert sum("/scans/" in p for p in processed) == 11 + 10
+    assert sum("/scans/" in p for p in processed) == 11 + 6 + 10 + 1  # scans and signed forms of both cases
     rejected = listing(areas["rejected"])
     assert any(p.endswith("坏案卷/case.json") for p in rejected)
     reason = next(areas["rejected"].rglob("退回原因.txt")).read_text(encoding="utf-8-sig")
@@ -186,7 +186,7 @@ def test_attachments_arriving_after_the_json(areas) -> None:
         wait_for(lambda: packages(areas) == [FILING_NO] and listing(areas["inbox"]) == [], "package")
     finally:
         assert stop(proc) == 0
-    assert listing(areas["rejected"]) == [] and len(listing(areas["processed"])) == 11
+    assert listing(areas["rejected"]) == [] and len(listing(areas["processed"])) == 1 + 10 + 1  # case, scans, signed form
 
 
 def test_missing_attachment_is_rejected_after_timeout(areas) -> None:
@@ -219,7 +219,7 @@ def test_same_content_twice_is_not_rebuilt(areas) -> None:
 def test_corrected_resubmission_rebuilds_and_keeps_previous(areas) -> None:
     drop_folder(areas, FILING_EXAMPLE, "第一次")
     assert run_once(areas).returncode == 0
-    drop_folder(areas, FILING_EXAMPLE, "改正后", {"/worker/phone": "13908009999"})
+    drop_folder(areas, FILING_EXAMPLE, "改正后", {"/contact_person/phone": "028-83329999"})  # not on a signed form
     assert run_once(areas).returncode == 0
     assert (areas["outbox"] / "_历史版本" / FILING_NO / "第1版").is_dir()
     assert_no_half_package(areas)
@@ -258,14 +258,14 @@ def test_kill_9_mid_build_then_restart(areas, delay) -> None:
     proc.wait(timeout=10)
     # right after the kill: the case is whole in the inbox or filed away with its package; no half package
     in_inbox = listing(areas["inbox"])
-    assert len(in_inbox) in (0, 52)
+    assert len(in_inbox) in (0, 58)  # case file, 11 scans, 40 extra pages, 6 signed forms
     if not in_inbox:
         assert packages(areas) == [EXIT_NO]
     assert_no_half_package(areas)
     result = run_once(areas)
     assert result.returncode == 0, result.stderr
     assert listing(areas["inbox"]) == [] and packages(areas) == [EXIT_NO]
-    assert len(listing(areas["processed"])) == 52 and listing(areas["rejected"]) == []
+    assert len(listing(areas["processed"])) == 58 and listing(areas["rejected"]) == []
     assert not any((areas["outbox"] / ".staging").iterdir())
     assert_no_half_package(areas)
 

@@ -14,12 +14,18 @@ class Item:
     no: int
     title: str
     applies: str | None  # name of an applicability rule, None = always
+    needs: tuple[str, ...] = ()  # signature / seal the paper original must carry (待签章 until scanned back)
+    needs_note: str = ""  # who signs or seals, in Chinese
+
+    @property
+    def needs_signing(self) -> bool:
+        return bool(self.needs)
 
 
 def items_for(kind: str) -> list[Item]:
     data = checklist_data()
     max_no = data["checklists"][kind]["max_no"]
-    return [Item(i["id"], i["no"], i["title"], i.get("applies"))
+    return [Item(i["id"], i["no"], i["title"], i.get("applies"), tuple(i.get("needs", [])), i.get("needs_note", ""))
             for i in data["items"] if i["no"] <= max_no]
 
 

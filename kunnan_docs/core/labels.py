@@ -17,6 +17,8 @@ OUTCOME = {
     "follow_up": "回访期中",
     "rejected": "已退回",
 }
+# What the checklist found for one item (report.json `checklist[].status`).
+ITEM_STATE = {"present": "已有", "awaiting_signature": "已有打印稿,待签章", "missing": "缺少", "not_applicable": "不适用"}
 # Where a case is in the watched inbox before it has an outcome (ledger statuses).
 STAGE = {"waiting": "等待中", "building": "成卷中", "duplicate": "重复提交"}
 

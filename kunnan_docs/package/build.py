@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -29,11 +29,14 @@ from kunnan_docs.core.workcal import WorkCalendar
 from kunnan_docs.errors import AttachmentError
 from kunnan_docs.forms.archival import SAVE_OPTIONS, make_archival
 from kunnan_docs.forms.fill import FilledForm, forms_for
-from kunnan_docs.forms.pdf import render_pdf
+from kunnan_docs.forms.pdf import Box, render_with_boxes
+from kunnan_docs.forms.qr import form_fingerprint, form_key
 from kunnan_docs.forms.typeset import PAGE_H, PAGE_NUMBER_STRIP, PAGE_W, zh_date, zh_dates
 from kunnan_docs.forms.word import render_docx
 from kunnan_docs.package import pdfa, sheets
 from kunnan_docs.package.attachments import load
+from kunnan_docs.package.ink import SCAN_DPI, form_flags, render_pages
+from kunnan_docs.package.signed import Offer, SignedOriginal, read_signed_attachment, stored_offer
 
 
 @dataclass
@@ -47,6 +50,8 @@ class Part:
     doc_no: str
     pdf: pikepdf.Pdf
     generated: bool
+    signed: SignedOriginal | None = None  # the scanned, signed original standing in for a generated form
+    form_key: str = ""  # annex3, annex7-2 …: set for a generated form and for its signed original
     first: int = 0  # archive page numbers (页号), 1-based, set when laid out
     last: int = 0
 
@@ -58,8 +63,10 @@ class Part:
 @dataclass
 class ItemResult:
     item: Item
-    status: str  # present | missing | not_applicable
+    status: str  # present | awaiting_signature | missing | not_applicable
     parts: list[Part] = field(default_factory=list)
+    awaiting: list[Part] = field(default_factory=list)  # generated forms whose signed original is not in yet
+    notes: list[str] = field(default_factory=list)  # outdated prints, blank signature areas: for the clerk to check
 
     @property
     def page_range(self) -> str:
@@ -70,9 +77,21 @@ class ItemResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"no": self.item.no, "id": self.item.id, "title": self.item.title, "status": self.status,
-                "pages": self.page_range or None,
-                "documents": [{"title": p.title, "pages": [p.first, p.last], "generated": p.generated}
-                              for p in self.parts]}
+                "pages": self.page_range or None, "documents": [_document(p) for p in self.parts]}
+
+    def awaiting_forms(self) -> list[dict[str, Any]]:
+        """report.json `awaiting_signature` entries: which printed forms of this item to chase, and their date."""
+        return [{"no": self.item.no, "form_key": p.form_key, "title": p.title,
+                 "date": p.date.isoformat() if p.date else None} for p in self.awaiting]
+
+
+def _document(part: Part) -> dict[str, Any]:
+    doc: dict[str, Any] = {"title": part.title, "pages": [part.first, part.last], "generated": part.generated}
+    if part.signed:
+        doc["signed_original"] = {"form_key": part.signed.form_key, "fingerprint": part.signed.fingerprint,
+                                  "source": part.signed.source, "source_pages": part.signed.pages,
+                                  "ink": [f.to_dict() for f in part.signed.ink or []]}
+    return doc
 
 
 @dataclass
@@ -103,26 +122,47 @@ class Package:
         return [r for r in self.results if r.status == "missing"]
 
     @property
+    def awaiting(self) -> list[ItemResult]:
+        return [r for r in self.results if r.status == "awaiting_signature"]
+
+    @property
     def status(self) -> str:
+        """incomplete > follow_up > awaiting_signature > complete, the order of their exit codes' precedence;
+        the label names every one that applies."""
         if self.missing:
             return "incomplete"
-        return "complete" if self.follow_up_done else "follow_up"
+        if not self.follow_up_done:
+            return "follow_up"
+        return "awaiting_signature" if self.awaiting else "complete"
 
     @property
     def status_label(self) -> str:
         parts = []
         if self.missing:
             parts.append(f"{OUTCOME['incomplete']}(缺" + "、".join(f"第{r.item.no}项" for r in self.missing) + ")")
+        if self.awaiting:
+            parts.append(f"{OUTCOME['awaiting_signature']}(" + "、".join(f"第{r.item.no}项" for r in self.awaiting) + ")")
         if not self.follow_up_done:
             parts.append(f"{OUTCOME['follow_up']}(脱困未满六个月)")
         return ";".join(parts) or OUTCOME["complete"]
 
+    @property
+    def notes(self) -> list[str]:
+        return [f"第{r.item.no}项 {note}" for r in self.results for note in r.notes]
 
-def build(case: Case, findings: list[Finding], calendar: WorkCalendar | None = None) -> Package:
-    """Assemble the package; raises AttachmentError (a CaseRejected) for a scan that cannot be used."""
+
+def build(case: Case, findings: list[Finding], calendar: WorkCalendar | None = None,
+          originals: dict[str, SignedOriginal] | None = None) -> Package:
+    """Assemble the package; raises AttachmentError (a CaseRejected) for a scan that cannot be used.
+
+    `originals` are the signed originals filed for this archive number (signed.originals_for); a case
+    attachment marked `signed` is read the same way, by the QR codes on its pages."""
     calendar = calendar or WorkCalendar()
-    forms = [(f, render_pdf(f, case.archive_no), render_docx(f, case.archive_no)) for f in forms_for(case, calendar)]
-    results = _collect(case, forms)
+    forms, boxes = [], {}
+    for f in forms_for(case, calendar):
+        pdf, boxes[form_key(f)] = render_with_boxes(f, case.archive_no)
+        forms.append((f, pdf, render_docx(f, case.archive_no)))
+    results = _collect(case, forms, boxes, originals or {})
     content = [p for r in results for p in r.parts]
     number = 1
     for part in content:
@@ -134,12 +174,14 @@ def build(case: Case, findings: list[Finding], calendar: WorkCalendar | None = N
     return pkg
 
 
-def _collect(case: Case, forms: list[tuple[FilledForm, bytes, bytes]]) -> list[ItemResult]:
+def _collect(case: Case, forms: list[tuple[FilledForm, bytes, bytes]], boxes: dict[str, list[Box]],
+             stored: dict[str, SignedOriginal]) -> list[ItemResult]:
     results = []
     union = case.data.get("union", "")
     for item in items_for(case.kind):
-        parts = [Part(item, f.title + f"（附件{f.spec.annex}）", f.date, union, "", pikepdf.open(io.BytesIO(pdf)), True)
-                 for f, pdf, _ in forms if f.spec.item == item.id]
+        result = ItemResult(item, "")
+        scans: list[Part] = []
+        offers: dict[str, list[Offer]] = {}
         for att in case.data.get("attachments", []):
             if att["item"] != item.id:
                 continue
@@ -147,11 +189,52 @@ def _collect(case: Case, forms: list[tuple[FilledForm, bytes, bytes]]) -> list[I
             if problem:  # validated before, but the file may have changed since
                 raise AttachmentError(att["path"], problem)
             loaded = load(case.folder / att["path"], att["path"])
-            parts.append(Part(item, att.get("title") or item.title, parse_date(att.get("date")),
+            if att.get("signed"):
+                found, notes = read_signed_attachment(loaded.pdf, att["path"], case.archive_no)
+                for offer in found:
+                    offers.setdefault(offer.original.form_key, []).append(offer)
+                result.notes += notes
+                continue
+            scans.append(Part(item, att.get("title") or item.title, parse_date(att.get("date")),
                               att.get("responsible", ""), att.get("doc_no", ""), loaded.pdf, False))
+        for f, pdf, _ in forms:
+            if f.spec.item == item.id:
+                key = form_key(f)
+                offered = offers.get(key, []) + ([stored_offer(stored[key])] if key in stored else [])
+                result.parts.append(_form_part(item, f, pdf, boxes[key], union, offered, result))
+        result.parts += scans
         needed = applies(item, case.data)
-        results.append(ItemResult(item, "present" if parts else "missing" if needed else "not_applicable", parts))
+        result.status = ("awaiting_signature" if result.awaiting else "present") if result.parts else (
+            "missing" if needed else "not_applicable")
+        results.append(result)
     return results
+
+
+def _form_part(item: Item, form: FilledForm, pdf: bytes, boxes: list[Box], union: str, offered: list[Offer],
+               result: ItemResult) -> Part:
+    """The signed original of a generated form when one of this very print is in; else the form itself.
+
+    The case's own signed attachments come first, then the store filled by scan-in."""
+    title = form.title + f"（附件{form.spec.annex}）"
+    expected = form_fingerprint(form)
+    for offer in offered:
+        original = offer.original
+        if original.fingerprint != expected:
+            result.notes.append(f"{title}:扫描件“{original.source}”(第{_page_list(original.pages)}页)是旧版打印件,"
+                                f"内容已改动,未采用。请打印新表,签字盖章后重新扫描。")
+            continue
+        if original.ink is None:
+            original = replace(original, ink=form_flags(offer.images or render_pages(offer.pages, SCAN_DPI), pdf, boxes))
+        result.notes += [f"{title}:{flag.message}" for flag in original.blank_areas]
+        return Part(item, title, form.date, union, "", offer.pages, False, original, form_key(form))
+    part = Part(item, title, form.date, union, "", pikepdf.open(io.BytesIO(pdf)), True, None, form_key(form))
+    if item.needs_signing:
+        result.awaiting.append(part)
+    return part
+
+
+def _page_list(pages: list[int]) -> str:
+    return "、".join(str(p) for p in pages)
 
 
 def _date_range(content: list[Part]) -> str:
@@ -161,7 +244,7 @@ def _date_range(content: list[Part]) -> str:
 
 def _cover(pkg: Package, content: list[Part]) -> bytes:
     case, worker = pkg.case, pkg.case.worker
-    present = [r for r in pkg.results if r.status == "present"]
+    present = [r for r in pkg.results if r.parts]
     fields = [
         ("档案号", case.archive_no), ("档案层级", case.data.get("level", "")),
         ("职工姓名", worker.get("name", "")), ("工作单位", worker.get("employer", "")),
@@ -179,27 +262,37 @@ def _cover(pkg: Package, content: list[Part]) -> bytes:
 
 def _toc_rows(pkg: Package) -> list[sheets.TocRow]:
     rows = []
-    for seq, r in enumerate((r for r in pkg.results if r.status == "present"), start=1):
+    for seq, r in enumerate((r for r in pkg.results if r.parts), start=1):
         titles = [p.title for p in r.parts]
         title = r.item.title if titles == [r.item.title] else f"{r.item.title}:" + ";".join(titles)
         dates = sorted(p.date for p in r.parts if p.date)
         date_text = zh_date(dates[0]) if dates else ""
         responsible = "、".join(dict.fromkeys(p.responsible for p in r.parts if p.responsible))
         doc_nos = "、".join(p.doc_no for p in r.parts if p.doc_no)
-        remark = f"第{r.item.no}项" + (f",{len(r.parts)}份" if len(r.parts) > 1 else "")
+        remark = f"第{r.item.no}项" + (f",{len(r.parts)}份" if len(r.parts) > 1 else "") + (
+            ",待签章" if r.awaiting else "")
         rows.append(sheets.TocRow(seq, doc_nos, responsible, title, date_text, r.page_range, remark))
     return rows
 
 
 def remarks_text(pkg: Package) -> list[str]:
     """卷内情况说明: what is in the file, what the checklist found missing, and the validator's warnings."""
-    present = [r for r in pkg.results if r.status == "present"]
+    present = [r for r in pkg.results if r.parts]
     na = [r for r in pkg.results if r.status == "not_applicable"]
     lines = [f"本卷共 {len(present)} 件,{pkg.content_pages} 页(不含封面、卷内文件目录和本表)。",
              f"对照{checklist_title(pkg.case.kind)}检查:应有 {len(pkg.results) - len(na)} 项,"
-             f"已有 {len(present)} 项,缺 {len(pkg.missing)} 项。"]
+             f"已有 {len(present)} 项,缺 {len(pkg.missing)} 项,待签章 {len(pkg.awaiting)} 项。"]
     for r in pkg.missing:
         lines.append(f"缺:第{r.item.no}项 {r.item.title}。请补充后重新成卷。")
+    for r in pkg.awaiting:
+        lines.append(f"待签章:第{r.item.no}项 {r.item.title}——{'、'.join(p.title for p in r.awaiting)}尚无签章原件"
+                     f"(须{r.item.needs_note})。卷内暂放打印稿;请签字盖章后扫描,放入扫描件文件夹,签章原件会自动入卷。")
+    for r in pkg.results:
+        for p in r.parts:
+            if p.signed:
+                lines.append(f"第{r.item.no}项 {p.title}:签章原件已入卷(扫描件“{p.signed.source}”"
+                             f"第{_page_list(p.signed.pages)}页)。")
+    lines += [f"请核对:{note}" for note in pkg.notes]
     for r in na:
         lines.append(f"第{r.item.no}项 {r.item.title}:本户困难类别和帮扶记录不需要此类证明,不适用。")
     if not pkg.follow_up_done:
@@ -329,7 +422,7 @@ def _outline(out: pikepdf.Pdf, pkg: Package, content_start: int, remarks_start: 
         outline.root.append(pikepdf.OutlineItem("案卷封面", 0))
         outline.root.append(pikepdf.OutlineItem("卷内文件目录", 1))
         for r in pkg.results:
-            if r.status != "present":
+            if not r.parts:
                 continue
             node = pikepdf.OutlineItem(f"{r.item.no}. {r.item.title}(第{r.page_range}页)",
                                        content_start + r.parts[0].first - 1)

@@ -155,6 +155,7 @@ def read_manifest(folder: Path, name: str = MANIFEST) -> dict[str, str]:
 
 class ItemStatus(StrEnum):
     PRESENT = "present"
+    AWAITING_SIGNATURE = "awaiting_signature"  # in the package as printed; its signed original is not in yet
     MISSING = "missing"
     NOT_APPLICABLE = "not_applicable"
 
@@ -166,6 +167,7 @@ class Document:
     title: str
     pages: tuple[int, int]
     generated: bool
+    signed_original: dict[str, Any] | None = None  # form_key, fingerprint, source, source_pages, ink (areas checked)
 
 
 @dataclass(frozen=True)
@@ -176,6 +178,16 @@ class ChecklistEntry:
     status: ItemStatus
     pages: str | None  # "3" or "3-5" as printed in the contents list; None when absent
     documents: tuple[Document, ...]
+
+
+@dataclass(frozen=True)
+class AwaitingForm:
+    """A generated form still waiting for its signed original (待签章)."""
+
+    no: int  # checklist item
+    form_key: str  # annex3, annex7-2 …
+    title: str
+    date: str | None  # the date the form bears (ISO)
 
 
 @dataclass(frozen=True)
@@ -207,6 +219,8 @@ class Report:
     documents: tuple[str, ...]
     pdfa: PdfaStatus | None  # None in reports written before packages were PDF/A
     case: dict[str, Any]
+    awaiting_signature: tuple[AwaitingForm, ...] = ()
+    notes: tuple[str, ...] = ()  # 请核对: a signature or seal area that looks blank, an outdated print not used
 
     @property
     def complete(self) -> bool:
@@ -229,6 +243,8 @@ class Report:
             documents=tuple(r.texts("documents")),
             pdfa=_pdfa(r.obj("pdfa")) if r.data.get("pdfa") is not None else None,
             case=r.obj("case").data,
+            awaiting_signature=tuple(_awaiting(a) for a in r.items("awaiting_signature", optional=True)),
+            notes=tuple(r.texts("notes", optional=True) or ()),
         )
 
 
@@ -240,11 +256,17 @@ def _pages(r: _Reader) -> Pages:
     return Pages(r.count("total"), r.count("content"), r.count("content_start_index"))
 
 
+def _awaiting(r: _Reader) -> AwaitingForm:
+    return AwaitingForm(r.count("no"), r.text("form_key"), r.text("title"), r.text("date", optional=True))
+
+
 def _entry(r: _Reader) -> ChecklistEntry:
     return ChecklistEntry(
         no=r.count("no"), id=r.text("id"), title=r.text("title"),
         status=ItemStatus(r.choice("status", tuple(ItemStatus))), pages=r.text("pages", optional=True),
-        documents=tuple(Document(d.text("title"), d.span("pages"), d.flag("generated")) for d in r.items("documents")),
+        documents=tuple(Document(d.text("title"), d.span("pages"), d.flag("generated"),
+                                 d.obj("signed_original").data if d.data.get("signed_original") else None)
+                        for d in r.items("documents")),
     )
 
 
@@ -286,14 +308,15 @@ class _Reader:
         first, last = self._get(key, ok, "[起始页, 结束页]")
         return first, last
 
-    def texts(self, key: str) -> list[str]:
-        return self._get(key, lambda v: isinstance(v, list) and all(isinstance(s, str) for s in v), "文字列表")
+    def texts(self, key: str, optional: bool = False) -> list[str]:
+        return self._get(key, lambda v: isinstance(v, list) and all(isinstance(s, str) for s in v), "文字列表",
+                         optional)
 
     def obj(self, key: str) -> _Reader:
         return _Reader(self._get(key, lambda v: isinstance(v, dict), "对象"), f"{self.where}{key}/")
 
-    def items(self, key: str) -> list[_Reader]:
-        values = self._get(key, lambda v: isinstance(v, list), "列表")
+    def items(self, key: str, optional: bool = False) -> list[_Reader]:
+        values = self._get(key, lambda v: isinstance(v, list), "列表", optional) or []
         return [_Reader(v, f"{self.where}{key}/{i}/") for i, v in enumerate(values)]
 
 

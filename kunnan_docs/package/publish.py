@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from kunnan_docs.core.casefile import Case
+from kunnan_docs.core.labels import ITEM_STATE
 from kunnan_docs.package.build import Package, remarks_text
 from kunnan_docs.package.layout import (
     DOCUMENTS,
@@ -44,6 +45,8 @@ def report(pkg: Package) -> Report:
         "status": pkg.status,
         "status_label": pkg.status_label,
         "follow_up_complete": pkg.follow_up_done,
+        "awaiting_signature": [a for r in pkg.awaiting for a in r.awaiting_forms()],
+        "notes": pkg.notes,
         "pages": {"total": pkg.total_pages, "content": pkg.content_pages, "content_start_index": pkg.content_start},
         "checklist": [r.to_dict() for r in pkg.results],
         "findings": [f.to_dict() for f in pkg.findings],
@@ -76,10 +79,9 @@ def summary(pkg: Package) -> str:
     """The Chinese summary a clerk reads first."""
     lines = [f"档案号:{pkg.case.archive_no}", f"结论:{pkg.status_label}", ""]
     lines.append("清单检查:")
-    label = {"present": "已有", "missing": "缺少", "not_applicable": "不适用"}
     for r in pkg.results:
         pages = f"(第{r.page_range}页)" if r.page_range else ""
-        lines.append(f"  {r.item.no:>2}. {r.item.title}:{label[r.status]}{pages}")
+        lines.append(f"  {r.item.no:>2}. {r.item.title}:{ITEM_STATE[r.status]}{pages}")
     lines.append("")
     lines += remarks_text(pkg)
     if pkg.pdfa_problems:
@@ -88,6 +90,9 @@ def summary(pkg: Package) -> str:
         lines.append("下一步:用扫描软件把该附件另存为 PDF/A 或 JPEG 图片,替换后重新放入收件夹。")
     if pkg.missing:
         lines += ["", "下一步:把缺少的材料扫描后放到案卷文件夹,在案卷 attachments 中登记,再重新放入收件夹。"]
+    if pkg.awaiting:
+        lines += ["", "下一步:把 documents/ 中待签章的表单打印出来,请有关人员签字、盖章,扫描后放入扫描件文件夹"
+                  "(kunnan-docs scan-in),签章原件会按页上的二维码自动入卷并重新成卷。"]
     return "\n".join(lines) + "\n"
 
 

@@ -14,35 +14,17 @@ import hashlib
 import io
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pikepdf
+from PIL import Image
 
-from kunnan_docs.forms.qr import form_key as form_key  # the store names files by it
+from kunnan_docs.forms.qr import form_key as form_key  # the store's file names: annex3, annex7-2 …
+from kunnan_docs.forms.qr import parse
+from kunnan_docs.package.ink import SCAN_DPI, InkFlag, find_codes, render_pages
 from kunnan_docs.package.layout import SIGNED, safe_name
-
-
-@dataclass(frozen=True)
-class InkFlag:
-    """One signature cell or seal area on one page of a form, and whether ink was found in it."""
-
-    page: int  # page of the form, 1-based
-    area: str  # the cell's printed label, e.g. 职工本人签字
-    kind: str  # signature | seal
-    ink: bool
-
-    @property
-    def message(self) -> str:
-        return f"第{self.page}页'{self.area}'栏似为空白,请核对"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"page": self.page, "area": self.area, "kind": self.kind, "ink": self.ink}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> InkFlag:
-        return cls(int(d["page"]), str(d["area"]), str(d.get("kind", "signature")), bool(d["ink"]))
 
 
 @dataclass(frozen=True)
@@ -52,16 +34,12 @@ class SignedOriginal:
     fingerprint: str  # of the print that was signed (forms.qr.form_fingerprint)
     source: str  # scanner file name (or the case attachment's path)
     pages: list[int]  # page numbers within that file, in form order
-    ink: list[InkFlag] = field(default_factory=list)
+    ink: list[InkFlag] | None = None  # None: not checked yet (the build checks it)
     filed: str = ""  # when the pages were filed (ISO date-time), for the due list; empty if unknown
 
     @property
     def blank_areas(self) -> list[InkFlag]:
-        return [f for f in self.ink if not f.ink]
-
-    def meta(self) -> dict[str, Any]:
-        return {"form_key": self.form_key, "fingerprint": self.fingerprint, "source": self.source,
-                "pages": self.pages, "ink": [f.to_dict() for f in self.ink], "filed": self.filed}
+        return [f for f in self.ink or [] if not f.ink]
 
 
 def store_dir(outbox: Path, archive_no: str) -> Path:
@@ -111,7 +89,8 @@ def store_original(outbox: Path, archive_no: str, key: str, pages: Path | bytes 
 def _original(pdf: Path, record: dict[str, Any]) -> SignedOriginal:
     return SignedOriginal(str(record["form_key"]), pdf, str(record["fingerprint"]), str(record.get("source", "")),
                           [int(p) for p in record.get("pages", [])],
-                          [InkFlag.from_dict(d) for d in record.get("ink", [])], str(record.get("filed", "")))
+                          [InkFlag.from_dict(d) for d in record["ink"]] if "ink" in record else None,
+                          str(record.get("filed", "")))
 
 
 def originals_for(outbox: Path, archive_no: str) -> dict[str, SignedOriginal]:
@@ -131,3 +110,49 @@ def originals_for(outbox: Path, archive_no: str) -> dict[str, SignedOriginal]:
             continue
         found[meta_path.stem] = _original(pdf_path, record)
     return found
+
+
+@dataclass
+class Offer:
+    """A signed original offered for a generated form: its record, its pages, and their images once rendered."""
+
+    original: SignedOriginal
+    pages: pikepdf.Pdf
+    images: list[Image.Image] | None = None
+
+
+def stored_offer(original: SignedOriginal) -> Offer:
+    return Offer(original, pikepdf.open(original.pdf))
+
+
+def read_signed_attachment(pdf: pikepdf.Pdf, name: str, archive_no: str) -> tuple[list[Offer], list[str]]:
+    """A case attachment marked `signed`: its pages sorted into forms by their QR codes.
+
+    Pages whose code cannot be read or names another archive number, and forms with pages missing, are
+    not used; the returned notes say which, for the report."""
+    images = render_pages(pdf, SCAN_DPI)
+    groups: dict[str, dict[int, tuple[int, str, int]]] = {}  # form_key → page → (index in file, fingerprint, n)
+    notes: list[str] = []
+    for index, image in enumerate(images):
+        codes = [c for located in find_codes(image) if (c := parse(located.text))]
+        if not codes:
+            notes.append(f"签章扫描件“{name}”第{index + 1}页的二维码无法识别,未入卷。请重新扫描这一页。")
+            continue
+        code = codes[0]
+        if code.archive_no != archive_no:
+            notes.append(f"签章扫描件“{name}”第{index + 1}页属于档案号 {code.archive_no},不是本卷,未入卷。")
+            continue
+        groups.setdefault(code.form_key, {}).setdefault(code.page, (index, code.fingerprint, code.pages))
+    offers = []
+    for key, pages in sorted(groups.items()):
+        total = max(n for _, _, n in pages.values())
+        missing = [p for p in range(1, total + 1) if p not in pages]
+        if missing:
+            notes.append(f"签章扫描件“{name}”中{key}缺第{'、'.join(map(str, missing))}页,未入卷。请补扫后重新成卷。")
+            continue
+        order = [pages[p][0] for p in range(1, total + 1)]
+        subset = pikepdf.new()
+        subset.pages.extend(pdf.pages[i] for i in order)
+        original = SignedOriginal(key, Path(name), pages[1][1], name, [i + 1 for i in order])
+        offers.append(Offer(original, subset, [images[i] for i in order]))
+    return offers, notes

@@ -1,5 +1,6 @@
 """Follow-up due lists: half-yearly home visits and archive checks (一(二), 二(三)) for families still
-in the archive, and the six-month return visit after exit (一(三)), per contact person.
+in the archive, the six-month return visit after exit (一(三)), and the forms printed but not yet back
+signed and sealed (待签章), per contact person, oldest first.
 
 Everything is judged as of one day: records dated after it are not yet known then, so they count for nothing.
 """
@@ -35,6 +36,7 @@ class Due:
     as_of: date
     phone: str = ""
     address: str = ""
+    awaiting: bool = False  # a printed form whose signed original has not come back: due on the day it bears
 
     @property
     def overdue(self) -> bool:
@@ -46,6 +48,8 @@ class Due:
 
     @property
     def status(self) -> str:
+        if self.awaiting:
+            return f"待签章,已 {-self.days_left} 天未签回"
         days = abs(self.days_left)
         return f"逾期 {days} 天" if self.overdue else ("今天到期" if days == 0 else f"{days} 天后到期")
 
@@ -94,10 +98,14 @@ def due_list(outbox: Path, as_of: date) -> list[Due]:
             if not any(v >= need for v in visits):  # no visit yet covers the six months after exit
                 found.append(("脱困满六个月回访", max([notice, *visits]), need))
         soon = [(what, last, day) for what, last, day in found if (day - as_of).days <= SOON_DAYS]
-        if soon:
+        unsigned = [(f"待签章:{a.title}", day, day) for a in pkg.report.awaiting_signature
+                    if (day := date.fromisoformat(a.date) if a.date else filed) <= as_of]
+        if soon or unsigned:
             phone, address = _reach(pkg)
             items += [Due(contact, pkg.archive_no, name, what, last, day, as_of, phone, address)
                       for what, last, day in soon]
+            items += [Due(contact, pkg.archive_no, name, what, last, day, as_of, phone, address, awaiting=True)
+                      for what, last, day in unsigned]
     return sorted(items, key=lambda d: (pinyin_key(d.contact), d.due, pinyin_key(d.name), d.archive_no, d.what))
 
 
@@ -105,7 +113,7 @@ def write_xlsx(items: list[Due], as_of: date, path: Path | BinaryIO) -> None:
     wb = new_workbook()
     ws = wb.active
     ws.title = "到期提醒"
-    ws["A1"] = f"困难职工帮扶到期提醒（截至{zh_date(as_of)}，含{SOON_DAYS}天内到期）"
+    ws["A1"] = f"困难职工帮扶到期提醒（截至{zh_date(as_of)}，含{SOON_DAYS}天内到期和待签回的表单）"
     nxt = write_table(ws, XLSX_HEADERS, [d.xlsx_row() for d in items], start_row=3)
     if not items:
         ws.cell(row=nxt, column=1, value="（无到期事项）")

@@ -1,7 +1,10 @@
 """Hand packages over to the district: a folder (and a zip of it) with the packages, a handover
 register (移交清单) as PDF and Excel, and one SHA-256 manifest covering everything.
 
-Only packages that verify are handed over. The folder is written aside and renamed into place.
+Only packages that verify are handed over. A package whose generated forms still wait for their signed
+originals (待签章) is refused unless the clerk allows it explicitly; then the register marks it
+"否（待签章）" and names the forms, so that nobody takes unsigned drafts for the archive's originals.
+The folder is written aside and renamed into place.
 """
 
 from __future__ import annotations
@@ -76,8 +79,16 @@ def choose(outbox: Path, district: str, cases: list[str] | None) -> list[Publish
 def _row(seq: int, pkg: Published) -> list[object]:
     complete = pkg.complete
     remark = "" if complete else zh_punct(pkg.report.status_label)
+    unsigned = unsigned_forms(pkg)
+    if unsigned:
+        remark += "；未签章：" + "、".join(unsigned)
+    answer = "是" if complete else "否（待签章）" if pkg.report.status == "awaiting_signature" else "否"
     return [seq, pkg.archive_no, pkg.case.get("worker_name", ""), KIND[pkg.kind], pkg.report.pages.total,
-            "是" if complete else "否", remark]
+            answer, remark]
+
+
+def unsigned_forms(pkg: Published) -> list[str]:
+    return [a.title for a in pkg.report.awaiting_signature]
 
 
 def _register_pdf(rows: list[list[object]], giver: str, district: str, when: date, total_pages: int) -> bytes:
@@ -129,10 +140,16 @@ def make_zip(folder: Path, target: Path) -> None:
     os.replace(tmp, target)
 
 
-def hand_over(outbox: Path, district: str, cases: list[str] | None, target: Path, when: date) -> Handover:
+def hand_over(outbox: Path, district: str, cases: list[str] | None, target: Path, when: date,
+              allow_unsigned: bool = False) -> Handover:
     if target.exists() and any(target.iterdir()):
         raise UsageError(f"输出文件夹 {target} 已存在且不是空的。请换一个文件夹名,以免覆盖上一次的移交。")
     chosen = choose(outbox, district, cases)
+    unsigned = [p.archive_no for p in chosen if unsigned_forms(p)]
+    if unsigned and not allow_unsigned:
+        raise UsageError(f"以下案卷待签章(表单签章原件尚未扫描入卷),不能作为原件移交:{'、'.join(unsigned)}。"
+                         "请把签字盖章后的表单扫描入卷(kunnan-docs scan-in)再移交;或用 --cases 只移交其他案卷;"
+                         "确需先行移交的,加 --allow-unsigned,移交清单会标明“否(待签章)”。")
     broken = [(p.archive_no, problems) for p in chosen if (problems := verify_folder(p.folder))]
     if broken:
         detail = ";".join(f"{no}:{problems[0]}" for no, problems in broken)

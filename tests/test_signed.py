@@ -1,0 +1,195 @@
+"""Completeness that tells the truth: signed originals take the generated forms' place, a form without one
+leaves the package 待签章 (exit 5) everywhere a clerk looks, an outdated print is not used, and an empty
+signature cell or seal area is flagged. Real renders, real scans (examples/make_signed.py), real packages."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from datetime import datetime
+from pathlib import Path
+from types import ModuleType
+
+import pikepdf
+import pypdfium2 as pdfium
+import pytest
+from openpyxl import load_workbook
+from PIL import Image
+
+from kunnan_docs.cli import main
+from kunnan_docs.core.casefile import read_case
+from kunnan_docs.errors import ExitCode
+from kunnan_docs.forms.fill import forms_for
+from kunnan_docs.forms.pdf import render_with_boxes
+from kunnan_docs.forms.qr import form_fingerprint, form_key
+from kunnan_docs.package.ink import form_flags
+from kunnan_docs.package.signed import store_original
+
+from .conftest import EXAMPLES, EXIT_EXAMPLE, FILING_EXAMPLE
+
+FILING_NO = "CD510108-2019-0037"
+EXIT_NO = "CD510104-2018-0112"
+SIGNED_ITEMS = {7, 11, 13, 14, 15}
+
+
+def make_signed() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("make_signed", EXAMPLES / "make_signed.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def texts(pdf: Path) -> list[str]:
+    doc = pdfium.PdfDocument(pdf)
+    return [doc[i].get_textpage().get_text_range().replace("\r", "").replace("\n", "") for i in range(len(doc))]
+
+
+def report(folder: Path) -> dict:
+    return json.loads((folder / "report.json").read_text(encoding="utf-8"))
+
+
+def unsigned_copy(case_copy, example: Path = FILING_EXAMPLE, name: str = "case", **edits) -> Path:
+    """The example without its signed scans: what a clerk has right after printing the forms."""
+    data = json.loads((example / "case.json").read_text(encoding="utf-8"))
+    kept = [a for a in data["attachments"] if not a.get("signed")]
+    return case_copy(example, {"/attachments": kept, **edits}, name=name)
+
+
+@pytest.fixture(scope="module")
+def examples_outbox(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("signed-examples")
+    cases = [str(p) for p in sorted(EXAMPLES.glob("*/case.json"))]
+    assert main(["build", *cases, "-o", str(out)]) == ExitCode.OK, (
+        "the examples are not 材料齐全: after changing a form or an example, run `python examples/make_signed.py`")
+    return out
+
+
+def test_examples_file_their_signed_scans_and_are_complete(examples_outbox) -> None:
+    folder = examples_outbox / EXIT_NO
+    rep = report(folder)
+    assert rep["status"] == "complete" and rep["awaiting_signature"] == [] and rep["notes"] == []
+    for entry in rep["checklist"]:
+        forms = [d for d in entry["documents"] if d["signed_original"] or d["generated"]]
+        if entry["no"] in SIGNED_ITEMS:
+            assert forms and all(not d["generated"] and all(a["ink"] for a in d["signed_original"]["ink"])
+                                 for d in forms)
+        assert entry["status"] == "present"
+    areas = [a["area"] for e in rep["checklist"] for d in e["documents"] if d["signed_original"]
+             for a in d["signed_original"]["ink"]]
+    assert {"职工本人签字", "入户调查人员签字", "盖章", "回访工作人员签字"} <= set(areas)
+    visits = [d["signed_original"]["form_key"] for d in rep["checklist"][14]["documents"]]
+    assert visits == ["annex7-1", "annex7-2"]
+    # the scanned JPEG went in byte for byte; the generated form stays in documents/
+    scan = pikepdf.open(EXIT_EXAMPLE / "scans" / "签章-附件3-入户调查表.pdf")
+    xobjects = scan.pages[0].Resources.XObject
+    jpeg = xobjects[next(iter(xobjects.keys()))].read_raw_bytes()
+    assert jpeg in (folder / f"{EXIT_NO}.pdf").read_bytes()
+    assert (folder / "documents" / "附件3-入户调查表.pdf").exists()
+    assert main(["verify", str(folder)]) == ExitCode.OK
+    assert "材料齐全" in texts(folder / f"{EXIT_NO}.pdf")[0]
+
+
+def test_without_signed_originals_the_package_awaits_signature(case_copy, tmp_path, capsys) -> None:
+    out = tmp_path / "out"
+    assert main(["build", str(unsigned_copy(case_copy)), "-o", str(out)]) == ExitCode.AWAITING_SIGNATURE == 5
+    folder = out / FILING_NO
+    rep = report(folder)
+    assert rep["status"] == "awaiting_signature"
+    assert [(a["no"], a["form_key"]) for a in rep["awaiting_signature"]] == [(7, "annex3")]
+    assert rep["checklist"][6]["status"] == "awaiting_signature"
+    assert rep["checklist"][6]["documents"][0]["generated"] is True  # the print stands in for now
+    pages = texts(folder / f"{FILING_NO}.pdf")
+    assert "待签章" in pages[0] and "材料齐全" not in pages[0]  # the cover
+    assert "待签章" in pages[1]  # the contents list marks the item
+    assert "待签章：第7项" in pages[-1].replace(":", "：")  # the remarks sheet
+    assert "已有打印稿,待签章" in (folder / "报告.txt").read_text(encoding="utf-8-sig")
+    assert "待签章" in capsys.readouterr().out
+    assert main(["status", "--outbox", str(out)]) == ExitCode.OK
+    assert f"待签章:1 卷\n    {FILING_NO}  成都市总工会建档困难职工入户调查表（附件3）" in capsys.readouterr().out
+
+
+def test_an_outdated_print_is_not_used(case_copy, tmp_path) -> None:
+    case_file = case_copy(FILING_EXAMPLE, {"/hardship_reason": "本人患病,长期服药;子女在读大学,家庭收入低于当地低保标准。"})
+    assert main(["build", str(case_file), "-o", str(tmp_path / "out")]) == ExitCode.AWAITING_SIGNATURE
+    rep = report(tmp_path / "out" / FILING_NO)
+    assert rep["checklist"][6]["documents"][0]["generated"] is True
+    assert any("旧版打印件" in n and "签章-附件3-入户调查表.pdf" in n for n in rep["notes"])
+
+
+def test_a_stored_original_is_filed_and_an_empty_signature_cell_flagged(case_copy, tmp_path, capsys) -> None:
+    case_file = unsigned_copy(case_copy)
+    form = forms_for(read_case(case_file))[0]
+    ms = make_signed()
+    pages = ms.signed_scan(form, FILING_NO, "猛追湾街道总工会", unsigned=frozenset({"职工本人签字"}))
+    out = tmp_path / "out"
+    store_original(out, FILING_NO, form_key(form), ms.scanner_pdf(pages),
+                   {"fingerprint": form_fingerprint(form), "source": "扫描仪-0001.pdf", "pages": [3]})
+    assert main(["build", str(case_file), "-o", str(out)]) == ExitCode.OK  # filed: signed by the surveyor
+    rep = report(out / FILING_NO)
+    original = rep["checklist"][6]["documents"][0]["signed_original"]
+    assert (original["source"], original["source_pages"]) == ("扫描仪-0001.pdf", [3])
+    assert [(a["area"], a["ink"]) for a in original["ink"]] == [("职工本人签字", False), ("入户调查人员签字", True)]
+    assert rep["notes"] == ["第7项 成都市总工会建档困难职工入户调查表（附件3）:第1页'职工本人签字'栏似为空白,请核对"]
+    assert "第1页'职工本人签字'栏似为空白,请核对" in capsys.readouterr().out
+    assert main(["status", "--outbox", str(out)]) == ExitCode.OK
+    status = capsys.readouterr().out
+    assert "待签章:0 卷" in status and f"请核对:1 处\n    {FILING_NO}  第7项" in status and "似为空白" in status
+    assert "似为空白" in texts(out / FILING_NO / f"{FILING_NO}.pdf")[-1]
+
+
+def _variants(pages: list[Image.Image]) -> dict[str, list[Image.Image]]:
+    """make_signed scans at 200 dpi, grey; the other ways an office scanner gives the same sheet back."""
+    def scaled(p: Image.Image, k: float) -> Image.Image:
+        return p.resize((round(p.width * k), round(p.height * k)))
+
+    return {
+        "200dpi grey": pages,
+        "150dpi grey": [scaled(p, 0.75) for p in pages],
+        "300dpi grey": [scaled(p, 1.5) for p in pages],
+        "300dpi black-and-white": [scaled(p, 1.5).point(lambda v: 255 if v > 140 else 0).convert("1") for p in pages],
+        "upside down": [p.rotate(180) for p in pages],
+        "sideways": [p.rotate(90, expand=True) for p in pages],
+        "skewed 3°": [p.rotate(3, expand=True, fillcolor=235) for p in pages],
+        "skewed -3°": [p.rotate(-3, expand=True, fillcolor=235) for p in pages],
+    }
+
+
+@pytest.mark.parametrize("annex", [3, 5, 7])
+def test_ink_is_found_where_it_belongs_and_missed_where_it_is_not(annex: int) -> None:
+    case = read_case(EXIT_EXAMPLE / "case.json")
+    form = next(f for f in forms_for(case) if f.spec.annex == annex)
+    pdf, boxes = render_with_boxes(form, case.archive_no)
+    assert boxes
+    ms = make_signed()
+    names = [b.name for b in boxes]
+    for unsigned in (frozenset(), frozenset(names[:1])):
+        scans = ms.signed_scan(form, case.archive_no, case.data["union"], unsigned=unsigned)
+        for label, variant in _variants(scans).items():
+            flags = form_flags(variant, pdf, boxes)
+            assert [(f.area, f.ink) for f in flags] == [(n, n not in unsigned) for n in names], label
+
+
+def test_due_lists_forms_awaiting_signature_and_handover_refuses_them(case_copy, tmp_path, capsys) -> None:
+    out = tmp_path / "out"
+    assert main(["build", str(unsigned_copy(case_copy)), "-o", str(out)]) == ExitCode.AWAITING_SIGNATURE
+    target = tmp_path / "due.xlsx"
+    assert main(["due", "--outbox", str(out), "--as-of", "2019-04-01", "-o", str(target)]) == ExitCode.OK
+    assert "待签章表单 1 份" in capsys.readouterr().out
+    rows = [[c.value for c in row] for row in load_workbook(target).active.iter_rows(min_row=4)]
+    survey = datetime.fromisoformat(read_case(FILING_EXAMPLE / "case.json").data["survey"]["date"])
+    [row] = [r for r in rows if str(r[5]).startswith("待签章")]
+    assert row[:3] == ["周晓梅", FILING_NO, "李建华"]
+    assert row[5:8] == ["待签章:成都市总工会建档困难职工入户调查表（附件3）", survey, survey]
+    assert row[9].startswith("待签章,已 ") and rows.index(row) == 0  # the oldest first
+
+    district = read_case(FILING_EXAMPLE / "case.json").data["district"]
+    handover = ["handover", "--outbox", str(out), "--district", district, "--date", "2019-11-01"]
+    assert main([*handover, "-o", str(tmp_path / "h1")]) == ExitCode.USAGE
+    refused = capsys.readouterr()
+    assert f"待签章(表单签章原件尚未扫描入卷),不能作为原件移交:{FILING_NO}" in refused.out + refused.err
+    assert not (tmp_path / "h1").exists()
+    assert main([*handover, "--allow-unsigned", "-o", str(tmp_path / "h2")]) == ExitCode.OK
+    register = load_workbook(tmp_path / "h2" / "移交清单.xlsx").active
+    [row] = [[c.value for c in r] for r in register.iter_rows() if r[1].value == FILING_NO]
+    assert row[5] == "否（待签章）" and "未签章：成都市总工会建档困难职工入户调查表" in row[6]
