@@ -10,6 +10,7 @@ page actions, and everything document-level (OpenAction, JavaScript and embedded
 from __future__ import annotations
 
 import io
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,12 +118,23 @@ def _load_image(path: Path, name: str) -> pikepdf.Pdf:
         raise AttachmentError(name, f"已损坏或不完整,无法解码({_short(exc)})。请重新扫描或重新复制该文件。") from None
     source: Path | bytes = _flatten(path) if has_alpha else path
     try:
-        data = img2pdf.convert(source, layout_fun=_layout(dpi), rotation=img2pdf.Rotation.ifvalid, nodate=True,
-                               engine=img2pdf.Engine.internal)
-        return pikepdf.open(io.BytesIO(data))
+        spool = _Spool(tempfile.TemporaryFile(buffering=0))  # noqa: SIM115 - closes with the Pdf that reads it
+        img2pdf.convert(source, layout_fun=_layout(dpi), rotation=img2pdf.Rotation.ifvalid, nodate=True,
+                        engine=img2pdf.Engine.internal, outputstream=spool)
+        spool.seek(0)
+        return pikepdf.open(spool)
     except (img2pdf.ImageOpenError, img2pdf.UnsupportedColorspaceError, img2pdf.JpegColorspaceError,
             img2pdf.AlphaChannelError, ValueError, OSError, pikepdf.PdfError) as exc:
         raise AttachmentError(name, f"无法转换为 PDF({_short(exc)})。请另存为普通 JPEG 或 PDF 后重新提交。") from None
+
+
+class _Spool(io.BufferedRandom):
+    """A converted scan waits in a temporary file, not in memory, until the package is saved (200 scans would
+    otherwise be held at once). The Pdf reading it owns it; a Pdf takes no weak reference, so the file closes
+    (and disappears) itself when the Pdf is garbage-collected."""
+
+    def __del__(self) -> None:
+        self.close()
 
 
 def _check_decodes(img: Image.Image, frames: int) -> None:
