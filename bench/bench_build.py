@@ -203,10 +203,16 @@ def speed_and_size(work: Path, args: argparse.Namespace) -> None:
 
 
 def memory(work: Path) -> None:
+    # Made in a child process: a child started from this one inherits its peak RSS (vfork), so a bench process
+    # that had drawn 500 pages itself would report its own size for every build.
+    make = ("import sys; sys.path.insert(0, sys.argv[1]); from pathlib import Path; import bench_build as b; "
+            "w = Path(sys.argv[2]); b.big_pdf_case(w / 'big', 500); b.make_case(w / 'many', 200); "
+            "b.make_case(w / 'dpi600', 40, (4960, 7016), 600)")
+    subprocess.run([sys.executable, "-c", make, str(Path(__file__).parent), str(work)], check=True)
     cases = {
-        "500-page PDF attachment (distinct images)": big_pdf_case(work / "big", 500),
-        "200 scans": make_case(work / "many", 200)[0],
-        "40 colour scans at 600 dpi": make_case(work / "dpi600", 40, (4960, 7016), 600)[0],
+        "500-page PDF attachment (distinct images)": work / "big" / "case.json",
+        "200 scans": work / "many" / "case.json",
+        "40 colour scans at 600 dpi": work / "dpi600" / "case.json",
     }
     for label, case in cases.items():
         wall, peak = run(build_cmd(case, work / f"out-{label[:3]}"), BUILT)
