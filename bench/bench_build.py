@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "exit-wang-shufen"
 KUNNAN = [sys.executable, "-m", "kunnan_docs"]
 FONT = ROOT / "fonts" / "NotoSerifSC-Regular.ttf"
-BUILT = (0, 3)  # exit codes of a published package: complete, or incomplete / in follow-up
+BUILT = (0, 3, 5)  # exit codes of a published package: complete, incomplete / in follow-up, awaiting signatures
 
 FLOOR = """
 import io, sys
