@@ -49,8 +49,11 @@ def _fill(disk: Path) -> Path:
 def _wait_for(predicate, what: str, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if predicate():
-            return
+        try:
+            if predicate():
+                return
+        except FileNotFoundError:
+            pass  # the watcher moved a folder while we were counting it: look again
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")
 
