@@ -46,7 +46,8 @@ def store_dir(outbox: Path, archive_no: str) -> Path:
     return outbox / SIGNED / safe_name(archive_no)
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes) -> None:
+    """Written aside, synced, then renamed: a reader sees the old file or the whole new one."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
     with tmp.open("wb") as f:
         f.write(data)
@@ -80,9 +81,9 @@ def store_original(outbox: Path, archive_no: str, key: str, pages: Path | bytes 
     folder.mkdir(parents=True, exist_ok=True)
     data = _pdf_bytes(pages)
     pdf_path = folder / f"{key}.pdf"
-    _write_atomic(pdf_path, data)
+    write_atomic(pdf_path, data)
     record = {**meta, "form_key": key, "archive_no": archive_no, "pdf_sha256": hashlib.sha256(data).hexdigest()}
-    _write_atomic(folder / f"{key}.json", (json.dumps(record, ensure_ascii=False, indent=2) + "\n").encode())
+    write_atomic(folder / f"{key}.json", (json.dumps(record, ensure_ascii=False, indent=2) + "\n").encode())
     return _original(pdf_path, record)
 
 

@@ -30,7 +30,7 @@ import pikepdf
 from kunnan_docs.errors import CaseRejected
 from kunnan_docs.forms import qr
 from kunnan_docs.package.layout import INPUT_DIR, REPORT, SIGNED, safe_name
-from kunnan_docs.package.signed import originals_for, store_dir, store_original
+from kunnan_docs.package.signed import originals_for, store_dir, store_original, write_atomic
 
 if TYPE_CHECKING:  # `status` lists waiting forms from here without the case, form and scan stacks
     from kunnan_docs.core.workcal import WorkCalendar
@@ -143,15 +143,6 @@ def _problem(page: ScannedPage, packages: _Packages) -> str | None:
     return None
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    with tmp.open("wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def _pdf_of(pages: list[pikepdf.Page]) -> bytes:
     """The pages copied as they are (images untouched, /Rotate kept)."""
     out = pikepdf.new()
@@ -199,10 +190,10 @@ def _keep_waiting(outbox: Path, code: qr.PageCode, page: _Page) -> None:
     folder = _waiting_dir(outbox, code.archive_no)
     folder.mkdir(parents=True, exist_ok=True)
     stem = _waiting_stem(code, code.page)
-    _write_atomic(folder / f"{stem}.pdf", _pdf_of([page.page]))
+    write_atomic(folder / f"{stem}.pdf", _pdf_of([page.page]))
     record = {"archive_no": code.archive_no, "form_key": code.form_key, "page_of_form": code.page,
               "pages_of_form": code.pages, "source": page.source, "page": page.number}
-    _write_atomic(folder / f"{stem}.json", json.dumps(record, ensure_ascii=False).encode())
+    write_atomic(folder / f"{stem}.json", json.dumps(record, ensure_ascii=False).encode())
 
 
 def _drop_waiting(outbox: Path, code: qr.PageCode) -> None:
@@ -285,7 +276,7 @@ def scan_in(files: list[Path], outbox: Path, calendar: WorkCalendar, rebuild: Re
         archives = _take(path, outbox, packages, review or path.parent / REVIEW, done_area, report)
         journal = _journal(outbox, path)
         journal.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomic(journal, json.dumps({"file": str(path), "archives": sorted(archives)},
+        write_atomic(journal, json.dumps({"file": str(path), "archives": sorted(archives)},
                                           ensure_ascii=False).encode())
         if path.exists():  # a file sent to review whole has moved already
             done_area.mkdir(parents=True, exist_ok=True)
