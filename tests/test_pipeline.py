@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 
@@ -79,6 +81,28 @@ def test_broken_template_is_a_configuration_error_not_a_rejection(case_copy, tmp
     assert not (tmp_path / "out" / "CD510104-2018-0112").exists()
 
 
+def test_an_installation_without_its_fonts_is_a_configuration_error(case_copy, tmp_path) -> None:
+    # A copy of the installation whose build hook never made the fonts (fonts/ is made at install time).
+    install = tmp_path / "install"
+    shutil.copytree(ROOT / "kunnan_docs", install / "kunnan_docs", ignore=shutil.ignore_patterns("__pycache__"))
+    for folder in ("schemas", "templates"):
+        shutil.copytree(ROOT / folder, install / folder)
+    (install / "fonts").mkdir()
+    case_file = case_copy()
+
+    def build() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "kunnan_docs", "build", str(case_file), "-o", str(tmp_path / "out")],
+                              capture_output=True, text=True, cwd=install, timeout=120)
+
+    done = build()
+    assert done.returncode == ExitCode.CONFIG, done.stderr
+    assert "fonts/fonts.json" in done.stderr and "pip install" in done.stderr
+    assert not (tmp_path / "out" / "CD510104-2018-0112").exists()
+    shutil.copy(ROOT / "fonts" / "fonts.json", install / "fonts")
+    done = build()
+    assert done.returncode == ExitCode.CONFIG and "NotoSerifSC-Regular.ttf" in done.stderr, done.stderr
+
+
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "kunnan_docs", *args], capture_output=True, text=True,
                           env=env, cwd=ROOT, timeout=120)
@@ -89,8 +113,6 @@ def test_internal_error_is_exit_10_and_kunnan_debug_shows_the_traceback(tmp_path
     outbox = tmp_path / "out"
     outbox.mkdir()
     (outbox / ".staging").write_text("not a folder")
-    import os
-
     env = {k: v for k, v in os.environ.items() if k != "KUNNAN_DEBUG"}
     quiet = _cli("build", str(FILING_EXAMPLE / "case.json"), "-o", str(outbox), env=env)
     assert quiet.returncode == ExitCode.INTERNAL and "Traceback" not in quiet.stderr

@@ -7,6 +7,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from kunnan_docs.errors import ConfigError
+
 _PACKAGE = Path(__file__).resolve().parent.parent
 
 
@@ -15,12 +17,19 @@ def data_dir(name: str) -> Path:
     for candidate in (_PACKAGE / name, _PACKAGE.parent / name):
         if candidate.is_dir():
             return candidate
-    raise FileNotFoundError(f"找不到数据目录 {name}/,安装可能不完整,请重新安装 kunnan-docs。")
+    raise ConfigError(f"找不到数据目录 {name}/,安装不完整。请重新安装 kunnan-docs(在源码目录运行 pip install -e .)。")
 
 
 @cache
 def load_json(folder: str, filename: str) -> Any:
-    return json.loads((data_dir(folder) / filename).read_text(encoding="utf-8"))
+    """A shipped data file; a missing one is a broken installation (exit 6), not a fault of the case."""
+    path = data_dir(folder) / filename
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        made = "(字体在安装时由 fonts/make_fonts.py 生成)" if folder == "fonts" else ""
+        raise ConfigError(f"找不到 {folder}/{filename}{made},安装不完整。"
+                          "请重新安装 kunnan-docs(在源码目录运行 pip install -e .)后再试。") from None
 
 
 def case_schema() -> dict[str, Any]:
@@ -33,7 +42,12 @@ def checklist_data() -> dict[str, Any]:
 
 def font_chain() -> list[tuple[str, str]]:
     """The PDF fonts in fallback order, as (name, file in fonts/); fonts/fonts.json is written by make_fonts.py."""
-    return [(f["name"], f["file"]) for f in load_json("fonts", "fonts.json")]
+    chain = [(f["name"], f["file"]) for f in load_json("fonts", "fonts.json")]
+    missing = [file for _, file in chain if not (data_dir("fonts") / file).is_file()]
+    if missing:
+        raise ConfigError(f"找不到字体文件 fonts/{'、'.join(missing)},安装不完整。"
+                          "请重新安装 kunnan-docs(在源码目录运行 pip install -e .)后再试。")
+    return chain
 
 
 @cache
