@@ -40,9 +40,11 @@ def checklist_data() -> dict[str, Any]:
     return load_json("schemas", "checklists.json")
 
 
-def font_chain() -> list[tuple[str, str]]:
-    """The PDF fonts in fallback order, as (name, file in fonts/); fonts/fonts.json is written by make_fonts.py."""
-    chain = [(f["name"], f["file"]) for f in load_json("fonts", "fonts.json")]
+@cache
+def font_chain() -> tuple[tuple[str, str], ...]:
+    """The PDF fonts in fallback order, as (name, file in fonts/); fonts/fonts.json is written by make_fonts.py.
+    Asked once per character typeset: read and checked once per process."""
+    chain = tuple((f["name"], f["file"]) for f in load_json("fonts", "fonts.json"))
     missing = [file for _, file in chain if not (data_dir("fonts") / file).is_file()]
     if missing:
         raise ConfigError(f"找不到字体文件 fonts/{'、'.join(missing)},安装不完整。"
