@@ -81,7 +81,7 @@ def test_font_index_lists_exactly_the_glyphs_of_each_font() -> None:
     """fonts.json (what the validator reads) agrees with the TrueType files (what prints)."""
     fonts.register()
     index = load_json("fonts", "fonts.json")
-    assert [(f["name"], f["file"]) for f in index] == font_chain()
+    assert tuple((f["name"], f["file"]) for f in index) == font_chain()
     for entry in index:
         listed = {c for first, last in entry["characters"] for c in range(first, last + 1)}
         from reportlab.pdfbase import pdfmetrics
