@@ -77,6 +77,16 @@ def test_every_page_carries_a_decodable_qr_naming_archive_form_and_page(exit_for
                     "附件6-退档通知书": "annex6", "附件7-回访记录单-1": "annex7-1", "附件7-回访记录单-2": "annex7-2"}
 
 
+@pytest.mark.parametrize("archive_no", ["CD1", "CD510104-2018-0112", "成都市锦江区总工会-2018-帮扶-0112-补档" * 2])
+def test_codes_with_the_fixed_mask_decode_at_every_size(archive_no: str) -> None:
+    from PIL import Image
+
+    text = qr.PageCode(archive_no, "annex7-2", 3, 12, "0123abcd").text
+    [code] = zxingcpp.read_barcodes(Image.open(io.BytesIO(qr.png(text, box=4))),
+                                    formats=zxingcpp.BarcodeFormat.QRCode)
+    assert code.text == text
+
+
 def test_fingerprint_changes_with_any_value_and_parse_refuses_foreign_codes() -> None:
     case = read_case(EXIT_EXAMPLE / "case.json")
     before = qr.form_fingerprint(forms_for(case)[0])

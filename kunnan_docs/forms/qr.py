@@ -25,6 +25,9 @@ QUIET_ZONE = 2  # modules; scanners need a light margin around the code
 PREFIX = "KD1"
 COVER_KEY = "cover"
 UNKNOWN_PAGE = 0  # page field of a Word print: Word paginates itself, so the page is not known
+# Any mask reads back (ISO/IEC 18004); choosing the best of eight per code was most of the drawing time. Mask 2
+# (vertical stripes) has the lowest mean and worst-case penalty score over our payloads (KD1|档案号|…).
+MASK_PATTERN = 2
 
 
 @dataclass(frozen=True)
@@ -93,11 +96,11 @@ def read(image: Image) -> list[Found]:
 
 @cache
 def matrix(payload: str) -> tuple[tuple[bool, ...], ...]:
-    """Cached: choosing the best mask is the slow part, and each payload is drawn on several pages."""
+    """Cached: each payload is drawn on several pages."""
     import qrcode
     from qrcode.constants import ERROR_CORRECT_M
 
-    code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=QUIET_ZONE)
+    code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=QUIET_ZONE, mask_pattern=MASK_PATTERN)
     code.add_data(payload.encode("utf-8"))
     code.make(fit=True)
     return tuple(tuple(row) for row in code.get_matrix())
