@@ -1,18 +1,23 @@
 """Staff commands over a large outbox (run by hand; figures go into README "Benchmarks").
 
-    .venv/bin/python bench/bench_staff.py [--packages 10000] [--real 100]
+    .venv/bin/python bench/bench_staff.py [--packages 10000] [--real 100] [--work DIR]
 
 Builds `--real` genuine packages of one district (copies of the examples with distinct archive numbers), then
-fills the outbox up to `--packages` folders with copies whose report.json names other districts and other
-archive numbers (what the staff commands read; they would not verify, and handover only takes the real
-district). Times each staff command as a whole new process: due, notices, progress, handover of the real
-district, status over a ledger of as many rows.
+fills the outbox up to `--packages` folders with copies whose report.json names other districts, other archive
+numbers and publicity months (what the staff commands read; they would not verify, and handover only takes the
+real district). The copies share their files with the genuine packages by hard links, only report.json is
+their own, so 10,000 packages take about as much disk as the genuine ones. Times each staff command as a whole
+new process, with the load average beside it: status (over a ledger of as many published rows), due,
+notices of one month, progress, and handover of one and of all the real district's packages (handover
+verifies every package it hands over, so its cost is per package). `--work DIR` keeps the outbox for
+profiling and reuses it on the next run.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -40,45 +45,90 @@ def real_packages(work: Path, n: int) -> Path:
 
 
 def fill(outbox: Path, total: int) -> None:
-    templates = sorted(p for p in outbox.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    """Hard-linked copies of the genuine packages; report.json is unlinked and written anew, never through a link."""
+    templates = sorted(p for p in outbox.iterdir() if p.is_dir() and p.name.startswith("REAL-"))
     for i in range(total - len(templates)):
         source = templates[i % len(templates)]
         target = outbox / f"FILL-{i:06d}"
-        shutil.copytree(source, target, ignore=shutil.ignore_patterns("input", "documents"))
+        if target.exists():
+            continue
+        shutil.copytree(source, target, copy_function=os.link)
         report_file = target / "report.json"
         report = json.loads(report_file.read_text(encoding="utf-8"))
+        report_file.unlink()
         report["archive_no"] = target.name
         report["case"]["district"] = f"成都市第{i % 20}区总工会"
+        if (report["case"].get("publicity") or {}).get("start"):
+            report["case"]["publicity"]["start"] = f"2019-{1 + i % 12:02d}-16"
         report_file.write_text(json.dumps(report, ensure_ascii=False), encoding="utf-8")
 
 
-def timed(*args: str) -> float:
+def ledger_rows(outbox: Path) -> None:
+    """One published row per package, as a watcher that published them all on an earlier day leaves it."""
+    from kunnan_docs.inbox.ledger import Ledger
+    from kunnan_docs.package.layout import LEDGER, STATE_DIR
+    from kunnan_docs.pipeline import Outcome
+
+    ledger = Ledger(outbox / STATE_DIR / LEDGER)
+    if ledger.db.execute("SELECT count(*) FROM cases").fetchone()[0] == 0:
+        with ledger.transaction():
+            ledger.db.executemany(
+                "INSERT INTO cases (source, archive_no, status, outputs, first_seen, updated) VALUES (?, ?, ?, ?, ?, ?)",
+                [(f"{p.name}/case.json", p.name, Outcome.COMPLETE.value, json.dumps([str(p)]),
+                  "2019-01-01T00:00:00", "2019-01-01T00:00:00") for p in sorted(outbox.iterdir()) if p.is_dir()])
+    ledger.close()
+
+
+def timed(*args: str) -> tuple[float, float]:
+    """Wall seconds of one new process, and the 1-minute load average when it started."""
+    load = os.getloadavg()[0]
     t = time.perf_counter()
     subprocess.run([*KUNNAN, *args], check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - t
+    return time.perf_counter() - t, load
+
+
+def run(work: Path, packages: int, real: int) -> None:
+    outbox = work / "outbox"
+    if not outbox.is_dir():
+        real_packages(work, real)
+    fill(outbox, packages)
+    ledger_rows(outbox)
+    count = sum(1 for p in outbox.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    genuine = sum(1 for p in outbox.iterdir() if p.name.startswith("REAL-"))
+    ob = ["--outbox", str(outbox)]
+    handover = work / "handover"
+    for old in (handover, handover.with_suffix(".zip"), work / "one", work / "one.zip"):
+        shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
+    rows = [
+        ("status", *timed("status", *ob), 0),
+        ("due --as-of 2020-03-01 -o due.xlsx", *timed("due", *ob, "--as-of", "2020-03-01", "-o",
+                                                      str(work / "due.xlsx")), 0),
+        ("notices of one month -o notices.pdf", *timed("notices", *ob, "--from", "2019-09-01", "--to", "2019-09-30",
+                                                       "-o", str(work / "n.pdf")), 0),
+        ("progress -o progress.pdf", *timed("progress", *ob, "-o", str(work / "p.pdf")), 0),
+        ("handover of 1 package", *timed("handover", *ob, "--district", DISTRICT, "--cases", "REAL-00000",
+                                         "--allow-unsigned", "-o", str(work / "one")), 1),
+        (f"handover of {genuine} packages", *timed("handover", *ob, "--district", DISTRICT, "--allow-unsigned",
+                                                   "-o", str(handover)), genuine),
+    ]
+    print(f"outbox of {count} packages ({genuine} genuine), each command as a new process:")
+    for name, seconds, load, per in rows:
+        each = f"  ({seconds / per:.2f} s a package)" if per > 1 else ""
+        print(f"  {name:40s} {seconds:7.2f} s  load {load:5.2f}{each}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--packages", type=int, default=10000)
     parser.add_argument("--real", type=int, default=100)
+    parser.add_argument("--work", type=Path, help="keep the outbox here and reuse it next time")
     args = parser.parse_args()
+    if args.work:
+        args.work.mkdir(parents=True, exist_ok=True)
+        run(args.work, args.packages, args.real)
+        return
     with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        outbox = real_packages(work, args.real)
-        fill(outbox, args.packages)
-        ob = ["--outbox", str(outbox)]
-        rows = [
-            ("due --as-of 2020-03-01 -o due.xlsx", timed("due", *ob, "--as-of", "2020-03-01", "-o",
-                                                          str(work / "due.xlsx"))),
-            ("notices (all dates) -o notices.pdf", timed("notices", *ob, "-o", str(work / "n.pdf"))),
-            ("progress -o progress.pdf", timed("progress", *ob, "-o", str(work / "p.pdf"))),
-            (f"handover of {args.real} real packages", timed("handover", *ob, "--district", DISTRICT, "-o",
-                                                              str(work / "handover"))),
-        ]
-        print(f"outbox of {args.packages} packages ({args.real} real), each command as a new process:")
-        for name, seconds in rows:
-            print(f"  {name:40s} {seconds:7.2f} s")
+        run(Path(tmp), args.packages, args.real)
 
 
 if __name__ == "__main__":
