@@ -45,7 +45,7 @@ def real_packages(work: Path, n: int) -> Path:
 
 
 def fill(outbox: Path, total: int) -> None:
-    """Hard-linked copies of the genuine packages; report.json is unlinked and written anew, never through a link."""
+    """Hard-linked copies of the genuine packages; report.json is replaced by a new file, never written through a link."""
     templates = sorted(p for p in outbox.iterdir() if p.is_dir() and p.name.startswith("REAL-"))
     for i in range(total - len(templates)):
         source = templates[i % len(templates)]
@@ -55,12 +55,13 @@ def fill(outbox: Path, total: int) -> None:
         shutil.copytree(source, target, copy_function=os.link)
         report_file = target / "report.json"
         report = json.loads(report_file.read_text(encoding="utf-8"))
-        report_file.unlink()
         report["archive_no"] = target.name
         report["case"]["district"] = f"成都市第{i % 20}区总工会"
         if (report["case"].get("publicity") or {}).get("start"):
             report["case"]["publicity"]["start"] = f"2019-{1 + i % 12:02d}-16"
-        report_file.write_text(json.dumps(report, ensure_ascii=False), encoding="utf-8")
+        fresh = report_file.with_suffix(".new")
+        fresh.write_text(json.dumps(report, ensure_ascii=False), encoding="utf-8")
+        os.replace(fresh, report_file)
 
 
 def ledger_rows(outbox: Path) -> None:
