@@ -305,11 +305,10 @@ def cmd_due(args: argparse.Namespace) -> int:
 
 def cmd_progress(args: argparse.Namespace) -> int:
     from kunnan_docs.staff.progress import HEADERS as PROGRESS_HEADERS
-    from kunnan_docs.staff.progress import OTHER_HEADERS, other_levels, tally
-    from kunnan_docs.staff.progress import report_pdf as progress_pdf
+    from kunnan_docs.staff.progress import OTHER_HEADERS, tally
     from kunnan_docs.staff.xlsx import terminal_table
     as_of = args.as_of or date.today()
-    lines, others = tally(Path(args.outbox), as_of), other_levels(Path(args.outbox), as_of)
+    lines, others = tally(Path(args.outbox), as_of)
     if not lines and not others:
         raise UsageError(f"发件夹 {args.outbox} 中没有截至 {as_of} 已建档的案卷。")
     print(f"统计截止日期:{as_of}。目标只计全国级建档户。")
@@ -318,6 +317,8 @@ def cmd_progress(args: argparse.Namespace) -> int:
         print("\n其他层级建档户(不计入目标):")
         print(terminal_table(OTHER_HEADERS, [x.other_row() for x in others]))
     if args.output:
+        from kunnan_docs.staff.progress_sheet import report_pdf as progress_pdf
+
         Path(args.output).write_bytes(progress_pdf(lines, as_of, others))
         print(f"已写入 {args.output}")
     return ExitCode.OK

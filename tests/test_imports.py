@@ -59,3 +59,12 @@ def test_the_import_contract_holds() -> None:
 def test_building_loads_no_pinyin_dictionary(tmp_path: Path) -> None:
     """pypinyin's dictionaries (about 55 MB, walked by every garbage collection) load only for sorting lists."""
     assert "pypinyin" not in loaded_after("import kunnan_docs.package.build, kunnan_docs.pipeline", tmp_path)
+
+
+def test_staff_lists_printed_to_the_terminal_load_no_reportlab(tmp_path: Path) -> None:
+    """`due` and `progress` without -o print a table: no PDF, so no typesetting stack (0.4 s a process)."""
+    outbox = tmp_path / "outbox"
+    outbox.mkdir()
+    for argv in (["due", "--outbox", str(outbox)], ["progress", "--outbox", str(outbox)]):
+        loaded = loaded_after(f"from kunnan_docs.cli import main; main({argv!r})", tmp_path)
+        assert "kunnan_docs" in loaded and "reportlab" not in loaded, argv

@@ -17,10 +17,10 @@ import pytest
 from openpyxl import Workbook, load_workbook
 
 from kunnan_docs.cli import main
+from kunnan_docs.core.zh import pinyin_key
 from kunnan_docs.errors import ExitCode
-from kunnan_docs.forms.typeset import pinyin_key
 from kunnan_docs.staff.due import XLSX_HEADERS, due_list
-from kunnan_docs.staff.progress import other_levels, tally
+from kunnan_docs.staff.progress import tally
 from kunnan_docs.staff.xlsx import ZH_DATE_FORMAT
 from kunnan_docs.staff.xlsx_import import FIRST_DATA_ROW, KEY, layout
 
@@ -279,13 +279,12 @@ def test_unknown_workbook_is_a_usage_error(tmp_path, capsys) -> None:
 
 
 def test_progress_targets_count_national_families_and_other_levels_apart(outbox, tmp_path) -> None:
-    lines = tally(outbox, date(2025, 1, 1))
+    lines, others = tally(outbox, date(2025, 1, 1))
     assert [(x.district, x.filed, x.exited) for x in lines] == [
         ("成都市成华区总工会", 1, 0), ("成都市锦江区总工会", 2, 2), ("合计", 3, 2)]  # pinyin order, 全国级 only
-    assert [(x.district, x.level, x.filed) for x in other_levels(outbox, date(2025, 1, 1))] == [
-        ("成都市武侯区总工会", "市级", 1)]
-    assert [(x.district, x.exited) for x in tally(outbox, date(2019, 10, 20))][1] == ("成都市锦江区总工会", 1)
-    assert other_levels(outbox, date(2020, 1, 1)) == []  # filed in 2024: not yet there at the cut-off
+    assert [(x.district, x.level, x.filed) for x in others] == [("成都市武侯区总工会", "市级", 1)]
+    assert [(x.district, x.exited) for x in tally(outbox, date(2019, 10, 20))[0]][1] == ("成都市锦江区总工会", 1)
+    assert tally(outbox, date(2020, 1, 1))[1] == []  # filed in 2024: not yet there at the cut-off
     target = tmp_path / "p.pdf"
     assert main(["progress", "--outbox", str(outbox), "--as-of", "2025-01-01", "-o", str(target)]) == ExitCode.OK
     [page] = texts(target)

@@ -14,7 +14,7 @@ from kunnan_docs.core import idcard
 from kunnan_docs.core.casefile import Case, parse_date
 from kunnan_docs.core.resources import load_json
 from kunnan_docs.core.workcal import WorkCalendar
-from kunnan_docs.forms.typeset import zh_date
+from kunnan_docs.core.zh import zh_date
 
 
 def forms_data() -> dict[str, Any]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable
-from datetime import date
 
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_LEFT, TA_RIGHT
@@ -66,37 +65,6 @@ def zh_punct(text: str) -> str:
     """Full-width punctuation next to Chinese characters, and brackets that pair up in one width."""
     text = _NEXT_TO_CJK.sub(lambda m: _FULL[m.group(0)], text)
     return _OPEN_PAREN_CJK.sub(lambda m: f"（{m.group(1) if m.group(1) is not None else m.group(2)}）", text)
-
-
-def zh_date(day: date) -> str:
-    """The one date style on forms and sheets: 2019年9月16日."""
-    return f"{day.year}年{day.month}月{day.day}日"
-
-
-_ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
-
-
-def zh_dates(text: str) -> str:
-    """Free text for people: ISO dates (2019-09-16) written the Chinese way (2019年9月16日)."""
-    return _ISO_DATE.sub(lambda m: zh_date(date(int(m[1]), int(m[2]), int(m[3]))), text)
-
-
-# Place names pypinyin reads wrong (都 is dū in place names, not dōu).
-PINYIN_OVERRIDES = {"郫都": ["pi2", "du1"], "新都": ["xin1", "du1"]}
-_OVERRIDE_SPLIT = re.compile("(" + "|".join(PINYIN_OVERRIDES) + ")")
-
-
-def pinyin_key(text: str) -> tuple[tuple[str, ...], str]:
-    """Sort key for units and names in pinyin order, as Chinese lists are sorted (not code-point order).
-
-    pypinyin is imported here, not with the module: its dictionaries cost about 55 MB and 0.7 s, and every
-    later garbage collection walks them — a build never sorts by pinyin."""
-    from pypinyin import Style, lazy_pinyin
-
-    sounds: list[str] = []
-    for part in _OVERRIDE_SPLIT.split(text):
-        sounds += PINYIN_OVERRIDES.get(part) or lazy_pinyin(part, style=Style.TONE3, neutral_tone_with_five=True)
-    return tuple(sounds), text
 
 
 def para_text(text: str) -> str:

@@ -26,12 +26,13 @@ from kunnan_docs.core.labels import KIND, OUTCOME, archive_title
 from kunnan_docs.core.resources import checklist_data
 from kunnan_docs.core.rules import attachment_path_problem, follow_up_complete
 from kunnan_docs.core.workcal import WorkCalendar
+from kunnan_docs.core.zh import zh_date, zh_dates
 from kunnan_docs.errors import AttachmentError
 from kunnan_docs.forms.archival import SAVE_OPTIONS, make_archival
 from kunnan_docs.forms.fill import FilledForm, forms_for
 from kunnan_docs.forms.pdf import Box, render_with_boxes
 from kunnan_docs.forms.qr import form_fingerprint, form_key
-from kunnan_docs.forms.typeset import PAGE_H, PAGE_NUMBER_STRIP, PAGE_W, zh_date, zh_dates
+from kunnan_docs.forms.typeset import PAGE_H, PAGE_NUMBER_STRIP, PAGE_W
 from kunnan_docs.forms.word import render_docx
 from kunnan_docs.package import pdfa, sheets
 from kunnan_docs.package.attachments import load

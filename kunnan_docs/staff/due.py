@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from kunnan_docs.core.workcal import add_months
-from kunnan_docs.forms.typeset import pinyin_key, zh_date
+from kunnan_docs.core.zh import pinyin_key, zh_date
 from kunnan_docs.package.layout import INPUT_DIR
 from kunnan_docs.package.outbox import Published, published
 from kunnan_docs.staff.xlsx import new_workbook, write_table

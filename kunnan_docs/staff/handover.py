@@ -23,19 +23,9 @@ from reportlab.platypus import Spacer
 from tqdm import tqdm
 
 from kunnan_docs.core.labels import KIND
+from kunnan_docs.core.zh import pinyin_key, zh_date
 from kunnan_docs.errors import UsageError
-from kunnan_docs.forms.typeset import (
-    Para,
-    Title,
-    cells,
-    document,
-    grid,
-    pinyin_key,
-    sheet_text,
-    styles,
-    zh_date,
-    zh_punct,
-)
+from kunnan_docs.forms.typeset import Para, Title, cells, document, grid, sheet_text, styles, zh_punct
 from kunnan_docs.package.layout import HANDOVER_MARKER, HANDOVER_PACKAGES, HANDOVER_REGISTER, write_manifests
 from kunnan_docs.package.outbox import Published, published
 from kunnan_docs.package.verify import verify_folder

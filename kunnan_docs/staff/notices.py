@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pikepdf
 
+from kunnan_docs.core.zh import pinyin_key
 from kunnan_docs.forms.archival import SAVE_OPTIONS, make_archival
-from kunnan_docs.forms.typeset import pinyin_key
 from kunnan_docs.package.layout import notice_pdf
 from kunnan_docs.package.outbox import Published, published
 

@@ -46,7 +46,8 @@ from kunnan_docs.staff.due import due_list
 from kunnan_docs.staff.due import write_xlsx as write_due_xlsx
 from kunnan_docs.staff.handover import choose, hand_over, make_zip
 from kunnan_docs.staff.progress import HEADERS as PROGRESS_HEADERS
-from kunnan_docs.staff.progress import OTHER_HEADERS, chart, other_levels, report_pdf, tally
+from kunnan_docs.staff.progress import OTHER_HEADERS, tally
+from kunnan_docs.staff.progress_sheet import chart, report_pdf
 from kunnan_docs.web.security import Session, Sessions, Users, audit, csrf_ok, file_inside
 
 HERE = Path(__file__).resolve().parent
@@ -354,7 +355,7 @@ def _unused(path: Path) -> Path:
 
 async def progress(request: Request) -> Response:
     as_of = _date(request.query_params.get("as_of"), date.today()) or date.today()
-    lines, others = tally(_desk(request).outbox, as_of), other_levels(_desk(request).outbox, as_of)
+    lines, others = tally(_desk(request).outbox, as_of)
     svg = renderSVG.drawToString(chart(lines)).split("?>", 1)[-1].split("'>", 1)[-1] if lines else ""
     return page(request, "progress.html", as_of=as_of, headers=PROGRESS_HEADERS, rows=[x.row() for x in lines],
                 other_headers=OTHER_HEADERS, others=[x.other_row() for x in others], svg=svg)
@@ -362,8 +363,8 @@ async def progress(request: Request) -> Response:
 
 async def progress_pdf(request: Request) -> Response:
     as_of = _date(request.query_params.get("as_of"), date.today()) or date.today()
-    outbox = _desk(request).outbox
-    pdf = report_pdf(tally(outbox, as_of), as_of, other_levels(outbox, as_of))
+    lines, others = tally(_desk(request).outbox, as_of)
+    pdf = report_pdf(lines, as_of, others)
     return Response(pdf, media_type="application/pdf", headers=_attachment(f"解困脱困进度-{as_of.isoformat()}.pdf"))
 
 
