@@ -242,11 +242,11 @@ def _print_signatures(outbox: Path) -> None:
     from kunnan_docs.package.outbox import published
 
     packages = published(outbox)
-    awaiting = [p for p in packages if p.report.awaiting_signature]
+    awaiting = [p for p in packages if p.listing.awaiting_signature]
     print(f"待签章:{len(awaiting)} 卷")
     for p in awaiting:
-        print(f"    {p.archive_no}  " + "、".join(a.title for a in p.report.awaiting_signature))
-    notes = [(p.archive_no, n) for p in packages for n in p.report.notes]
+        print(f"    {p.archive_no}  " + "、".join(a.title for a in p.listing.awaiting_signature))
+    notes = [(p.archive_no, n) for p in packages for n in p.listing.notes]
     if notes:
         print(f"请核对:{len(notes)} 处")
         for archive_no, note in notes:
@@ -289,7 +289,7 @@ def cmd_due(args: argparse.Namespace) -> int:
     from kunnan_docs.staff.due import write_xlsx as write_due_xlsx
     from kunnan_docs.staff.xlsx import terminal_table
     as_of = args.as_of or date.today()
-    items = due_list(Path(args.outbox), as_of)
+    items = due_list(Path(args.outbox), as_of, reach=bool(args.output))
     if not items:
         print(f"截至 {as_of},30 天内没有到期的走访、核查或回访,也没有待签回的表单。")
     else:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from kunnan_docs.errors import BadPackage
-from kunnan_docs.package.layout import REPORT, ItemStatus, Report, read_report
+from kunnan_docs.package.layout import REPORT, ItemStatus, Listing, Report, read_listing, read_report
 
 from .conftest import DELETE, set_pointer
 
@@ -70,3 +70,17 @@ def test_read_report_turns_a_missing_or_unparsable_file_into_a_message(tmp_path:
     (tmp_path / REPORT).write_bytes(b"\xff\xfe")
     with pytest.raises(BadPackage, match=f"{REPORT} 无法读取"):
         read_report(tmp_path)
+
+
+def test_a_listing_is_the_report_without_its_checklist_and_checked_the_same_way(tmp_path: Path) -> None:
+    """Lists read 10,000 packages: they check what they show, and a spoilt checklist still fails the whole read."""
+    assert Listing.from_dict(copy.deepcopy(GOOD)) == Report.from_dict(copy.deepcopy(GOOD)).listing
+    data = copy.deepcopy(GOOD)
+    set_pointer(data, "/checklist/1/status", "lost")
+    (tmp_path / REPORT).write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    assert read_listing(tmp_path).status_label == "材料不全(缺第2项)"
+    with pytest.raises(BadPackage, match="checklist/1/status"):
+        read_report(tmp_path)
+    set_pointer(data, "/awaiting_signature/0/no", "3")
+    with pytest.raises(BadPackage, match="awaiting_signature/0/no"):
+        Listing.from_dict(data)

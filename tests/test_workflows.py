@@ -156,6 +156,7 @@ def test_due_list_per_contact_person(outbox, tmp_path, capsys) -> None:
     contacts = [r[0] for r in rows]
     assert contacts == sorted(contacts, key=lambda c: pinyin_key(c))  # grouped per contact person, pinyin order
     assert not any(r[1] == "CD510104-2018-0112" for r in rows)  # finished follow-up: nothing due
+    assert not any(d.phone or d.address for d in due_list(outbox, date(2020, 8, 1)))  # the screen's list: no reach
 
 
 def test_progress_table_and_pdf(outbox, tmp_path, capsys) -> None:

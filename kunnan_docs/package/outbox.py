@@ -3,29 +3,42 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from kunnan_docs.errors import BadPackage
-from kunnan_docs.package.layout import AREAS, HISTORY, VERSION, Report, package_pdf, read_report, safe_name
+from kunnan_docs.package.layout import (
+    AREAS,
+    HISTORY,
+    VERSION,
+    Listing,
+    Report,
+    package_pdf,
+    read_listing,
+    read_report,
+    safe_name,
+)
 
 
 @dataclass
 class Published:
+    """A package as lists see it; the whole typed report (checklist and all) is read when first asked for."""
+
     folder: Path
-    report: Report
+    listing: Listing
 
     @property
     def archive_no(self) -> str:
-        return self.report.archive_no
+        return self.listing.archive_no
 
     @property
     def kind(self) -> str:
-        return self.report.kind
+        return self.listing.kind
 
     @property
     def case(self) -> dict[str, Any]:
-        return self.report.case
+        return self.listing.case
 
     @property
     def pdf(self) -> Path:
@@ -33,14 +46,30 @@ class Published:
 
     @property
     def complete(self) -> bool:
-        return self.report.complete
+        return self.listing.complete
+
+    @cached_property
+    def report(self) -> Report:
+        """Raises BadPackage if report.json was spoilt since the listing was read."""
+        return read_report(self.folder)
 
 
 def _read(folder: Path) -> Published | None:
     try:
-        return Published(folder, read_report(folder))
+        return Published(folder, read_listing(folder))
     except BadPackage:
         return None
+
+
+def _read_whole(folder: Path) -> Published | None:
+    """For one package's page: the whole report checked up front, so that a spoilt checklist hides the package."""
+    try:
+        report = read_report(folder)
+    except BadPackage:
+        return None
+    pkg = Published(folder, report.listing)
+    pkg.report = report
+    return pkg
 
 
 def published(outbox: Path) -> list[Published]:
@@ -55,11 +84,11 @@ def package_in(outbox: Path, folder: str) -> Published | None:
     """One current package by its folder name (as links carry it), without reading the whole outbox."""
     if folder != safe_name(folder) or folder.startswith(".") or folder in AREAS:
         return None
-    return _read(outbox / folder)
+    return _read_whole(outbox / folder)
 
 
 def history(outbox: Path, pkg: Published) -> list[tuple[int, Published]]:
     """The earlier versions of a package, numbered as publish numbered them, oldest first."""
     folder = outbox / HISTORY / pkg.folder.name
     versions = [(int(m.group(1)), v) for v in (folder.iterdir() if folder.is_dir() else []) if (m := VERSION.fullmatch(v.name))]
-    return [(n, p) for n, v in sorted(versions) if (p := _read(v))]
+    return [(n, p) for n, v in sorted(versions) if (p := _read_whole(v))]

@@ -77,7 +77,9 @@ def _reach(pkg: Published) -> tuple[str, str]:
     return str(worker.get("phone") or ""), str(worker.get("address") or "")
 
 
-def due_list(outbox: Path, as_of: date) -> list[Due]:
+def due_list(outbox: Path, as_of: date, reach: bool = False) -> list[Due]:
+    """reach: with the family's phone and address, for the Excel list (read from each family's case file; the
+    screen never shows them)."""
     items = []
     for pkg in published(outbox):
         c = pkg.case
@@ -98,10 +100,10 @@ def due_list(outbox: Path, as_of: date) -> list[Due]:
             if not any(v >= need for v in visits):  # no visit yet covers the six months after exit
                 found.append(("脱困满六个月回访", max([notice, *visits]), need))
         soon = [(what, last, day) for what, last, day in found if (day - as_of).days <= SOON_DAYS]
-        unsigned = [(f"待签章:{a.title}", day, day) for a in pkg.report.awaiting_signature
+        unsigned = [(f"待签章:{a.title}", day, day) for a in pkg.listing.awaiting_signature
                     if (day := date.fromisoformat(a.date) if a.date else filed) <= as_of]
         if soon or unsigned:
-            phone, address = _reach(pkg)
+            phone, address = _reach(pkg) if reach else ("", "")
             items += [Due(contact, pkg.archive_no, name, what, last, day, as_of, phone, address)
                       for what, last, day in soon]
             items += [Due(contact, pkg.archive_no, name, what, last, day, as_of, phone, address, awaiting=True)

@@ -44,7 +44,7 @@ class Handover:
 
     @property
     def pages(self) -> int:
-        return sum(p.report.pages.total for p in self.packages)
+        return sum(p.listing.pages.total for p in self.packages)
 
 
 def handing_unit(packages: list[Published]) -> str:
@@ -68,17 +68,17 @@ def choose(outbox: Path, district: str, cases: list[str] | None) -> list[Publish
 
 def _row(seq: int, pkg: Published) -> list[object]:
     complete = pkg.complete
-    remark = "" if complete else zh_punct(pkg.report.status_label)
+    remark = "" if complete else zh_punct(pkg.listing.status_label)
     unsigned = unsigned_forms(pkg)
     if unsigned:
         remark += "；未签章：" + "、".join(unsigned)
-    answer = "是" if complete else "否（待签章）" if pkg.report.status == "awaiting_signature" else "否"
-    return [seq, pkg.archive_no, pkg.case.get("worker_name", ""), KIND[pkg.kind], pkg.report.pages.total,
+    answer = "是" if complete else "否（待签章）" if pkg.listing.status == "awaiting_signature" else "否"
+    return [seq, pkg.archive_no, pkg.case.get("worker_name", ""), KIND[pkg.kind], pkg.listing.pages.total,
             answer, remark]
 
 
 def unsigned_forms(pkg: Published) -> list[str]:
-    return [a.title for a in pkg.report.awaiting_signature]
+    return [a.title for a in pkg.listing.awaiting_signature]
 
 
 def _register_pdf(rows: list[list[object]], giver: str, district: str, when: date, total_pages: int) -> bytes:

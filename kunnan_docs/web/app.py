@@ -275,7 +275,7 @@ async def due(request: Request) -> Response:
 async def due_xlsx(request: Request) -> Response:
     as_of = _date(request.query_params.get("as_of"), date.today()) or date.today()
     buf = io.BytesIO()
-    write_due_xlsx(due_list(_desk(request).outbox, as_of), as_of, buf)
+    write_due_xlsx(due_list(_desk(request).outbox, as_of, reach=True), as_of, buf)
     return Response(buf.getvalue(), media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers=_attachment(f"到期提醒-{as_of.isoformat()}.xlsx"))
 
