@@ -80,7 +80,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 def _custom_templates_notice() -> None:
     """A clerk's Word templates change the Word files only: say so, lest a Word file's wording be taken for the
     archived one (README "The forms")."""
-    from kunnan_docs.forms.word import TEMPLATES_ENV
+    from kunnan_docs.core.resources import TEMPLATES_ENV
 
     if folder := os.environ.get(TEMPLATES_ENV):
         print(f"注意:使用了自定义 Word 模板文件夹 {folder}({TEMPLATES_ENV})。模板中的改动只进入 Word 文件;"

@@ -12,6 +12,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -21,7 +22,7 @@ from kunnan_docs.core.rules import attachment_path_problem
 from kunnan_docs.core.validate import validate_file
 from kunnan_docs.core.workcal import WorkCalendar
 from kunnan_docs.errors import CaseRejected, ExitCode
-from kunnan_docs.package.layout import STAGING
+from kunnan_docs.package.layout import STAGING, file_digests
 
 
 class Outcome(StrEnum):
@@ -60,11 +61,17 @@ class CaseResult:
     skipped: bool = False  # already published from exactly these inputs by this version (batch.run_cases)
 
 
-def inputs_digest(folder: Path, files: list[Path]) -> str:
-    """One SHA-256 over the inputs' names (relative to the case folder) and bytes, in a stable order."""
+def inputs_digest(folder: Path, files: list[Path], each: dict[str, tuple[str, str]] | None = None) -> str:
+    """One SHA-256 over the inputs' names (relative to the case folder) and bytes, in a stable order.
+
+    Given `each`, it receives every file's own (SHA-256, SM3) for the package manifests, from the same one read."""
     digest = hashlib.sha256()
     for path in sorted(files):
-        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        rel = path.relative_to(folder).as_posix()
+        digest.update(rel.encode() + b"\0")
+        if each is not None:
+            each[rel] = file_digests(path, digest)
+            continue
         with path.open("rb") as f:
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 digest.update(chunk)
@@ -96,12 +103,16 @@ def process_case(case_file: Path, outbox: Path, calendar: WorkCalendar | None = 
     try:
         files = _snapshot(case_file, raw, checked.case.data.get("attachments", []), snapshot)
         case = parse_case(raw, snapshot / case_file.name)
-        try:
-            pkg = build(case, checked.findings, calendar, originals_for(outbox, case.archive_no))
-        except CaseRejected as exc:
-            return CaseResult(case_file, Outcome.REJECTED, archive_no, messages=[str(exc)])
-        digest = inputs_digest(snapshot, files)
-        folder = publish(pkg, outbox, inputs=snapshot)
+        each: dict[str, tuple[str, str]] = {}
+        # hashlib lets go of the GIL: the inputs are hashed on the second core while the forms render
+        with ThreadPoolExecutor(max_workers=1) as hasher:
+            hashed = hasher.submit(inputs_digest, snapshot, files, each)
+            try:
+                pkg = build(case, checked.findings, calendar, originals_for(outbox, case.archive_no))
+            except CaseRejected as exc:
+                return CaseResult(case_file, Outcome.REJECTED, archive_no, messages=[str(exc)])
+            digest = hashed.result()
+        folder = publish(pkg, outbox, inputs=snapshot, input_digests=each)
     finally:
         shutil.rmtree(snapshot, ignore_errors=True)  # gone already when published: moved into the package
     return CaseResult(case_file, Outcome(pkg.status), archive_no, folder, pkg.status_label, pkg.total_pages,

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .conftest import build_examples
+import pytest
+
+from kunnan_docs.forms import aside
+from kunnan_docs.pipeline import process_case
+
+from .conftest import EXIT_EXAMPLE, build_examples
 
 
 def files(root: Path) -> dict[str, bytes]:
@@ -18,3 +23,16 @@ def test_examples_build_byte_identical_in_processes_with_different_hash_seeds(bu
     assert sorted(first) == sorted(second)
     assert [name for name in first if first[name] != second[name]] == []
     assert sum(name.endswith(".pdf") for name in first) >= 3  # the packages and their forms were compared
+
+
+def test_word_forms_rendered_aside_are_the_bytes_a_pool_worker_renders(built_examples, tmp_path) -> None:
+    """A single build forks its Word forms onto the second core; `build` of several cases (pool workers, as for
+    built_examples) renders them in the worker itself. Both give the same files."""
+    if not aside.spare_core():
+        pytest.skip("no second core or no fork here: builds render Word forms in-process only")
+    result = process_case(EXIT_EXAMPLE / "case.json", tmp_path / "outbox")
+    assert result.folder is not None
+    alone, pooled = files(result.folder), files(built_examples / result.folder.name)
+    compared = [name for name in alone if name.endswith((".docx", ".pdf")) and not name.startswith("input/")]
+    assert sum(name.endswith(".docx") for name in compared) == 6
+    assert [name for name in compared if alone[name] != pooled[name]] == []

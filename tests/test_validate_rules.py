@@ -6,8 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from kunnan_docs.core import idcard
+from kunnan_docs.core.resources import case_schema
 from kunnan_docs.core.validate import validate_file
 
 from .conftest import DELETE, EXIT_EXAMPLE, FILING_EXAMPLE, REFILED_EXAMPLE
@@ -172,3 +174,8 @@ def test_checklist_data_holds_only_what_the_code_reads() -> None:
 
     read = {f.name for f in fields(Item)}
     assert [sorted(set(item) - read) for item in checklist_data()["items"] if set(item) - read] == []
+
+
+def test_shipped_case_schema_is_valid_json_schema_2020_12() -> None:
+    """Checked here once instead of in every process that validates a case."""
+    Draft202012Validator.check_schema(case_schema())

@@ -10,6 +10,7 @@ from typing import Any
 from kunnan_docs.errors import ConfigError
 
 _PACKAGE = Path(__file__).resolve().parent.parent
+TEMPLATES_ENV = "KUNNAN_TEMPLATES"  # a folder of a clerk's own Word templates (forms/word.py), instead of templates/
 
 
 def data_dir(name: str) -> Path:

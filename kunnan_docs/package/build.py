@@ -28,12 +28,12 @@ from kunnan_docs.core.rules import attachment_path_problem, follow_up_complete
 from kunnan_docs.core.workcal import WorkCalendar
 from kunnan_docs.core.zh import zh_date, zh_dates
 from kunnan_docs.errors import AttachmentError
+from kunnan_docs.forms import aside
 from kunnan_docs.forms.archival import SAVE_OPTIONS, make_archival
 from kunnan_docs.forms.fill import FilledForm, forms_for
 from kunnan_docs.forms.pdf import Box, render_with_boxes
 from kunnan_docs.forms.qr import form_fingerprint, form_key
 from kunnan_docs.forms.typeset import PAGE_H, PAGE_NUMBER_STRIP, PAGE_W
-from kunnan_docs.forms.word import render_docx
 from kunnan_docs.package import pdfa, sheets
 from kunnan_docs.package.attachments import load
 from kunnan_docs.package.ink import SCAN_DPI, form_flags, render_pages
@@ -159,23 +159,29 @@ def build(case: Case, findings: list[Finding], calendar: WorkCalendar | None = N
     `originals` are the signed originals filed for this archive number (signed.originals_for); a case
     attachment marked `signed` is read the same way, by the QR codes on its pages."""
     calendar = calendar or WorkCalendar()
-    forms, boxes = [], {}
-    for f in forms_for(case, calendar):
-        pdf, boxes[form_key(f)] = render_with_boxes(f, case.archive_no)
-        forms.append((f, pdf, render_docx(f, case.archive_no)))
-    results = _collect(case, forms, boxes, originals or {})
-    content = [p for r in results for p in r.parts]
-    number = 1
-    for part in content:
-        part.first, part.last = number, number + part.pages - 1
-        number += part.pages
-    follow_up_done = case.kind != "exit" or follow_up_complete(case)
-    pkg = Package(case, None, forms, results, findings, follow_up_done, number - 1)
-    _assemble(pkg, content)
+    filled = forms_for(case, calendar)
+    word = aside.start("kunnan_docs.forms.word:render_each", filled, case.archive_no)
+    try:
+        forms, boxes = [], {}
+        for f in filled:
+            pdf, boxes[form_key(f)] = render_with_boxes(f, case.archive_no)
+            forms.append((f, pdf))
+        results = _collect(case, forms, boxes, originals or {})
+        content = [p for r in results for p in r.parts]
+        number = 1
+        for part in content:
+            part.first, part.last = number, number + part.pages - 1
+            number += part.pages
+        follow_up_done = case.kind != "exit" or follow_up_complete(case)
+        pkg = Package(case, None, [], results, findings, follow_up_done, number - 1)
+        _assemble(pkg, content)
+    finally:
+        docx = word()  # waited for even when the case is refused: a broken template outranks the case's faults
+    pkg.forms = [(f, pdf, doc) for (f, pdf), doc in zip(forms, docx, strict=True)]
     return pkg
 
 
-def _collect(case: Case, forms: list[tuple[FilledForm, bytes, bytes]], boxes: dict[str, list[Box]],
+def _collect(case: Case, forms: list[tuple[FilledForm, bytes]], boxes: dict[str, list[Box]],
              stored: dict[str, SignedOriginal]) -> list[ItemResult]:
     results = []
     union = case.data.get("union", "")
@@ -198,7 +204,7 @@ def _collect(case: Case, forms: list[tuple[FilledForm, bytes, bytes]], boxes: di
                 continue
             scans.append(Part(item, att.get("title") or item.title, parse_date(att.get("date")),
                               att.get("responsible", ""), att.get("doc_no", ""), loaded.pdf, False))
-        for f, pdf, _ in forms:
+        for f, pdf in forms:
             if f.spec.item == item.id:
                 key = form_key(f)
                 offered = offers.get(key, []) + ([stored_offer(stored[key])] if key in stored else [])

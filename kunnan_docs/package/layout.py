@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -112,31 +113,36 @@ def _sm3() -> Any:
         return _PureSm3()
 
 
-def file_digests(path: Path) -> tuple[str, str]:
-    """SHA-256 and SM3 of a file, read once."""
+def file_digests(path: Path, *more: Any) -> tuple[str, str]:
+    """SHA-256 and SM3 of a file, read once; the hash objects in `more` are fed the same bytes."""
     sha256, sm3 = hashlib.sha256(), _sm3()
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             sha256.update(chunk)
             sm3.update(chunk)
+            for digest in more:
+                digest.update(chunk)
     return sha256.hexdigest(), sm3.hexdigest()
 
 
-def manifests(folder: Path) -> dict[str, str]:
-    """Manifest file name → its text: every file below the folder except the manifests, by SM3 and by SHA-256."""
+def manifests(folder: Path, known: Mapping[str, tuple[str, str]] | None = None) -> dict[str, str]:
+    """Manifest file name → its text: every file below the folder except the manifests, by SM3 and by SHA-256.
+
+    `known`: relative path → (SHA-256, SM3) of files hashed as they were made, so that they are not read again."""
+    known = known or {}
     by_sm3, by_sha256 = [], []
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder).as_posix()
         if path.is_file() and rel not in MANIFESTS:
-            sha256, sm3 = file_digests(path)
+            sha256, sm3 = known.get(rel) or file_digests(path)
             by_sha256.append(f"{sha256}  {rel}\n")
             by_sm3.append(f"{sm3}  {rel}\n")
     return {MANIFEST_SM3: "".join(by_sm3), MANIFEST: "".join(by_sha256)}
 
 
-def write_manifests(folder: Path) -> None:
+def write_manifests(folder: Path, known: Mapping[str, tuple[str, str]] | None = None) -> None:
     """Write both manifests, flushed to disk, the SHA-256 one last (its presence marks a finished folder)."""
-    for name, text in manifests(folder).items():
+    for name, text in manifests(folder, known).items():
         with (folder / name).open("w", encoding="utf-8") as f:
             f.write(text)
             f.flush()

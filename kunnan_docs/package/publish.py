@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -96,8 +97,10 @@ def summary(pkg: Package) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_folder(pkg: Package, folder: Path, inputs: Path | None = None) -> None:
-    """`inputs`, the private copy the package was built from, moves in as input/ (covered by the manifest)."""
+def write_folder(pkg: Package, folder: Path, inputs: Path | None = None,
+                 input_digests: Mapping[str, tuple[str, str]] | None = None) -> None:
+    """`inputs`, the private copy the package was built from, moves in as input/ (covered by the manifest);
+    `input_digests`, its files' (SHA-256, SM3) by path relative to it, taken while the package was built."""
     folder.mkdir(parents=True)
     pkg.save_pdf(package_pdf(folder, pkg.case.archive_no))
     (folder / DOCUMENTS).mkdir()
@@ -108,17 +111,18 @@ def write_folder(pkg: Package, folder: Path, inputs: Path | None = None) -> None
     (folder / SUMMARY).write_text(summary(pkg), encoding="utf-8-sig")  # BOM: Windows Notepad shows it right
     if inputs is not None:
         os.rename(inputs, folder / INPUT_DIR)
-    write_manifests(folder)
+    write_manifests(folder, {f"{INPUT_DIR}/{rel}": digests for rel, digests in (input_digests or {}).items()})
 
 
 
-def publish(pkg: Package, outbox: Path, inputs: Path | None = None) -> Path:
+def publish(pkg: Package, outbox: Path, inputs: Path | None = None,
+            input_digests: Mapping[str, tuple[str, str]] | None = None) -> Path:
     """Build aside, then rename into place; returns the published folder."""
     name = safe_name(pkg.case.archive_no)
     staging = outbox / STAGING / f"{name}.{os.getpid()}"
     if staging.exists():
         shutil.rmtree(staging)
-    write_folder(pkg, staging, inputs)
+    write_folder(pkg, staging, inputs, input_digests)
     target = outbox / name
     if target.exists():
         _retire(target, outbox / HISTORY / name)
