@@ -29,11 +29,12 @@ from kunnan_docs.forms.fill import forms_for
 from kunnan_docs.forms.pdf import render_pdf
 from kunnan_docs.inbox.ledger import Ledger
 from kunnan_docs.package.layout import HISTORY, LEDGER, STATE_DIR, safe_name
+from kunnan_docs.package.pageimage import single_image
 from kunnan_docs.package.signed import originals_for
 from kunnan_docs.package.verify import verify_folder
 from kunnan_docs.scan.filing import PROCESSED, REASON_FILE, REVIEW, REVIEW_PDF, scan_in, waiting_forms
 from kunnan_docs.scan.folder import ScannerFolder
-from kunnan_docs.scan.pages import _single_image, read_scan
+from kunnan_docs.scan.pages import read_scan
 
 from .conftest import EXIT_EXAMPLE, FILING_EXAMPLE, REFILED_EXAMPLE, set_pointer
 from .scanner_sim import Spoil, encoded, pages_of, scan, scanner_pdf
@@ -324,7 +325,7 @@ def test_a_scan_with_an_ocr_text_layer_is_still_read_from_its_image(tmp_path: Pa
     canvas.drawText(text)
     canvas.save()
     with pikepdf.open(sandwich) as pdf:
-        assert _single_image(pdf.pages[0]) is not None
+        assert single_image(pdf.pages[0]) is not None
     [page] = read_scan(sandwich).pages
     assert page.code and page.code.form_key == "annex6" and page.rotate == 180
 

@@ -5,11 +5,13 @@ signature cell or seal area is flagged. Real renders, real scans (examples/make_
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
 from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 
+import img2pdf
 import pikepdf
 import pypdfium2 as pdfium
 import pytest
@@ -23,7 +25,8 @@ from kunnan_docs.forms.fill import forms_for
 from kunnan_docs.forms.pdf import render_with_boxes
 from kunnan_docs.forms.qr import form_fingerprint, form_key
 from kunnan_docs.package.ink import form_flags
-from kunnan_docs.package.signed import store_original
+from kunnan_docs.package.pageimage import single_image
+from kunnan_docs.package.signed import read_signed_attachment, store_original
 
 from .conftest import EXAMPLES, EXIT_EXAMPLE, FILING_EXAMPLE
 
@@ -168,6 +171,35 @@ def test_ink_is_found_where_it_belongs_and_missed_where_it_is_not(annex: int) ->
         for label, variant in _variants(scans).items():
             flags = form_flags(variant, pdf, boxes)
             assert [(f.area, f.ink) for f in flags] == [(n, n not in unsigned) for n in names], label
+
+
+@pytest.mark.parametrize("variant", ["200dpi grey", "300dpi black-and-white", "upside down", "skewed -3°"])
+def test_a_signed_attachment_is_sorted_and_ink_checked_from_its_own_images(variant: str) -> None:
+    """The scanner's JPEG or CCITT image is what is read (no page rendering); a sheet straightened by /Rotate
+    reads the same."""
+    case = read_case(EXIT_EXAMPLE / "case.json")
+    form = next(f for f in forms_for(case) if f.spec.annex == 3)
+    pdf, boxes = render_with_boxes(form, case.archive_no)
+    ms = make_signed()
+    names = [b.name for b in boxes]
+    scans = _variants(ms.signed_scan(form, case.archive_no, case.data["union"], unsigned=frozenset(names[:1])))[variant]
+    scanner = pikepdf.open(io.BytesIO(ms.scanner_pdf(scans)))
+    if variant == "300dpi black-and-white":  # as a scanner writes it: CCITT G4, one bit a pixel
+        scanner = pikepdf.open(io.BytesIO(img2pdf.convert([_g4_tiff(scans)], nodate=True)))
+    if variant == "upside down":
+        for page in scanner.pages:
+            page.obj.Rotate = 180
+    [offer], notes = read_signed_attachment(scanner, "扫描件.pdf", case.archive_no)
+    assert notes == [] and offer.original.form_key == form_key(form) and offer.original.pages == [1, 2][:len(scans)]
+    assert all(single_image(page) for page in offer.pages.pages)
+    flags = form_flags(offer.images(), pdf, boxes)
+    assert [(f.area, f.ink) for f in flags] == [(n, n != names[0]) for n in names]
+
+
+def _g4_tiff(pages: list[Image.Image]) -> bytes:
+    buf = io.BytesIO()
+    pages[0].save(buf, "TIFF", compression="group4", save_all=True, append_images=pages[1:], dpi=(300, 300))
+    return buf.getvalue()
 
 
 def test_due_lists_forms_awaiting_signature_and_handover_refuses_them(case_copy, tmp_path, capsys) -> None:

@@ -11,11 +11,9 @@ like a signature.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import pikepdf
 import pypdfium2 as pdfium
 import zxingcpp
 from PIL import Image, ImageChops, ImageFilter
@@ -79,12 +77,8 @@ def find_codes(scan: Image.Image) -> list[Located]:
     return [Located(c.text, tuple((x / 2, y / 2) for x, y in c.corners)) for c in found]  # type: ignore[misc]
 
 
-def render_pages(pdf: pikepdf.Pdf | bytes, dpi: int = DPI) -> list[Image.Image]:
-    """Every page as a grey image (pdfium honours the page's rotation)."""
-    if isinstance(pdf, pikepdf.Pdf):
-        buf = io.BytesIO()
-        pdf.save(buf)
-        pdf = buf.getvalue()
+def render_pages(pdf: bytes, dpi: int = DPI) -> list[Image.Image]:
+    """Every page of a PDF we printed, as a grey image."""
     doc = pdfium.PdfDocument(pdf)
     try:
         return [doc[i].render(scale=dpi / 72, grayscale=True).to_pil().convert("L") for i in range(len(doc))]

@@ -23,8 +23,9 @@ from PIL import Image
 
 from kunnan_docs.forms.qr import form_key as form_key  # the store's file names: annex3, annex7-2 …
 from kunnan_docs.forms.qr import parse
-from kunnan_docs.package.ink import SCAN_DPI, InkFlag, find_codes, render_pages
+from kunnan_docs.package.ink import SCAN_DPI, InkFlag
 from kunnan_docs.package.layout import SIGNED, safe_name
+from kunnan_docs.package.pageimage import ScanPages
 
 
 @dataclass(frozen=True)
@@ -115,11 +116,15 @@ def originals_for(outbox: Path, archive_no: str) -> dict[str, SignedOriginal]:
 
 @dataclass
 class Offer:
-    """A signed original offered for a generated form: its record, its pages, and their images once rendered."""
+    """A signed original offered for a generated form: its record and its pages."""
 
     original: SignedOriginal
     pages: pikepdf.Pdf
-    images: list[Image.Image] | None = None
+
+    def images(self) -> list[Image.Image]:
+        """The scanned pages in grey, for the ink check: each page's own image where it is one."""
+        pages = ScanPages(self.pages)
+        return [pages.image(i, SCAN_DPI) for i in range(len(self.pages.pages))]
 
 
 def stored_offer(original: SignedOriginal) -> Offer:
@@ -131,11 +136,11 @@ def read_signed_attachment(pdf: pikepdf.Pdf, name: str, archive_no: str) -> tupl
 
     Pages whose code cannot be read or names another archive number, and forms with pages missing, are
     not used; the returned notes say which, for the report."""
-    images = render_pages(pdf, SCAN_DPI)
+    scanned = ScanPages(pdf)
     groups: dict[str, dict[int, tuple[int, str, int]]] = {}  # form_key → page → (index in file, fingerprint, n)
     notes: list[str] = []
-    for index, image in enumerate(images):
-        codes = [c for located in find_codes(image) if (c := parse(located.text))]
+    for index in range(len(pdf.pages)):
+        codes = [c for found in scanned.codes(index)[0] if (c := parse(found.text))]
         if not codes:
             notes.append(f"签章扫描件“{name}”第{index + 1}页的二维码无法识别,未入卷。请重新扫描这一页。")
             continue
@@ -155,5 +160,5 @@ def read_signed_attachment(pdf: pikepdf.Pdf, name: str, archive_no: str) -> tupl
         subset = pikepdf.new()
         subset.pages.extend(pdf.pages[i] for i in order)
         original = SignedOriginal(key, Path(name), pages[1][1], name, [i + 1 for i in order])
-        offers.append(Offer(original, subset, [images[i] for i in order]))
+        offers.append(Offer(original, subset))
     return offers, notes
