@@ -52,7 +52,7 @@ def main() -> None:
         rows.append(("rerun, all up to date", timed(["build", str(work / "cases"), "-o", str(work / "b")])))
         from distributed import LocalCluster
 
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                           silence_logs=40) as cluster:
             rows.append(("Dask LocalCluster, 2 workers", timed(
                 ["build", str(work / "cases"), "-o", str(work / "c"), "--scheduler", cluster.scheduler_address,

@@ -97,7 +97,8 @@ def test_build_on_a_dask_local_cluster(tmp_path, capsys) -> None:
     """A real scheduler and two worker processes; the CLI only gets the address, as on a province's cluster."""
     distributed = pytest.importorskip("distributed")
     cases = [*_copies(tmp_path, 5), EXIT_EXAMPLE / "case.json"]
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+    # ":0": the scheduler's HTTP server takes a free port (with None it still binds 8787, busy when two runs overlap)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                                   silence_logs=40) as cluster:
         code = main(["build", *map(str, cases), "-o", str(tmp_path / "out"), "--scheduler",
                      cluster.scheduler_address, "--batch-size", "2"])
