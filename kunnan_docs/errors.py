@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from collections.abc import Iterable
 from enum import IntEnum
+from pathlib import Path
 
 from kunnan_docs.privacy import mask_text
 
@@ -76,3 +79,20 @@ class BadPackage(KunnanError):
     """A package folder does not have the shape package/layout.py promises (e.g. report.json unreadable)."""
 
     exit_code = ExitCode.VERIFY_FAILED
+
+
+def injected_write_fault(path: Path | str) -> None:
+    """Test hook for the full-disk and permission tests where no small file system can be mounted (README
+    "收件夹", fault injection): KUNNAN_WRITE_FAULT=<ENOSPC|EACCES|...>:<folder> makes a write below that folder
+    fail with the operating system's own OSError, while the file KUNNAN_WRITE_FAULT_WHILE exists (always if
+    unset). Called where the outbox, the ledger and the processed/rejected areas are written."""
+    spec = os.environ.get("KUNNAN_WRITE_FAULT")
+    if not spec:
+        return
+    switch = os.environ.get("KUNNAN_WRITE_FAULT_WHILE")
+    if switch and not os.path.exists(switch):
+        return
+    name, _, folder = spec.partition(":")
+    number = getattr(errno, name)
+    if Path(os.path.abspath(folder)) in (target := Path(os.path.abspath(path)), *target.parents):
+        raise OSError(number, os.strerror(number), str(path))

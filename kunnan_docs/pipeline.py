@@ -21,7 +21,7 @@ from kunnan_docs.core.casefile import parse_case
 from kunnan_docs.core.rules import attachment_path_problem
 from kunnan_docs.core.validate import validate_file
 from kunnan_docs.core.workcal import WorkCalendar
-from kunnan_docs.errors import CaseRejected, ExitCode
+from kunnan_docs.errors import CaseRejected, ExitCode, injected_write_fault
 from kunnan_docs.package.layout import STAGING, file_digests
 
 
@@ -122,6 +122,7 @@ def process_case(case_file: Path, outbox: Path, calendar: WorkCalendar | None = 
 def _snapshot(case_file: Path, raw: bytes, attachments: list[dict[str, str]], snapshot: Path) -> list[Path]:
     """Copy the case file's bytes and its attachments aside; the build reads only this copy."""
     target = snapshot / case_file.name
+    injected_write_fault(target)
     target.write_bytes(raw)
     files = [target]
     folder = case_file.parent.resolve()

@@ -12,6 +12,7 @@ import os
 from datetime import datetime
 from pathlib import Path
 
+from kunnan_docs.errors import injected_write_fault
 from kunnan_docs.inbox.discovery import Job
 from kunnan_docs.inbox.faults import fault_point
 from kunnan_docs.inbox.ledger import Ledger, Step
@@ -56,6 +57,7 @@ class Filing:
     def _carry_out(self, case_id: int, status: str, steps: list[Step]) -> None:
         moved = False
         for step in steps:
+            injected_write_fault(step.dst)
             step.dst.parent.mkdir(parents=True, exist_ok=True)
             if step.src is None:
                 step.dst.write_text(step.note or "", encoding="utf-8-sig")  # BOM: Notepad shows it right

@@ -18,6 +18,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from kunnan_docs.core.labels import OUTCOME, STAGE
+from kunnan_docs.errors import injected_write_fault
 from kunnan_docs.pipeline import Outcome
 from kunnan_docs.privacy import mask_text
 
@@ -100,6 +101,7 @@ class Step:
 class Ledger:
     def __init__(self, path: Path, read_only: bool = False) -> None:
         """read_only: for readers beside the watcher (the web desk), which must never write or create it."""
+        self.path = path
         if read_only:
             self.db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
             return
@@ -133,6 +135,7 @@ class Ledger:
             self.update(row.id, status=status, reason=reason, **fields)
             return row.id
         t = now()
+        injected_write_fault(self.path)
         cur = self.db.execute("INSERT INTO cases (source, status, reason, first_seen, updated) VALUES (?, ?, ?, ?, ?)",
                               (mask_text(source), status, _masked(reason), t, t))
         if fields:
@@ -145,6 +148,7 @@ class Ledger:
         if "reason" in fields:
             fields["reason"] = _masked(fields["reason"])  # type: ignore[arg-type]
         fields["updated"] = now()
+        injected_write_fault(self.path)
         cols = ", ".join(f"{k} = ?" for k in fields)
         self.db.execute(f"UPDATE cases SET {cols} WHERE id = ?", (*fields.values(), case_id))
 
@@ -191,6 +195,7 @@ class Ledger:
         return self.db.execute("SELECT entry, reason, seen FROM unclaimed ORDER BY entry").fetchall()
 
     def transaction(self) -> _Transaction:
+        injected_write_fault(self.path)
         return _Transaction(self.db)
 
     def by_status(self, *statuses: str) -> list[Row]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from kunnan_docs.core.casefile import Case
 from kunnan_docs.core.labels import ITEM_STATE
+from kunnan_docs.errors import injected_write_fault
 from kunnan_docs.package.build import Package, remarks_text
 from kunnan_docs.package.layout import (
     DOCUMENTS,
@@ -101,6 +102,7 @@ def write_folder(pkg: Package, folder: Path, inputs: Path | None = None,
                  input_digests: Mapping[str, tuple[str, str]] | None = None) -> None:
     """`inputs`, the private copy the package was built from, moves in as input/ (covered by the manifest);
     `input_digests`, its files' (SHA-256, SM3) by path relative to it, taken while the package was built."""
+    injected_write_fault(folder)
     folder.mkdir(parents=True)
     pkg.save_pdf(package_pdf(folder, pkg.case.archive_no))
     (folder / DOCUMENTS).mkdir()

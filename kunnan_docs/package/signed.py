@@ -21,6 +21,7 @@ from typing import Any
 import pikepdf
 from PIL import Image
 
+from kunnan_docs.errors import injected_write_fault
 from kunnan_docs.forms.qr import form_key as form_key  # the store's file names: annex3, annex7-2 …
 from kunnan_docs.forms.qr import parse
 from kunnan_docs.package.ink import SCAN_DPI, InkFlag
@@ -49,6 +50,7 @@ def store_dir(outbox: Path, archive_no: str) -> Path:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Written aside, synced, then renamed: a reader sees the old file or the whole new one."""
+    injected_write_fault(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
     with tmp.open("wb") as f:
         f.write(data)
