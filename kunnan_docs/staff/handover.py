@@ -52,8 +52,9 @@ def handing_unit(packages: list[Published]) -> str:
     return "、".join(sorted({p.case.get("union") or "（未填）" for p in packages}, key=pinyin_key))
 
 
-def choose(outbox: Path, district: str, cases: list[str] | None) -> list[Published]:
-    mine = [p for p in published(outbox) if p.case.get("district") == district]
+def choose(packages: list[Published], district: str, cases: list[str] | None) -> list[Published]:
+    """The district's packages (or the named ones) among the outbox's, read once by the caller."""
+    mine = [p for p in packages if p.case.get("district") == district]
     if cases:
         by_no = {p.archive_no: p for p in mine}
         unknown = [c for c in cases if c not in by_no]
@@ -61,7 +62,7 @@ def choose(outbox: Path, district: str, cases: list[str] | None) -> list[Publish
             raise UsageError(f"发件夹中没有属于“{district}”的这些档案号:{'、'.join(unknown)}。请核对档案号或区县名称。")
         mine = [by_no[c] for c in cases]
     if not mine:
-        districts = sorted({p.case.get("district", "") for p in published(outbox)})
+        districts = sorted({p.case.get("district", "") for p in packages})
         raise UsageError(f"发件夹中没有属于“{district}”的案卷。发件夹里有的区(市)县总工会:{'、'.join(districts) or '无'}。")
     return mine
 
@@ -134,7 +135,7 @@ def hand_over(outbox: Path, district: str, cases: list[str] | None, target: Path
               allow_unsigned: bool = False) -> Handover:
     if target.exists() and any(target.iterdir()):
         raise UsageError(f"输出文件夹 {target} 已存在且不是空的。请换一个文件夹名,以免覆盖上一次的移交。")
-    chosen = choose(outbox, district, cases)
+    chosen = choose(published(outbox), district, cases)
     unsigned = [p.archive_no for p in chosen if unsigned_forms(p)]
     if unsigned and not allow_unsigned:
         raise UsageError(f"以下案卷待签章(表单签章原件尚未扫描入卷),不能作为原件移交:{'、'.join(unsigned)}。"

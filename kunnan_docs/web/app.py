@@ -315,7 +315,7 @@ async def handover_page(request: Request) -> Response:
     districts = sorted({p.case.get("district") or "" for p in all_packages} - {""})
     rows: list[tuple[Published, list[Problem]]] = []
     if district in districts:
-        chosen = choose(desk.outbox, district, None)
+        chosen = choose(all_packages, district, None)
         checks = await asyncio.gather(*(asyncio.to_thread(verify_folder, p.folder) for p in chosen))
         rows = list(zip(chosen, checks, strict=True))
     return page(request, "handover.html", districts=districts, district=district, rows=rows, done=None)
