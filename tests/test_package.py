@@ -28,6 +28,7 @@ from kunnan_docs.package.layout import (
     write_manifests,
 )
 from kunnan_docs.package.publish import recover
+from kunnan_docs.package.verify import verify_folder, verify_folders
 
 from .conftest import DELETE, EXIT_EXAMPLE, FILING_EXAMPLE, REFILED_EXAMPLE
 
@@ -351,3 +352,16 @@ def test_pure_python_sm3_agrees_with_openssl() -> None:
     pure.update(b"abc")
     assert pure.hexdigest() == hashlib.new("sm3", b"abc").hexdigest() == (
         "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0")  # GB/T 32905 example A.1
+
+
+def test_verifying_several_packages_on_several_processes_finds_the_same(exit_package, tmp_path) -> None:
+    """A handover verifies its packages on every core; each answer is the one verify_folder gives, in order."""
+    good, bad = tmp_path / "good" / EXIT_NO, tmp_path / "bad" / EXIT_NO
+    shutil.copytree(exit_package, good)
+    shutil.copytree(exit_package, bad)
+    (bad / "extra.txt").write_text("?", encoding="utf-8")
+    folders = [good, bad, good]
+    here = [verify_folder(f) for f in folders]
+    assert here[1] and not here[0] and not here[2]
+    assert verify_folders(folders, workers=2) == here
+    assert verify_folders(folders) == here  # three packages: too few to start processes for, verified right here

@@ -11,10 +11,13 @@ Depends on the package layout only, not on the builder.
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import zipfile
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
+from multiprocessing import get_context
 from pathlib import Path
 
 import pikepdf
@@ -40,6 +43,7 @@ from kunnan_docs.package.layout import (
 )
 from kunnan_docs.package.pdfa import check_file
 
+PER_WORKER = 4  # packages a verifying process must have at least to be worth its start (about 1 s)
 QR_DPI = 150
 QR_STRIP = 64 * 72 / 25.4  # points: the cover's code ends 56 mm above the bottom edge, a form's 30 mm
 RESEND = "请要求移交方重新发送整个文件夹。"
@@ -121,6 +125,18 @@ def _verify_handover(folder: Path) -> list[Problem]:
     for pkg in present:
         problems += [Problem(p.kind, p.message, p.file, pkg.name) for p in verify_folder(pkg)]
     return problems
+
+
+def verify_folders(folders: list[Path], workers: int | None = None) -> list[list[Problem]]:
+    """verify_folder of each, in order, on every core when there are enough: a handover verifies every package
+    it hands over, and the checks (the PDF/A self-check above all) are pure-Python CPU work.
+    workers: processes to use (default: one per core, at most one per PER_WORKER packages); 1 runs here."""
+    if workers is None:
+        workers = min(len(os.sched_getaffinity(0)), len(folders) // PER_WORKER)
+    if workers < 2:
+        return [verify_folder(f) for f in folders]
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        return list(pool.map(verify_folder, folders, chunksize=max(1, len(folders) // (4 * workers))))
 
 
 def verify_folder(folder: Path) -> list[Problem]:

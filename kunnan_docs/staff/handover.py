@@ -28,7 +28,7 @@ from kunnan_docs.errors import UsageError
 from kunnan_docs.forms.typeset import Para, Title, cells, document, grid, sheet_text, styles, zh_punct
 from kunnan_docs.package.layout import HANDOVER_MARKER, HANDOVER_PACKAGES, HANDOVER_REGISTER, write_manifests
 from kunnan_docs.package.outbox import Published, published
-from kunnan_docs.package.verify import verify_folder
+from kunnan_docs.package.verify import verify_folders
 from kunnan_docs.staff.xlsx import ZH_DATE_FORMAT, new_workbook, write_table
 
 HEADERS = ["序号", "档案号", "姓名", "类别", "页数", "材料齐全", "备注"]
@@ -141,7 +141,8 @@ def hand_over(outbox: Path, district: str, cases: list[str] | None, target: Path
         raise UsageError(f"以下案卷待签章(表单签章原件尚未扫描入卷),不能作为原件移交:{'、'.join(unsigned)}。"
                          "请把签字盖章后的表单扫描入卷(kunnan-docs scan-in)再移交;或用 --cases 只移交其他案卷;"
                          "确需先行移交的,加 --allow-unsigned,移交清单会标明“否(待签章)”。")
-    broken = [(p.archive_no, problems) for p in chosen if (problems := verify_folder(p.folder))]
+    checks = verify_folders([p.folder for p in chosen])
+    broken = [(p.archive_no, problems) for p, problems in zip(chosen, checks, strict=True) if problems]
     if broken:
         detail = ";".join(f"{no}:{problems[0]}" for no, problems in broken)
         raise UsageError(f"以下案卷校验未通过,不能移交:{detail}。请重新成卷后再移交。")
