@@ -8,6 +8,7 @@ is asked for. The result is the same either way; only where it is computed diffe
 
 from __future__ import annotations
 
+import gc
 import importlib
 import multiprocessing
 import os
@@ -33,6 +34,12 @@ def start(target: str, *args: Any) -> Callable[[], Any]:
     if not spare_core():
         return lambda: _call(target, args)
     pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
-    future = pool.submit(_call, target, args)
+    # The child must never collect, and so finalize, what it inherits: an earlier build's spooled scans would
+    # be closed there too, moving the file offsets it shares with this process. (submit forks right away.)
+    gc.freeze()
+    try:
+        future = pool.submit(_call, target, args)
+    finally:
+        gc.unfreeze()
     pool.shutdown(wait=False)  # the child ends after this one task
     return future.result

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import re
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
@@ -35,7 +36,7 @@ from kunnan_docs.forms.pdf import Box, render_with_boxes
 from kunnan_docs.forms.qr import form_fingerprint, form_key
 from kunnan_docs.forms.typeset import PAGE_H, PAGE_NUMBER_STRIP, PAGE_W
 from kunnan_docs.package import pdfa, sheets
-from kunnan_docs.package.attachments import load
+from kunnan_docs.package.attachments import LoadedAttachment, load
 from kunnan_docs.package.ink import form_flags
 from kunnan_docs.package.signed import Offer, SignedOriginal, read_signed_attachment, stored_offer
 
@@ -162,11 +163,13 @@ def build(case: Case, findings: list[Finding], calendar: WorkCalendar | None = N
     filled = forms_for(case, calendar)
     word = aside.start("kunnan_docs.forms.word:render_each", filled, case.archive_no)
     try:
-        forms, boxes = [], {}
-        for f in filled:
-            pdf, boxes[form_key(f)] = render_with_boxes(f, case.archive_no)
-            forms.append((f, pdf))
-        results = _collect(case, forms, boxes, originals or {})
+        with ThreadPoolExecutor(max_workers=1) as loader:  # Pillow checks the scans without the GIL, beside the PDFs
+            loading = _start_loading(case, loader)
+            forms, boxes = [], {}
+            for f in filled:
+                pdf, boxes[form_key(f)] = render_with_boxes(f, case.archive_no)
+                forms.append((f, pdf))
+            results = _collect(case, forms, boxes, originals or {}, loading)
         content = [p for r in results for p in r.parts]
         number = 1
         for part in content:
@@ -181,21 +184,30 @@ def build(case: Case, findings: list[Finding], calendar: WorkCalendar | None = N
     return pkg
 
 
+def _start_loading(case: Case, loader: Executor) -> dict[int, Future[LoadedAttachment]]:
+    """Attachment index → its loading, started for every attachment whose path is acceptable."""
+    root = case.folder.resolve()
+    return {i: loader.submit(load, case.folder / att["path"], att["path"])
+            for i, att in enumerate(case.data.get("attachments", []))
+            if attachment_path_problem(root, att["path"]) is None}
+
+
 def _collect(case: Case, forms: list[tuple[FilledForm, bytes]], boxes: dict[str, list[Box]],
-             stored: dict[str, SignedOriginal]) -> list[ItemResult]:
+             stored: dict[str, SignedOriginal], loading: dict[int, Future[LoadedAttachment]]) -> list[ItemResult]:
+    """The package's contents item by item; the first faulty attachment in checklist order refuses the case."""
     results = []
     union = case.data.get("union", "")
     for item in items_for(case.kind):
         result = ItemResult(item, "")
         scans: list[Part] = []
         offers: dict[str, list[Offer]] = {}
-        for att in case.data.get("attachments", []):
+        for i, att in enumerate(case.data.get("attachments", [])):
             if att["item"] != item.id:
                 continue
             problem = attachment_path_problem(case.folder.resolve(), att["path"])
             if problem:  # validated before, but the file may have changed since
                 raise AttachmentError(att["path"], problem)
-            loaded = load(case.folder / att["path"], att["path"])
+            loaded = loading[i].result()
             if att.get("signed"):
                 found, notes = read_signed_attachment(loaded.pdf, att["path"], case.archive_no)
                 for offer in found:
