@@ -126,6 +126,11 @@ def median_run(make_cmd, runs: int, ok: tuple[int, ...] = (0,)) -> tuple[float, 
     return statistics.median(s[0] for s in samples), max(s[1] for s in samples)
 
 
+def load() -> str:
+    """The 1-minute load average: the machine is shared, so every figure is quoted with it."""
+    return f"load {os.getloadavg()[0]:.1f}"
+
+
 def build_cmd(case_file: Path, outbox: Path) -> list[str]:
     return [*KUNNAN, "build", str(case_file), "-o", str(outbox)]
 
@@ -184,19 +189,20 @@ def speed_and_size(work: Path, args: argparse.Namespace) -> None:
     case_file, scans = make_case(work / "case", args.pages)
     scan_files = sorted(str(p) for p in (work / "case" / "scans").glob("bench-*.jpg"))
     print(f"{args.pages} scanned pages, {scans / 1e6:.1f} MB of JPEG ({scans / args.pages / 1e3:.0f} KB each); "
-          f"{os.cpu_count()} cores, Python {sys.version.split()[0]}")
+          f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, {load()}")
 
     build, rss = median_run(lambda i: build_cmd(case_file, work / f"out-{i}"), args.runs, BUILT)
     floor, floor_rss = median_run(
         lambda i: [sys.executable, "-c", FLOOR, str(work / f"floor-{i}.pdf"), str(FONT), *scan_files], args.runs)
     print(f"`kunnan-docs build`, new process:   {build * 1000:6.0f} ms  peak RSS {rss:4.0f} MB  (median of {args.runs})")
-    print(f"floor (img2pdf + pikepdf + 5 reportlab CJK pages): {floor * 1000:6.0f} ms  peak RSS {floor_rss:4.0f} MB")
+    print(f"floor (img2pdf + pikepdf + 5 reportlab CJK pages): {floor * 1000:6.0f} ms  peak RSS {floor_rss:4.0f} MB"
+          f"  ({load()})")
     print(f"  build / floor = {build / floor:.2f}  (goal ≤ 1.5)")
     alternative = libreoffice_alternative(case_file, work / "lo" if (work / "lo").mkdir() is None else work)
     if alternative is None:
         print("docxtpl → LibreOffice → merge: skipped, LibreOffice (soffice) is not installed")
     else:
-        print(f"docxtpl → LibreOffice headless → merge: {alternative * 1000:6.0f} ms")
+        print(f"docxtpl → LibreOffice headless → merge: {alternative * 1000:6.0f} ms  ({load()})")
         print(f"  build / LibreOffice pipeline = {build / alternative:.2f}  (goal ≤ 0.20)")
 
     folder = next(p for p in (work / "out-0").iterdir() if not p.name.startswith((".", "_")))
@@ -220,7 +226,7 @@ def memory(work: Path) -> None:
     }
     for label, case in cases.items():
         wall, peak = run(build_cmd(case, work / f"out-{label[:3]}"), BUILT)
-        print(f"{label}: {wall * 1000:6.0f} ms  peak RSS {peak:4.0f} MB  (goal ≤ 200 MB)")
+        print(f"{label}: {wall * 1000:6.0f} ms  peak RSS {peak:4.0f} MB  (goal ≤ 200 MB; {load()})")
 
 
 if __name__ == "__main__":
