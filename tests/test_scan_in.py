@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import random
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pikepdf
@@ -293,8 +295,11 @@ def test_scanner_folder_takes_a_file_once_it_has_settled(world: dict[str, Path],
     (folder / "scan.pdf").write_bytes(half)
     assert scanner.poll(103.0) == [] and scanner.poll(107.0) == [], "changed at 103: not settled before 108"
     assert scanner.next_due() == 108.0
-    assert scanner.poll(108.5) == [f"已归档  {EXIT_NO} 附件4:scan.pdf 第1页", f"重建 {safe_name(EXIT_NO)}"]
-    assert [p.name for p in folder.iterdir()] == [PROCESSED] and len(rebuilt) == 1
+    assert scanner.poll(108.5) == [f"已归档  {EXIT_NO} 附件4:scan.pdf 第1页"]
+    assert [p.name for p in folder.iterdir()] == [PROCESSED] and rebuilt == []
+    assert scanner.rebuild({EXIT_NO}) == [] and scanner.pending == {EXIT_NO}, "a worker builds it: the rebuild waits"
+    assert scanner.rebuild({FILING_NO}) == [f"重建 {safe_name(EXIT_NO)}"] and len(rebuilt) == 1
+    assert scanner.pending == set() and scanner.rebuild(set()) == []
     assert scanner.poll(120.0) == [] and scanner.next_due() is None
 
 
@@ -342,3 +347,66 @@ def test_watch_takes_the_scanner_folder_like_cases(world: dict[str, Path], tmp_p
     assert [p.name for p in (scanner / PROCESSED).iterdir()] == ["scan.pdf"]
     assert (outbox / HISTORY / safe_name(EXIT_NO) / "第1版").is_dir()
     assert not list((tmp_path / "rejected").iterdir()) and not list((tmp_path / "processed").iterdir())
+
+
+def test_watch_holds_a_rebuild_while_a_worker_builds_that_archive_number(world: dict[str, Path],
+                                                                         tmp_path: Path) -> None:
+    """Signed scans for a package a worker is building are filed at once, but the package is rebuilt only once
+    that build is in: two builders never race on one package. The watcher meanwhile builds other cases."""
+    outbox, inbox = tmp_path / "outbox", tmp_path / "inbox"
+    shutil.copytree(world["outbox"], outbox, ignore=shutil.ignore_patterns("_签章原件", HISTORY))
+    (inbox / "扫描件").mkdir(parents=True)
+    log, release = tmp_path / "watch.txt", tmp_path / "release"
+    env = {**os.environ, "KUNNAN_FAULT_AT": "worker-start", "KUNNAN_FAULT_ONCE": str(tmp_path / "held"),
+           "KUNNAN_FAULT_HOLD": str(release)}
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "kunnan_docs", "watch", str(inbox), str(outbox), "--workers", "2",
+                                 "--settle", "0.3", "--rescan", "1"], stdout=out, stderr=subprocess.STDOUT, env=env)
+    said = lambda: log.read_text(encoding="utf-8")  # noqa: E731
+    try:
+        _until(lambda: "开始监视" in said())
+        edited = tmp_path / "王淑芬"  # the same case, its file written anew: built again, same forms
+        shutil.copytree(world["root"] / "exit", edited)
+        data = json.loads((edited / "case.json").read_text(encoding="utf-8"))
+        (edited / "case.json").write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+        edited.rename(inbox / edited.name)
+        _until(lambda: f"{EXIT_NO} 开始成卷" in said() and (tmp_path / "held").exists())  # a worker holds it
+        scanner_pdf([encoded(scan(_printed(outbox, EXIT_NO)["annex6"][0]))], tmp_path / "scan.pdf").rename(
+            inbox / "扫描件" / "scan.pdf")
+        other = tmp_path / "another"
+        _case(FILING_EXAMPLE, other, {"/archive_no": "CD510108-2019-0099"})
+        other.rename(inbox / "another")
+        _until(lambda: "已归档  " in said() and "CD510108-2019-0099 已发布到" in said())
+        assert "已重新成卷" not in said(), "rebuilt while a worker was building the same package"
+        assert proc.poll() is None
+        release.touch()
+        _until(lambda: "已重新成卷" in said() and not (inbox / "王淑芬").exists())
+    finally:
+        release.touch()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    text = said()
+    assert text.index(f"{EXIT_NO} 已发布到") < text.index("已重新成卷"), "the rebuild came after the worker's build"
+    assert text.count("已重新成卷") == 1
+    assert sorted(originals_for(outbox, EXIT_NO)) == ["annex6"]
+    report = json.loads((outbox / safe_name(EXIT_NO) / "report.json").read_text(encoding="utf-8"))
+    assert [d["signed_original"]["form_key"] for d in _dicts(report) if d.get("signed_original")] == ["annex6"]
+    assert sorted(p.name for p in (outbox / HISTORY / safe_name(EXIT_NO)).iterdir()) == ["第1版", "第2版"]
+    assert verify_folder(outbox / safe_name(EXIT_NO)) == []
+    assert [p.name for p in (inbox / "扫描件" / PROCESSED).iterdir()] == ["scan.pdf"]
+
+
+def _until(predicate: Callable[[], bool], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+
+
+def _dicts(node: object) -> list[dict]:
+    """Every JSON object in a parsed document, depth first."""
+    if isinstance(node, list):
+        return [d for item in node for d in _dicts(item)]
+    if isinstance(node, dict):
+        return [node, *(d for value in node.values() for d in _dicts(value))]
+    return []

@@ -2,7 +2,9 @@
 
 KUNNAN_FAULT_AT=<step> makes the process that reaches that journaled step SIGKILL itself there (README
 "收件夹", fault injection); with KUNNAN_FAULT_ONCE=<file> only the first process to get there does,
-so that a restarted worker or watcher then runs normally. Steps are listed in STEPS.
+so that a restarted worker or watcher then runs normally. With KUNNAN_FAULT_HOLD=<file> it waits there
+instead until that file exists (a build held in the middle, to test what must wait for it). Steps are
+listed in STEPS.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import errno
 import os
 import signal
 import sqlite3
+import time
 from pathlib import Path
 
 STEPS = (
@@ -27,7 +30,7 @@ STEPS = (
 
 
 def fault_point(step: str) -> None:
-    """SIGKILL this process here if KUNNAN_FAULT_AT names this step (tests only; see module docstring)."""
+    """SIGKILL (or hold) this process here if KUNNAN_FAULT_AT names this step (tests only; see module docstring)."""
     if os.environ.get("KUNNAN_FAULT_AT") != step:
         return
     marker = os.environ.get("KUNNAN_FAULT_ONCE")
@@ -36,6 +39,10 @@ def fault_point(step: str) -> None:
             os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
         except FileExistsError:
             return
+    if hold := os.environ.get("KUNNAN_FAULT_HOLD"):
+        while not os.path.exists(hold):
+            time.sleep(0.05)
+        return
     os.kill(os.getpid(), signal.SIGKILL)
 
 

@@ -4,8 +4,10 @@ The loop (README "收件夹"): discovery finds jobs; a job is taken once its inp
 settle interval and a worker is free (never more queued than the workers can take, so a stop is quick);
 a worker runs the one pipeline on exactly the bytes the watcher hashed; the result is filed through the
 ledger's journal. Write errors (full disk, permissions) and a broken installation pause the watcher and
-keep the input; it retries at the rescan interval. Events that do not modify anything (our own reads)
-never wake it, and a scan looks only at the entries that changed, so work grows linearly with cases.
+keep the input; it retries at the rescan interval. Signed scans in the scanner folder are filed at once;
+their packages are rebuilt here once no worker is building the same archive number. Events that do not
+modify anything (our own reads) never wake it, and a scan looks only at the entries that changed, so work
+grows linearly with cases.
 """
 
 from __future__ import annotations
@@ -147,7 +149,7 @@ class Watcher:
         self.unsettled: set[str] = set()  # changed lately: look again at stable_since + settle
         self.ready: deque[str] = deque()  # settled and complete: taken in this order as workers free up
         self.waiting: set[str] = set()  # settled, attachments missing
-        self.deferred: dict[str, list[str]] = {}  # by archive number: a build of the same number is running
+        self.deferred: dict[str, list[str]] = {}  # by archive number: a build or rebuild of that number is under way
         self.unclaimed: dict[str, str] = {}
         self.running: dict[Future[WorkResult], Running] = {}
         self.crashes: dict[str, int] = {}
@@ -260,7 +262,7 @@ class Watcher:
         """--once is done when every case left is waiting for an attachment that has not come."""
         return not (self.running or self.unsettled or self.ready or self.deferred or self.filing_pending
                     or self._dirty) and self.next_full_scan > 0 and set(self.tracked) <= self.waiting \
-            and self.scanner.next_due() is None
+            and self.scanner.next_due() is None and not self.scanner.pending
 
     def _pause(self, message: str, code: ExitCode) -> None:
         """No case is at fault: keep every input, say why in Chinese, try again at the rescan interval."""
@@ -317,9 +319,20 @@ class Watcher:
             if dirty:
                 self._scan(dirty, now)
         self._settle(now)
-        self._submit(now)
         for line in self.scanner.poll(now):
             log.info(line)
+        self._rebuild_signed()
+        self._submit(now)
+
+    def _rebuild_signed(self) -> None:
+        """Packages that received signed originals are rebuilt here, never while a worker builds the same archive
+        number (nor is one handed to a worker while its rebuild waits: `_take`), so two builders never race on one
+        package; the loop goes on meanwhile, the rebuild being journaled."""
+        busy = {r.archive_no for r in self.running.values() if r.archive_no}
+        for line in self.scanner.rebuild(busy):
+            log.info(line)
+        for archive_no in [a for a in self.deferred if a not in busy and a not in self.scanner.pending]:
+            self.ready.extend(self.deferred.pop(archive_no))
 
     def _rebuild(self, case_file: Path) -> str:
         """A package that received signed originals, rebuilt from its own input/ copy."""
@@ -455,8 +468,9 @@ class Watcher:
             return
         archive_no, family = _identity(job.data)
         label = mask_text(archive_no or job.source)
-        if archive_no and any(r.archive_no == archive_no for r in self.running.values()):
-            self.deferred.setdefault(archive_no, []).append(name)  # taken when that build has finished
+        if archive_no and (archive_no in self.scanner.pending
+                           or any(r.archive_no == archive_no for r in self.running.values())):
+            self.deferred.setdefault(archive_no, []).append(name)  # taken when that build or rebuild is done
             return
         duplicate = self.ledger.finished_with_hash(digest)
         case_id = self.ledger.start(job.source, Stage.BUILDING, None, content_hash=digest, archive_no=archive_no,
@@ -498,8 +512,6 @@ class Watcher:
     def _collect(self) -> None:
         for future in [f for f in self.running if f.done()]:
             run = self.running.pop(future)
-            for name in self.deferred.pop(run.archive_no or "", []):
-                self.ready.append(name)
             try:
                 result = future.result()
             except BrokenProcessPool:

@@ -10,6 +10,7 @@ Order, so that kill -9 at any moment loses nothing: every page is written to its
 pages, review) first; then a journal lists the packages to rebuild; then the scanner file moves to the
 processed area; then the packages are rebuilt and the journal removed. A run finds a scanner file still
 in place (and simply reads it again: every write is idempotent) or a journal (and finishes its rebuilds).
+The watcher files at once but holds a journal's rebuilds while a worker builds one of its archive numbers.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import io
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -269,7 +270,17 @@ def scan_in(files: list[Path], outbox: Path, calendar: WorkCalendar, rebuild: Re
 
     `review` and `processed` default to 待核对/ and 已处理/ beside each file."""
     report = ScanReport()
-    _finish_journals(outbox, calendar, rebuild, report)
+    rebuild_pending(outbox, calendar, rebuild, report)  # what a killed run had promised
+    for path in files:
+        file_scans([path], outbox, calendar, report, review=review, processed=processed)
+        rebuild_pending(outbox, calendar, rebuild, report)  # rebuilt packages may carry new fingerprints
+    return report
+
+
+def file_scans(files: list[Path], outbox: Path, calendar: WorkCalendar, report: ScanReport, *,
+               review: Path | None = None, processed: Path | None = None) -> None:
+    """File each scanner file's pages and move it to the processed area; the rebuilds it calls for are journaled
+    for `rebuild_pending` (the watcher runs them once no worker is building those archive numbers)."""
     packages = _Packages(outbox, calendar)
     for path in files:
         done_area = processed or path.parent / PROCESSED
@@ -281,20 +292,27 @@ def scan_in(files: list[Path], outbox: Path, calendar: WorkCalendar, rebuild: Re
         if path.exists():  # a file sent to review whole has moved already
             done_area.mkdir(parents=True, exist_ok=True)
             shutil.move(path, _free_name(done_area, path.name))
-        _rebuild_all(sorted(archives), packages, rebuild, report)
-        journal.unlink()
-        packages = _Packages(outbox, calendar)  # rebuilt packages may carry new fingerprints
-    return report
 
 
-def _finish_journals(outbox: Path, calendar: WorkCalendar, rebuild: Rebuild, report: ScanReport) -> None:
-    """Rebuilds a killed run had promised; a scanner file still in place is simply read again later."""
+def pending_rebuilds(outbox: Path) -> dict[Path, list[str]]:
+    """Journals of filed scanner files whose rebuilds are not done, with their archive numbers (a scanner file
+    still in place, its filing interrupted, is simply read again later)."""
+    found = {}
     for journal in sorted((outbox / SIGNED / JOURNAL).glob("*.json")):
         record = json.loads(journal.read_text(encoding="utf-8"))
-        if Path(record["file"]).exists():
-            continue
-        _rebuild_all(record["archives"], _Packages(outbox, calendar), rebuild, report)
-        journal.unlink()
+        if not Path(record["file"]).exists():
+            found[journal] = record["archives"]
+    return found
+
+
+def rebuild_pending(outbox: Path, calendar: WorkCalendar, rebuild: Rebuild, report: ScanReport,
+                    busy: Collection[str] = ()) -> None:
+    """Rebuild what the journals call for, then drop them; a journal naming an archive number in `busy` (being
+    built elsewhere) waits for a later call, so that two builders never race on one package."""
+    for journal, archives in pending_rebuilds(outbox).items():
+        if not set(archives) & set(busy):
+            _rebuild_all(archives, _Packages(outbox, calendar), rebuild, report)
+            journal.unlink()
 
 
 def _rebuild_all(archives: list[str], packages: _Packages, rebuild: Rebuild, report: ScanReport) -> None:

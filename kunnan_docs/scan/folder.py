@@ -1,4 +1,5 @@
-"""The scanner's folder (default inbox/扫描件/): files are taken once they have settled, like cases, and filed."""
+"""The scanner's folder (default inbox/扫描件/): files are taken once they have settled, like cases, and filed;
+the packages they complete are rebuilt when the watcher says no worker is building them."""
 
 from __future__ import annotations
 
@@ -6,22 +7,24 @@ import os
 from pathlib import Path
 
 from kunnan_docs.core.workcal import WorkCalendar
-from kunnan_docs.scan.filing import Rebuild, scan_in
+from kunnan_docs.scan.filing import Rebuild, ScanReport, file_scans, pending_rebuilds, rebuild_pending
 
 SKIPPED_PREFIXES = (".", "~$")  # hidden files and the temporary copies some scanner software writes first
 
 
 class ScannerFolder:
-    """Call `poll` from a loop: a file whose size and time have not changed for `settle` seconds is taken."""
+    """Call `poll` and then `rebuild` from a loop: a file whose size and time have not changed for `settle`
+    seconds is filed; the rebuilds it calls for wait (journaled) until their archive numbers are not busy."""
 
     def __init__(self, folder: Path, outbox: Path, calendar: WorkCalendar, rebuild: Rebuild,
                  settle: float = 2.0) -> None:
-        self.folder, self.outbox, self.calendar, self.rebuild, self.settle = folder, outbox, calendar, rebuild, settle
+        self.folder, self.outbox, self.calendar, self._rebuild, self.settle = folder, outbox, calendar, rebuild, settle
         self._seen: dict[str, tuple[tuple[int, int], float]] = {}
-        self._started = False
+        self.pending: set[str] = set()  # archive numbers whose rebuild is journaled, not yet done
+        self._journals_read = False
 
     def poll(self, now: float) -> list[str]:
-        """Lines to log, in Chinese: what was filed, what waits, what went to review."""
+        """File the settled files; lines to log, in Chinese: what was filed, what waits, what went to review."""
         ready: list[Path] = []
         present: set[str] = set()
         for entry in sorted(os.scandir(self.folder), key=lambda e: e.name) if self.folder.is_dir() else []:
@@ -36,13 +39,27 @@ class ScannerFolder:
             elif now - seen[1] >= self.settle:
                 ready.append(Path(entry.path))
         self._seen = {name: seen for name, seen in self._seen.items() if name in present}
-        if not ready and self._started:
+        if not ready:
             return []
-        self._started = True  # the first poll also finishes whatever a killed run left in its journal
-        lines = scan_in(ready, self.outbox, self.calendar, self.rebuild).lines
+        report = ScanReport()
+        file_scans(ready, self.outbox, self.calendar, report)
         for path in ready:
             self._seen.pop(path.name, None)
-        return lines
+        self._journals_read = False
+        return report.lines
+
+    def rebuild(self, busy: set[str]) -> list[str]:
+        """Rebuild the packages filed scans call for (a killed run's too), except while an archive number of theirs
+        is in `busy` (a worker is building it); lines to log. Updates `pending`."""
+        if not self._journals_read:
+            self.pending = set().union(*pending_rebuilds(self.outbox).values())
+            self._journals_read = True
+        if not self.pending - busy:
+            return []
+        report = ScanReport()
+        rebuild_pending(self.outbox, self.calendar, self._rebuild, report, busy)
+        self.pending = set().union(*pending_rebuilds(self.outbox).values())
+        return report.lines
 
     def next_due(self) -> float | None:
         """When the earliest file seen will have settled (for the loop's wake-up), or None if none waits."""
