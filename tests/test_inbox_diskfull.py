@@ -114,10 +114,14 @@ def _check(tmp_path: Path, disk: Disk, error: str, full: str) -> None:
     where = disk.root / ("outbox" if full == "outbox+ledger" else full)
     inbox.mkdir()
     output = tmp_path / "watch-output.txt"
-    with output.open("w") as out:
-        proc = subprocess.Popen([*CMD, str(inbox), str(outbox), "--workers", "1", "--settle", "0.3", "--rescan", "1",
-                                 "--processed", str(processed), "--rejected", str(rejected), *state],
-                                stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **disk.env})
+
+    def start() -> subprocess.Popen[bytes]:
+        with output.open("a") as out:
+            return subprocess.Popen([*CMD, str(inbox), str(outbox), "--workers", "1", "--settle", "0.3", "--rescan",
+                                     "1", "--processed", str(processed), "--rejected", str(rejected), *state],
+                                    stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **disk.env})
+
+    proc = start()
     said = lambda: output.read_text(encoding="utf-8", errors="replace")  # noqa: E731
     message = MESSAGES[error]
     try:
@@ -133,6 +137,13 @@ def _check(tmp_path: Path, disk: Disk, error: str, full: str) -> None:
         assert content_counts(inbox) == inputs  # the input stays where it was
         assert content_counts(processed) == {} and content_counts(rejected) == {}
         assert proc.poll() is None  # paused, not dead
+        if full == "outbox+ledger":  # stopped and started again while the disk is still full: starts and waits
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=60) == 0
+            proc = start()
+            _wait_for(lambda: said().count(message) == 2, "the message again after the restart")
+            time.sleep(2)
+            assert proc.poll() is None and content_counts(inbox) == inputs
         disk.free()
         _wait_for(lambda: content_counts(inbox) == {}, "filing after freeing")
     finally:
