@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -76,7 +77,8 @@ def published(outbox: Path) -> list[Published]:
     """Every current package, sorted by archive number; unreadable folders are skipped, not fatal."""
     if not outbox.is_dir():
         return []
-    folders = [f for f in outbox.iterdir() if f.is_dir() and not f.name.startswith(".") and f.name not in AREAS]
+    with os.scandir(outbox) as entries:  # the directory listing tells folders apart: no stat per entry
+        folders = [Path(e.path) for e in entries if e.is_dir() and not e.name.startswith(".") and e.name not in AREAS]
     return sorted((p for f in folders if (p := _read(f))), key=lambda p: p.archive_no)
 
 

@@ -29,10 +29,10 @@ def select(outbox: Path, start: date | None, end: date | None) -> list[Published
     chosen = []
     for pkg in published(outbox):
         publicity = pkg.case.get("publicity") or {}
-        if pkg.kind != "exit" or not publicity.get("start") or not notice_pdf(pkg.folder).is_file():
+        if pkg.kind != "exit" or not publicity.get("start"):
             continue
         day = date.fromisoformat(publicity["start"])
-        if (start is None or day >= start) and (end is None or day <= end):
+        if (start is None or day >= start) and (end is None or day <= end) and notice_pdf(pkg.folder).is_file():
             chosen.append(pkg)
     return sorted(chosen, key=lambda p: (pinyin_key(p.case["publicity"].get("place", "")),
                                          p.case["publicity"]["start"], p.archive_no))
