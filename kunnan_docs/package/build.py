@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pikepdf
 
@@ -109,11 +109,11 @@ class Package:
     content_start: int = 0  # index of the first content page (after cover and contents list)
     pdfa_problems: list[str] = field(default_factory=list)  # why the package could not be declared PDF/A-2b
 
-    def save_pdf(self, path: Path) -> None:
+    def save_pdf(self, out: Path | BinaryIO) -> None:
         """Write the package PDF straight to its file (qpdf streams it: no copy of the whole file in memory),
         then let go of the scans it was read from."""
         assert self.pdf is not None
-        self.pdf.save(path, **SAVE_OPTIONS)
+        self.pdf.save(out, **SAVE_OPTIONS)
         self.pdf.close()
         for part in (p for r in self.results for p in r.parts if not p.generated):
             part.pdf.close()

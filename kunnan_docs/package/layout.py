@@ -23,9 +23,12 @@ hand-edited or truncated report.json becomes a clear Chinese message instead of 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
+import queue
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from enum import StrEnum
@@ -123,6 +126,51 @@ def file_digests(path: Path, *more: Any) -> tuple[str, str]:
             for digest in more:
                 digest.update(chunk)
     return sha256.hexdigest(), sm3.hexdigest()
+
+
+class HashingWriter(io.RawIOBase):
+    """A new file whose SHA-256 and SM3 a thread takes as it is written (hashlib lets go of the GIL): the package
+    PDF is hashed while qpdf is still writing it, and the manifests need not read it back."""
+
+    CHUNK = 1 << 20
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self._file = path.open("wb")
+        self._pending = bytearray()
+        self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=8)  # a slow hash holds the writer back
+        self._digests = hashlib.sha256(), _sm3()
+        self._hasher = threading.Thread(target=self._hash)
+        self._hasher.start()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self._file.write(data)
+        self._pending += data
+        if len(self._pending) >= self.CHUNK:
+            self._chunks.put(bytes(self._pending))
+            self._pending.clear()
+        return memoryview(data).nbytes
+
+    def _hash(self) -> None:
+        while (chunk := self._chunks.get()) is not None:
+            for digest in self._digests:
+                digest.update(chunk)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._chunks.put(bytes(self._pending))
+            self._chunks.put(None)
+            self._hasher.join()
+            self._file.close()
+        super().close()
+
+    def digests(self) -> tuple[str, str]:
+        """SHA-256 and SM3 of everything written, once closed."""
+        sha256, sm3 = self._digests
+        return sha256.hexdigest(), sm3.hexdigest()
 
 
 def manifests(folder: Path, known: Mapping[str, tuple[str, str]] | None = None) -> dict[str, str]:
