@@ -1,16 +1,17 @@
 """Staff commands over a large outbox (run by hand; figures go into README "Benchmarks").
 
-    .venv/bin/python bench/bench_staff.py [--packages 10000] [--real 100] [--work DIR]
+    .venv/bin/python bench/bench_staff.py [--packages 10000] [--real 100] [--work DIR] [--before CHECKOUT]
 
 Builds `--real` genuine packages of one district (copies of the examples with distinct archive numbers), then
 fills the outbox up to `--packages` folders with copies whose report.json names other districts, other archive
 numbers and publicity months (what the staff commands read; they would not verify, and handover only takes the
 real district). The copies share their files with the genuine packages by hard links, only report.json is
 their own, so 10,000 packages take about as much disk as the genuine ones. Times each staff command as a whole
-new process, with the load average beside it: status (over a ledger of as many published rows), due,
-notices of one month, progress, and handover of one and of all the real district's packages (handover
-verifies every package it hands over, so its cost is per package). `--work DIR` keeps the outbox for
-profiling and reuses it on the next run.
+new process, with its CPU seconds and the load average beside it: status (over a ledger of as many published
+rows), due, notices of one month, progress, and handover of one and of all the real district's packages
+(handover verifies every package it hands over, so its cost is per package). `--work DIR` keeps the outbox for
+profiling and reuses it on the next run; `--before CHECKOUT` runs every command with an earlier commit's code
+first, alternating, so that both see the same load.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -80,15 +82,22 @@ def ledger_rows(outbox: Path) -> None:
     ledger.close()
 
 
-def timed(*args: str) -> tuple[float, float]:
-    """Wall seconds of one new process, and the 1-minute load average when it started."""
+def timed(args: list[str], code: Path | None = None) -> tuple[float, float, float]:
+    """Wall seconds of one new process, its CPU seconds (with its children: handover's verifying processes), and
+    the 1-minute load average when it started. On a shared machine the CPU seconds are the steadier figure.
+    code: run another checkout's kunnan_docs instead of this one."""
+    env = {**os.environ, "PYTHONPATH": str(code)} if code else None
     load = os.getloadavg()[0]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    subprocess.run([*KUNNAN, *args], check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - t, load
+    subprocess.run([*KUNNAN, *args], check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                   cwd=code)
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, load
 
 
-def run(work: Path, packages: int, real: int) -> None:
+def run(work: Path, packages: int, real: int, before: Path | None) -> None:
     outbox = work / "outbox"
     if not outbox.is_dir():
         real_packages(work, real)
@@ -97,25 +106,27 @@ def run(work: Path, packages: int, real: int) -> None:
     count = sum(1 for p in outbox.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
     genuine = sum(1 for p in outbox.iterdir() if p.name.startswith("REAL-"))
     ob = ["--outbox", str(outbox)]
-    handover = work / "handover"
-    for old in (handover, handover.with_suffix(".zip"), work / "one", work / "one.zip"):
-        shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
-    rows = [
-        ("status", *timed("status", *ob), 0),
-        ("due --as-of 2020-03-01 -o due.xlsx", *timed("due", *ob, "--as-of", "2020-03-01", "-o",
-                                                      str(work / "due.xlsx")), 0),
-        ("notices of one month -o notices.pdf", *timed("notices", *ob, "--from", "2019-09-01", "--to", "2019-09-30",
-                                                       "-o", str(work / "n.pdf")), 0),
-        ("progress -o progress.pdf", *timed("progress", *ob, "-o", str(work / "p.pdf")), 0),
-        ("handover of 1 package", *timed("handover", *ob, "--district", DISTRICT, "--cases", "REAL-00000",
-                                         "--allow-unsigned", "-o", str(work / "one")), 1),
-        (f"handover of {genuine} packages", *timed("handover", *ob, "--district", DISTRICT, "--allow-unsigned",
-                                                   "-o", str(handover)), genuine),
+    handover = ["handover", *ob, "--district", DISTRICT, "--allow-unsigned", "-o", str(work / "handover")]
+    commands = [
+        ("status", ["status", *ob], 1),
+        ("due --as-of 2020-03-01", ["due", *ob, "--as-of", "2020-03-01"], 1),
+        ("due --as-of 2020-03-01 -o due.xlsx", ["due", *ob, "--as-of", "2020-03-01", "-o", str(work / "due.xlsx")], 1),
+        ("notices of one month -o notices.pdf",
+         ["notices", *ob, "--from", "2019-09-01", "--to", "2019-09-30", "-o", str(work / "n.pdf")], 1),
+        ("progress", ["progress", *ob], 1),
+        ("progress -o progress.pdf", ["progress", *ob, "-o", str(work / "p.pdf")], 1),
+        ("handover of 1 package", [*handover, "--cases", "REAL-00000"], 1),
+        (f"handover of {genuine} packages", handover, genuine),
     ]
-    print(f"outbox of {count} packages ({genuine} genuine), each command as a new process:")
-    for name, seconds, load, per in rows:
-        each = f"  ({seconds / per:.2f} s a package)" if per > 1 else ""
-        print(f"  {name:40s} {seconds:7.2f} s  load {load:5.2f}{each}")
+    print(f"outbox of {count} packages ({genuine} genuine), each command as a new process"
+          + (f"; 'before' runs {before} first" if before else "") + ":")
+    for name, args, per in commands:
+        for label, code in ([("before", before)] if before else []) + [("now", None)]:
+            for old in (work / "handover", work / "handover.zip"):
+                shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
+            seconds, cpu, load = timed(args, code)
+            each = f"  ({seconds / per:.2f} s, {cpu / per:.2f} CPU s a package)" if per > 1 else ""
+            print(f"  {label:6s} {name:38s} {seconds:7.2f} s  CPU {cpu:6.2f} s  load {load:5.2f}{each}", flush=True)
 
 
 def main() -> None:
@@ -123,13 +134,18 @@ def main() -> None:
     parser.add_argument("--packages", type=int, default=10000)
     parser.add_argument("--real", type=int, default=100)
     parser.add_argument("--work", type=Path, help="keep the outbox here and reuse it next time")
+    parser.add_argument("--before", type=Path, help="a checkout of an earlier commit (git archive COMMIT | tar -x -C "
+                        "DIR): each command runs with its code first, then with this one")
     args = parser.parse_args()
+    if args.before:
+        args.before = args.before.resolve()
     if args.work:
+        args.work = args.work.resolve()
         args.work.mkdir(parents=True, exist_ok=True)
-        run(args.work, args.packages, args.real)
+        run(args.work, args.packages, args.real, args.before)
         return
     with tempfile.TemporaryDirectory() as tmp:
-        run(Path(tmp), args.packages, args.real)
+        run(Path(tmp), args.packages, args.real, args.before)
 
 
 if __name__ == "__main__":
