@@ -11,7 +11,7 @@ new process, with its CPU seconds and the load average beside it: status (over a
 rows), due, notices of one month, progress, and handover of one and of all the real district's packages
 (handover verifies every package it hands over, so its cost is per package). `--work DIR` keeps the outbox for
 profiling and reuses it on the next run; `--before CHECKOUT` runs every command with an earlier commit's code
-first, alternating, so that both see the same load.
+first, alternating, so that both see the same load (link this checkout's built fonts/*.ttf and fonts.json into it).
 """
 
 from __future__ import annotations
