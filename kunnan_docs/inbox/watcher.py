@@ -1,7 +1,8 @@
 """The watched inbox: cases dropped in by clerks are built, published and filed away; nothing is lost.
 
-The loop (README "收件夹"): discovery finds jobs; a job is taken once its inputs have not changed for the
-settle interval and a worker is free (never more queued than the workers can take, so a stop is quick);
+The loop (README "收件夹"): discovery finds jobs; tracking (tracking.py) settles them; a job is taken once
+its inputs have not changed for the settle interval and a worker is free (never more queued than the
+workers can take, so a stop is quick);
 a worker runs the one pipeline on exactly the bytes the watcher hashed; the result is filed through the
 ledger's journal. Write errors (full disk, permissions) and a broken installation pause the watcher and
 keep the input; it retries at the rescan interval. Signed scans in the scanner folder are filed at once;
@@ -17,7 +18,6 @@ import os
 import signal
 import threading
 import time
-from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -39,6 +39,7 @@ from kunnan_docs.inbox.faults import ENVIRONMENT_ERRORS, describe, fault_point
 from kunnan_docs.inbox.filing import NOTE_FILE, REASON_FILE, Filing, reason_text
 from kunnan_docs.inbox.ledger import Ledger, Stage, family_key
 from kunnan_docs.inbox.lock import InboxLock
+from kunnan_docs.inbox.tracking import Tracker
 from kunnan_docs.inbox.worker import WorkResult, build_case, init_worker
 from kunnan_docs.package.layout import LEDGER
 from kunnan_docs.package.publish import recover
@@ -132,7 +133,7 @@ class _Events(FileSystemEventHandler):
             if name == self.watcher.scanner_name:
                 touched = True  # the scanner folder is read by its own consumer, not as a case
             elif name not in (".", "..") and not name.startswith(IGNORED_PREFIXES):
-                self.watcher.mark_dirty(name)
+                self.watcher.tracker.mark_dirty(name)
                 touched = True
         if touched:
             self.watcher.wake.set()
@@ -144,17 +145,10 @@ class Watcher:
         self.ledger = Ledger(config.state / LEDGER)
         self.discovery = Discovery(config.inbox)
         self.filing = Filing(config.inbox, self.ledger)
-        self.tracked: dict[str, Job] = {}  # by inbox entry name
-        self.loose: set[str] = set()  # tracked loose case files: their scans are other inbox entries
-        self.unsettled: set[str] = set()  # changed lately: look again at stable_since + settle
-        self.ready: deque[str] = deque()  # settled and complete: taken in this order as workers free up
-        self.waiting: set[str] = set()  # settled, attachments missing
         self.deferred: dict[str, list[str]] = {}  # by archive number: a build or rebuild of that number is under way
-        self.unclaimed: dict[str, str] = {}
+        self._reported: dict[str, str] | None = None  # the unclaimed entries last written to the ledger
         self.running: dict[Future[WorkResult], Running] = {}
         self.crashes: dict[str, int] = {}
-        self._dirty: set[str] = set()
-        self._dirty_lock = threading.Lock()
         self.stop = threading.Event()
         self.wake = threading.Event()
         self.tally = Tally()
@@ -170,6 +164,7 @@ class Watcher:
                                      settle=config.settle)
         inside = scanner.resolve().parent == config.inbox.resolve()
         self.scanner_name = scanner.name if inside else None  # never looked at as a case
+        self.tracker = Tracker(self.discovery, config.settle, config.timeout, skip=self.scanner_name)
 
     # -- life cycle -------------------------------------------------------------------------------
     def run(self) -> ExitCode:
@@ -206,7 +201,7 @@ class Watcher:
             if self.pool is not None:
                 self.pool.shutdown(wait=True, cancel_futures=True)
             self.ledger.close()
-        for _ in self.waiting:
+        for _ in self.tracker.waiting:
             self.tally.add(Stage.WAITING)
         if not self.cfg.once:
             log.info("监视结束。")
@@ -260,15 +255,13 @@ class Watcher:
 
     def _settled_out(self) -> bool:
         """--once is done when every case left is waiting for an attachment that has not come."""
-        return not (self.running or self.unsettled or self.ready or self.deferred or self.filing_pending
-                    or self._dirty) and self.next_full_scan > 0 and set(self.tracked) <= self.waiting \
-            and self.scanner.next_due() is None and not self.scanner.pending
+        return not (self.running or self.deferred or self.filing_pending) and self.tracker.idle() \
+            and self.next_full_scan > 0 and self.scanner.next_due() is None and not self.scanner.pending
 
     def _pause(self, message: str, code: ExitCode) -> None:
         """No case is at fault: keep every input, say why in Chinese, try again at the rescan interval."""
         self.paused_until = time.monotonic() + self.cfg.rescan
-        self.unsettled |= set(self.tracked)  # whatever was half-way is looked at again on resuming
-        self.ready.clear()
+        self.tracker.look_again_at_all()
         if message != self.pause_message:
             log.info(mask_text(message))
             self.pause_message = message
@@ -278,8 +271,7 @@ class Watcher:
 
     def settling(self) -> list[str]:
         """Cases seen but not yet taken because their files are still changing (safe to call from another thread)."""
-        tracked = dict(self.tracked)
-        return sorted(tracked[n].source for n in list(self.unsettled) + list(self.ready) if n in tracked)
+        return self.tracker.settling()
 
     def request_stop(self, *_: object) -> None:
         if not self.stop.is_set():
@@ -287,20 +279,14 @@ class Watcher:
         self.stop.set()
         self.wake.set()
 
-    def mark_dirty(self, name: str) -> None:
-        with self._dirty_lock:
-            self._dirty.add(name)
-
     def _next_wake(self, now: float) -> float:
         if now < self.paused_until:  # results still wake us through their callbacks
             return min(self.paused_until - now, self.cfg.rescan)
         deadlines = [self.next_full_scan, now + self.cfg.rescan]
         if (scanner_due := self.scanner.next_due()) is not None:
             deadlines.append(scanner_due)
-        deadlines += [self.tracked[n].stable_since + self.cfg.settle for n in self.unsettled if n in self.tracked]
-        deadlines += [self.tracked[n].first_missing + self.cfg.timeout  # type: ignore[operator]
-                      for n in self.waiting if n in self.tracked and self.tracked[n].first_missing is not None]
-        if self.ready and len(self.running) < self.cfg.workers:
+        deadlines += self.tracker.deadlines()
+        if self.tracker.ready and len(self.running) < self.cfg.workers:
             return 0
         return min(max(min(deadlines) - now, 0.01), self.cfg.rescan)
 
@@ -313,11 +299,8 @@ class Watcher:
         if now >= self.next_full_scan:
             self._scan(None, now)
             self.next_full_scan = now + self.cfg.rescan
-        else:
-            with self._dirty_lock:
-                dirty, self._dirty = self._dirty, set()
-            if dirty:
-                self._scan(dirty, now)
+        elif dirty := self.tracker.take_dirty():
+            self._scan(dirty, now)
         self._settle(now)
         for line in self.scanner.poll(now):
             log.info(line)
@@ -332,7 +315,7 @@ class Watcher:
         for line in self.scanner.rebuild(busy):
             log.info(line)
         for archive_no in [a for a in self.deferred if a not in busy and a not in self.scanner.pending]:
-            self.ready.extend(self.deferred.pop(archive_no))
+            self.tracker.ready.extend(self.deferred.pop(archive_no))
 
     def _rebuild(self, case_file: Path) -> str:
         """A package that received signed originals, rebuilt from its own input/ copy."""
@@ -341,117 +324,48 @@ class Watcher:
             f"重新成卷失败  {result.archive_no}:" + ";".join(result.messages)
 
     def _scan(self, names: set[str] | None, now: float) -> None:
-        """Look again at the given inbox entries (all of them when None) and at loose cases needing them."""
-        busy = {r.job.entry.name for r in self.running.values()}
-        full = names is None
+        """Look again at the given inbox entries (all of them when None); a full scan also reports the unclaimed."""
+        self.tracker.scan(names, now, busy={r.job.entry.name for r in self.running.values()})
         if names is None:
-            with self._dirty_lock:
-                self._dirty.clear()
-            names = set(self.discovery.names()) - {self.scanner_name}
-            gone = (set(self.tracked) | set(self.unclaimed)) - names
-            self.discovery.forget_gone()
-        else:
-            names |= {n for n in self.loose if self.tracked[n].needs() & names}
-            gone = set()
-        jobs, unclaimed = self.discovery.look(sorted(names - busy))
-        for name in (names - busy) | gone:
-            self.unclaimed.pop(name, None)
-            if name in unclaimed:
-                self.unclaimed[name] = unclaimed[name]
-            new, old = jobs.get(name), self.tracked.get(name)
-            if new is None:
-                self._untrack(name)
-                continue
-            if old is not None and old.signature == new.signature:
-                new.stable_since, new.first_missing = old.stable_since, old.first_missing
-            else:
-                new.stable_since = now
-                new.first_missing = old.first_missing if old and new.missing else None
-                self.unsettled.add(name)
-                if old is None:
-                    log.info(f"发现新案卷 {mask_text(new.source)}")
-            self.tracked[name] = new
-            if new.loose:
-                self.loose.add(name)
-        if full:
             self._report_unclaimed()
-
-    def _untrack(self, name: str) -> None:
-        self.tracked.pop(name, None)
-        self.loose.discard(name)
-        self.unsettled.discard(name)
-        self.waiting.discard(name)
 
     def _report_unclaimed(self) -> None:
         """After a full scan (not mid-filing, when a loose case's scans folder is briefly left alone)."""
-        needed = set().union(*(self.tracked[n].needs() for n in self.loose),
-                             *(r.job.needs() for r in self.running.values()))
-        current = {n: m for n, m in self.unclaimed.items() if n not in needed}
-        if current != getattr(self, "_reported", None):
-            for name in sorted(current.keys() - (getattr(self, "_reported", None) or {}).keys()):
+        current = self.tracker.unclaimed_now(set().union(*(r.job.needs() for r in self.running.values())))
+        if current != self._reported:
+            for name in sorted(current.keys() - (self._reported or {}).keys()):
                 log.info(f"收件夹中的 {mask_text(name)} 无法处理:{mask_text(current[name])}")
             self.ledger.set_unclaimed(current)
             self._reported = current
 
     def _settle(self, now: float) -> None:
-        for name in sorted(self.unsettled):
-            job = self.tracked.get(name)
-            if job is None:
-                self.unsettled.discard(name)
-                continue
-            if now - job.stable_since < self.cfg.settle:
-                continue
-            current = signature(job)
-            if current != job.signature:  # changed without an event reaching us: settle again
-                job.signature, job.stable_since = current, now
-                continue
-            self.unsettled.discard(name)
-            if job.refusal:
-                self._untrack(name)
-                case_id = self.ledger.start(job.source, Stage.WAITING)
-                log.info(f"{mask_text(job.source)} 退回:{mask_text(job.refusal)}")
-                self._reject(job, case_id, [job.refusal])
-            elif job.missing:
-                self.waiting.add(name)
-                if job.first_missing is None:
-                    job.first_missing = now
-            else:
-                self.waiting.discard(name)
-                self.ready.append(name)
-        for name in sorted(self.waiting):
-            job = self.tracked.get(name)
-            if job is None or not job.missing:
-                self.waiting.discard(name)
-            else:
-                self._wait(name, job, now)
-
-    def _wait(self, name: str, job: Job, now: float) -> None:
-        names = "、".join(job.missing)
-        assert job.first_missing is not None
-        if now - job.first_missing >= self.cfg.timeout:
-            self._untrack(name)
+        """Record and file what settling found: refusals, cases whose attachments never came, waits."""
+        settled = self.tracker.settle(now)
+        for job in settled.refused:
+            assert job.refusal is not None
             case_id = self.ledger.start(job.source, Stage.WAITING)
-            self._reject(job, case_id, [f"等待 {int(self.cfg.timeout)} 秒后,以下附件仍未放入收件夹:{names}。"
+            log.info(f"{mask_text(job.source)} 退回:{mask_text(job.refusal)}")
+            self._reject(job, case_id, [job.refusal])
+        for job in settled.timed_out:
+            case_id = self.ledger.start(job.source, Stage.WAITING)
+            self._reject(job, case_id, [f"等待 {int(self.cfg.timeout)} 秒后,以下附件仍未放入收件夹:"
+                                        f"{'、'.join(job.missing)}。"
                                         "请把这些文件和案卷文件放在一起(见 README“收件夹”),再重新放入收件夹。"])
-            return
-        reason = f"等待附件:{names}"
-        row = self.ledger.open_row(job.source)
-        if not row or row.reason != mask_text(reason):
-            self.ledger.start(job.source, Stage.WAITING, reason)
-            log.info(f"{mask_text(job.source)} 等待附件 {len(job.missing)} 个")
+        for job in settled.waiting:
+            reason = f"等待附件:{'、'.join(job.missing)}"
+            row = self.ledger.open_row(job.source)
+            if not row or row.reason != mask_text(reason):
+                self.ledger.start(job.source, Stage.WAITING, reason)
+                log.info(f"{mask_text(job.source)} 等待附件 {len(job.missing)} 个")
 
     # -- taking -----------------------------------------------------------------------------------
     def _submit(self, now: float) -> None:
         """Hand settled cases to free workers only: what is not yet handed over stops at once on SIGTERM."""
-        while self.ready and len(self.running) < self.cfg.workers and not self.stop.is_set() \
+        while self.tracker.ready and len(self.running) < self.cfg.workers and not self.stop.is_set() \
                 and now >= self.paused_until:
-            name = self.ready.popleft()
-            job = self.tracked.get(name)
-            if job is None or name in self.unsettled:
-                continue
-            if signature(job) != job.signature:
-                job.signature, job.stable_since = signature(job), now
-                self.unsettled.add(name)
+            name = self.tracker.ready.popleft()
+            job = self.tracker.tracked.get(name)
+            if job is None or name in self.tracker.unsettled or self.tracker.changed(name, job, now):
                 continue
             self._take(name, job)
 
@@ -460,11 +374,9 @@ class Watcher:
         try:
             digest = inputs_digest(job.case_file.parent, job.inputs)
         except FileNotFoundError:
-            self.mark_dirty(name)  # vanished meanwhile: look again
+            self.tracker.mark_dirty(name)  # vanished meanwhile: look again
             return
-        if signature(job) != job.signature:  # written to while being hashed
-            job.signature, job.stable_since = signature(job), time.monotonic()
-            self.unsettled.add(name)
+        if self.tracker.changed(name, job, time.monotonic()):  # written to while being hashed
             return
         archive_no, family = _identity(job.data)
         label = mask_text(archive_no or job.source)
@@ -475,7 +387,7 @@ class Watcher:
         duplicate = self.ledger.finished_with_hash(digest)
         case_id = self.ledger.start(job.source, Stage.BUILDING, None, content_hash=digest, archive_no=archive_no,
                                     family=family)
-        self._untrack(name)
+        self.tracker.untrack(name)
         if duplicate:
             note = (f"与 {duplicate.updated} 已成卷的内容完全相同,未重新成卷。案卷仍在发件夹 "
                     f"{', '.join(duplicate.outputs) or ''} 中。")
@@ -523,24 +435,16 @@ class Watcher:
                 self._settle_result(run, result)
             except ENVIRONMENT_ERRORS as exc:
                 self.filing_pending = True
-                self._retry_later(run.job)
-                self.mark_dirty(run.job.entry.name)  # perhaps filed in part: look again
+                self.tracker.retry_later(run.job)
+                self.tracker.mark_dirty(run.job.entry.name)  # perhaps filed in part: look again
                 self._pause(describe(exc, self.cfg.areas()), ExitCode.INTERNAL)
-
-    def _retry_later(self, job: Job) -> None:
-        """Back among the tracked cases, to be taken again once settled (and any pause is over)."""
-        name = job.entry.name
-        self.tracked[name] = job
-        if job.loose:
-            self.loose.add(name)
-        self.unsettled.add(name)
 
     def _crashed(self, run: Running) -> WorkResult | None:
         source = run.job.source
         self.crashes[source] = self.crashes.get(source, 0) + 1
         if self.crashes[source] < 2 or self.stop.is_set():  # perhaps another case's crash: try this one again
             self.ledger.update(run.case_id, status=Stage.WAITING, reason="成卷进程意外退出,将重试")
-            self._retry_later(run.job)
+            self.tracker.retry_later(run.job)
             return None
         return WorkResult(Outcome.REJECTED, messages=["成卷进程两次意外退出(可能是附件过大或损坏)。请检查附件后重新提交。"])
 
@@ -548,21 +452,21 @@ class Watcher:
         job, label = run.job, mask_text(run.archive_no or run.job.source)
         if result.fault == "config":
             self.ledger.update(run.case_id, status=Stage.WAITING, reason="配置或模板有问题,修好后自动重试")
-            self._retry_later(job)
+            self.tracker.retry_later(job)
             self._pause(f"配置或模板有问题,案卷未退回、仍留在收件夹中:{result.messages[0]}", ExitCode.CONFIG)
             return
         if result.fault:
             assert result.error is not None
             self.ledger.update(run.case_id, status=Stage.WAITING, reason="写入失败,将重试")
-            self._retry_later(job)
+            self.tracker.retry_later(job)
             self._pause(describe(result.error, self.cfg.areas()), ExitCode.INTERNAL)
             return
         if signature(job) != job.signature or (result.input_digest and result.input_digest != run.digest):
             # written to during the build: the package (if any) is not of the bytes now there, so build again
             log.info(f"{label} 在成卷期间被修改,将重新成卷")
             self.ledger.update(run.case_id, status=Stage.WAITING, reason="案卷在成卷期间被修改,将重新成卷")
-            self._retry_later(job)
-            self.mark_dirty(job.entry.name)  # read again: its new content is what gets built
+            self.tracker.retry_later(job)
+            self.tracker.mark_dirty(job.entry.name)  # read again: its new content is what gets built
             return
         fault_point("collected")
         if result.outcome == Outcome.REJECTED:
