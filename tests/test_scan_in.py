@@ -410,3 +410,40 @@ def _dicts(node: object) -> list[dict]:
     if isinstance(node, dict):
         return [node, *(d for value in node.values() for d in _dicts(value))]
     return []
+
+
+def test_watch_on_a_full_disk_keeps_the_scan_and_files_it_once_space_is_freed(world: dict[str, Path],
+                                                                              tmp_path: Path) -> None:
+    """The outbox full (KUNNAN_WRITE_FAULT, README "收件夹") while a signed scan comes in: the watcher says so, the
+    scanner file stays where it is, and once space is freed the form is filed once and the package rebuilt."""
+    outbox, inbox = tmp_path / "outbox", tmp_path / "inbox"
+    shutil.copytree(world["outbox"], outbox, ignore=shutil.ignore_patterns("_签章原件", HISTORY, STATE_DIR))
+    (inbox / "扫描件").mkdir(parents=True)
+    log, full = tmp_path / "watch.txt", tmp_path / "disk-is-full"
+    env = {**os.environ, "KUNNAN_WRITE_FAULT": f"ENOSPC:{outbox}", "KUNNAN_WRITE_FAULT_WHILE": str(full)}
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "kunnan_docs", "watch", str(inbox), str(outbox), "--workers", "1",
+                                 "--settle", "0.3", "--rescan", "1", "--state", str(tmp_path / "state")],
+                                stdout=out, stderr=subprocess.STDOUT, env=env)
+    said = lambda: log.read_text(encoding="utf-8")  # noqa: E731
+    try:
+        _until(lambda: "开始监视" in said())
+        full.touch()
+        scanner_pdf([encoded(scan(_printed(outbox, EXIT_NO)["annex6"][0]))], tmp_path / "scan.pdf").rename(
+            inbox / "扫描件" / "scan.pdf")
+        _until(lambda: "磁盘空间不足" in said())
+        time.sleep(2)  # retries while the disk stays full
+        assert said().count("磁盘空间不足") == 1 and str(outbox) in said()
+        assert (inbox / "扫描件" / "scan.pdf").exists() and originals_for(outbox, EXIT_NO) == {}
+        assert proc.poll() is None
+        full.unlink()
+        _until(lambda: "已重新成卷" in said())
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    assert said().count("已归档") == 1 and said().count("已重新成卷") == 1
+    assert sorted(originals_for(outbox, EXIT_NO)) == ["annex6"]
+    assert [p.name for p in (inbox / "扫描件" / PROCESSED).iterdir()] == ["scan.pdf"]
+    assert sorted(p.name for p in (outbox / HISTORY / safe_name(EXIT_NO)).iterdir()) == ["第1版"]
+    assert verify_folder(outbox / safe_name(EXIT_NO)) == []
+    assert not list((outbox / "_签章原件" / ".journal").iterdir())

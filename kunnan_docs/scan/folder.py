@@ -41,11 +41,11 @@ class ScannerFolder:
         self._seen = {name: seen for name, seen in self._seen.items() if name in present}
         if not ready:
             return []
+        self._journals_read = False  # read them again even if a write error stops the filing half-way
         report = ScanReport()
         file_scans(ready, self.outbox, self.calendar, report)
         for path in ready:
             self._seen.pop(path.name, None)
-        self._journals_read = False
         return report.lines
 
     def rebuild(self, busy: set[str]) -> list[str]:
