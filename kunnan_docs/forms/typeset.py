@@ -141,7 +141,10 @@ class Para(Paragraph):
         if not self.frags:
             return super().breakLinesCJK(maxWidths)
         auto = getattr(self, "autoLeading", getattr(self.style, "autoLeading", ""))
-        return _zh_frag_split(self.frags, list(maxWidths), auto not in ("", "off"))
+        key = (tuple(maxWidths), auto not in ("", "off"))
+        if getattr(self, "_zh_broken", (None, None))[0] != key:  # a table wraps each cell twice, at one width
+            self._zh_broken = key, _zh_frag_split(self.frags, list(maxWidths), key[1])
+        return self._zh_broken[1]
 
 
 class Title(Para):
