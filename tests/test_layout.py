@@ -10,16 +10,7 @@ from typing import Any
 import pytest
 
 from kunnan_docs.errors import BadPackage
-from kunnan_docs.package.layout import (
-    REPORT,
-    HashingWriter,
-    ItemStatus,
-    Listing,
-    Report,
-    file_digests,
-    read_listing,
-    read_report,
-)
+from kunnan_docs.package.layout import REPORT, ItemStatus, Listing, Report, read_listing, read_report
 
 from .conftest import DELETE, set_pointer
 
@@ -94,13 +85,3 @@ def test_a_listing_is_the_report_without_its_checklist_and_checked_the_same_way(
     with pytest.raises(BadPackage, match="awaiting_signature/0/no"):
         Listing.from_dict(data)
 
-
-def test_a_file_hashed_as_it_is_written_has_the_digests_of_reading_it_back(tmp_path: Path) -> None:
-    """The package PDF's manifest lines come from HashingWriter: small writes, writes across its chunks, a big one."""
-    path = tmp_path / "written.bin"
-    writes = [b"%PDF-1.7\n", bytes(range(256)) * 5000, *(bytes([i % 256]) * 977 for i in range(3000)), b"%%EOF\n"]
-    with HashingWriter(path) as out:
-        for data in writes:
-            assert out.write(memoryview(data)) == len(data)
-    assert path.read_bytes() == b"".join(writes)
-    assert out.digests() == file_digests(path)

@@ -2,8 +2,8 @@
 
 Only a build that is a process of its own uses it: the main thread of a process that is no pool worker, where
 the OS can fork and the machine has a second core. A pool worker (`build` of several cases, the watcher's
-workers, Dask) shares the cores with its fellow workers already, so it does the work itself when the result
-is asked for. The result is the same either way; only where it is computed differs.
+workers, Dask) shares the cores with its fellow workers already, so it does the work itself, at once. The
+result is the same either way; only where it is computed differs.
 """
 
 from __future__ import annotations
@@ -30,9 +30,10 @@ def spare_core() -> bool:
 
 def start(target: str, *args: Any) -> Callable[[], Any]:
     """Begin `target` ("module:function", imported only where it runs) on `args`; the function returned waits
-    for its result, or raises its exception."""
-    if not spare_core():
-        return lambda: _call(target, args)
+    for its result, or raises its exception (done at once where there is no spare core)."""
+    if not spare_core():  # done now, as the build did before it had a second core: not on top of its later peak
+        result = _call(target, args)
+        return lambda: result
     pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
     # The child must never collect, and so finalize, what it inherits: an earlier build's spooled scans would
     # be closed there too, moving the file offsets it shares with this process. (submit forks right away.)

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import io
 import re
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import pikepdf
 
@@ -36,7 +35,7 @@ from kunnan_docs.forms.pdf import Box, render_with_boxes
 from kunnan_docs.forms.qr import form_fingerprint, form_key
 from kunnan_docs.forms.typeset import PAGE_H, PAGE_NUMBER_STRIP, PAGE_W
 from kunnan_docs.package import pdfa, sheets
-from kunnan_docs.package.attachments import LoadedAttachment, load
+from kunnan_docs.package.attachments import load
 from kunnan_docs.package.ink import form_flags
 from kunnan_docs.package.signed import Offer, SignedOriginal, read_signed_attachment, stored_offer
 
@@ -109,11 +108,11 @@ class Package:
     content_start: int = 0  # index of the first content page (after cover and contents list)
     pdfa_problems: list[str] = field(default_factory=list)  # why the package could not be declared PDF/A-2b
 
-    def save_pdf(self, out: Path | BinaryIO) -> None:
+    def save_pdf(self, path: Path) -> None:
         """Write the package PDF straight to its file (qpdf streams it: no copy of the whole file in memory),
         then let go of the scans it was read from."""
         assert self.pdf is not None
-        self.pdf.save(out, **SAVE_OPTIONS)
+        self.pdf.save(path, **SAVE_OPTIONS)
         self.pdf.close()
         for part in (p for r in self.results for p in r.parts if not p.generated):
             part.pdf.close()
@@ -163,13 +162,11 @@ def build(case: Case, findings: list[Finding], calendar: WorkCalendar | None = N
     filled = forms_for(case, calendar)
     word = aside.start("kunnan_docs.forms.word:render_each", filled, case.archive_no)
     try:
-        with ThreadPoolExecutor(max_workers=1) as loader:  # Pillow checks the scans without the GIL, beside the PDFs
-            loading = _start_loading(case, loader)
-            forms, boxes = [], {}
-            for f in filled:
-                pdf, boxes[form_key(f)] = render_with_boxes(f, case.archive_no)
-                forms.append((f, pdf))
-            results = _collect(case, forms, boxes, originals or {}, loading)
+        forms, boxes = [], {}
+        for f in filled:
+            pdf, boxes[form_key(f)] = render_with_boxes(f, case.archive_no)
+            forms.append((f, pdf))
+        results = _collect(case, forms, boxes, originals or {})
         content = [p for r in results for p in r.parts]
         number = 1
         for part in content:
@@ -184,30 +181,21 @@ def build(case: Case, findings: list[Finding], calendar: WorkCalendar | None = N
     return pkg
 
 
-def _start_loading(case: Case, loader: Executor) -> dict[int, Future[LoadedAttachment]]:
-    """Attachment index → its loading, started for every attachment whose path is acceptable."""
-    root = case.folder.resolve()
-    return {i: loader.submit(load, case.folder / att["path"], att["path"])
-            for i, att in enumerate(case.data.get("attachments", []))
-            if attachment_path_problem(root, att["path"]) is None}
-
-
 def _collect(case: Case, forms: list[tuple[FilledForm, bytes]], boxes: dict[str, list[Box]],
-             stored: dict[str, SignedOriginal], loading: dict[int, Future[LoadedAttachment]]) -> list[ItemResult]:
-    """The package's contents item by item; the first faulty attachment in checklist order refuses the case."""
+             stored: dict[str, SignedOriginal]) -> list[ItemResult]:
     results = []
     union = case.data.get("union", "")
     for item in items_for(case.kind):
         result = ItemResult(item, "")
         scans: list[Part] = []
         offers: dict[str, list[Offer]] = {}
-        for i, att in enumerate(case.data.get("attachments", [])):
+        for att in case.data.get("attachments", []):
             if att["item"] != item.id:
                 continue
             problem = attachment_path_problem(case.folder.resolve(), att["path"])
             if problem:  # validated before, but the file may have changed since
                 raise AttachmentError(att["path"], problem)
-            loaded = loading[i].result()
+            loaded = load(case.folder / att["path"], att["path"])
             if att.get("signed"):
                 found, notes = read_signed_attachment(loaded.pdf, att["path"], case.archive_no)
                 for offer in found:

@@ -28,7 +28,6 @@ from kunnan_docs.package.layout import (
     STAGING,
     SUMMARY,
     VERSION,
-    HashingWriter,
     Report,
     document,
     package_pdf,
@@ -105,10 +104,7 @@ def write_folder(pkg: Package, folder: Path, inputs: Path | None = None,
     `input_digests`, its files' (SHA-256, SM3) by path relative to it, taken while the package was built."""
     injected_write_fault(folder)
     folder.mkdir(parents=True)
-    pdf = package_pdf(folder, pkg.case.archive_no)
-    with HashingWriter(pdf) as out:
-        pkg.save_pdf(out)
-    known = {pdf.name: out.digests()}
+    pkg.save_pdf(package_pdf(folder, pkg.case.archive_no))
     (folder / DOCUMENTS).mkdir()
     for form, pdf, docx in pkg.forms:
         (folder / document(form.stem, "pdf")).write_bytes(pdf)
@@ -117,8 +113,7 @@ def write_folder(pkg: Package, folder: Path, inputs: Path | None = None,
     (folder / SUMMARY).write_text(summary(pkg), encoding="utf-8-sig")  # BOM: Windows Notepad shows it right
     if inputs is not None:
         os.rename(inputs, folder / INPUT_DIR)
-    known |= {f"{INPUT_DIR}/{rel}": digests for rel, digests in (input_digests or {}).items()}
-    write_manifests(folder, known)
+    write_manifests(folder, {f"{INPUT_DIR}/{rel}": digests for rel, digests in (input_digests or {}).items()})
 
 
 
