@@ -132,7 +132,7 @@ def verify_folders(folders: list[Path], workers: int | None = None) -> list[list
     it hands over, and the checks (the PDF/A self-check above all) are pure-Python CPU work.
     workers: processes to use (default: one per core, at most one per PER_WORKER packages); 1 runs here."""
     if workers is None:
-        workers = min(len(os.sched_getaffinity(0)), len(folders) // PER_WORKER)
+        workers = min(os.cpu_count() or 1, len(folders) // PER_WORKER)
     if workers < 2:
         return [verify_folder(f) for f in folders]
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
