@@ -61,6 +61,13 @@ def test_building_loads_no_pinyin_dictionary(tmp_path: Path) -> None:
     assert "pypinyin" not in loaded_after("import kunnan_docs.package.build, kunnan_docs.pipeline", tmp_path)
 
 
+def test_the_builder_loads_no_code_reader_and_no_word_library(tmp_path: Path) -> None:
+    """pdfium and zxing load only for a case with signed originals; python-docx only where the Word forms render
+    (a build of its own renders them in a forked child)."""
+    loaded = loaded_after("import kunnan_docs.package.build, kunnan_docs.package.publish, kunnan_docs.pipeline", tmp_path)
+    assert "pikepdf" in loaded and loaded & {"pypdfium2", "zxingcpp", "docx", "docxtpl"} == set()
+
+
 def test_staff_lists_printed_to_the_terminal_load_no_reportlab(tmp_path: Path) -> None:
     """`due` and `progress` without -o print a table: no PDF, so no typesetting stack (0.4 s a process)."""
     outbox = tmp_path / "outbox"

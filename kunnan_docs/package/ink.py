@@ -14,8 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import pypdfium2 as pdfium
-import zxingcpp
 from PIL import Image, ImageChops, ImageFilter
 
 if TYPE_CHECKING:
@@ -59,6 +57,8 @@ class Located:
 
 def locate(image: Image.Image) -> list[Located]:
     """Every QR code on the image with the corners of its symbol (in the symbol's own orientation)."""
+    import zxingcpp  # here: only a case with signed originals reads codes, most builds never do
+
     found = []
     for r in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode):
         p = r.position
@@ -79,6 +79,8 @@ def find_codes(scan: Image.Image) -> list[Located]:
 
 def render_pages(pdf: bytes, dpi: int = DPI) -> list[Image.Image]:
     """Every page of a PDF we printed, as a grey image."""
+    import pypdfium2 as pdfium  # here: only a case with signed originals renders its prints
+
     doc = pdfium.PdfDocument(pdf)
     try:
         return [doc[i].render(scale=dpi / 72, grayscale=True).to_pil().convert("L") for i in range(len(doc))]
