@@ -71,11 +71,15 @@ def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 60) -> N
 
 
 def listing(folder: Path) -> list[str]:
-    """Files below a folder, relative, without the watcher's own state and lock files."""
-    if not folder.exists():
-        return []
-    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
-                  if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    """Files below a folder, relative, without the watcher's own state and lock files. Read while the watcher moves
+    folders away: one that is gone mid-walk is skipped (os.walk), not a FileNotFoundError as from rglob."""
+    found = []
+    for root, _, names in os.walk(folder):
+        for name in names:
+            rel = (Path(root) / name).relative_to(folder)
+            if not any(part.startswith(".") for part in rel.parts):
+                found.append(rel.as_posix())
+    return sorted(found)
 
 
 def packages(areas: dict[str, Path]) -> list[str]:
