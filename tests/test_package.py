@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from kunnan_docs.package.layout import (
     write_manifests,
 )
 from kunnan_docs.package.publish import recover
-from kunnan_docs.package.verify import verify_folder, verify_folders
+from kunnan_docs.package.verify import VerifiedBefore, verify_folder, verify_folders
 
 from .conftest import DELETE, EXIT_EXAMPLE, FILING_EXAMPLE, REFILED_EXAMPLE
 
@@ -365,3 +366,23 @@ def test_verifying_several_packages_on_several_processes_finds_the_same(exit_pac
     assert here[1] and not here[0] and not here[2]
     assert verify_folders(folders, workers=2) == here
     assert verify_folders(folders) == here  # three packages: too few to start processes for, verified right here
+
+
+def test_a_verdict_is_remembered_only_while_the_files_are_untouched(exit_package, tmp_path) -> None:
+    """The desk's 移交 page shows verdicts again and again: an untouched package is not verified twice, while a
+    file rewritten to the same size with its modification time set back is (its change time moved)."""
+    good, other = tmp_path / "a" / EXIT_NO, tmp_path / "b" / EXIT_NO
+    shutil.copytree(exit_package, good)
+    shutil.copytree(exit_package, other)
+    memo = VerifiedBefore()
+    assert memo.check([good, other]) == [[], []] and memo.verified == 2
+    assert memo.check([good, other]) == [[], []] and memo.verified == 0
+    summary = good / layout.SUMMARY
+    st = summary.stat()
+    data = summary.read_bytes()
+    summary.write_bytes(data[:-1] + (b"?" if data[-1:] != b"?" else b"!"))
+    os.utime(summary, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert summary.stat().st_size == st.st_size and summary.stat().st_mtime_ns == st.st_mtime_ns
+    problems, untouched = memo.check([good, other])
+    assert memo.verified == 1 and untouched == []
+    assert problems == verify_folder(good) and problems, "the rewritten summary no longer matches the manifest"

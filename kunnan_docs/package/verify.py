@@ -15,7 +15,7 @@ import os
 import tempfile
 import zipfile
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from multiprocessing import get_context
 from pathlib import Path
@@ -137,6 +137,34 @@ def verify_folders(folders: list[Path], workers: int | None = None) -> list[list
         return [verify_folder(f) for f in folders]
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
         return list(pool.map(verify_folder, folders, chunksize=max(1, len(folders) // (4 * workers))))
+
+
+def _on_disk(folder: Path) -> tuple[tuple[str, int, int, int, int], ...]:
+    """Every file of a package as the file system sees it: name, size, inode, modification and change time.
+    Any write to a file changes its change time, which no program can set back (utime sets the other two)."""
+    files = []
+    for path in sorted(folder.rglob("*")):
+        st = path.lstat()
+        files.append((path.relative_to(folder).as_posix(), st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns))
+    return tuple(files)
+
+
+@dataclass
+class VerifiedBefore:
+    """verify_folders for a page shown again and again (the desk's 移交 page): a package whose files are, to the
+    file system, exactly as when it was last verified keeps that verdict; any other is verified again. The
+    handover itself always verifies afresh."""
+
+    seen: dict[Path, tuple[tuple[tuple[str, int, int, int, int], ...], list[Problem]]] = field(default_factory=dict)
+    verified: int = 0  # packages verified (not remembered) by the last call
+
+    def check(self, folders: list[Path]) -> list[list[Problem]]:
+        now = {folder: _on_disk(folder) for folder in folders}
+        stale = [f for f in folders if f not in self.seen or self.seen[f][0] != now[f]]
+        for folder, problems in zip(stale, verify_folders(stale), strict=True):
+            self.seen[folder] = (now[folder], problems)
+        self.verified = len(stale)
+        return [self.seen[f][1] for f in folders]
 
 
 def verify_folder(folder: Path) -> list[Problem]:

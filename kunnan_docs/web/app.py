@@ -38,7 +38,7 @@ from kunnan_docs.inbox.ledger import PUBLISHED, STATUS_LABEL, Ledger, Stage
 from kunnan_docs.inbox.watcher import Watcher
 from kunnan_docs.package.layout import HANDOVER_REGISTER, HANDOVERS, LEDGER, safe_name
 from kunnan_docs.package.outbox import Published, history, package_in, published
-from kunnan_docs.package.verify import Problem, verify_folders
+from kunnan_docs.package.verify import Problem, VerifiedBefore
 from kunnan_docs.privacy import mask_text
 from kunnan_docs.scan.filing import waiting_forms
 from kunnan_docs.staff import notices
@@ -68,6 +68,7 @@ class Desk:
     watcher: Watcher | None = None
     hosts: list[str] = field(default_factory=lambda: ["127.0.0.1", "localhost", "::1"])
     sessions: Sessions = field(default_factory=Sessions)
+    verified: VerifiedBefore = field(default_factory=VerifiedBefore)  # the 移交 page's verdicts, by files on disk
 
     @property
     def login_required(self) -> bool:
@@ -316,7 +317,7 @@ async def handover_page(request: Request) -> Response:
     rows: list[tuple[Published, list[Problem]]] = []
     if district in districts:
         chosen = choose(all_packages, district, None)
-        checks = await asyncio.to_thread(verify_folders, [p.folder for p in chosen])
+        checks = await asyncio.to_thread(desk.verified.check, [p.folder for p in chosen])
         rows = list(zip(chosen, checks, strict=True))
     return page(request, "handover.html", districts=districts, district=district, rows=rows, done=None)
 
