@@ -12,7 +12,6 @@ import hashlib
 import os
 import shutil
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -22,6 +21,7 @@ from kunnan_docs.core.rules import attachment_path_problem
 from kunnan_docs.core.validate import validate_file
 from kunnan_docs.core.workcal import WorkCalendar
 from kunnan_docs.errors import CaseRejected, ExitCode, injected_write_fault
+from kunnan_docs.forms import aside
 from kunnan_docs.package.layout import STAGING, file_digests
 
 
@@ -103,20 +103,24 @@ def process_case(case_file: Path, outbox: Path, calendar: WorkCalendar | None = 
     try:
         files = _snapshot(case_file, raw, checked.case.data.get("attachments", []), snapshot)
         case = parse_case(raw, snapshot / case_file.name)
-        each: dict[str, tuple[str, str]] = {}
-        # hashlib lets go of the GIL: the inputs are hashed on the second core while the forms render
-        with ThreadPoolExecutor(max_workers=1) as hasher:
-            hashed = hasher.submit(inputs_digest, snapshot, files, each)
-            try:
-                pkg = build(case, checked.findings, calendar, originals_for(outbox, case.archive_no))
-            except CaseRejected as exc:
-                return CaseResult(case_file, Outcome.REJECTED, archive_no, messages=[str(exc)])
-            digest = hashed.result()
+        hashed = aside.start("kunnan_docs.pipeline:hashed_inputs", snapshot, files)  # before the build forks its own
+        try:
+            pkg = build(case, checked.findings, calendar, originals_for(outbox, case.archive_no))
+        except CaseRejected as exc:
+            return CaseResult(case_file, Outcome.REJECTED, archive_no, messages=[str(exc)])
+        finally:
+            digest, each = hashed()
         folder = publish(pkg, outbox, inputs=snapshot, input_digests=each)
     finally:
         shutil.rmtree(snapshot, ignore_errors=True)  # gone already when published: moved into the package
     return CaseResult(case_file, Outcome(pkg.status), archive_no, folder, pkg.status_label, pkg.total_pages,
                       [f.render() for f in pkg.findings] + [f"请核对:{note}" for note in pkg.notes], digest)
+
+
+def hashed_inputs(folder: Path, files: list[Path]) -> tuple[str, dict[str, tuple[str, str]]]:
+    """inputs_digest and each file's (SHA-256, SM3), from one read (run aside, on the second core)."""
+    each: dict[str, tuple[str, str]] = {}
+    return inputs_digest(folder, files, each), each
 
 
 def _snapshot(case_file: Path, raw: bytes, attachments: list[dict[str, str]], snapshot: Path) -> list[Path]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -36,3 +39,19 @@ def test_word_forms_rendered_aside_are_the_bytes_a_pool_worker_renders(built_exa
     compared = [name for name in alone if name.endswith((".docx", ".pdf")) and not name.startswith("input/")]
     assert sum(name.endswith(".docx") for name in compared) == 6
     assert [name for name in compared if alone[name] != pooled[name]] == []
+
+
+def test_a_build_forks_only_while_it_is_the_only_thread(tmp_path) -> None:
+    """A fork copies only the forking thread: a lock another thread holds at that instant stays held for ever in
+    the child. Every fork of a single build (its Word forms, its input hashes) happens with no other thread."""
+    script = ("import os, sys, threading\n"
+              "os.register_at_fork(before=lambda: print('fork', threading.active_count(), file=sys.stderr))\n"
+              "from kunnan_docs.cli import main\n"
+              "sys.exit(main(sys.argv[1:]))\n")
+    done = subprocess.run([sys.executable, "-c", script, "build", str(EXIT_EXAMPLE / "case.json"), "-o",
+                           str(tmp_path / "out")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    forks = [line for line in done.stderr.splitlines() if line.startswith("fork ")]
+    if (os.cpu_count() or 1) > 1:
+        assert len(forks) == 2  # the Word forms and the input hashes, each on the second core
+    assert set(forks) <= {"fork 1"}, forks

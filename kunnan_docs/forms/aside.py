@@ -1,4 +1,5 @@
-"""A build's second core: work handed to a forked child process while the build goes on (the Word forms).
+"""A build's second core: work handed to forked child processes while the build goes on (the Word forms, the
+inputs' hashes).
 
 Only a build that is a process of its own uses it: the main thread of a process that is no pool worker, where
 the OS can fork and the machine has a second core. A pool worker (`build` of several cases, the watcher's
@@ -14,7 +15,7 @@ import multiprocessing
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from multiprocessing.connection import Connection
 from typing import Any
 
 
@@ -23,24 +24,52 @@ def _call(target: str, args: tuple[Any, ...]) -> Any:
     return getattr(importlib.import_module(module), name)(*args)
 
 
+def _run(send: Connection, target: str, args: tuple[Any, ...]) -> None:
+    try:
+        send.send((True, _call(target, args)))
+    except BaseException as exc:  # whatever it is, it is raised again in the parent
+        send.send((False, exc))
+
+
 def spare_core() -> bool:
+    """A fork is safe only from a process with no other thread: a lock another thread holds at that instant
+    stays held for ever in the child (Python 3.12 warns of it)."""
     return ("fork" in multiprocessing.get_all_start_methods() and (os.cpu_count() or 1) > 1
-            and multiprocessing.parent_process() is None and threading.current_thread() is threading.main_thread())
+            and multiprocessing.parent_process() is None and threading.current_thread() is threading.main_thread()
+            and threading.active_count() == 1)
 
 
 def start(target: str, *args: Any) -> Callable[[], Any]:
     """Begin `target` ("module:function", imported only where it runs) on `args`; the function returned waits
-    for its result, or raises its exception (done at once where there is no spare core)."""
+    for its result, or raises its exception (done at once where there is no spare core). Call it exactly once.
+
+    A bare forked process and a pipe, not a process pool: a pool keeps a thread in this process, and the next
+    fork (of the same build or the next) would then be a fork of a threaded process."""
     if not spare_core():  # done now, as the build did before it had a second core: not on top of its later peak
         result = _call(target, args)
         return lambda: result
-    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
     # The child must never collect, and so finalize, what it inherits: an earlier build's spooled scans would
-    # be closed there too, moving the file offsets it shares with this process. (submit forks right away.)
+    # be closed there too, moving the file offsets it shares with this process.
     gc.freeze()
     try:
-        future = pool.submit(_call, target, args)
+        child = context.Process(target=_run, args=(send, target, args), daemon=True)
+        child.start()
     finally:
         gc.unfreeze()
-    pool.shutdown(wait=False)  # the child ends after this one task
-    return future.result
+    send.close()
+
+    def result() -> Any:
+        try:
+            ok, value = receive.recv()
+        except EOFError:
+            raise ChildProcessError(f"{target} 的子进程意外退出(退出码 {child.exitcode})") from None
+        finally:
+            receive.close()
+            child.join()
+        if not ok:
+            raise value
+        return value
+
+    return result
