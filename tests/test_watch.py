@@ -130,6 +130,9 @@ def test_once_builds_good_cases_and_rejects_bad_one(areas) -> None:
     assert "ID-SEX" in reason and "如何重新提交" in reason
     log = log_text(areas)
     assert "510108197205141236" not in log and "510104196811021242" not in log  # no ID numbers in the log
+    # what the clerk sees in the terminal is Chinese, line by line: nothing the file-event library says to itself
+    assert result.stderr and [line for line in result.stderr.splitlines()
+                              if not any("\u4e00" <= ch <= "\u9fff" for ch in line)] == []
 
 
 def test_status_command_reports_the_day(areas) -> None:

@@ -49,6 +49,17 @@ from kunnan_docs.scan.filing import SCANNER_FOLDER
 from kunnan_docs.scan.folder import ScannerFolder
 
 log = logging.getLogger("kunnan.watch")
+
+
+class _StoppedMidRead(logging.Filter):
+    """watchdog 7 logs an error when its inotify thread is stopped during a read, which is how every stop of ours
+    goes: not an error, and no clerk should read it in the terminal."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "called when the thread is inactive" not in record.getMessage()
+
+
+logging.getLogger("watchdog.observers.inotify").addFilter(_StoppedMidRead())
 _QUIET_EVENTS = {"opened", "closed_no_write"}  # reads, ours included: nothing changed
 
 
