@@ -31,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from kunnan_docs.package.verify import verify_folder  # noqa: E402
+from tests.inbox_kit import tagged_processes  # noqa: E402
 
 EXAMPLES = sorted(p.parent for p in (ROOT / "examples").glob("*/case.json"))
 NOTES = {"退回原因.txt", "处理说明.txt"}
@@ -129,15 +130,7 @@ def filed_counts(*areas: Path) -> dict[str, int]:
 
 
 def tagged(tag: str) -> list[int]:
-    pids = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                if f"KUNNAN_SOAK={tag}".encode() in (proc / "environ").read_bytes().split(b"\0"):
-                    pids.append(int(proc.name))
-            except OSError:
-                continue
-    return pids
+    return tagged_processes("KUNNAN_SOAK", tag)
 
 
 def rss_mb(pids: list[int]) -> float:

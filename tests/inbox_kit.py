@@ -78,3 +78,17 @@ def reason_files(rejected: Path) -> dict[str, str]:
         entries = [p.name for p in reason.parent.iterdir() if p.name not in NOTES]
         texts[entries[0] if entries else ""] = reason.read_text(encoding="utf-8-sig")
     return texts
+
+
+def tagged_processes(variable: str, tag: str) -> list[int]:
+    """Processes (a watcher, its workers, multiprocessing's helpers) whose environment has variable=tag: what a
+    test or the soak started, found again however it was started or orphaned."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if f"{variable}={tag}".encode() in (proc / "environ").read_bytes().split(b"\0"):
+                    found.append(int(proc.name))
+            except OSError:
+                continue
+    return found

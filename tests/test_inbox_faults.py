@@ -26,6 +26,7 @@ from .inbox_kit import (
     make_areas,
     packages,
     reason_files,
+    tagged_processes,
     watch_once,
 )
 
@@ -42,22 +43,9 @@ def _drop_three(areas: dict[str, Path]) -> dict[str, int]:
     return content_counts(areas["inbox"])
 
 
-def _left_behind(tag: str) -> list[int]:
-    """Processes (workers, multiprocessing's helpers) still carrying this test's tag in their environment."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                if f"KUNNAN_TEST_TAG={tag}".encode() in (proc / "environ").read_bytes().split(b"\0"):
-                    found.append(int(proc.name))
-            except OSError:
-                continue
-    return found
-
-
 def _no_process_left(tag: str) -> None:
     deadline = time.monotonic() + 15
-    while (left := _left_behind(tag)) and time.monotonic() < deadline:
+    while (left := tagged_processes("KUNNAN_TEST_TAG", tag)) and time.monotonic() < deadline:
         time.sleep(0.2)
     for pid in left:  # do not leave them to the next test, then fail
         os.kill(pid, signal.SIGKILL)
