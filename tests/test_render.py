@@ -16,6 +16,7 @@ from docx import Document
 from kunnan_docs.cli import main
 from kunnan_docs.core.casefile import read_case
 from kunnan_docs.core.findings import schema_node
+from kunnan_docs.core.resources import data_dir
 from kunnan_docs.errors import ExitCode, TemplateError
 from kunnan_docs.forms import qr
 from kunnan_docs.forms.fill import forms_data, forms_for
@@ -167,6 +168,47 @@ def test_output_is_byte_identical_on_rerun() -> None:
     for form in forms_for(case):
         assert render_pdf(form, case.archive_no) == render_pdf(form, case.archive_no)
         assert render_docx(form, case.archive_no) == render_docx(form, case.archive_no)
+
+
+def word_text(data: bytes) -> str:
+    """Everything a clerk reads in a Word form: body, table cells, footers, and the file's properties."""
+    doc = Document(io.BytesIO(data))
+    parts = [p.text for p in doc.paragraphs]
+    parts += [c.text for table in doc.tables for row in table.rows for c in row.cells]
+    parts += [p.text for section in doc.sections for p in section.footer.paragraphs]
+    parts += [doc.core_properties.title, doc.core_properties.keywords]
+    return "\n".join(parts)
+
+
+def test_word_forms_of_two_cases_rendered_alternately_keep_their_own_values() -> None:
+    """A process renders many cases from templates it opened and compiled once: no case's values may stay behind
+    in them for the next case."""
+    first = read_case(EXIT_EXAMPLE / "case.json")
+    second = read_case(EXIT_EXAMPLE / "case.json")
+    second.data["archive_no"], second.data["worker"]["name"] = "CD510104-2019-0345", "赵桂兰"
+    forms = {id(first): forms_for(first), id(second): forms_for(second)}
+    for _ in range(2):
+        for mine, other in [(first, second), (second, first)]:
+            for form in forms[id(mine)]:
+                text = word_text(render_docx(form, mine.archive_no))
+                assert mine.archive_no in text and other.archive_no not in text
+                if form.spec.id == "survey":
+                    assert mine.data["worker"]["name"] in text and other.data["worker"]["name"] not in text
+
+
+def test_a_template_edited_while_the_process_runs_is_used_from_the_next_form(tmp_path, monkeypatch) -> None:
+    custom = tmp_path / "tpl"
+    shutil.copytree(data_dir("templates"), custom)
+    monkeypatch.setenv("KUNNAN_TEMPLATES", str(custom))
+    case = read_case(EXIT_EXAMPLE / "case.json")
+    notice = next(form for form in forms_for(case) if form.spec.id == "publicity")
+    assert "如有意见" in word_text(render_docx(notice, case.archive_no))
+    template = Document(template_path(notice.spec))
+    run = next(r for p in template.paragraphs for r in p.runs if r.text.startswith("如有意见"))
+    run.text = run.text.replace("如有意见", "如对公示对象有不同意见", 1)
+    template.save(template_path(notice.spec))
+    edited = word_text(render_docx(notice, case.archive_no))
+    assert "如对公示对象有不同意见" in edited and "如有意见" not in edited
 
 
 def test_word_form_has_values_escaped_and_qr_in_footer() -> None:
