@@ -45,7 +45,8 @@ def test_word_forms_rendered_aside_are_the_bytes_a_pool_worker_renders(built_exa
 
 def test_a_build_forks_only_while_it_is_the_only_thread(tmp_path) -> None:
     """A fork copies only the forking thread: a lock another thread holds at that instant stays held for ever in
-    the child. Every fork of a single build (its Word forms, its input hashes) happens with no other thread."""
+    the child. Every fork of a single build (its Word forms, its input hashes, its scans' decode check) happens
+    with no other thread."""
     script = ("import os, sys, threading\n"
               "os.register_at_fork(before=lambda: print('fork', threading.active_count(), file=sys.stderr))\n"
               "from kunnan_docs.cli import main\n"
@@ -55,5 +56,5 @@ def test_a_build_forks_only_while_it_is_the_only_thread(tmp_path) -> None:
     assert done.returncode == 0, done.stderr
     forks = [line for line in done.stderr.splitlines() if line.startswith("fork ")]
     if (os.cpu_count() or 1) > 1:
-        assert len(forks) == 2  # the Word forms and the input hashes, each on the second core
+        assert len(forks) == 3  # the Word forms, the input hashes and the scans' decode check, on the second core
     assert set(forks) <= {"fork 1"}, forks

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -67,6 +68,24 @@ def test_rejected_case_publishes_nothing_and_leaves_no_snapshot(case_copy, tmp_p
     assert "none.jpg" in " ".join(result.messages)
     assert [p.name for p in (tmp_path / "out").iterdir()] == [".staging"]
     assert not list((tmp_path / "out" / ".staging").iterdir())
+
+
+@pytest.mark.parametrize("alone", [True, False], ids=["decoded on a forked second core", "decoded in-process"])
+def test_a_truncated_scan_is_refused_by_its_decode_check(case_copy, tmp_path, alone) -> None:
+    """The scans' decode check runs aside while the forms are typeset: in a forked child for a build of its own,
+    in the process itself beside another thread (a pool worker). Either way a scan cut short refuses the case."""
+    case_file = case_copy(FILING_EXAMPLE)
+    scan = case_file.parent / "scans" / "05-建档公示.jpg"
+    scan.write_bytes(scan.read_bytes()[: scan.stat().st_size // 2])
+    busy = threading.Event()
+    if not alone:
+        threading.Thread(target=busy.wait, daemon=True).start()
+    try:
+        result = process_case(case_file, tmp_path / "out")
+    finally:
+        busy.set()
+    assert result.outcome is Outcome.REJECTED and result.folder is None
+    assert any("scans/05-建档公示.jpg" in m and "不完整" in m for m in result.messages), result.messages
 
 
 def test_broken_template_is_a_configuration_error_not_a_rejection(case_copy, tmp_path, monkeypatch, capsys) -> None:

@@ -41,13 +41,17 @@ def spare_core() -> bool:
 
 def start(target: str, *args: Any) -> Callable[[], Any]:
     """Begin `target` ("module:function", imported only where it runs) on `args`; the function returned waits
-    for its result, or raises its exception (done at once where there is no spare core). Call it exactly once.
+    for its result, or raises its exception (done at once where there is no spare core). Call it at least once
+    (that reaps the child); later calls give the same answer.
 
     A bare forked process and a pipe, not a process pool: a pool keeps a thread in this process, and the next
     fork (of the same build or the next) would then be a fork of a threaded process."""
     if not spare_core():  # done now, as the build did before it had a second core: not on top of its later peak
-        result = _call(target, args)
-        return lambda: result
+        try:
+            answer = (True, _call(target, args))
+        except Exception as exc:  # raised when asked for, as from a child
+            answer = (False, exc)
+        return lambda: _unpack(*answer)
     context = multiprocessing.get_context("fork")
     receive, send = context.Pipe(duplex=False)
     # The child must never collect, and so finalize, what it inherits: an earlier build's spooled scans would
@@ -60,16 +64,23 @@ def start(target: str, *args: Any) -> Callable[[], Any]:
         gc.unfreeze()
     send.close()
 
+    answer: list[tuple[bool, Any]] = []
+
     def result() -> Any:
-        try:
-            ok, value = receive.recv()
-        except EOFError:
-            raise ChildProcessError(f"{target} 的子进程意外退出(退出码 {child.exitcode})") from None
-        finally:
-            receive.close()
-            child.join()
-        if not ok:
-            raise value
-        return value
+        if not answer:
+            try:
+                answer.append(receive.recv())
+            except EOFError:
+                answer.append((False, ChildProcessError(f"{target} 的子进程意外退出(退出码 {child.exitcode})")))
+            finally:
+                receive.close()
+                child.join()
+        return _unpack(*answer[0])
 
     return result
+
+
+def _unpack(ok: bool, value: Any) -> Any:
+    if not ok:
+        raise value
+    return value

@@ -35,6 +35,8 @@ _MAGIC = {
 _KIND = {".jpg": "JPEG 图片", ".jpeg": "JPEG 图片", ".png": "PNG 图片", ".tif": "TIFF 图片", ".tiff": "TIFF 图片",
          ".pdf": "PDF 文件"}
 
+_UNDECODABLE = (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError)
+
 
 @dataclass
 class LoadedAttachment:
@@ -46,7 +48,9 @@ class LoadedAttachment:
         return len(self.pdf.pages)
 
 
-def load(path: Path, name: str) -> LoadedAttachment:
+def load(path: Path, name: str, decode_checked: bool = False) -> LoadedAttachment:
+    """The attachment's pages. `decode_checked`: the caller has images decoded by `undecodable` (aside, on the
+    second core), so this does not decode them again."""
     suffix = path.suffix.lower()
     if suffix not in _MAGIC:
         raise AttachmentError(name, f"的类型({suffix or '无扩展名'})不受支持。请扫描为 PDF、JPEG、PNG 或 TIFF 后重新提交。")
@@ -62,7 +66,7 @@ def load(path: Path, name: str) -> LoadedAttachment:
         raise AttachmentError(name, f"的内容不是{_KIND[suffix]},与扩展名不符。请确认文件没有被改名,或用扫描软件重新导出。")
     if suffix == ".pdf":
         return LoadedAttachment(path, _load_pdf(path, name))
-    return LoadedAttachment(path, _load_image(path, name))
+    return LoadedAttachment(path, _load_image(path, name, decode_checked))
 
 
 def _load_pdf(path: Path, name: str) -> pikepdf.Pdf:
@@ -98,12 +102,9 @@ def _short(exc: Exception) -> str:
     return str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
 
 
-def _load_image(path: Path, name: str) -> pikepdf.Pdf:
+def _load_image(path: Path, name: str, decode_checked: bool) -> pikepdf.Pdf:
     try:
-        with warnings.catch_warnings():  # our own pixel limit below decides, with a clerk's message
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(path)
-        with img:
+        with _open_image(path) as img:
             frames = getattr(img, "n_frames", 1)
             width, height = img.size
             if width * height > MAX_PIXELS:
@@ -111,11 +112,12 @@ def _load_image(path: Path, name: str) -> pikepdf.Pdf:
                                             "请用 300 dpi 以下的分辨率重新扫描。")
             dpi = img.info.get("dpi")
             has_alpha = img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
-            _check_decodes(img, frames)
+            if not decode_checked:
+                _check_decodes(img, frames)
     except AttachmentError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise AttachmentError(name, f"已损坏或不完整,无法解码({_short(exc)})。请重新扫描或重新复制该文件。") from None
+    except _UNDECODABLE as exc:
+        raise AttachmentError(name, _undecodable(exc)) from None
     source: Path | bytes = _flatten(path) if has_alpha else path
     try:
         spool = _Spool(tempfile.TemporaryFile(buffering=0))  # noqa: SIM115 - closes with the Pdf that reads it
@@ -135,6 +137,36 @@ class _Spool(io.BufferedRandom):
 
     def __del__(self) -> None:
         self.close()
+
+
+def _undecodable(exc: BaseException) -> str:
+    return f"已损坏或不完整,无法解码({_short(exc)})。请重新扫描或重新复制该文件。"
+
+
+def is_image(path: Path) -> bool:
+    return path.suffix.lower() in _MAGIC and path.suffix.lower() != ".pdf"
+
+
+def undecodable(files: list[tuple[Path, str]]) -> dict[str, str]:
+    """name → the clerk's message, for each image that does not decode to its end, in the order given.
+
+    The build runs this aside while it typesets the forms, and loads the images with `decode_checked`; what
+    `load` refuses before decoding (type, size, pixel count) is left to `load`, which says it first."""
+    problems: dict[str, str] = {}
+    for path, name in files:
+        try:
+            with _open_image(path) as img:
+                if img.size[0] * img.size[1] <= MAX_PIXELS:
+                    _check_decodes(img, getattr(img, "n_frames", 1))
+        except _UNDECODABLE as exc:
+            problems[name] = _undecodable(exc)
+    return problems
+
+
+def _open_image(path: Path) -> Image.Image:
+    with warnings.catch_warnings():  # our own pixel limit decides, with a clerk's message
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        return Image.open(path)
 
 
 def _check_decodes(img: Image.Image, frames: int) -> None:

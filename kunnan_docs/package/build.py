@@ -35,7 +35,7 @@ from kunnan_docs.forms.pdf import Box, render_with_boxes
 from kunnan_docs.forms.qr import form_fingerprint, form_key
 from kunnan_docs.forms.typeset import PAGE_H, PAGE_NUMBER_STRIP, PAGE_W
 from kunnan_docs.package import pdfa, sheets
-from kunnan_docs.package.attachments import load
+from kunnan_docs.package.attachments import is_image, load
 from kunnan_docs.package.ink import form_flags
 from kunnan_docs.package.signed import Offer, SignedOriginal, read_signed_attachment, stored_offer
 
@@ -161,12 +161,15 @@ def build(case: Case, findings: list[Finding], calendar: WorkCalendar | None = N
     calendar = calendar or WorkCalendar()
     filled = forms_for(case, calendar)
     word = aside.start("kunnan_docs.forms.word:render_each", filled, case.archive_no)
+    decoded = aside.start("kunnan_docs.package.attachments:undecodable", _images(case))
     try:
         forms, boxes = [], {}
         for f in filled:
             pdf, boxes[form_key(f)] = render_with_boxes(f, case.archive_no)
             forms.append((f, pdf))
         results = _collect(case, forms, boxes, originals or {})
+        for name, problem in decoded().items():
+            raise AttachmentError(name, problem)  # the first in checklist order
         content = [p for r in results for p in r.parts]
         number = 1
         for part in content:
@@ -176,9 +179,18 @@ def build(case: Case, findings: list[Finding], calendar: WorkCalendar | None = N
         pkg = Package(case, None, [], results, findings, follow_up_done, number - 1)
         _assemble(pkg, content)
     finally:
+        decoded()  # reaped, whatever happened
         docx = word()  # waited for even when the case is refused: a broken template outranks the case's faults
     pkg.forms = [(f, pdf, doc) for (f, pdf), doc in zip(forms, docx, strict=True)]
     return pkg
+
+
+def _images(case: Case) -> list[tuple[Path, str]]:
+    """The image attachments the build will load, in the order it loads them (for their decode check aside)."""
+    folder, attachments = case.folder.resolve(), case.data.get("attachments", [])
+    return [(case.folder / att["path"], att["path"]) for item in items_for(case.kind) for att in attachments
+            if att["item"] == item.id and attachment_path_problem(folder, att["path"]) is None
+            and is_image(Path(att["path"]))]
 
 
 def _collect(case: Case, forms: list[tuple[FilledForm, bytes]], boxes: dict[str, list[Box]],
@@ -195,7 +207,7 @@ def _collect(case: Case, forms: list[tuple[FilledForm, bytes]], boxes: dict[str,
             problem = attachment_path_problem(case.folder.resolve(), att["path"])
             if problem:  # validated before, but the file may have changed since
                 raise AttachmentError(att["path"], problem)
-            loaded = load(case.folder / att["path"], att["path"])
+            loaded = load(case.folder / att["path"], att["path"], decode_checked=True)
             if att.get("signed"):
                 found, notes = read_signed_attachment(loaded.pdf, att["path"], case.archive_no)
                 for offer in found:
