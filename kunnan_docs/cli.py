@@ -23,6 +23,41 @@ if TYPE_CHECKING:
     from kunnan_docs.pipeline import CaseResult
 
 
+# argparse's own words (the usage line, its section titles, its error messages) go through gettext; these are
+# their Chinese, so that no English reaches a clerk. Keys are argparse's message ids (Python 3.11–3.13).
+_ARGPARSE_ZH = {
+    "usage: ": "用法:",
+    "positional arguments": "位置参数",
+    "options": "选项",
+    "subcommands": "子命令",
+    "show this help message and exit": "显示本帮助并退出",
+    "show program's version number and exit": "显示版本号并退出",
+    "argument %(argument_name)s: %(message)s": "参数 %(argument_name)s:%(message)s",
+    "the following arguments are required: %s": "缺少必填参数:%s",
+    "unrecognized arguments: %s": "无法识别的参数:%s",
+    "invalid choice: %(value)r (choose from %(choices)s)": "没有 %(value)r 这一项(可选:%(choices)s)",
+    "invalid %(type)s value: %(value)r": "取值 %(value)r 无效",
+    "expected one argument": "后面需要一个值",
+    "expected at most one argument": "后面最多一个值",
+    "expected at least one argument": "后面至少需要一个值",
+    "expected %s argument": "后面需要 %s 个值",
+    "expected %s arguments": "后面需要 %s 个值",
+    "ambiguous option: %(option)s could match %(matches)s": "选项 %(option)s 不明确,可能是 %(matches)s",
+    "not allowed with argument %s": "不能与参数 %s 同时使用",
+    "one of the arguments %s is required": "参数 %s 中必须给出一个",
+    "ignored explicit argument %r": "多余的取值 %r",
+    "unexpected option string: %s": "意外的选项 %s",
+}
+
+
+def _zh(message: str) -> str:
+    return _ARGPARSE_ZH.get(message, message)
+
+
+def _zh_n(singular: str, plural: str, n: int) -> str:
+    return _zh(singular if n == 1 else plural)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
@@ -377,6 +412,7 @@ def _batch_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    argparse._, argparse.ngettext = _zh, _zh_n  # type: ignore[attr-defined]  # argparse's gettext hooks
     parser = _Parser(
         prog="kunnan-docs",
         description="困难职工档案工具(成工办〔2019〕43号):校验案卷、生成附件表单、组卷、监视收件夹。",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -56,6 +57,23 @@ def test_usage_errors(tmp_path: Path, capsys) -> None:
         main(["frobnicate"])
     assert exc.value.code == ExitCode.USAGE
     assert "命令用法有误" in capsys.readouterr().err
+
+
+ARGPARSE_ENGLISH = ("usage", "argument", "required", "invalid", "choose from", "expected", "unrecognized",
+                    "options", "show this help", "error:")
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["build", "--help"], ["frobnicate"], ["build", "case.json"],
+                                  ["build", "-o"], ["build", "a.json", "-o", "x", "--workers", "many"],
+                                  ["status", "--no-such-option"]])
+def test_the_command_line_speaks_chinese_even_where_argparse_speaks(argv: list[str], capsys) -> None:
+    """Help pages and usage errors come from argparse, in English unless told otherwise: a clerk reads them."""
+    with contextlib.suppress(SystemExit):
+        main(argv)
+    said = capsys.readouterr()
+    text = (said.out + said.err).lower()
+    assert text.strip()
+    assert [word for word in ARGPARSE_ENGLISH if word in text] == []
 
 
 def test_readme_first_commands_are_the_ones_we_run(tmp_path: Path) -> None:
