@@ -110,20 +110,22 @@ def big_pdf_case(folder: Path, pages: int) -> Path:
     return case_file
 
 
-def run(cmd: list[str], ok: tuple[int, ...] = (0,)) -> tuple[float, float]:
-    """Wall time and peak resident memory (MB) of a child process."""
+def run(cmd: list[str], ok: tuple[int, ...] = (0,)) -> tuple[float, float, float]:
+    """Wall time, CPU time (user + system, with the children it waited for) and peak resident memory (MB) of a
+    child process."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) not in ok:
         raise SystemExit(f"command failed: {' '.join(cmd)}\n{proc.stderr.read().decode()[-2000:]}")
-    return elapsed, usage.ru_maxrss / 1024
+    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
-def median_run(make_cmd, runs: int, ok: tuple[int, ...] = (0,)) -> tuple[float, float]:
+def median_run(make_cmd, runs: int, ok: tuple[int, ...] = (0,)) -> tuple[float, float, float]:
     samples = [run(make_cmd(i), ok) for i in range(runs)]
-    return statistics.median(s[0] for s in samples), max(s[1] for s in samples)
+    return (statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples),
+            max(s[2] for s in samples))
 
 
 def load() -> str:
@@ -191,13 +193,14 @@ def speed_and_size(work: Path, args: argparse.Namespace) -> None:
     print(f"{args.pages} scanned pages, {scans / 1e6:.1f} MB of JPEG ({scans / args.pages / 1e3:.0f} KB each); "
           f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, {load()}")
 
-    build, rss = median_run(lambda i: build_cmd(case_file, work / f"out-{i}"), args.runs, BUILT)
-    floor, floor_rss = median_run(
+    build, cpu, rss = median_run(lambda i: build_cmd(case_file, work / f"out-{i}"), args.runs, BUILT)
+    floor, floor_cpu, floor_rss = median_run(
         lambda i: [sys.executable, "-c", FLOOR, str(work / f"floor-{i}.pdf"), str(FONT), *scan_files], args.runs)
-    print(f"`kunnan-docs build`, new process:   {build * 1000:6.0f} ms  peak RSS {rss:4.0f} MB  (median of {args.runs})")
-    print(f"floor (img2pdf + pikepdf + 5 reportlab CJK pages): {floor * 1000:6.0f} ms  peak RSS {floor_rss:4.0f} MB"
-          f"  ({load()})")
-    print(f"  build / floor = {build / floor:.2f}  (goal ≤ 1.5)")
+    print(f"`kunnan-docs build`, new process:   {build * 1000:6.0f} ms  CPU {cpu * 1000:5.0f} ms  "
+          f"peak RSS {rss:4.0f} MB  (median of {args.runs})")
+    print(f"floor (img2pdf + pikepdf + 5 reportlab CJK pages): {floor * 1000:6.0f} ms  CPU {floor_cpu * 1000:5.0f} ms  "
+          f"peak RSS {floor_rss:4.0f} MB  ({load()})")
+    print(f"  build / floor = {build / floor:.2f}  (goal ≤ 1.5); CPU build / floor = {cpu / floor_cpu:.2f}")
     alternative = libreoffice_alternative(case_file, work / "lo" if (work / "lo").mkdir() is None else work)
     if alternative is None:
         print("docxtpl → LibreOffice → merge: skipped, LibreOffice (soffice) is not installed")
@@ -225,7 +228,7 @@ def memory(work: Path) -> None:
         "40 colour scans at 600 dpi": work / "dpi600" / "case.json",
     }
     for label, case in cases.items():
-        wall, peak = run(build_cmd(case, work / f"out-{label[:3]}"), BUILT)
+        wall, _, peak = run(build_cmd(case, work / f"out-{label[:3]}"), BUILT)
         print(f"{label}: {wall * 1000:6.0f} ms  peak RSS {peak:4.0f} MB  (goal ≤ 200 MB; {load()})")
 
 
