@@ -177,11 +177,16 @@ def styles() -> dict[str, ParagraphStyle]:
 
 def document(story: list[object], title: str, on_page: Callable[[Canvas, SimpleDocTemplate], None] | None = None,
              bottom: float = MARGIN_BOTTOM, subject: str = "", canvasmaker: type[Canvas] = Canvas) -> bytes:
-    """An A4 PDF/A-2b with our margins; invariant=1 keeps it byte-identical for identical input."""
+    """An A4 PDF/A-2b with our margins; invariant=1 keeps it byte-identical for identical input.
+
+    reportlab leaves the streams uncompressed: the pikepdf pass that makes the file archival compresses
+    every stream anyway (it decoded and recompressed reportlab's ASCII85 + Flate), so compressing here
+    was work done twice; the PDF comes out byte-identical."""
     buf = io.BytesIO()
     doc = SimpleDocTemplate(buf, pagesize=A4, leftMargin=MARGIN_LEFT, rightMargin=MARGIN_RIGHT,
                             topMargin=MARGIN_TOP, bottomMargin=bottom, title=title, author=CREATOR,
-                            subject=subject, creator=CREATOR, invariant=1, initialFontName=register())
+                            subject=subject, creator=CREATOR, invariant=1, initialFontName=register(),
+                            pageCompression=0)
     doc.build(story, onFirstPage=on_page or _nothing, onLaterPages=on_page or _nothing, canvasmaker=canvasmaker)
     return archival_bytes(buf.getvalue())
 

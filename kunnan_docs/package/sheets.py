@@ -107,7 +107,7 @@ def page_number_stamps(sizes: list[tuple[float, float]], numbers: list[int]) -> 
 
     All numbers live in one document, so the package embeds one small font subset for all of them."""
     buf = io.BytesIO()
-    canvas = Canvas(buf, invariant=1, initialFontName=register(), pageCompression=1)
+    canvas = Canvas(buf, invariant=1, initialFontName=register(), pageCompression=0)
     for (width, height), number in zip(sizes, numbers, strict=True):
         canvas.setPageSize((width, height))
         canvas.setFont(register(), PAGE_NUMBER_SIZE)
