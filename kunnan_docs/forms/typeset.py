@@ -176,19 +176,22 @@ def styles() -> dict[str, ParagraphStyle]:
 
 
 def document(story: list[object], title: str, on_page: Callable[[Canvas, SimpleDocTemplate], None] | None = None,
-             bottom: float = MARGIN_BOTTOM, subject: str = "", canvasmaker: type[Canvas] = Canvas) -> bytes:
+             bottom: float = MARGIN_BOTTOM, subject: str = "", canvasmaker: type[Canvas] = Canvas,
+             standalone: bool = True) -> bytes:
     """An A4 PDF/A-2b with our margins; invariant=1 keeps it byte-identical for identical input.
 
     reportlab leaves the streams uncompressed: the pikepdf pass that makes the file archival compresses
     every stream anyway (it decoded and recompressed reportlab's ASCII85 + Flate), so compressing here
-    was work done twice; the PDF comes out byte-identical."""
+    was work done twice; the PDF comes out byte-identical.
+    Pages that only go into a package (standalone=False) skip that pass: the package is made PDF/A-2b,
+    and compressed, as a whole."""
     buf = io.BytesIO()
     doc = SimpleDocTemplate(buf, pagesize=A4, leftMargin=MARGIN_LEFT, rightMargin=MARGIN_RIGHT,
                             topMargin=MARGIN_TOP, bottomMargin=bottom, title=title, author=CREATOR,
                             subject=subject, creator=CREATOR, invariant=1, initialFontName=register(),
                             pageCompression=0)
     doc.build(story, onFirstPage=on_page or _nothing, onLaterPages=on_page or _nothing, canvasmaker=canvasmaker)
-    return archival_bytes(buf.getvalue())
+    return archival_bytes(buf.getvalue()) if standalone else buf.getvalue()
 
 
 def _nothing(canvas: Canvas, doc: SimpleDocTemplate) -> None:

@@ -1,4 +1,7 @@
-"""The package's own sheets: cover (案卷封面), contents list (卷内文件目录) and remarks (卷内备考表)."""
+"""The package's own sheets: cover (案卷封面), contents list (卷内文件目录) and remarks (卷内备考表).
+
+They exist only as pages of the package, which package.build makes PDF/A-2b as a whole, so on their
+own they are plain reportlab PDFs (uncompressed, like the page-number stamps)."""
 
 from __future__ import annotations
 
@@ -67,7 +70,7 @@ def cover(info: CoverInfo) -> bytes:
         canvas.setFont(register(), 11)
         canvas.drawCentredString(PAGE_W / 2, EDGE + 2 * mm, f"档案号：{info.archive_no}")
 
-    return document(story, f"案卷封面 {info.archive_no}", on_page, bottom=62 * mm)
+    return document(story, f"案卷封面 {info.archive_no}", on_page, bottom=62 * mm, standalone=False)
 
 
 def cover_code(info: CoverInfo) -> qr.PageCode:
@@ -87,7 +90,7 @@ def contents(rows: list[TocRow], archive_no: str) -> bytes:
     data += [cells([r.seq, r.doc_no, r.responsible, r.title, r.date, r.pages, r.remark], small) for r in rows]
     story = [Title("卷内文件目录", st["title"]), Para(sheet_text(f"档案号：{archive_no}"), st["subtitle"]),
              Spacer(1, 5 * mm), grid(data, TOC_WIDTHS, header=True)]
-    return document(story, f"卷内文件目录 {archive_no}")
+    return document(story, f"卷内文件目录 {archive_no}", standalone=False)
 
 
 def remarks(archive_no: str, paragraphs: list[str], filing_date: str) -> bytes:
@@ -99,7 +102,7 @@ def remarks(archive_no: str, paragraphs: list[str], filing_date: str) -> bytes:
              Spacer(1, 5 * mm), grid(box, [1]), Spacer(1, 10 * mm),
              Para("立卷人：________________", sign), Para("检查人：________________", sign),
              Para(sheet_text(f"立卷时间：{filing_date}"), sign)]
-    return document(story, f"卷内备考表 {archive_no}")
+    return document(story, f"卷内备考表 {archive_no}", standalone=False)
 
 
 def page_number_stamps(sizes: list[tuple[float, float]], numbers: list[int]) -> bytes:
