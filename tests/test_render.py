@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import shutil
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from kunnan_docs.core.casefile import read_case
 from kunnan_docs.core.findings import schema_node
 from kunnan_docs.core.resources import data_dir
 from kunnan_docs.errors import ExitCode, TemplateError
-from kunnan_docs.forms import qr
+from kunnan_docs.forms import qr, word
 from kunnan_docs.forms.fill import forms_data, forms_for
 from kunnan_docs.forms.pdf import render_pdf, render_with_boxes
 from kunnan_docs.forms.render import render_forms
@@ -164,10 +165,25 @@ def test_long_values_wrap_and_continue_on_further_pages() -> None:
 
 
 def test_output_is_byte_identical_on_rerun() -> None:
+    """Also in a process that opens the Word templates afresh and in one that has them open already."""
     case = read_case(EXIT_EXAMPLE / "case.json")
     for form in forms_for(case):
         assert render_pdf(form, case.archive_no) == render_pdf(form, case.archive_no)
+        word._opened_template.cache_clear()
         assert render_docx(form, case.archive_no) == render_docx(form, case.archive_no)
+
+
+def test_word_forms_are_recognised_as_word_by_file_type_sniffers() -> None:
+    """file(1) and its kin read [Content_Types].xml as the first member and a word/ member within the next two,
+    each found in a short scan: Word's own order, kept though the large shared parts are stored first."""
+    case = read_case(EXIT_EXAMPLE / "case.json")
+    data = render_docx(forms_for(case)[0], case.archive_no)
+    first, second, third = zipfile.ZipFile(io.BytesIO(data)).infolist()[:3]
+    assert first.filename == "[Content_Types].xml" and third.filename.startswith("word/")
+    assert first.compress_size < 2000 and second.compress_size < 2000
+    if shutil.which("file"):
+        sniffed = subprocess.run(["file", "--brief", "-"], input=data, capture_output=True, check=True).stdout
+        assert sniffed.startswith(b"Microsoft Word 2007+"), sniffed
 
 
 def word_text(data: bytes) -> str:

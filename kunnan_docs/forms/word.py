@@ -6,6 +6,7 @@ import copy
 import io
 import os
 import zipfile
+from dataclasses import dataclass, field
 from datetime import datetime, time
 from functools import cache, lru_cache
 from pathlib import Path
@@ -30,8 +31,11 @@ EXTRA_VARIABLES = {"qr"}  # provided by the renderer, not by forms.json
 FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 COMPILED_TEMPLATES = 256  # texts of templates kept compiled: 7 templates of about 8 texts each, and edits
 OPENED_TEMPLATES = 32  # versions of template files kept open: 7 templates, and edits
-# XML parts that docxtpl and render_docx never change (python-docx parses them; styles are 0.35 MB a template)
-UNCHANGED_PARTS = frozenset({CONTENT_TYPE.WML_STYLES, CONTENT_TYPE.WML_SETTINGS, CONTENT_TYPE.WML_NUMBERING})
+# Parts that docxtpl and render_docx never change, shared by every render of a template (styles are 0.35 MB, and
+# 0.44 MB more "with effects", in the shipped templates)
+SHARED_PARTS = frozenset({CONTENT_TYPE.WML_STYLES, "application/vnd.ms-word.stylesWithEffects+xml",
+                          CONTENT_TYPE.WML_SETTINGS, CONTENT_TYPE.WML_WEB_SETTINGS, CONTENT_TYPE.WML_FONT_TABLE,
+                          CONTENT_TYPE.OFC_THEME, CONTENT_TYPE.WML_NUMBERING})
 
 
 def template_path(spec: FormSpec) -> Path:
@@ -81,52 +85,6 @@ def check_template(path: Path) -> None:
                             f"可用的变量见 templates/forms.json 的 fields,请在 Word 中改正。")
 
 
-class _FixedTimeZip:
-    """python-docx's part writer, but with fixed timestamps and permissions, so that the same case gives
-    byte-identical files; each part is compressed once (python-docx's own save, then rewriting its zip, compressed
-    the 0.8 MB of a template's styles twice)."""
-
-    def __init__(self, out: io.BytesIO) -> None:
-        self._zip = zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED)
-
-    def write(self, pack_uri: PackURI, blob: bytes) -> None:
-        info = zipfile.ZipInfo(pack_uri.membername, FIXED_ZIP_TIME)
-        info.compress_type = zipfile.ZIP_DEFLATED
-        info.external_attr = 0o644 << 16
-        self._zip.writestr(info, blob)
-
-    def close(self) -> None:
-        self._zip.close()
-
-
-def _docx_bytes(document: docx.document.Document) -> bytes:
-    """The document as `Document.save` writes it (python-docx's own PackageWriter), through a _FixedTimeZip."""
-    package = document.part.package
-    parts = package.parts
-    for part in parts:
-        part.before_marshal()
-    out = io.BytesIO()
-    writer = _FixedTimeZip(out)
-    PackageWriter._write_content_types_stream(writer, parts)
-    PackageWriter._write_pkg_rels(writer, package.rels)
-    PackageWriter._write_parts(writer, parts)
-    writer.close()
-    return out.getvalue()
-
-
-@lru_cache(maxsize=OPENED_TEMPLATES)
-def _opened_template(path: Path, version: tuple[int, int]) -> tuple[docx.document.Document, dict[int, Part]]:
-    """A template file opened once per process and version, never rendered itself, with its UNCHANGED_PARTS
-    serialized once into plain parts (the bytes saving the parsed part writes) that every render's copy shares;
-    the parsed parts are dropped (styles take megabytes parsed)."""
-    opened = docx.Document(str(path))
-    serialized = {id(part): Part(part.partname, part.content_type, part.blob)
-                  for part in opened.part.package.iter_parts()
-                  if part.content_type in UNCHANGED_PARTS and not part.rels}
-    shared = {id(part): part for part in serialized.values()}
-    return copy.deepcopy(opened, serialized), shared
-
-
 class _PatchingOnceTemplate(DocxTemplate):
     """Patches each template text once per process: docxtpl's patch_xml (a dozen regular expressions that
     rejoin placeholders Word split across runs) depends on the template's XML alone, not on the values."""
@@ -140,19 +98,93 @@ class _PatchingOnceTemplate(DocxTemplate):
         return patched
 
 
-def _fresh_template(path: Path) -> DocxTemplate:
-    """A DocxTemplate on a private copy of the opened template: copying it costs a tenth of opening the file."""
+@dataclass
+class _OpenedTemplate:
+    """A template file opened once per process and version, never rendered itself: each render works on a
+    copy (`fresh`), in which the SHARED_PARTS are the same immutable plain parts, serialized once."""
+
+    path: Path
+    document: docx.document.Document
+    shared: dict[int, Part]  # a deepcopy memo mapping each shared part to itself
+    shared_names: frozenset[str]  # their zip members
+    heads: dict[tuple[bytes, tuple[str, ...]], bytes] = field(default_factory=dict)  # see _docx_bytes
+
+    def fresh(self) -> DocxTemplate:
+        """A DocxTemplate on a private copy: copying costs a twentieth of opening the file."""
+        tpl = _PatchingOnceTemplate(self.path)
+        tpl.docx = copy.deepcopy(self.document, dict(self.shared))
+        return tpl
+
+
+@lru_cache(maxsize=OPENED_TEMPLATES)
+def _opened_template(path: Path, version: tuple[int, int]) -> _OpenedTemplate:
+    opened = docx.Document(str(path))
+    serialized = {id(part): Part(part.partname, part.content_type, part.blob)  # the bytes saving it writes
+                  for part in opened.part.package.iter_parts()
+                  if part.content_type in SHARED_PARTS and not part.rels}
+    shared = {id(part): part for part in serialized.values()}
+    names = frozenset(part.partname.membername for part in shared.values())
+    return _OpenedTemplate(path, copy.deepcopy(opened, serialized), shared, names)  # parsed styles take megabytes
+
+
+def _opened(path: Path) -> _OpenedTemplate:
     stat = path.stat()
-    document, shared = _opened_template(path, (stat.st_mtime_ns, stat.st_size))
-    tpl = _PatchingOnceTemplate(path)
-    tpl.docx = copy.deepcopy(document, dict(shared))  # the memo maps each unchanged part to its shared copy
-    return tpl
+    return _opened_template(path, (stat.st_mtime_ns, stat.st_size))
+
+
+class _Members(list[tuple[str, bytes]]):
+    """Takes the zip members python-docx's PackageWriter writes, in its order, instead of zipping them."""
+
+    def write(self, pack_uri: PackURI, blob: bytes) -> None:
+        self.append((pack_uri.membername, blob))
+
+
+def _members(document: docx.document.Document) -> _Members:
+    """What `Document.save` writes (PackageWriter.write, without its zip file)."""
+    package = document.part.package
+    parts = package.parts
+    for part in parts:
+        part.before_marshal()
+    members = _Members()
+    PackageWriter._write_content_types_stream(members, parts)
+    PackageWriter._write_pkg_rels(members, package.rels)
+    PackageWriter._write_parts(members, parts)
+    return members
+
+
+def _zip(head: bytes, members: list[tuple[str, bytes]]) -> bytes:
+    """The zip `head` (or a new one) with `members` appended at a fixed time, so that a case's files are
+    byte-identical whenever and wherever they are made."""
+    out = io.BytesIO(head)
+    with zipfile.ZipFile(out, "a" if head else "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, blob in members:
+            info = zipfile.ZipInfo(name, FIXED_ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, blob)
+    return out.getvalue()
+
+
+def _docx_bytes(document: docx.document.Document, template: _OpenedTemplate) -> bytes:
+    """The .docx, with its shared parts compressed once per template (compressing the 0.8 MB of styles took a third
+    of a form's time): [Content_Types].xml and the shared parts, smallest first, are a zip head kept with the
+    template, and the other members are appended to a copy of it (zipfile's append mode). File-type sniffers
+    such as file(1) expect [Content_Types].xml first and a small word/ member or two after it."""
+    shared = template.shared_names
+    content_types, *members = _members(document)
+    in_head = sorted((member for member in members if member[0] in shared), key=lambda member: len(member[1]))
+    key = (content_types[1], tuple(name for name, _ in in_head))
+    head = template.heads.get(key)
+    if head is None:
+        head = template.heads[key] = _zip(b"", [content_types, *in_head])
+    return _zip(head, [member for member in members if member[0] not in shared])
 
 
 def render_docx(form: FilledForm, archive_no: str) -> bytes:
     path = template_path(form.spec)
     check_template(path)
-    tpl = _fresh_template(path)
+    template = _opened(path)
+    tpl = template.fresh()
     context: dict[str, object] = {k: Listing(v) if "\n" in v else v for k, v in form.values.items()}
     context["qr"] = InlineImage(tpl, io.BytesIO(qr.png(qr.form_code(form, archive_no, qr.UNKNOWN_PAGE, qr.UNKNOWN_PAGE).text)), width=Mm(20))
     try:
@@ -162,7 +194,7 @@ def render_docx(form: FilledForm, archive_no: str) -> bytes:
     core = tpl.docx.core_properties
     core.title, core.author, core.keywords = form.title, "kunnan-docs", archive_no
     core.created = core.modified = datetime.combine(form.date, time())  # from the case, not the clock
-    return _docx_bytes(tpl.docx)
+    return _docx_bytes(tpl.docx, template)
 
 
 def render_each(forms: list[FilledForm], archive_no: str) -> list[bytes]:
