@@ -77,11 +77,13 @@ def throughput(work: Path, n: int, workers: int, compare: bool) -> tuple[float, 
     for i in range(n):
         copy_case(EXAMPLES[i % len(EXAMPLES)], inbox / f"case-{i:05d}", 10_000 + i)
     t = time.perf_counter()
-    done = subprocess.run([*KUNNAN, "watch", str(inbox), str(outbox), "--once", "--settle", "0.2", "--workers",
-                           str(workers), "--processed", str(work / f"done-{n}"), "--rejected", str(work / f"rejected-{n}")],
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    watch = subprocess.Popen([*KUNNAN, "watch", str(inbox), str(outbox), "--once", "--settle", "0.2", "--workers",
+                              str(workers), "--processed", str(work / f"done-{n}"), "--rejected",
+                              str(work / f"rejected-{n}")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if n >= 2 * STEP:
+        _print_curve(watch, outbox, t)
     # the copies carry the examples' signed scans, of another archive number: published as 待签章 (exit 5)
-    assert done.returncode in (0, 3, 5), done.returncode
+    assert watch.wait() in (0, 3, 5), watch.returncode
     once = time.perf_counter() - t
     assert published(outbox) == n, (published(outbox), n)
     built = None
@@ -94,6 +96,23 @@ def throughput(work: Path, n: int, workers: int, compare: bool) -> tuple[float, 
     for folder in (outbox, work / f"built-{n}", work / f"done-{n}"):
         shutil.rmtree(folder, ignore_errors=True)
     return n / once, built
+
+
+STEP = 1000  # a large run prints the time of each further thousand published: the curve within one run
+
+
+def _print_curve(watch: subprocess.Popen, outbox: Path, start: float) -> None:
+    """Until the watcher exits: the time each further STEP packages took, and the load average meanwhile."""
+    last_count, last_time = 0, start
+    while watch.poll() is None:
+        time.sleep(5)
+        count = published(outbox)
+        while count >= last_count + STEP:
+            now = time.perf_counter()
+            last_count += STEP
+            print(f"    {last_count:>6} published at {now - start:6.0f} s: this thousand in {now - last_time:5.0f} s "
+                  f"({STEP / (now - last_time):4.1f} cases/s, load average {os.getloadavg()[0]:.1f})", flush=True)
+            last_time = now
 
 
 def cpu_seconds(pid: int) -> float:
