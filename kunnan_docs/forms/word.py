@@ -67,24 +67,6 @@ def _environment() -> jinja2.Environment:
     return _CompilingOnceEnvironment()
 
 
-@cache
-def check_template(path: Path) -> None:
-    """Refuse a broken template, or one asking for a variable no form provides, naming both in Chinese."""
-    if not path.exists():
-        raise TemplateError(f"找不到 Word 模板 {path.name}。请从 kunnan-docs 安装目录恢复该文件,或运行 templates/make_templates.py 重新生成。")
-    try:
-        used = DocxTemplate(path).get_undeclared_template_variables(_environment())
-    except jinja2.TemplateSyntaxError as exc:
-        raise TemplateError(f"Word 模板 {path.name} 中的占位符写法有误({exc.message})。"
-                            "占位符应写成 {{ 变量名 }},请在 Word 中改正。") from None
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise TemplateError(f"Word 模板 {path.name} 已损坏,无法打开({exc})。请从安装目录恢复。") from None
-    unknown = sorted(set(used) - set(forms_data()["fields"]) - EXTRA_VARIABLES)
-    if unknown:
-        raise TemplateError(f"Word 模板 {path.name} 使用了不存在的变量:{'、'.join(unknown)}。"
-                            f"可用的变量见 templates/forms.json 的 fields,请在 Word 中改正。")
-
-
 class _PatchingOnceTemplate(DocxTemplate):
     """Patches each template text once per process: docxtpl's patch_xml (a dozen regular expressions that
     rejoin placeholders Word split across runs) depends on the template's XML alone, not on the values."""
@@ -96,6 +78,24 @@ class _PatchingOnceTemplate(DocxTemplate):
         if patched is None:
             patched = self._patched[src_xml] = super().patch_xml(src_xml)
         return patched
+
+
+@cache
+def check_template(path: Path) -> None:
+    """Refuse a broken template, or one asking for a variable no form provides, naming both in Chinese."""
+    if not path.exists():
+        raise TemplateError(f"找不到 Word 模板 {path.name}。请从 kunnan-docs 安装目录恢复该文件,或运行 templates/make_templates.py 重新生成。")
+    try:
+        used = _PatchingOnceTemplate(path).get_undeclared_template_variables(_environment())  # patched once for renders too
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"Word 模板 {path.name} 中的占位符写法有误({exc.message})。"
+                            "占位符应写成 {{ 变量名 }},请在 Word 中改正。") from None
+    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise TemplateError(f"Word 模板 {path.name} 已损坏,无法打开({exc})。请从安装目录恢复。") from None
+    unknown = sorted(set(used) - set(forms_data()["fields"]) - EXTRA_VARIABLES)
+    if unknown:
+        raise TemplateError(f"Word 模板 {path.name} 使用了不存在的变量:{'、'.join(unknown)}。"
+                            f"可用的变量见 templates/forms.json 的 fields,请在 Word 中改正。")
 
 
 @dataclass
