@@ -10,15 +10,18 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable
+from functools import lru_cache
 
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_LEFT, TA_RIGHT
 from reportlab.lib.pagesizes import A4
+from reportlab.lib.rl_accel import sameFrag
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import getAscentDescent, stringWidth
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Table, TableStyle
-from reportlab.platypus.paragraph import ParaLines, cjkU, makeCJKParaLine
+from reportlab.platypus.paragraph import FragLine, ParaLines, imgNormV, imgVRange
 from reportlab.rl_config import _FUZZ
 
 from kunnan_docs.forms.archival import archival_bytes
@@ -92,41 +95,98 @@ def break_allowed(text: str) -> list[bool]:
     return allowed
 
 
+@lru_cache(maxsize=1 << 16)
+def _glyph_width(char: str, font_name: str, size: float) -> float:
+    """What reportlab's CJK splitter measures for one glyph (stringWidth), once per face, size and character."""
+    return stringWidth(char, font_name, size)
+
+
 def _zh_frag_split(frags: list, max_widths: list[float], calc_bounds: bool) -> ParaLines:
-    """reportlab's CJK line splitter, but breaking only where break_allowed() says."""
-    glyphs = []
+    """reportlab's CJK line splitter (cjkFragSplit), but breaking only where break_allowed() says."""
+    chars: list[str] = []
+    owners: list = []  # the frag each character comes from
+    widths: list[float] = []
     for f in frags:
         text = f.text.decode("utf8") if isinstance(f.text, bytes) else f.text
-        glyphs.extend([cjkU(t, f, "utf8") for t in text] if text else [cjkU(text, f, "utf8")])
-    allowed = break_allowed("".join(g or "\n" for g in glyphs))
+        glyphs = list(text) or [text]  # an empty frag (a <br/>) still holds a place on its line
+        chars += glyphs
+        owners += [f] * len(glyphs)
+        if hasattr(f, "cbDefn"):
+            widths += [getattr(f.cbDefn, "width", 0)] * len(glyphs)
+        else:
+            widths += [_glyph_width(g, f.fontName, f.fontSize) for g in glyphs]
+    allowed = break_allowed("".join(c or "\n" for c in chars))
+
+    def line(begin: int, end: int, max_width: float, width: float, line_break: bool) -> FragLine:
+        return _para_line(chars[begin:end], owners[begin:end], max_width, width, line_break, calc_bounds)
+
     lines: list = []
     start = used = 0
     last_ok = -1  # the latest allowed break after the line's start
     i = 0
-    while i < len(glyphs):
+    while i < len(chars):
         max_width = max_widths[min(len(lines), len(max_widths) - 1)]
-        g = glyphs[i]
-        if hasattr(g.frag, "lineBreak"):
-            lines.append(makeCJKParaLine(glyphs[start:i + 1], max_width, used, max_width - used, True, calc_bounds))
+        if hasattr(owners[i], "lineBreak"):
+            lines.append(line(start, i + 1, max_width, used, True))
             start, used, last_ok, i = i + 1, 0, -1, i + 1
             continue
         if i > start and allowed[i]:
             last_ok = i
-        if used + g.width > max_width + _FUZZ and i > start:
+        if used + widths[i] > max_width + _FUZZ and i > start:
             end = last_ok if last_ok > start else i
-            width = sum(x.width for x in glyphs[start:end])
-            lines.append(makeCJKParaLine(glyphs[start:end], max_width, width, max_width - width, False, calc_bounds))
+            width = sum(widths[start:end])
+            lines.append(line(start, end, max_width, width, False))
             start, last_ok, i = end, -1, end
-            while i < len(glyphs) and glyphs[i] == " ":  # a space at a break is not carried over
+            while i < len(chars) and chars[i] == " ":  # a space at a break is not carried over
                 start = i = i + 1
             used = 0
             continue
-        used += g.width
+        used += widths[i]
         i += 1
-    if start < len(glyphs):
+    if start < len(chars):
         max_width = max_widths[min(len(lines), len(max_widths) - 1)]
-        lines.append(makeCJKParaLine(glyphs[start:], max_width, used, max_width - used, False, calc_bounds))
+        lines.append(line(start, len(chars), max_width, used, False))
     return ParaLines(kind=1, lines=lines)
+
+
+def _para_line(chars: list[str], owners: list, max_width: float, width: float, line_break: bool,
+               calc_bounds: bool) -> FragLine:
+    """reportlab's makeCJKParaLine, which measures every glyph's frag and compares it with the previous
+    one (sameFrag, about 5 µs a call): here once per run of a frag's glyphs, with the same result, since
+    a run's bounds are its frag's and sameFrag(f, f) is the same for every glyph of f."""
+    words = []
+    run: list[str] = []
+    f0 = FragLine()
+    max_size = max_ascent = min_descent = 0
+    last = None
+    new_word = joins_itself = False
+    for char, f in zip(chars, owners, strict=True):
+        if f is not last:
+            last = f
+            cb = getattr(f, "cbDefn", None) if calc_bounds else None
+            if getattr(cb, "width", 0):
+                descent, ascent = imgVRange(imgNormV(cb.height, f.fontSize), cb.valign, f.fontSize)
+            else:
+                ascent, descent = getAscentDescent(f.fontName, f.fontSize)
+            max_size, max_ascent, min_descent = max(max_size, f.fontSize), max(max_ascent, ascent), min(min_descent, descent)
+            joins_itself = sameFrag(f, f)  # false for a <br/> or an image: each of their glyphs is a word
+            new_word = not sameFrag(f0, f)
+        elif f0 is f:
+            new_word = not joins_itself
+        if new_word:
+            f0 = f0.clone()
+            f0.text = "".join(run)
+            words.append(f0)
+            run = []
+            f0 = f
+        run.append(char)
+    if run:
+        f0 = f0.clone()
+        f0.text = "".join(run)
+        words.append(f0)
+    return FragLine(kind=1, extraSpace=max_width - width, wordCount=1, words=words[1:], fontSize=max_size,
+                    ascent=max_ascent, descent=min_descent, maxWidth=max_width, currentWidth=width,
+                    lineBreak=line_break)
 
 
 class Para(Paragraph):
