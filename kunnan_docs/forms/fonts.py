@@ -193,6 +193,14 @@ def font_for(char: str) -> str | None:
     return next((name for name, _ in font_chain() if code in _glyphs(name)), None)
 
 
+@cache
+def _plain_serif() -> frozenset[int]:
+    """The characters `markup` sets in the main font as they are: its glyphs and whitespace, but no
+    variation selector (U+FE00–FE0F, U+E0100–E01EF)."""
+    selectors = {*range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)}
+    return (_glyphs(SERIF) | frozenset(map(ord, "\n\r\t "))) - selectors
+
+
 def is_variation_selector(char: str) -> bool:
     """Variation selectors (U+FE00–FE0F, U+E0100–E01EF) pick a glyph variant; no font here has them,
     and the base character alone prints the same name, so they are dropped when typesetting."""
@@ -205,6 +213,8 @@ def markup(text: str) -> str:
 
     Characters no font has stay in the main font (they print as a box): the validator refuses cases
     holding them (CHAR-NO-GLYPH) before anything is typeset."""
+    if _plain_serif().issuperset(map(ord, text)):  # nearly every text: no fallback font, nothing dropped
+        return escape(text).replace("\n", "<br/>")
     out: list[str] = []
     current = SERIF
     for char in text:
