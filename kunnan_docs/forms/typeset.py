@@ -21,7 +21,8 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import getAscentDescent, stringWidth
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Table, TableStyle
-from reportlab.platypus.paragraph import FragLine, ParaLines, imgNormV, imgVRange
+from reportlab.platypus.paragraph import FragLine, ParaLines, imgNormV, imgVRange, textTransformFrags
+from reportlab.platypus.paraparser import ParaParser
 from reportlab.rl_config import _FUZZ
 
 from kunnan_docs.forms.archival import archival_bytes
@@ -192,6 +193,15 @@ def _para_line(chars: list[str], owners: list, max_width: float, width: float, l
 class Para(Paragraph):
     """A paragraph broken by Chinese rules (reportlab's own CJK wrap lets '，' start a line and splits
     '2018年4月2日' or an archive number anywhere)."""
+
+    def _setup(self, text, style, bulletText, frags, cleaner):
+        """Text without a tag or an entity (most labels and values) goes to reportlab's tuple-tree parser,
+        which makes the same frags as its HTML parser does from <para>text</para>, without tokenizing."""
+        if frags is None and "<" not in text and "&" not in text:
+            text = cleaner(text)
+            style, frags, _ = ParaParser().tt_parse(("para", None, [text] if text else []), style)
+            textTransformFrags(frags, style)
+        super()._setup(text, style, bulletText, frags, cleaner)
 
     def breakLinesCJK(self, maxWidths):
         if not isinstance(maxWidths, list | tuple):
