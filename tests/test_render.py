@@ -416,3 +416,18 @@ def test_word_labels_fit_their_columns_and_letters_follow_the_print_set_up() -> 
     body = next(p for p in letter.paragraphs if "特此通知" in p.text).runs[0]
     assert body.font.size == Pt(16)
     assert body._element.rPr.rFonts.get("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}eastAsia") == "仿宋"
+
+
+def test_the_posted_notice_carries_a_small_code_in_word_as_in_its_pdf() -> None:
+    """The notice (Annex 5) is posted for the public: its QR code is 13 mm in both formats; other forms' 20 mm."""
+    from docx.shared import Mm
+
+    case = read_case(EXIT_EXAMPLE / "case.json")
+    sizes = {}
+    for form in forms_for(case):
+        doc = Document(io.BytesIO(render_docx(form, case.archive_no)))
+        [width] = [int(cx) for part in (doc.element, *(s.footer._element for s in doc.sections))
+                   for cx in part.xpath(".//wp:inline/wp:extent/@cx")]  # the one picture: the code
+        sizes[form.stem] = width
+    assert abs(sizes.pop("附件5-脱困公示") - Mm(13)) < Mm(0.1)
+    assert all(abs(width - Mm(20)) < Mm(0.1) for width in sizes.values()), sizes

@@ -28,8 +28,8 @@ from kunnan_docs.forms.typeset import (
     table_style,
 )
 
-QR_SIZE = 20 * mm
-POSTER_QR_SIZE = 13 * mm  # the posted notice (Annex 5) is for the public: its QR code stays small
+QR_SIZE = qr.SIZE_MM * mm
+POSTER_QR_SIZE = qr.POSTER_SIZE_MM * mm
 SEAL_SIZE = 42 * mm  # a union's round seal
 SIGNED = {"signature", "contact_person_opinion", "union_opinion", "visit_union_opinion"}  # cells signed or sealed
 

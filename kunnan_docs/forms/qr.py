@@ -25,6 +25,8 @@ QUIET_ZONE = 2  # modules; scanners need a light margin around the code
 PREFIX = "KD1"
 COVER_KEY = "cover"
 UNKNOWN_PAGE = 0  # page field of a Word print: Word paginates itself, so the page is not known
+SIZE_MM = 20  # printed size of a form's code, in PDF and Word
+POSTER_SIZE_MM = 13  # the posted notice (Annex 5) is for the public: its code stays small
 # Any mask reads back (ISO/IEC 18004); choosing the best of eight per code was most of the drawing time. Mask 2
 # (vertical stripes) has the lowest mean and worst-case penalty score over our payloads (KD1|档案号|…).
 MASK_PATTERN = 2

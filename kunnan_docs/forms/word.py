@@ -186,7 +186,9 @@ def render_docx(form: FilledForm, archive_no: str) -> bytes:
     template = _opened(path)
     tpl = template.fresh()
     context: dict[str, object] = {k: Listing(v) if "\n" in v else v for k, v in form.values.items()}
-    context["qr"] = InlineImage(tpl, io.BytesIO(qr.png(qr.form_code(form, archive_no, qr.UNKNOWN_PAGE, qr.UNKNOWN_PAGE).text)), width=Mm(20))
+    code = qr.png(qr.form_code(form, archive_no, qr.UNKNOWN_PAGE, qr.UNKNOWN_PAGE).text)
+    size = qr.POSTER_SIZE_MM if form.spec.raw.get("public", False) else qr.SIZE_MM
+    context["qr"] = InlineImage(tpl, io.BytesIO(code), width=Mm(size))
     try:
         tpl.render(context, _environment(), autoescape=True)
     except jinja2.exceptions.UndefinedError as exc:
