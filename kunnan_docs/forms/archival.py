@@ -18,7 +18,10 @@ import pikepdf
 
 PART, CONFORMANCE = "2", "B"
 OUTPUT_CONDITION = "sRGB"
-SAVE_OPTIONS = {"deterministic_id": True, "object_stream_mode": pikepdf.ObjectStreamMode.generate}
+# fix_metadata_version would reopen and reserialise the XMP on every save to update a pdf:PDFVersion
+# that make_archival never writes (pikepdf's own PDF/A check pins it off, for not rewriting XMP)
+SAVE_OPTIONS = {"deterministic_id": True, "object_stream_mode": pikepdf.ObjectStreamMode.generate,
+                "fix_metadata_version": False}
 
 
 @cache
