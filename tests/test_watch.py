@@ -277,6 +277,39 @@ def test_kill_9_mid_build_then_restart(areas, delay) -> None:
     assert_no_half_package(areas)
 
 
+IN_ACCESS, IN_CLOSE_NOWRITE, IN_OPEN = 0x1, 0x10, 0x20  # <sys/inotify.h>
+
+
+def inotify_masks(pid: int) -> list[int]:
+    """The event mask of every inotify watch the process holds, as the kernel lists them in /proc."""
+    masks = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            if os.readlink(fd) != "anon_inode:inotify":
+                continue
+            info = Path(f"/proc/{pid}/fdinfo/{fd.name}").read_text()
+        except OSError:
+            continue
+        masks += [int(field[5:], 16) for line in info.splitlines() if line.startswith("inotify ")
+                  for field in line.split() if field.startswith("mask:")]
+    return masks
+
+
+@pytest.mark.skipif(not Path("/proc/self/fdinfo").is_dir(), reason="inotify watches are listed in Linux's /proc")
+def test_the_kernel_reports_changes_only_not_reads(areas) -> None:
+    """Reads in the inbox (the watcher's own: it hashes and copies every case) are not even queued by the kernel. At
+    10,000 cases they overflowed inotify's queue, and watchdog answers an overflow by walking the whole inbox."""
+    waiting = drop_folder(areas, FILING_EXAMPLE, "waiting")
+    min((waiting / "scans").iterdir()).unlink()  # an attachment still to come: the case's folders stay watched
+    proc = start(areas)
+    try:
+        wait_for(lambda: len(inotify_masks(proc.pid)) >= 3, "watches on the inbox and the case's folders")
+        masks = inotify_masks(proc.pid)
+    finally:
+        stop(proc)
+    assert [hex(m) for m in masks if m & (IN_ACCESS | IN_OPEN | IN_CLOSE_NOWRITE)] == []
+
+
 def test_polling_mode(areas) -> None:
     proc = start(areas, "--poll")
     try:

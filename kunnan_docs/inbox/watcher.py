@@ -27,7 +27,19 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import (
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirModifiedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
@@ -60,7 +72,11 @@ class _StoppedMidRead(logging.Filter):
 
 
 logging.getLogger("watchdog.observers.inotify").addFilter(_StoppedMidRead())
-_QUIET_EVENTS = {"opened", "closed_no_write"}  # reads, ours included: nothing changed
+# What the watcher asks the kernel to report: changes only. Reads (opened, closed without writing, accessed), ours
+# included, are never queued: at 10,000 cases they overflowed inotify's queue, and watchdog answers each overflow
+# by walking the whole inbox again, which then took a core and grew with every case waiting in the inbox.
+CHANGES = [FileCreatedEvent, DirCreatedEvent, FileModifiedEvent, DirModifiedEvent, FileMovedEvent, DirMovedEvent,
+           FileDeletedEvent, DirDeletedEvent, FileClosedEvent]
 
 
 @dataclass
@@ -128,15 +144,13 @@ class Tally:
 
 
 class _Events(FileSystemEventHandler):
-    """Marks the inbox entries an event touched; reads (opened, closed without writing) are ignored."""
+    """Marks the inbox entries an event touched (the observer reports CHANGES only)."""
 
     def __init__(self, watcher: Watcher) -> None:
         self.watcher = watcher
         self.inbox = os.path.abspath(watcher.cfg.inbox)
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        if event.event_type in _QUIET_EVENTS:
-            return
         touched = False
         for path in (event.src_path, getattr(event, "dest_path", "")):
             rel = os.path.relpath(os.fsdecode(path), self.inbox) if path else ".."
@@ -222,7 +236,7 @@ class Watcher:
 
     def _observe(self) -> Any:
         observer = PollingObserver(timeout=self.cfg.poll_interval) if self.cfg.poll else Observer()
-        observer.schedule(_Events(self), str(self.cfg.inbox), recursive=True)
+        observer.schedule(_Events(self), str(self.cfg.inbox), recursive=True, event_filter=CHANGES)
         try:
             observer.start()
         except OSError as exc:  # e.g. the system's limit of watched folders: rescans still find everything
