@@ -102,7 +102,8 @@ STEP = 1000  # a large run prints the time of each further thousand published: t
 
 
 def _print_curve(watch: subprocess.Popen, outbox: Path, start: float) -> None:
-    """Until the watcher exits: the time each further STEP packages took, and the load average meanwhile."""
+    """Until the watcher exits: the time each further STEP packages took, the load average meanwhile, and the
+    memory of the watcher's own process (it holds what it knows of every case still waiting)."""
     last_count, last_time = 0, start
     while watch.poll() is None:
         time.sleep(5)
@@ -111,8 +112,17 @@ def _print_curve(watch: subprocess.Popen, outbox: Path, start: float) -> None:
             now = time.perf_counter()
             last_count += STEP
             print(f"    {last_count:>6} published at {now - start:6.0f} s: this thousand in {now - last_time:5.0f} s "
-                  f"({STEP / (now - last_time):4.1f} cases/s, load average {os.getloadavg()[0]:.1f})", flush=True)
+                  f"({STEP / (now - last_time):4.1f} cases/s, load average {os.getloadavg()[0]:.1f}; "
+                  f"watcher process {rss_mb(watch.pid):.0f} MB)", flush=True)
             last_time = now
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    return next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmRSS:")), 0.0)
 
 
 def cpu_seconds(pid: int) -> float:

@@ -22,6 +22,7 @@ from typing import Any
 from kunnan_docs.core.casefile import parse_case_json, read_case_bytes
 from kunnan_docs.core.rules import MISSING, attachment_path_problem
 from kunnan_docs.errors import CaseRejected
+from kunnan_docs.inbox.ledger import family_key
 
 CASE_SUFFIX = ".json"
 IGNORED_PREFIXES = (".", "~$")  # our lock file, hidden files, Office's and WPS's temporary copies
@@ -38,7 +39,10 @@ class Job:
     entry: Path  # the inbox entry it came from: a case folder, a loose case file, or the refused entry
     case_file: Path | None = None
     raw: bytes | None = None  # the case file's bytes as read: exactly these are hashed and built
-    data: dict[str, Any] | None = None
+    # What the watcher needs of the case's content; not the parsed case, which a full inbox would hold 10,000 times
+    named: list[str] = field(default_factory=list)  # attachment paths as the case file gives them
+    identity: tuple[str | None, str | None] = (None, None)  # archive number, family key
+    unreadable: str | None = None  # why the case file could not be read or parsed
     attachments: list[Path] = field(default_factory=list)  # present and inside the case folder
     missing: list[str] = field(default_factory=list)  # named in the case file, not (yet) there
     refusal: str | None = None  # why this cannot be built as it stands
@@ -160,18 +164,19 @@ class Discovery:
         known = self._known.get(case_file)
         if known and not known.missing and known.entry == entry and signature(known) == known.signature:
             return known  # unchanged: neither read nor resolved again (keeps rescans of a full inbox cheap)
-        raw, data, problem = None, None, None
+        job = Job("case", case_file.relative_to(self.inbox).as_posix(), entry, case_file)
         if known and known.case_file and _stat_key(case_file) == _stat_key_of(known, case_file):
-            raw, data, problem = known.raw, known.data, known.refusal if known.data is None else None
+            job.raw, job.named, job.identity, job.unreadable = known.raw, known.named, known.identity, known.unreadable
         else:
             try:
-                raw = read_case_bytes(case_file)
-                data = parse_case_json(raw, case_file.name)
+                job.raw = read_case_bytes(case_file)
+                data = parse_case_json(job.raw, case_file.name)
+                job.named, job.identity = _attachment_paths(data), _identity(data)
             except CaseRejected as exc:
-                problem = str(exc)
-        job = Job("case", case_file.relative_to(self.inbox).as_posix(), entry, case_file, raw, data, refusal=problem)
+                job.unreadable = str(exc)
+        job.refusal = job.unreadable
         real_folder = folder.resolve()
-        for rel in _attachment_paths(data):
+        for rel in job.named:
             problem = attachment_path_problem(real_folder, rel)
             if problem == MISSING:
                 job.missing.append(rel)
@@ -193,8 +198,15 @@ def _stat_key_of(job: Job, path: Path) -> tuple[int, int, int, int] | None:
     return job.signature[0][job.inputs.index(path)] if job.signature else None
 
 
-def _attachment_paths(data: dict[str, Any] | None) -> list[str]:
-    attachments = data.get("attachments") if data else None
+def _identity(data: dict[str, Any]) -> tuple[str | None, str | None]:
+    archive_no = data.get("archive_no") if isinstance(data.get("archive_no"), str) else None
+    worker = data.get("worker") if isinstance(data.get("worker"), dict) else {}
+    id_number = worker.get("id_number")
+    return archive_no, family_key(id_number) if isinstance(id_number, str) else None
+
+
+def _attachment_paths(data: dict[str, Any]) -> list[str]:
+    attachments = data.get("attachments")
     if not isinstance(attachments, list):
         return []
     return [a["path"] for a in attachments if isinstance(a, dict) and isinstance(a.get("path"), str)]

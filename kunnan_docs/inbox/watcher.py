@@ -49,7 +49,7 @@ from kunnan_docs.errors import ExitCode, UsageError, worst
 from kunnan_docs.inbox.discovery import IGNORED_PREFIXES, Discovery, Job, signature
 from kunnan_docs.inbox.faults import ENVIRONMENT_ERRORS, describe, fault_point
 from kunnan_docs.inbox.filing import NOTE_FILE, REASON_FILE, Filing, reason_text
-from kunnan_docs.inbox.ledger import Ledger, Stage, family_key
+from kunnan_docs.inbox.ledger import Ledger, Stage
 from kunnan_docs.inbox.lock import InboxLock
 from kunnan_docs.inbox.tracking import Tracker
 from kunnan_docs.inbox.worker import WorkResult, build_case, init_worker
@@ -403,7 +403,7 @@ class Watcher:
             return
         if self.tracker.changed(name, job, time.monotonic()):  # written to while being hashed
             return
-        archive_no, family = _identity(job.data)
+        archive_no, family = job.identity
         label = mask_text(archive_no or job.source)
         if archive_no and (archive_no in self.scanner.pending
                            or any(r.archive_no == archive_no for r in self.running.values())):
@@ -525,14 +525,6 @@ def _signals_held() -> Iterator[None]:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
-def _identity(data: dict[str, Any] | None) -> tuple[str | None, str | None]:
-    data = data or {}
-    archive_no = data.get("archive_no") if isinstance(data.get("archive_no"), str) else None
-    worker = data.get("worker") if isinstance(data.get("worker"), dict) else {}
-    id_number = worker.get("id_number")
-    return archive_no, family_key(id_number) if isinstance(id_number, str) else None
 
 
 def setup_logging(state: Path) -> None:
