@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from soak import rss_mb  # the bench scripts' folder is on the path when one runs
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p.parent for p in (ROOT / "examples").glob("*/case.json"))
 KUNNAN = [sys.executable, "-m", "kunnan_docs"]
@@ -113,16 +115,8 @@ def _print_curve(watch: subprocess.Popen, outbox: Path, start: float) -> None:
             last_count += STEP
             print(f"    {last_count:>6} published at {now - start:6.0f} s: this thousand in {now - last_time:5.0f} s "
                   f"({STEP / (now - last_time):4.1f} cases/s, load average {os.getloadavg()[0]:.1f}; "
-                  f"watcher process {rss_mb(watch.pid):.0f} MB)", flush=True)
+                  f"watcher process {rss_mb([watch.pid]):.0f} MB)", flush=True)
             last_time = now
-
-
-def rss_mb(pid: int) -> float:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0.0
-    return next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmRSS:")), 0.0)
 
 
 def cpu_seconds(pid: int) -> float:

@@ -1,5 +1,5 @@
 """A build's second core: work handed to forked child processes while the build goes on (the Word forms, the
-inputs' hashes).
+inputs' hashes, the scans' decode check).
 
 Only a build that is a process of its own uses it: the main thread of a process that is no pool worker, where
 the OS can fork and the machine has a second core. A pool worker (`build` of several cases, the watcher's

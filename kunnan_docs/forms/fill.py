@@ -30,6 +30,11 @@ class FormSpec:
     file: str
     raw: dict[str, Any]
 
+    @property
+    def public(self) -> bool:
+        """A notice posted for the public (Annex 5): no internal footer, and only a small QR code."""
+        return bool(self.raw.get("public", False))
+
 
 @dataclass
 class FilledForm:

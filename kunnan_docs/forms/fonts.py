@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import mmap
 import sys
-import unicodedata
 from array import array
 from functools import cache
 from xml.sax.saxutils import escape
@@ -193,18 +192,21 @@ def font_for(char: str) -> str | None:
     return next((name for name, _ in font_chain() if code in _glyphs(name)), None)
 
 
+WHITESPACE = "\n\r\t "  # set in the main font, whatever it holds
+VARIATION_SELECTORS = frozenset({*range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)})
+
+
 @cache
 def _plain_serif() -> frozenset[int]:
     """The characters `markup` sets in the main font as they are: its glyphs and whitespace, but no
-    variation selector (U+FE00–FE0F, U+E0100–E01EF)."""
-    selectors = {*range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)}
-    return (_glyphs(SERIF) | frozenset(map(ord, "\n\r\t "))) - selectors
+    variation selector."""
+    return (_glyphs(SERIF) | frozenset(map(ord, WHITESPACE))) - VARIATION_SELECTORS
 
 
 def is_variation_selector(char: str) -> bool:
     """Variation selectors (U+FE00–FE0F, U+E0100–E01EF) pick a glyph variant; no font here has them,
     and the base character alone prints the same name, so they are dropped when typesetting."""
-    return unicodedata.name(char, "").startswith("VARIATION SELECTOR")
+    return ord(char) in VARIATION_SELECTORS
 
 
 def markup(text: str) -> str:
@@ -220,7 +222,7 @@ def markup(text: str) -> str:
     for char in text:
         if is_variation_selector(char):
             continue
-        font = SERIF if char in "\n\r\t " else font_for(char) or SERIF
+        font = SERIF if char in WHITESPACE else font_for(char) or SERIF
         if font != current:
             if current != SERIF:
                 out.append("</font>")

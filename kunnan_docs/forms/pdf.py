@@ -96,7 +96,7 @@ class SealMark(Flowable):
 def _canvas_with_footer(form: FilledForm, archive_no: str) -> type[Canvas]:
     """A canvas that holds its pages back until the end, so that each page's QR code can say "page i of n"."""
     font = register()
-    poster = form.spec.raw.get("public", False)
+    poster = form.spec.public
 
     class FooterCanvas(Canvas):
         def __init__(self, *args: object, **kwargs: object) -> None:

@@ -187,7 +187,7 @@ def render_docx(form: FilledForm, archive_no: str) -> bytes:
     tpl = template.fresh()
     context: dict[str, object] = {k: Listing(v) if "\n" in v else v for k, v in form.values.items()}
     code = qr.png(qr.form_code(form, archive_no, qr.UNKNOWN_PAGE, qr.UNKNOWN_PAGE).text)
-    size = qr.POSTER_SIZE_MM if form.spec.raw.get("public", False) else qr.SIZE_MM
+    size = qr.POSTER_SIZE_MM if form.spec.public else qr.SIZE_MM
     context["qr"] = InlineImage(tpl, io.BytesIO(code), width=Mm(size))
     try:
         tpl.render(context, _environment(), autoescape=True)

@@ -113,14 +113,14 @@ def _sm3() -> Any:
         return _PureSm3()
 
 
-HASH_CHUNK = 64 << 10  # below glibc's mmap threshold (128 KiB); hashlib lets go of the GIL above 2 KiB
+HASH_CHUNK = 64 << 10  # below glibc's mmap threshold (128 KiB)
 
 
 def file_digests(path: Path, *more: Any) -> tuple[str, str]:
     """SHA-256 and SM3 of a file, read once; the hash objects in `more` are fed the same bytes.
 
-    One reused buffer below glibc's mmap threshold: the build runs this in a thread, and megabyte buffers freed
-    there raise the threshold and stay in the thread's arena (a 600-dpi build peaked 14 MB higher)."""
+    One reused buffer below glibc's mmap threshold, so that hashing large scans leaves no megabyte buffers behind
+    in the heap (freed ones raise the threshold; a 600-dpi build peaked 14 MB higher)."""
     sha256, sm3 = hashlib.sha256(), _sm3()
     buffer = bytearray(HASH_CHUNK)
     with path.open("rb", buffering=0) as f:
