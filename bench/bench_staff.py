@@ -68,9 +68,9 @@ def fill(outbox: Path, total: int) -> None:
 
 def ledger_rows(outbox: Path) -> None:
     """One published row per package, as a watcher that published them all on an earlier day leaves it."""
+    from kunnan_docs.core.labels import Outcome
     from kunnan_docs.inbox.ledger import Ledger
     from kunnan_docs.package.layout import LEDGER, STATE_DIR
-    from kunnan_docs.pipeline import Outcome
 
     ledger = Ledger(outbox / STATE_DIR / LEDGER)
     if ledger.db.execute("SELECT count(*) FROM cases").fetchone()[0] == 0:

@@ -22,7 +22,7 @@ from kunnan_docs.core.workcal import WorkCalendar
 from kunnan_docs.errors import BadPackage, UsageError
 from kunnan_docs.package.layout import GENERATOR, INPUT_DIR, MANIFEST, read_report, safe_name, sha256_file
 from kunnan_docs.package.signed import originals_for
-from kunnan_docs.pipeline import CaseResult, Outcome, process_case
+from kunnan_docs.pipeline import CaseResult, process_case
 
 
 @contextmanager
@@ -119,11 +119,8 @@ def published_if_current(case_file: Path, outbox: Path) -> CaseResult | None:
         return None
     if any(a.form_key in originals_for(outbox, archive_no) for a in report.awaiting_signature):
         return None  # a signed original was filed since: the form it waited for can go in now
-    try:
-        outcome = Outcome(report.status)
-    except ValueError:
-        return None
-    return CaseResult(case_file, outcome, archive_no, folder, report.status_label, report.pages.total, skipped=True)
+    return CaseResult(case_file, report.status, archive_no, folder, report.status_label, report.pages.total,
+                      skipped=True)
 
 
 def default_workers(case_count: int) -> int:

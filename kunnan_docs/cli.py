@@ -159,7 +159,7 @@ def _build_all(cases: list[Path], outbox: Path, args: argparse.Namespace) -> int
 
 
 def _print_result(result: CaseResult) -> None:
-    from kunnan_docs.pipeline import Outcome
+    from kunnan_docs.core.labels import Outcome
     label = f"{result.case_file}" + (f"(档案号 {result.archive_no})" if result.archive_no else "")
     if result.outcome is Outcome.REJECTED:
         print(f"不合格  {label}")
@@ -326,11 +326,12 @@ def cmd_due(args: argparse.Namespace) -> int:
     as_of = args.as_of or date.today()
     items = due_list(Path(args.outbox), as_of, reach=bool(args.output))
     if not items:
-        print(f"截至 {as_of},30 天内没有到期的走访、核查或回访,也没有待签回的表单。")
+        print(f"截至 {as_of},30 天内没有到期的走访、核查或回访,没有办理中的脱困,也没有待签回的表单。")
     else:
         print(terminal_table(DUE_HEADERS, [d.row() for d in items]))
         awaiting = sum(d.awaiting for d in items)
-        print(f"\n共 {len(items)} 项,其中逾期 {sum(d.overdue and not d.awaiting for d in items)} 项,"
+        steps = f"脱困下一步 {sum(d.step for d in items)} 项(按所列日期起办理)," if any(d.step for d in items) else ""
+        print(f"\n共 {len(items)} 项,其中逾期 {sum(d.overdue and not d.awaiting for d in items)} 项,{steps}"
               f"待签章表单 {awaiting} 份(打印后尚未签字盖章扫描回来,请联系有关人员)。")
     if args.output:
         write_due_xlsx(items, as_of, Path(args.output))
@@ -343,18 +344,21 @@ def cmd_progress(args: argparse.Namespace) -> int:
     from kunnan_docs.staff.progress import OTHER_HEADERS, tally
     from kunnan_docs.staff.xlsx import terminal_table
     as_of = args.as_of or date.today()
-    lines, others = tally(Path(args.outbox), as_of)
-    if not lines and not others:
+    progress = tally(Path(args.outbox), as_of)
+    lines, others = progress.lines, progress.others
+    if not lines and not others and not progress.cancelled:
         raise UsageError(f"发件夹 {args.outbox} 中没有截至 {as_of} 已建档的案卷。")
     print(f"统计截止日期:{as_of}。目标只计全国级建档户。")
     print(terminal_table(PROGRESS_HEADERS, [x.row() for x in lines]))
     if others:
         print("\n其他层级建档户(不计入目标):")
         print(terminal_table(OTHER_HEADERS, [x.other_row() for x in others]))
+    if progress.cancelled:
+        print(f"\n{progress.cancelled_line}")
     if args.output:
         from kunnan_docs.staff.progress_sheet import report_pdf as progress_pdf
 
-        Path(args.output).write_bytes(progress_pdf(lines, as_of, others))
+        Path(args.output).write_bytes(progress_pdf(progress, as_of))
         print(f"已写入 {args.output}")
     return ExitCode.OK
 

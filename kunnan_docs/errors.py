@@ -19,16 +19,18 @@ class ExitCode(IntEnum):
     VERIFY_FAILED = 4  # 校验发现缺失或被改动
     AWAITING_SIGNATURE = 5  # 已成卷,材料齐全但签字盖章原件未扫描归档(待签章)
     CONFIG = 6  # 配置或模板损坏:不是案卷的问题,修好后重新运行
+    EXIT_IN_PROGRESS = 7  # 已成卷,脱困办理中(尚未书面通知):按下一步办理,不是退回
     INTERNAL = 10  # 程序内部错误
     INTERRUPTED = 130  # Ctrl-C
 
 
 # For a run over several cases the most serious outcome decides the exit code (README "Exit codes").
-_CASE_PRECEDENCE = (ExitCode.INVALID, ExitCode.INCOMPLETE, ExitCode.AWAITING_SIGNATURE, ExitCode.OK)
+_CASE_PRECEDENCE = (ExitCode.INVALID, ExitCode.INCOMPLETE, ExitCode.EXIT_IN_PROGRESS, ExitCode.AWAITING_SIGNATURE,
+                    ExitCode.OK)
 
 
 def worst(codes: Iterable[ExitCode]) -> ExitCode:
-    """The exit code of a batch: rejected > incomplete > awaiting signature > complete."""
+    """The exit code of a batch: rejected > incomplete > exit in progress > awaiting signature > complete."""
     seen = set(codes)
     return next((c for c in _CASE_PRECEDENCE if c in seen), ExitCode.OK)
 

@@ -13,39 +13,16 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 
 from kunnan_docs.core.casefile import parse_case
+from kunnan_docs.core.labels import Outcome
 from kunnan_docs.core.rules import attachment_path_problem
 from kunnan_docs.core.validate import validate_file
 from kunnan_docs.core.workcal import WorkCalendar
-from kunnan_docs.errors import CaseRejected, ExitCode, injected_write_fault
+from kunnan_docs.errors import CaseRejected, injected_write_fault
 from kunnan_docs.forms import aside
 from kunnan_docs.package.layout import STAGING, file_digests
-
-
-class Outcome(StrEnum):
-    """What became of one case; the single status vocabulary of CLI, watcher, ledger and `status`."""
-
-    COMPLETE = "complete"  # 材料齐全
-    AWAITING_SIGNATURE = "awaiting_signature"  # 待签章: forms generated, signed originals not yet scanned back
-    INCOMPLETE = "incomplete"  # 材料不全
-    FOLLOW_UP = "follow_up"  # 回访期中
-    REJECTED = "rejected"  # 退回
-
-    @property
-    def exit_code(self) -> ExitCode:
-        return _EXIT[self]
-
-    @property
-    def published(self) -> bool:
-        return self is not Outcome.REJECTED
-
-
-_EXIT = {Outcome.COMPLETE: ExitCode.OK, Outcome.AWAITING_SIGNATURE: ExitCode.AWAITING_SIGNATURE,
-         Outcome.INCOMPLETE: ExitCode.INCOMPLETE, Outcome.FOLLOW_UP: ExitCode.INCOMPLETE,
-         Outcome.REJECTED: ExitCode.INVALID}
 
 
 @dataclass
@@ -85,7 +62,7 @@ def process_case(case_file: Path, outbox: Path, calendar: WorkCalendar | None = 
     A case the clerk must fix ends as Outcome.REJECTED with its messages; a broken installation (ConfigError) and
     OS errors such as a full disk propagate, because no case is at fault and the caller must keep its input.
     """
-    from kunnan_docs.package.build import build  # here: the ledger and `status` read Outcome without the PDF stack
+    from kunnan_docs.package.build import build  # here: the CLI and the watcher import this module cheaply
     from kunnan_docs.package.publish import publish
     from kunnan_docs.package.signed import originals_for
 
@@ -113,7 +90,7 @@ def process_case(case_file: Path, outbox: Path, calendar: WorkCalendar | None = 
         folder = publish(pkg, outbox, inputs=snapshot, input_digests=each)
     finally:
         shutil.rmtree(snapshot, ignore_errors=True)  # gone already when published: moved into the package
-    return CaseResult(case_file, Outcome(pkg.status), archive_no, folder, pkg.status_label, pkg.total_pages,
+    return CaseResult(case_file, pkg.status, archive_no, folder, pkg.status_label, pkg.total_pages,
                       [f.render() for f in pkg.findings] + [f"请核对:{note}" for note in pkg.notes], digest)
 
 

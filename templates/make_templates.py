@@ -1,4 +1,4 @@
-"""Write the starting Word templates (annex3…annex7 .docx) from forms.json.
+"""Write the starting Word templates (annex3…annex7, cancel: <key>_<id>.docx) from forms.json.
 
 Run once by a developer; the .docx files are committed. From then on the templates belong to the clerks:
 they may change fonts, widths and wording in Word or WPS. Variables are written as {{ name }} (see the
@@ -23,6 +23,7 @@ HERE = Path(__file__).parent
 BODY_FONT = "宋体"
 LETTER_FONT = "仿宋"  # GB/T 9704 body face; every Chinese Windows and WPS has it
 TITLE_PT, LETTER_PT, TABLE_PT = 22, 16, 10.5  # 2号, 3号, 五号
+NOTE_PT = 14  # 4号, as the PDF's subtitle
 CELL_MARGIN_TWIPS = 28  # 0.5 mm: a four-character label fits its 16.5 mm column without wrapping
 
 
@@ -75,6 +76,8 @@ def new_document(spec: dict) -> Document:
         _font(footer.add_run(f"档案号：{{{{ archive_no }}}}  附件{spec['annex']}  "), 9)
     footer.add_run("{{ qr }}")
     paragraph(doc, spec["title"], TITLE_PT, WD_ALIGN_PARAGRAPH.CENTER, bold=True)
+    if spec.get("note"):  # a form of our own says so, as its PDF does
+        paragraph(doc, spec["note"], NOTE_PT, WD_ALIGN_PARAGRAPH.CENTER)
     return doc
 
 
@@ -132,7 +135,7 @@ def main() -> None:
         (letter_form if "letter" in spec else table_form)(doc, spec)
         core = doc.core_properties
         core.title, core.author, core.comments = spec["title"], "kunnan-docs", "由 kunnan-docs 生成的模板,可在 Word/WPS 中修改版式"
-        doc.save(HERE / f"annex{spec['annex']}_{spec['id']}.docx")
+        doc.save(HERE / f"{spec['key']}_{spec['id']}.docx")
 
 
 if __name__ == "__main__":

@@ -40,8 +40,8 @@ def test_verify_and_status_run_without_the_rendering_stack(tmp_path: Path) -> No
 
 
 def test_the_outcome_vocabulary_loads_without_the_rendering_stack(tmp_path: Path) -> None:
-    """The ledger and `status` name outcomes with pipeline.Outcome; the build loads only when a case is built."""
-    assert loaded_after("from kunnan_docs.pipeline import Outcome", tmp_path) & RENDERING == set()
+    """The ledger and `status` name outcomes with core.labels.Outcome; the build loads only when a case is built."""
+    assert loaded_after("from kunnan_docs.core.labels import Outcome", tmp_path) & RENDERING == set()
 
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from kunnan_docs.core.labels import ExitStage, ItemState, Kind, Outcome
 from kunnan_docs.errors import BadPackage
-from kunnan_docs.package.layout import REPORT, ItemStatus, Listing, Report, read_listing, read_report
+from kunnan_docs.package.layout import REPORT, Listing, Report, read_listing, read_report
 
 from .conftest import DELETE, set_pointer
 
@@ -31,20 +32,33 @@ GOOD: dict[str, Any] = {
     "pdfa": {"declared": False, "problems": ["不符合:font not embedded"]}, "case": {"worker_name": "王淑芬"},
     "awaiting_signature": [{"no": 3, "form_key": "annex6", "title": "退档通知书", "date": "2019-10-08"}],
     "notes": ["第1项 入户调查表:第2页'入户调查人员签字'栏似为空白,请核对"],
+    "exit_stage": "publicity",
+    "next_step": {"text": "公示期满(2019年9月20日)后可报区县审批", "date": "2019-09-21", "since": "2019-09-16"},
 }
 
 
 def test_a_good_report_reads_typed_and_writes_back_unchanged() -> None:
     report = Report.from_dict(copy.deepcopy(GOOD))
-    assert report.checklist[0].status is ItemStatus.PRESENT and report.checklist[0].documents[0].pages == (1, 2)
-    assert report.checklist[1].pages is None and not report.complete
+    assert report.checklist[0].status is ItemState.PRESENT and report.checklist[0].documents[0].pages == (1, 2)
+    assert report.kind is Kind.EXIT and report.status is Outcome.INCOMPLETE and report.exit_stage is ExitStage.PUBLICITY
+    assert report.checklist[1].pages is None and not report.complete and report.next_step.date == "2019-09-21"
     assert json.loads(report.to_json()) == GOOD
+
+
+def test_a_report_written_before_exits_were_staged_still_reads() -> None:
+    """Old packages have no exit_stage or next_step: they list as before, with neither."""
+    old = {k: v for k, v in copy.deepcopy(GOOD).items() if k not in ("exit_stage", "next_step")}
+    listing = Listing.from_dict(old)
+    assert listing.exit_stage is None and listing.next_step is None and listing.status is Outcome.INCOMPLETE
 
 
 @pytest.mark.parametrize(("pointer", "value", "named"), [
     ("/archive_no", DELETE, "缺少字段 archive_no"),
     ("/archive_no", "", "字段 archive_no"),
-    ("/kind", "tuokun", "字段 kind(应为filing、exit 之一)"),
+    ("/kind", "tuokun", "字段 kind(应为filing、exit、cancellation 之一)"),
+    ("/status", "lost", "字段 status"),
+    ("/exit_stage", "halfway", "字段 exit_stage"),
+    ("/next_step/date", "", "字段 next_step/date"),
     ("/follow_up_complete", "yes", "字段 follow_up_complete"),
     ("/pages/total", True, "字段 pages/total"),
     ("/pages/content", -1, "字段 pages/content"),

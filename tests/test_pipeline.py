@@ -12,8 +12,9 @@ import threading
 import pytest
 
 from kunnan_docs.cli import main
+from kunnan_docs.core.labels import Outcome
 from kunnan_docs.errors import ExitCode, worst
-from kunnan_docs.pipeline import Outcome, inputs_digest, process_case
+from kunnan_docs.pipeline import inputs_digest, process_case
 
 from .conftest import DELETE, EXIT_EXAMPLE, FILING_EXAMPLE, ROOT
 

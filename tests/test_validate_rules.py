@@ -51,6 +51,12 @@ FAILING = [
     ("EXIT-ORDER", "/exit/collective_review/date", {"/exit/collective_review/date": "2019-08-30"}),
     ("EXIT-ORDER", "/exit/district_approval/date", {"/exit/district_approval/date": "2019-09-20"}),
     ("EXIT-ORDER", "/exit/notice/date", {"/exit/notice/date": "2019-09-26"}),
+    ("EXIT-STEP-MISSING", "/exit/return_visits", {"/exit/district_approval": DELETE}),
+    ("EXIT-STEP-MISSING", "/exit/return_visits",
+     {"/exit/notice": DELETE, "/exit/return_visits/1": DELETE, "/reference_date": "2019-12-20"}),
+    ("EXIT-STEP-MISSING", "/exit/publicity",
+     {"/exit/collective_review": DELETE, "/exit/district_approval": DELETE, "/exit/notice": DELETE,
+      "/exit/return_visits": DELETE, "/reference_date": "2019-09-20"}),
     ("EXIT-UNSIGNED", "/exit/application/signed_by_worker", {"/exit/application/signed_by_worker": False}),
     ("EXIT-RECIPIENT", "/exit/notice/recipient_name", {"/exit/notice/recipient": "family"}),
     # 2019-09-13 (Fri) was the Mid-Autumn holiday: 09-12..09-18 holds only 4 working days
@@ -84,6 +90,25 @@ FAILING = [
 def test_each_edit_breaks_exactly_the_rule_it_names(case_copy, code: str, pointer: str, edits: dict) -> None:
     found = [(f.code, f.pointer) for f in validate_file(case_copy(EXIT_EXAMPLE, edits)).findings]
     assert found == [(code, pointer)]
+
+
+def test_an_exit_in_progress_is_valid_and_a_skipped_stage_names_what_to_record_first(case_copy) -> None:
+    later = {"/exit/district_approval": DELETE, "/exit/notice": DELETE, "/exit/return_visits": DELETE}
+    applied = {"/exit/collective_review": DELETE, "/exit/publicity": DELETE, **later, "/reference_date": "2019-09-02"}
+    assert validate_file(case_copy(EXIT_EXAMPLE, applied, name="applied")).findings == []  # application alone
+    skipped = validate_file(case_copy(EXIT_EXAMPLE, {"/exit/collective_review": DELETE, "/exit/publicity": DELETE,
+                                                     "/exit/return_visits": DELETE}, name="skipped"))
+    [finding] = [f for f in skipped.findings if f.severity == "error"]
+    assert (finding.code, finding.pointer) == ("EXIT-STEP-MISSING", "/exit/notice")
+    assert "还没有登记【集体研究审批】、【脱困公示】。" in finding.message
+    assert "请先登记【集体研究审批】、【脱困公示】(/exit/collective_review、/exit/publicity)" in finding.message
+
+
+def test_return_visits_before_an_approval_recorded_later_still_follow_the_order(case_copy) -> None:
+    """Dates are compared between the stages recorded: approval strictly after the publicity's end."""
+    found = codes(case_copy(EXIT_EXAMPLE, {"/exit/notice": DELETE, "/exit/return_visits": DELETE,
+                                           "/exit/district_approval/date": "2019-09-20", "/reference_date": "2019-09-20"}))
+    assert found == {"EXIT-ORDER"}
 
 
 def test_filing_case_may_not_carry_exit_block(case_copy) -> None:
@@ -166,14 +191,18 @@ def test_every_schema_field_has_a_chinese_title() -> None:
 
 
 def test_checklist_data_holds_only_what_the_code_reads() -> None:
-    """A key in schemas/checklists.json that no Item field takes is never read (the old form/exit_only keys)."""
+    """A key in schemas/checklists.json that no KindSpec or Item field takes is never read (the old max_no)."""
     from dataclasses import fields
 
-    from kunnan_docs.core.checklist import Item
+    from kunnan_docs.core.checklist import Item, KindSpec
+    from kunnan_docs.core.labels import Kind
     from kunnan_docs.core.resources import checklist_data
 
-    read = {f.name for f in fields(Item)}
-    assert [sorted(set(item) - read) for item in checklist_data()["items"] if set(item) - read] == []
+    kinds = checklist_data()["kinds"]
+    assert set(kinds) == set(Kind)  # a kind is data and one line of the Kind enum
+    read, read_kind = {f.name for f in fields(Item)}, {f.name for f in fields(KindSpec)}
+    assert [sorted(set(k) - read_kind) for k in kinds.values() if set(k) - read_kind] == []
+    assert [sorted(set(i) - read) for k in kinds.values() for i in k["items"] if set(i) - read] == []
 
 
 def test_shipped_case_schema_is_valid_json_schema_2020_12() -> None:

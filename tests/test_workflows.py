@@ -280,12 +280,13 @@ def test_unknown_workbook_is_a_usage_error(tmp_path, capsys) -> None:
 
 
 def test_progress_targets_count_national_families_and_other_levels_apart(outbox, tmp_path) -> None:
-    lines, others = tally(outbox, date(2025, 1, 1))
+    progress = tally(outbox, date(2025, 1, 1))
+    lines, others = progress.lines, progress.others
     assert [(x.district, x.filed, x.exited) for x in lines] == [
         ("成都市成华区总工会", 1, 0), ("成都市锦江区总工会", 2, 2), ("合计", 3, 2)]  # pinyin order, 全国级 only
     assert [(x.district, x.level, x.filed) for x in others] == [("成都市武侯区总工会", "市级", 1)]
-    assert [(x.district, x.exited) for x in tally(outbox, date(2019, 10, 20))[0]][1] == ("成都市锦江区总工会", 1)
-    assert tally(outbox, date(2020, 1, 1))[1] == []  # filed in 2024: not yet there at the cut-off
+    assert [(x.district, x.exited) for x in tally(outbox, date(2019, 10, 20)).lines][1] == ("成都市锦江区总工会", 1)
+    assert tally(outbox, date(2020, 1, 1)).others == []  # filed in 2024: not yet there at the cut-off
     target = tmp_path / "p.pdf"
     assert main(["progress", "--outbox", str(outbox), "--as-of", "2025-01-01", "-o", str(target)]) == ExitCode.OK
     [page] = texts(target)

@@ -18,7 +18,9 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
+from kunnan_docs.core.checklist import kind_spec
 from kunnan_docs.core.findings import Finding, Severity, field, schema_node
+from kunnan_docs.core.labels import Kind
 from kunnan_docs.core.resources import case_schema
 from kunnan_docs.errors import CaseRejected
 from kunnan_docs.privacy import mask_value
@@ -279,6 +281,16 @@ def schema_findings(case: Case) -> list[Finding]:
     return sorted(set(findings), key=lambda f: (f.pointer, f.code, f.message))
 
 
+def _procedure_block(err: ValidationError) -> Finding:
+    """A procedure object (exit, cancellation) in a case of a kind that has no such procedure."""
+    name = err.validator_value["required"][0]
+    kind = str(err.instance.get("kind", ""))
+    owner = next(spec for spec in map(kind_spec, Kind) if spec.procedure == name)
+    what = f"{kind_spec(kind).label}案卷" if kind in Kind._value2member_map_ else "案卷"
+    return Finding(f"S-{name.upper()}-BLOCK", Severity.ERROR, f"/{name}",
+                   f"{what}(kind = {kind})不应包含{field('/' + name)}。若本户已{owner.label},请把 kind 改为 {owner.kind}。")
+
+
 def _pointer(err: ValidationError) -> str:
     return "".join(f"/{p}" for p in err.absolute_path)
 
@@ -327,6 +339,5 @@ def _schema_finding(err: ValidationError) -> Finding:
     if v == "oneOf":
         return Finding("S-ONEOF", Severity.ERROR, pointer, f"{field(pointer)}:{hint or '填写方式不符合要求。'}")
     if v == "not" and pointer == "":
-        return Finding("S-EXIT-BLOCK", Severity.ERROR, "/exit",
-                       "建档案卷(kind = filing)不应包含【脱困退档】(/exit)。若本户已脱困,请把 kind 改为 exit。")
+        return _procedure_block(err)
     return Finding("S-OTHER", Severity.ERROR, pointer, f"{field(pointer)}填写不符合要求。{hint}")

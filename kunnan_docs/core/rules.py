@@ -1,6 +1,8 @@
 """The notice's rules that JSON Schema cannot express. Each rule yields findings with a stable code.
 
-Rules run only on a case that passed the schema, so they may rely on required fields being there.
+Rules run only on a case that passed the schema, so they may rely on required fields being there. Each rule
+declares the kinds it applies to (every kind when it names none). An exit is recorded stage by stage: the rules
+check what is there, and `exit_stage` / `next_exit_step` say where it stands and what comes next, from when.
 """
 
 from __future__ import annotations
@@ -8,15 +10,19 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Callable, Iterator
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 from kunnan_docs.core import idcard
 from kunnan_docs.core.casefile import Case, parse_date
-from kunnan_docs.core.checklist import item_ids
-from kunnan_docs.core.findings import Finding, Severity, field
+from kunnan_docs.core.checklist import kind_spec
+from kunnan_docs.core.findings import Finding, Severity, field, schema_node
+from kunnan_docs.core.labels import ExitStage, Kind
 from kunnan_docs.core.resources import printable_characters
 from kunnan_docs.core.workcal import WorkCalendar, add_months
+from kunnan_docs.core.zh import zh_date
 
 E, W = Severity.ERROR, Severity.WARNING
 MIN_PUBLICITY_WORKDAYS = 5
@@ -25,20 +31,25 @@ VISIT_INTERVAL_MONTHS = 6
 SOCIAL_SECURITY_CARD = "社会保障卡"
 
 Rule = Callable[[Case, WorkCalendar], Iterator[Finding]]
-RULES: list[Rule] = []
+RULES: list[tuple[Rule, frozenset[Kind]]] = []
 
 
-def rule(fn: Rule) -> Rule:
-    RULES.append(fn)
-    return fn
+def rule(*kinds: Kind) -> Callable[[Rule], Rule]:
+    """Register a rule for the kinds it applies to; naming none, for every kind."""
+
+    def register(fn: Rule) -> Rule:
+        RULES.append((fn, frozenset(kinds or Kind)))
+        return fn
+
+    return register
 
 
 def check_rules(case: Case, calendar: WorkCalendar | None = None) -> list[Finding]:
     calendar = calendar or WorkCalendar()
-    return [f for r in RULES for f in r(case, calendar)]
+    return [f for r, kinds in RULES if case.kind in kinds for f in r(case, calendar)]
 
 
-@rule
+@rule()
 def id_number(case: Case, _: WorkCalendar) -> Iterator[Finding]:
     number = case.worker["id_number"]
     problem = idcard.id_problem(number)
@@ -57,7 +68,7 @@ def id_number(case: Case, _: WorkCalendar) -> Iterator[Finding]:
         yield Finding("ID-FUTURE", E, p, f"{field(p)}中的出生日期 {born} 晚于案卷日期。请核对身份证号。")
 
 
-@rule
+@rule()
 def family_members(case: Case, _: WorkCalendar) -> Iterator[Finding]:
     for i, member in enumerate(case.data.get("family_members", [])):
         born = parse_date(member.get("birth_date"))
@@ -66,7 +77,7 @@ def family_members(case: Case, _: WorkCalendar) -> Iterator[Finding]:
             yield Finding("FAM-BIRTH", E, p, f"{field(p)} {born} 晚于案卷日期。请核对出生日期。")
 
 
-@rule
+@rule()
 def survey_before_filing(case: Case, _: WorkCalendar) -> Iterator[Finding]:
     survey, filed = case.date_at("/survey/date"), case.date_at("/filing_date")
     if survey and filed and survey > filed:
@@ -75,7 +86,7 @@ def survey_before_filing(case: Case, _: WorkCalendar) -> Iterator[Finding]:
                       f"{field(p)} {survey} 晚于建档日期 {filed}。建档应以入户调查为依据,请核对两个日期。")
 
 
-@rule
+@rule()
 def previous_archive(case: Case, _: WorkCalendar) -> Iterator[Finding]:
     previous = case.data.get("previous_archive_no")
     if previous and previous == case.archive_no:
@@ -84,7 +95,7 @@ def previous_archive(case: Case, _: WorkCalendar) -> Iterator[Finding]:
                       f"{field(p)}与本次档案号相同({previous})。返困重新建档应使用新档案号,原档案号填旧号。")
 
 
-@rule
+@rule()
 def contact_person(case: Case, _: WorkCalendar) -> Iterator[Finding]:
     if not case.data.get("contact_person"):
         p = "/contact_person"
@@ -110,13 +121,14 @@ def _gaps(pointer: str, dates: list[tuple[int, date]], start: date, until: date,
                       f"请尽快安排{what}并补录。")
 
 
-@rule
+@rule()
 def visits_and_checks(case: Case, _: WorkCalendar) -> Iterator[Finding]:
     filed = case.date_at("/filing_date")
     assert filed is not None
     until = case.reference_date
-    if case.kind == "exit":
-        until = min(until, case.date_at("/exit/notice/date") or until)
+    closed_by = kind_spec(case.kind).closed_by  # visits and checks end when the family leaves the archive
+    if closed_by:
+        until = min(until, case.date_at(closed_by) or until)
     visits = [(i, parse_date(v["date"])) for i, v in enumerate(case.data.get("home_visits", []))]
     checks = [(i, parse_date(v["date"])) for i, v in enumerate(case.data.get("archive_checks", []))]
     yield from _gaps("/home_visits", [(i, d) for i, d in visits if d], filed, until,
@@ -125,7 +137,7 @@ def visits_and_checks(case: Case, _: WorkCalendar) -> Iterator[Finding]:
                      "CHK", "档案核查", VISIT_INTERVAL_MONTHS)
 
 
-@rule
+@rule()
 def assistance(case: Case, _: WorkCalendar) -> Iterator[Finding]:
     filed = case.date_at("/filing_date")
     assert filed is not None
@@ -161,7 +173,9 @@ def assistance(case: Case, _: WorkCalendar) -> Iterator[Finding]:
                           f" ≠ 总费用 {medical['total_cost']} 元。请对照医药票据核对。")
 
 
-EXIT_STEPS = [
+EXIT_STEPS = ("application", "collective_review", "publicity", "district_approval", "notice", "return_visits")
+# the notice's order (一(三)), as the objects of `exit` that record each step
+EXIT_DATES = [
     ("/exit/application/date", "脱困申请"),
     ("/exit/collective_review/date", "集体研究审批"),
     ("/exit/publicity/start", "公示开始"),
@@ -169,37 +183,55 @@ EXIT_STEPS = [
     ("/exit/district_approval/date", "区(市)县总工会审核审批"),
     ("/exit/notice/date", "书面通知"),
 ]
+PROCEDURE = "申请→集体研究→公示(不少于5个工作日)→公示期满后审批→书面通知→回访"
 
 
-@rule
-def exit_order(case: Case, _: WorkCalendar) -> Iterator[Finding]:
-    if case.kind != "exit":
+def _recorded(case: Case, step: str) -> bool:
+    return bool(case.exit.get(step))
+
+
+@rule(Kind.EXIT)
+def exit_steps(case: Case, _: WorkCalendar) -> Iterator[Finding]:
+    """Stages come in the notice's order: the latest one recorded names every earlier one still missing."""
+    recorded = [name for name in EXIT_STEPS if _recorded(case, name)]
+    if not recorded:
         return
+    last = recorded[-1]
+    missing = [name for name in EXIT_STEPS[:EXIT_STEPS.index(last)] if not _recorded(case, name)]
+    if missing:
+        p = f"/exit/{last}"
+        first = "、".join(f"【{schema_node(f'/exit/{name}')['title']}】" for name in missing)
+        where = "、".join(f"/exit/{name}" for name in missing)
+        yield Finding("EXIT-STEP-MISSING", E, p,
+                      f"已登记{field(p)},但还没有登记{first}。通知规定的程序是 {PROCEDURE}。"
+                      f"请先登记{first}({where}),或先删去{field(p)},办到这一步时再登记。")
+
+
+@rule(Kind.EXIT)
+def exit_order(case: Case, _: WorkCalendar) -> Iterator[Finding]:
     filed = case.date_at("/filing_date")
-    steps = [("/filing_date", "建档", filed)] + [(p, label, case.date_at(p)) for p, label in EXIT_STEPS]
+    steps = [("/filing_date", "建档", filed)] + [(p, label, d) for p, label in EXIT_DATES if (d := case.date_at(p))]
     for (p1, l1, d1), (p2, _l2, d2) in itertools.pairwise(steps):
         strict = p2 == "/exit/district_approval/date"  # approval only after the publicity has ended
         if d1 and d2 and (d2 < d1 or (strict and d2 == d1)):
             relation = "不晚于" if strict else "早于"
             yield Finding("EXIT-ORDER", E, p2,
                           f"{field(p2)} {d2} {relation}{l1}日期 {d1}({field(p1)})。通知规定的程序是"
-                          f" 申请→集体研究→公示→公示期满后审批→书面通知。请核对两个日期。")
+                          f" {PROCEDURE}。请核对两个日期。")
     app = case.exit["application"]
     if app["initiated_by"] == "worker" and not app.get("signed_by_worker"):
         p = "/exit/application/signed_by_worker"
         yield Finding("EXIT-UNSIGNED", E, p,
                       f"本人申请脱困但{field(p)}不是 true。本人书面申请须经本人签字认可;"
                       "请取得签字后填 true,或改为由帮扶联系人提出退档建议(initiated_by = contact_person)。")
-    notice = case.exit["notice"]
-    if notice["recipient"] == "family" and not notice.get("recipient_name"):
+    notice = case.exit.get("notice")
+    if notice and notice["recipient"] == "family" and not notice.get("recipient_name"):
         p = "/exit/notice/recipient_name"
         yield Finding("EXIT-RECIPIENT", E, p, f"书面通知发给家属时须填写{field(p)}。")
 
 
-@rule
+@rule(Kind.EXIT)
 def publicity_length(case: Case, calendar: WorkCalendar) -> Iterator[Finding]:
-    if case.kind != "exit":
-        return
     start, end = case.date_at("/exit/publicity/start"), case.date_at("/exit/publicity/end")
     if not (start and end) or end < start:
         return
@@ -230,12 +262,16 @@ def follow_up_complete(case: Case) -> bool:
     return bool(due and any(v and v >= due for v in visits))
 
 
-@rule
+def follow_up_pending(case: Case) -> bool:
+    """The family exited (written notice) and the return visits do not yet cover the six months after."""
+    return exit_stage(case) is ExitStage.NOTIFIED and not follow_up_complete(case)
+
+
+@rule(Kind.EXIT)
 def return_visits(case: Case, _: WorkCalendar) -> Iterator[Finding]:
-    if case.kind != "exit":
-        return
     notice = case.date_at("/exit/notice/date")
-    assert notice is not None
+    if notice is None:
+        return  # visits without a notice: exit_steps names the notice as missing
     for i, visit in enumerate(case.exit.get("return_visits", [])):
         day = parse_date(visit["date"])
         if day and day < notice:
@@ -249,9 +285,101 @@ def return_visits(case: Case, _: WorkCalendar) -> Iterator[Finding]:
                       f"{field(p)}尚未覆盖到该日期。本案卷暂按“回访期中”处理,回访满六个月后请补录回访记录再重新成卷。")
 
 
-@rule
+def exit_stage(case: Case) -> ExitStage | None:
+    """How far the exit has come at the case's reference date; None for a kind without an exit."""
+    if not kind_spec(case.kind).has_exit:
+        return None
+    if _recorded(case, "notice"):
+        return ExitStage.NOTIFIED
+    if _recorded(case, "district_approval"):
+        return ExitStage.APPROVED
+    if _recorded(case, "publicity"):
+        end = case.date_at("/exit/publicity/end")
+        return ExitStage.PUBLICITY_ENDED if end and case.reference_date > end else ExitStage.PUBLICITY
+    if _recorded(case, "collective_review"):
+        return ExitStage.REVIEWED
+    return ExitStage.APPLIED
+
+
+@dataclass(frozen=True)
+class NextStep:
+    """What an exit in progress waits for, and the earliest day it can be done (the `due` list's date)."""
+
+    text: str  # e.g. 公示期满(2019年9月20日)后可报区县审批
+    from_date: date
+    since: date  # the date of the stage reached
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "date": self.from_date.isoformat(), "since": self.since.isoformat()}
+
+
+def next_exit_step(case: Case, calendar: WorkCalendar) -> NextStep | None:
+    """The next step of an exit before its written notice; None once notified or for another kind."""
+    stage = exit_stage(case)
+    if stage is None or stage is ExitStage.NOTIFIED:
+        return None
+    if stage is ExitStage.APPROVED:
+        day = case.date_at("/exit/district_approval/date")
+        assert day is not None
+        return NextStep("可发出书面退档通知书(附件6)", day, day)
+    if stage in (ExitStage.PUBLICITY, ExitStage.PUBLICITY_ENDED):
+        start, end = case.date_at("/exit/publicity/start"), case.date_at("/exit/publicity/end")
+        assert start is not None and end is not None
+        return NextStep(f"公示期满({zh_date(end)})后可报区县审批", end + timedelta(days=1), start)
+    if stage is ExitStage.REVIEWED:
+        day = case.date_at("/exit/collective_review/date")
+        assert day is not None
+        earliest = calendar.add_workdays(day, MIN_PUBLICITY_WORKDAYS)
+        return NextStep(f"可张贴脱困公示(附件5),不少于{MIN_PUBLICITY_WORKDAYS}个工作日"
+                        f"(自{zh_date(day)}起最早{zh_date(earliest)}期满)", day, day)
+    day = case.date_at("/exit/application/date")
+    assert day is not None
+    return NextStep("可提交所在单位或乡镇(街道)工会集体研究审批", day, day)
+
+
+CANCELLATION_ORDER = [
+    ("/filing_date", "建档"),
+    ("/cancellation/decision/date", "工会研究决定"),
+    ("/cancellation/district_approval/date", "区(市)县总工会审批"),
+    ("/cancellation/date", "注销"),
+]
+OTHER_REASON, DUPLICATE_REASON = "其他", "重复建档"
+
+
+def same_archive_no(a: str, b: str) -> bool:
+    """Archive numbers compared as people read them: case-folded and trimmed."""
+    return a.strip().casefold() == b.strip().casefold()
+
+
+@rule(Kind.CANCELLATION)
+def cancellation(case: Case, _: WorkCalendar) -> Iterator[Finding]:
+    data = case.data["cancellation"]
+    reason = data["reason"]
+    if reason == OTHER_REASON and not (data.get("note") or "").strip():
+        p = "/cancellation/note"
+        yield Finding("CANCEL-NOTE", E, p,
+                      f"注销原因为“{OTHER_REASON}”时须在{field(p)}中写明具体原因,请补填后重新提交。")
+    duplicate_of = (data.get("duplicate_of") or "").strip()
+    if reason == DUPLICATE_REASON and not duplicate_of:
+        p = "/cancellation/duplicate_of"
+        yield Finding("CANCEL-DUPLICATE-OF", E, p,
+                      f"注销原因为“{DUPLICATE_REASON}”时须在{field(p)}中填写与本档重复、继续保留的档案号,"
+                      "注销审批表和备考表会写明。请补填后重新提交。")
+    elif duplicate_of and same_archive_no(duplicate_of, case.archive_no):
+        p = "/cancellation/duplicate_of"
+        yield Finding("CANCEL-DUPLICATE-SELF", E, p,
+                      f"{field(p)}与本档案号相同({case.archive_no})。请填写继续保留的另一份档案的档案号。")
+    steps = [(p, what, d) for p, what in CANCELLATION_ORDER if (d := case.date_at(p))]
+    for (p1, l1, d1), (p2, _l2, d2) in itertools.pairwise(steps):
+        if d2 < d1:
+            yield Finding("CANCEL-ORDER", E, p2,
+                          f"{field(p2)} {d2} 早于{l1}日期 {d1}({field(p1)})。注销的程序是 工会研究决定→"
+                          "区(市)县总工会审批→注销,且都在建档之后。请核对两个日期。")
+
+
+@rule()
 def attachments(case: Case, _: WorkCalendar) -> Iterator[Finding]:
-    allowed = item_ids(case.kind)
+    allowed = kind_spec(case.kind).item_ids
     folder = case.folder.resolve()
     for i, att in enumerate(case.data.get("attachments", [])):
         base = f"/attachments/{i}"
@@ -267,7 +395,7 @@ def attachments(case: Case, _: WorkCalendar) -> Iterator[Finding]:
             yield Finding(code, E, p, f"{field(p)}“{att['path']}”{problem}")
 
 
-@rule
+@rule()
 def printable_text(case: Case, _: WorkCalendar) -> Iterator[Finding]:
     """Every character of the case prints in one of our PDF fonts: a name must never become an empty box."""
     printable = printable_characters()

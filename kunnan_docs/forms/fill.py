@@ -1,6 +1,7 @@
-"""Stage 2a: from a validated case to the values of each annex form (templates/forms.json is the data).
+"""Stage 2a: from a validated case to the values of each form (templates/forms.json is the data).
 
-Both renderers (PDF and Word) take these values, so the two formats always say the same thing.
+Both renderers (PDF and Word) take these values, so the two formats always say the same thing. A case gets the
+forms of its kind's checklist items whose stage has come (core.checklist.Item.reached).
 """
 
 from __future__ import annotations
@@ -8,13 +9,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from string import Formatter
 from typing import Any
 
 from kunnan_docs.core import idcard
 from kunnan_docs.core.casefile import Case, parse_date
+from kunnan_docs.core.checklist import kind_spec
 from kunnan_docs.core.resources import load_json
+from kunnan_docs.core.rules import DUPLICATE_REASON, exit_stage
 from kunnan_docs.core.workcal import WorkCalendar
 from kunnan_docs.core.zh import zh_date
+from kunnan_docs.forms.qr import form_label
 
 
 def forms_data() -> dict[str, Any]:
@@ -24,11 +29,28 @@ def forms_data() -> dict[str, Any]:
 @dataclass(frozen=True)
 class FormSpec:
     id: str
-    annex: int
+    key: str  # annex3 … annex7, cancel: the QR codes' and the signed originals' name of the form
+    annex: int | None  # the notice's annex number; None for a form of our own
     item: str
     title: str
     file: str
     raw: dict[str, Any]
+
+    @property
+    def label(self) -> str:
+        """附件3 …, or the short name of a form of our own (注销审批表)."""
+        return form_label(self.key)
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The values the form prints (its table's cells, or its letter's placeholders), in order."""
+        letter = self.raw.get("letter")
+        if letter:
+            texts = [t for t in (letter.get("salutation"), *letter["body"], letter["seal"], letter["date"]) if t]
+            names = [name for text in texts for _, name, _, _ in Formatter().parse(text) if name]
+        else:
+            names = [name for row in self.raw["rows"] for _, name, _ in row]
+        return tuple(dict.fromkeys(names))
 
     @property
     def public(self) -> bool:
@@ -55,7 +77,7 @@ class FilledForm:
 
 
 def specs() -> list[FormSpec]:
-    return [FormSpec(f["id"], f["annex"], f["item"], f["title"], f["file"], f) for f in forms_data()["forms"]]
+    return [FormSpec(f["id"], f["key"], f["annex"], f["item"], f["title"], f["file"], f) for f in forms_data()["forms"]]
 
 
 def _plain(value: Any, field: dict[str, Any]) -> str:
@@ -130,6 +152,23 @@ def _notice_addressee(c: _Ctx) -> str:
     return f"{name}同志"
 
 
+def _cancellation_reason(c: _Ctx) -> str:
+    """The reason, its note, and for a duplicate filing the file it duplicates (kept)."""
+    data = c.case.data.get("cancellation") or {}
+    if not data:
+        return ""
+    note = f"（{data['note']}）" if data.get("note") else ""
+    kept = f"：与档案号 {data['duplicate_of']} 重复，保留该档案" if data["reason"] == DUPLICATE_REASON else ""
+    return f"{data['reason']}{kept}{note}"
+
+
+def _agreed(record: dict[str, Any] | None, verb: str) -> str:
+    if not record:
+        return ""
+    day = parse_date(record.get("date"))
+    return f"经{record['body']}于{zh_date(day) if day else ''}{verb}，同意注销。"
+
+
 def _visit_situation(c: _Ctx) -> str:
     v = c.visit or {}
     day = parse_date(v.get("date"))
@@ -147,6 +186,9 @@ DERIVED: dict[str, Callable[[_Ctx], str]] = {
     "notice_addressee": _notice_addressee,
     "visit_situation": _visit_situation,
     "visit_union_opinion": lambda c: (c.visit or {}).get("union_opinion", ""),
+    "cancellation_reason": _cancellation_reason,
+    "cancellation_decision": lambda c: _agreed(c.case.at("/cancellation/decision"), "研究"),
+    "cancellation_approval": lambda c: _agreed(c.case.at("/cancellation/district_approval"), "审批"),
     "form_date": lambda c: zh_date(c.when),
     "blank": lambda c: "",
 }
@@ -163,11 +205,15 @@ def fill(spec: FormSpec, case: Case, when: date, calendar: WorkCalendar,
 
 
 def forms_for(case: Case, calendar: WorkCalendar | None = None) -> list[FilledForm]:
-    """Every annex form this case should carry, in annex order (one Annex 7 per return visit)."""
+    """Every form this case should carry now, in forms.json order (one Annex 7 per return visit): those of its
+    kind's checklist items whose exit stage has come (Annex 4 from the application, 5 from the publicity …)."""
     calendar = calendar or WorkCalendar()
+    items = {item.id: item for item in kind_spec(case.kind).items}
+    stage = exit_stage(case)
     result: list[FilledForm] = []
     for spec in specs():
-        if case.kind not in spec.raw["kinds"]:
+        item = items.get(spec.item)
+        if item is None or not item.reached(stage, follow_up_done=True):
             continue
         if spec.raw.get("per") == "return_visit":
             for n, visit in enumerate(case.exit.get("return_visits", [])):

@@ -31,7 +31,8 @@ from kunnan_docs.forms.typeset import (
 QR_SIZE = qr.SIZE_MM * mm
 POSTER_QR_SIZE = qr.POSTER_SIZE_MM * mm
 SEAL_SIZE = 42 * mm  # a union's round seal
-SIGNED = {"signature", "contact_person_opinion", "union_opinion", "visit_union_opinion"}  # cells signed or sealed
+SIGNED = {"signature", "contact_person_opinion", "union_opinion", "visit_union_opinion",  # cells signed or sealed
+          "cancellation_decision", "cancellation_approval"}
 
 
 @dataclass(frozen=True)
@@ -125,8 +126,8 @@ def _canvas_with_footer(form: FilledForm, archive_no: str) -> type[Canvas]:
                 qr.draw(self, code, x, EDGE, QR_SIZE)
                 self.setFont(font, 9)
                 self.drawRightString(x - 2 * mm, EDGE + 9 * mm, f"档案号：{archive_no}")
-                self.drawRightString(x - 2 * mm, EDGE + 4 * mm,
-                                     f"附件{form.spec.annex} {form.spec.title} 第{page}页 共{pages}页")
+                annex = f"{form.spec.label} " if form.spec.annex else ""  # a form of our own: its title alone
+                self.drawRightString(x - 2 * mm, EDGE + 4 * mm, f"{annex}{form.spec.title} 第{page}页 共{pages}页")
             self.restoreState()
 
     return FooterCanvas
@@ -161,7 +162,10 @@ def _rows(form: FilledForm, boxes: _Boxes) -> list[Table]:
 
 def _story(form: FilledForm, boxes: _Boxes) -> list[object]:
     spec, st = form.spec.raw, styles()
-    story: list[object] = [Title(para_text(form.spec.title), st["title"]), Spacer(1, 8 * mm)]
+    story: list[object] = [Title(para_text(form.spec.title), st["title"])]
+    if spec.get("note"):  # a form of our own says so, lest it be taken for an annex of the notice
+        story.append(Para(para_text(spec["note"]), st["subtitle"]))
+    story.append(Spacer(1, 8 * mm))
     if "letter" not in spec:
         return story + _rows(form, boxes)
     letter = spec["letter"]

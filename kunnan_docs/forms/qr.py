@@ -1,9 +1,9 @@
 """QR codes that identify a printed page, drawn the same way in every PDF and Word file we make, and read back.
 
-Payload: ``KD1|<archive_no>|<form_key>|<page>/<pages>|<fp8>``. The form key names the annex and its
-instance (annex3, annex7-2, cover), the fingerprint is a hash of the form's template and values, so a
-scan of an outdated print is recognised. Nothing personal goes in: the archive number is not personal
-data, the values are only hashed.
+Payload: ``KD1|<archive_no>|<form_key>|<page>/<pages>|<fp8>``. The form key names the form (its `key` in
+templates/forms.json) and its instance (annex3, annex7-2, cancel, cover), the fingerprint is a hash of the
+form's template and the values it prints, so a scan of an outdated print is recognised. Nothing personal goes
+in: the archive number is not personal data, the values are only hashed.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import json
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
+
+from kunnan_docs.core.resources import load_json
 
 if TYPE_CHECKING:  # reading codes (verify, status, scan-in) must not load the drawing stack
     from PIL.Image import Image
@@ -48,8 +50,18 @@ class PageCode:
 
 
 def form_key(form: FilledForm) -> str:
-    """annex3 … annex6, annex7-1, annex7-2: the annex, and which return visit for Annex 7."""
-    return f"annex{form.spec.annex}" + (f"-{form.seq}" if form.seq else "")
+    """annex3 … annex6, annex7-1, annex7-2, cancel: the form's key, and which return visit for Annex 7."""
+    return form.spec.key + (f"-{form.seq}" if form.seq else "")
+
+
+def form_label(key: str) -> str:
+    """How a message names a printed form: annex7-2 → 附件7(第2份); cancel → 注销审批表; cover → 案卷封面."""
+    if key == COVER_KEY:
+        return "案卷封面"
+    base, _, seq = key.partition("-")
+    spec = next((f for f in load_json("templates", "forms.json")["forms"] if f["key"] == base), None)
+    name = key if spec is None else f"附件{spec['annex']}" if spec["annex"] else spec["label"]
+    return name + (f"(第{seq}份)" if seq else "")
 
 
 def fingerprint(content: Any) -> str:
@@ -59,9 +71,11 @@ def fingerprint(content: Any) -> str:
 
 
 def form_fingerprint(form: FilledForm) -> str:
-    """8 hex digits naming what this print says: its filled values and its template (the form's layout
-    in templates/forms.json). A scan whose code carries another fingerprint is of an outdated print."""
-    return fingerprint({"values": form.values, "template": form.spec.raw, "seq": form.seq})
+    """8 hex digits naming what this print says: the values printed on it and its template (the form's layout
+    in templates/forms.json). A scan whose code carries another fingerprint is of an outdated print; a value the
+    form does not print (a later exit stage, a cancellation) leaves the prints already signed valid."""
+    printed = {name: form.values[name] for name in form.spec.fields}
+    return fingerprint({"values": printed, "template": form.spec.raw, "seq": form.seq})
 
 
 def form_code(form: FilledForm, archive_no: str, page: int, pages: int) -> PageCode:

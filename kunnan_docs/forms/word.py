@@ -41,7 +41,7 @@ SHARED_PARTS = frozenset({CONTENT_TYPE.WML_STYLES, "application/vnd.ms-word.styl
 def template_path(spec: FormSpec) -> Path:
     """Shipped templates, or a clerk's own copies in the folder named by KUNNAN_TEMPLATES."""
     folder = Path(os.environ[TEMPLATES_ENV]) if os.environ.get(TEMPLATES_ENV) else data_dir("templates")
-    return folder / f"annex{spec.annex}_{spec.id}.docx"
+    return folder / f"{spec.key}_{spec.id}.docx"
 
 
 class _CompilingOnceEnvironment(jinja2.Environment):

@@ -4,7 +4,7 @@ of the inbox it cannot use.
 Only the watcher's main process writes to it. Personal data stays out: a family is recognised by a
 salted hash of the worker's ID number, never the number itself, and every text stored is masked
 (privacy.mask_text) so that an ID or phone number quoted by a message or a file name never lands here.
-Statuses: the pipeline's Outcome values for finished cases, plus the watcher's own stages (Stage).
+Statuses: core.labels.Outcome values for finished cases, plus the watcher's own stages (core.labels.InboxStage).
 """
 
 from __future__ import annotations
@@ -14,27 +14,13 @@ import json
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 
-from kunnan_docs.core.labels import OUTCOME, STAGE
+from kunnan_docs.core.labels import LEGACY_PUBLISHED, Outcome
 from kunnan_docs.errors import injected_write_fault
-from kunnan_docs.pipeline import Outcome
 from kunnan_docs.privacy import mask_text
 
-
-class Stage(StrEnum):
-    """Where a case is in the watcher, before or beside a pipeline Outcome."""
-
-    WAITING = "waiting"  # settling, waiting for attachments, or paused by a fault
-    BUILDING = "building"
-    DUPLICATE = "duplicate"  # the same content was published before: filed away, not rebuilt
-
-
-LEGACY_PUBLISHED = "published"  # ledgers written before the Outcome vocabulary
 PUBLISHED = (*(o.value for o in Outcome if o.published), LEGACY_PUBLISHED)
-STATUS_LABEL = {**STAGE, **{o: f"已发布({OUTCOME[o]})" for o in PUBLISHED if o in OUTCOME},
-                Outcome.REJECTED: OUTCOME[Outcome.REJECTED], LEGACY_PUBLISHED: "已发布"}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS cases (
@@ -212,10 +198,6 @@ def _marks(values: tuple[str, ...]) -> str:
 
 def _masked(text: str | None) -> str | None:
     return mask_text(text) if text else text
-
-    def newest(self, limit: int, *statuses: str) -> list[Row]:
-        marks = ", ".join("?" for _ in statuses)
-        return self._rows(f"WHERE status IN ({marks}) ORDER BY updated DESC, id DESC LIMIT ?", *statuses, limit)
 
 
 class _Transaction:

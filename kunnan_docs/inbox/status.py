@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+from kunnan_docs.core.labels import InboxStage, Outcome, label
 from kunnan_docs.errors import UsageError
-from kunnan_docs.inbox.ledger import PUBLISHED, STATUS_LABEL, Ledger, Stage
+from kunnan_docs.inbox.ledger import PUBLISHED, Ledger
 from kunnan_docs.package.layout import LEDGER
-from kunnan_docs.pipeline import Outcome
 
 
 def status_lines(state: Path) -> list[str]:
@@ -18,8 +18,9 @@ def status_lines(state: Path) -> list[str]:
     ledger = Ledger(state / LEDGER)
     try:
         today = date.today().isoformat()
-        sections = [("等待中", ledger.by_status(Stage.WAITING)), ("成卷中", ledger.by_status(Stage.BUILDING)),
-                    ("已退回", ledger.by_status(Outcome.REJECTED)),
+        sections = [(InboxStage.WAITING.label, ledger.by_status(InboxStage.WAITING)),
+                    (InboxStage.BUILDING.label, ledger.by_status(InboxStage.BUILDING)),
+                    (Outcome.REJECTED.label, ledger.by_status(Outcome.REJECTED)),
                     ("今天发布", [r for r in ledger.by_status(*PUBLISHED) if r.updated.startswith(today)])]
         lines = []
         for title, rows in sections:
@@ -27,7 +28,7 @@ def status_lines(state: Path) -> list[str]:
             for r in rows:
                 extra = f"  {r.reason.splitlines()[0]}" if r.reason and title != "今天发布" else ""
                 where = f"  {r.outputs[0]}" if r.outputs and title == "今天发布" else ""
-                lines.append(f"    {r.updated}  {r.archive_no or r.source}  {STATUS_LABEL.get(r.status, r.status)}"
+                lines.append(f"    {r.updated}  {r.archive_no or r.source}  {label(r.status)}"
                              f"{where}{extra}")
         unclaimed = ledger.unclaimed()
         lines.append(f"收件夹中无法处理的项目:{len(unclaimed)} 个")

@@ -44,18 +44,20 @@ from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
 from kunnan_docs.batch import published_if_current
+from kunnan_docs.core.labels import InboxStage, Outcome
+from kunnan_docs.core.labels import label as word_for
 from kunnan_docs.core.workcal import WorkCalendar
 from kunnan_docs.errors import ExitCode, UsageError, worst
 from kunnan_docs.inbox.discovery import IGNORED_PREFIXES, Discovery, Job, signature
 from kunnan_docs.inbox.faults import ENVIRONMENT_ERRORS, describe, fault_point
 from kunnan_docs.inbox.filing import NOTE_FILE, REASON_FILE, Filing, reason_text
-from kunnan_docs.inbox.ledger import Ledger, Stage
+from kunnan_docs.inbox.ledger import Ledger
 from kunnan_docs.inbox.lock import InboxLock
 from kunnan_docs.inbox.tracking import Tracker
 from kunnan_docs.inbox.worker import WorkResult, build_case, init_worker
 from kunnan_docs.package.layout import LEDGER
 from kunnan_docs.package.publish import recover
-from kunnan_docs.pipeline import Outcome, inputs_digest, process_case
+from kunnan_docs.pipeline import inputs_digest, process_case
 from kunnan_docs.privacy import mask_text
 from kunnan_docs.scan.filing import SCANNER_FOLDER
 from kunnan_docs.scan.folder import ScannerFolder
@@ -140,7 +142,7 @@ class Tally:
         if self.fault is not None:
             return self.fault
         outcomes = {o.value: o.exit_code for o in Outcome}
-        return worst(ExitCode.INCOMPLETE if s == Stage.WAITING else outcomes.get(s, ExitCode.OK) for s in self.counts)
+        return worst(ExitCode.INCOMPLETE if s == InboxStage.WAITING else outcomes.get(s, ExitCode.OK) for s in self.counts)
 
 
 class _Events(FileSystemEventHandler):
@@ -227,7 +229,7 @@ class Watcher:
                 self.pool.shutdown(wait=True, cancel_futures=True)
             self.ledger.close()
         for _ in self.tracker.waiting:
-            self.tally.add(Stage.WAITING)
+            self.tally.add(InboxStage.WAITING)
         if not self.cfg.once:
             log.info("监视结束。")
             return ExitCode.OK  # a service stopped on request; per-case results are in the ledger
@@ -246,8 +248,8 @@ class Watcher:
     def _start_up(self) -> None:
         for note in recover(self.cfg.outbox):
             log.info(note)
-        for row in self.ledger.by_status(Stage.BUILDING):
-            self.ledger.update(row.id, status=Stage.WAITING, reason="上次成卷被中断,将重新成卷")
+        for row in self.ledger.by_status(InboxStage.BUILDING):
+            self.ledger.update(row.id, status=InboxStage.WAITING, reason="上次成卷被中断,将重新成卷")
             log.info(f"{row.archive_no or row.source} 上次成卷被中断,将重新成卷")
 
     def _start_pool(self) -> None:
@@ -273,10 +275,8 @@ class Watcher:
         self._start_pool()
 
     def _summary(self) -> str:
-        names = {Outcome.COMPLETE: "已发布", Outcome.AWAITING_SIGNATURE: "待签章", Outcome.INCOMPLETE: "材料不全",
-                 Outcome.FOLLOW_UP: "回访期中", Outcome.REJECTED: "退回", Stage.DUPLICATE: "重复",
-                 Stage.WAITING: "仍在等待附件"}
-        return ",".join(f"{names.get(k, k)} {v} 份" for k, v in sorted(self.tally.counts.items())) or "收件夹为空"
+        """The outcomes of a --once run, in the words used everywhere (core.labels)."""
+        return ",".join(f"{word_for(k)} {v} 份" for k, v in sorted(self.tally.counts.items())) or "收件夹为空"
 
     def _settled_out(self) -> bool:
         """--once is done when every case left is waiting for an attachment that has not come."""
@@ -368,11 +368,11 @@ class Watcher:
         settled = self.tracker.settle(now)
         for job in settled.refused:
             assert job.refusal is not None
-            case_id = self.ledger.start(job.source, Stage.WAITING)
+            case_id = self.ledger.start(job.source, InboxStage.WAITING)
             log.info(f"{mask_text(job.source)} 退回:{mask_text(job.refusal)}")
             self._reject(job, case_id, [job.refusal])
         for job in settled.timed_out:
-            case_id = self.ledger.start(job.source, Stage.WAITING)
+            case_id = self.ledger.start(job.source, InboxStage.WAITING)
             self._reject(job, case_id, [f"等待 {int(self.cfg.timeout)} 秒后,以下附件仍未放入收件夹:"
                                         f"{'、'.join(job.missing)}。"
                                         "请把这些文件和案卷文件放在一起(见 README“收件夹”),再重新放入收件夹。"])
@@ -380,7 +380,7 @@ class Watcher:
             reason = f"等待附件:{'、'.join(job.missing)}"
             row = self.ledger.open_row(job.source)
             if not row or row.reason != mask_text(reason):
-                self.ledger.start(job.source, Stage.WAITING, reason)
+                self.ledger.start(job.source, InboxStage.WAITING, reason)
                 log.info(f"{mask_text(job.source)} 等待附件 {len(job.missing)} 个")
 
     # -- taking -----------------------------------------------------------------------------------
@@ -410,14 +410,14 @@ class Watcher:
             self.deferred.setdefault(archive_no, []).append(name)  # taken when that build or rebuild is done
             return
         duplicate = self.ledger.finished_with_hash(digest)
-        case_id = self.ledger.start(job.source, Stage.BUILDING, None, content_hash=digest, archive_no=archive_no,
+        case_id = self.ledger.start(job.source, InboxStage.BUILDING, None, content_hash=digest, archive_no=archive_no,
                                     family=family)
         self.tracker.untrack(name)
         if duplicate:
             note = (f"与 {duplicate.updated} 已成卷的内容完全相同,未重新成卷。案卷仍在发件夹 "
                     f"{', '.join(duplicate.outputs) or ''} 中。")
             log.info(f"{label} 重复提交,未重新成卷")
-            self._file(job, case_id, self.cfg.processed, Stage.DUPLICATE, NOTE_FILE, [note], duplicate.outputs)
+            self._file(job, case_id, self.cfg.processed, InboxStage.DUPLICATE, NOTE_FILE, [note], duplicate.outputs)
             return
         known = self.ledger.family_of(archive_no) if archive_no else None
         if known and family and known != family:
@@ -468,7 +468,7 @@ class Watcher:
         source = run.job.source
         self.crashes[source] = self.crashes.get(source, 0) + 1
         if self.crashes[source] < 2 or self.stop.is_set():  # perhaps another case's crash: try this one again
-            self.ledger.update(run.case_id, status=Stage.WAITING, reason="成卷进程意外退出,将重试")
+            self.ledger.update(run.case_id, status=InboxStage.WAITING, reason="成卷进程意外退出,将重试")
             self.tracker.retry_later(run.job)
             return None
         return WorkResult(Outcome.REJECTED, messages=["成卷进程两次意外退出(可能是附件过大或损坏)。请检查附件后重新提交。"])
@@ -476,20 +476,20 @@ class Watcher:
     def _settle_result(self, run: Running, result: WorkResult) -> None:
         job, label = run.job, mask_text(run.archive_no or run.job.source)
         if result.fault == "config":
-            self.ledger.update(run.case_id, status=Stage.WAITING, reason="配置或模板有问题,修好后自动重试")
+            self.ledger.update(run.case_id, status=InboxStage.WAITING, reason="配置或模板有问题,修好后自动重试")
             self.tracker.retry_later(job)
             self._pause(f"配置或模板有问题,案卷未退回、仍留在收件夹中:{result.messages[0]}", ExitCode.CONFIG)
             return
         if result.fault:
             assert result.error is not None
-            self.ledger.update(run.case_id, status=Stage.WAITING, reason="写入失败,将重试")
+            self.ledger.update(run.case_id, status=InboxStage.WAITING, reason="写入失败,将重试")
             self.tracker.retry_later(job)
             self._pause(describe(result.error, self.cfg.areas()), ExitCode.INTERNAL)
             return
         if signature(job) != job.signature or (result.input_digest and result.input_digest != run.digest):
             # written to during the build: the package (if any) is not of the bytes now there, so build again
             log.info(f"{label} 在成卷期间被修改,将重新成卷")
-            self.ledger.update(run.case_id, status=Stage.WAITING, reason="案卷在成卷期间被修改,将重新成卷")
+            self.ledger.update(run.case_id, status=InboxStage.WAITING, reason="案卷在成卷期间被修改,将重新成卷")
             self.tracker.retry_later(job)
             self.tracker.mark_dirty(job.entry.name)  # read again: its new content is what gets built
             return

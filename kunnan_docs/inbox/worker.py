@@ -14,6 +14,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kunnan_docs.core.labels import Outcome
 from kunnan_docs.inbox.faults import ENVIRONMENT_ERRORS, fault_point
 
 
@@ -21,7 +22,7 @@ from kunnan_docs.inbox.faults import ENVIRONMENT_ERRORS, fault_point
 class WorkResult:
     """What a worker sends back: an outcome, or a fault that no case is to blame for (input kept)."""
 
-    outcome: str | None = None  # pipeline.Outcome value
+    outcome: Outcome | None = None
     folder: str | None = None
     label: str = ""
     messages: list[str] = field(default_factory=list)
@@ -61,10 +62,10 @@ def build_case(case_file: str, raw: bytes, outbox: str, calendar: str | None) ->
     except ENVIRONMENT_ERRORS as exc:
         return WorkResult(fault="environment", error=_plain(exc, outbox))
     except Exception as exc:
-        return WorkResult(outcome="rejected", messages=[
+        return WorkResult(Outcome.REJECTED, messages=[
             f"程序内部错误({type(exc).__name__})。请联系技术支持;问题解决后把文件放回收件夹即可重新处理。"])
     fault_point("worker-published")
-    return WorkResult(result.outcome.value, str(result.folder) if result.folder else None, result.label,
+    return WorkResult(result.outcome, str(result.folder) if result.folder else None, result.label,
                       result.messages, result.input_digest)
 
 

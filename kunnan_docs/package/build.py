@@ -1,4 +1,5 @@
-"""Stage 3: forms + scans → one indexed PDF archive package, checked against Annex 1 or Annex 2.
+"""Stage 3: forms + scans → one indexed PDF archive package, checked against its kind's checklist (Annex 1, Annex 2,
+or the cancellation's; schemas/checklists.json).
 
 Order of the package (archive practice): cover, contents list, every item in checklist order, remarks
 sheet. Content pages carry the archive page number (页号) top-right; the cover, contents list and
@@ -20,11 +21,18 @@ from typing import Any
 import pikepdf
 
 from kunnan_docs.core.casefile import Case, parse_date
-from kunnan_docs.core.checklist import Item, applies, checklist_title, items_for
+from kunnan_docs.core.checklist import Item, KindSpec, applies, kind_spec
 from kunnan_docs.core.findings import Finding, Severity
-from kunnan_docs.core.labels import KIND, OUTCOME, archive_title
+from kunnan_docs.core.labels import ExitStage, ItemState, Outcome
 from kunnan_docs.core.resources import checklist_data
-from kunnan_docs.core.rules import attachment_path_problem, follow_up_complete
+from kunnan_docs.core.rules import (
+    DUPLICATE_REASON,
+    NextStep,
+    attachment_path_problem,
+    exit_stage,
+    follow_up_pending,
+    next_exit_step,
+)
 from kunnan_docs.core.workcal import WorkCalendar
 from kunnan_docs.core.zh import zh_date, zh_dates
 from kunnan_docs.errors import AttachmentError
@@ -64,7 +72,7 @@ class Part:
 @dataclass
 class ItemResult:
     item: Item
-    status: str  # present | awaiting_signature | missing | not_applicable
+    status: ItemState
     parts: list[Part] = field(default_factory=list)
     awaiting: list[Part] = field(default_factory=list)  # generated forms whose signed original is not in yet
     notes: list[str] = field(default_factory=list)  # outdated prints, blank signature areas: for the clerk to check
@@ -102,8 +110,10 @@ class Package:
     forms: list[tuple[FilledForm, bytes, bytes]]  # form, PDF, Word
     results: list[ItemResult]
     findings: list[Finding]
-    follow_up_done: bool
+    follow_up_done: bool  # False only while an exit's return visits do not yet cover six months
     content_pages: int
+    exit_stage: ExitStage | None = None  # how far an exit has come; None for a kind without one
+    next_step: NextStep | None = None  # what an exit before its notice waits for, from when
     total_pages: int = 0
     content_start: int = 0  # index of the first content page (after cover and contents list)
     pdfa_problems: list[str] = field(default_factory=list)  # why the package could not be declared PDF/A-2b
@@ -119,33 +129,48 @@ class Package:
         self.pdf = None
 
     @property
+    def spec(self) -> KindSpec:
+        return kind_spec(self.case.kind)
+
+    @property
     def missing(self) -> list[ItemResult]:
-        return [r for r in self.results if r.status == "missing"]
+        return [r for r in self.results if r.status is ItemState.MISSING]
 
     @property
     def awaiting(self) -> list[ItemResult]:
-        return [r for r in self.results if r.status == "awaiting_signature"]
+        return [r for r in self.results if r.status is ItemState.AWAITING_SIGNATURE]
 
     @property
-    def status(self) -> str:
-        """incomplete > follow_up > awaiting_signature > complete, the order of their exit codes' precedence;
-        the label names every one that applies."""
+    def in_progress(self) -> bool:
+        """An exit recorded up to a stage before its written notice."""
+        return self.exit_stage is not None and not self.exit_stage.reached(ExitStage.NOTIFIED)
+
+    @property
+    def status(self) -> Outcome:
+        """incomplete > follow_up > exit_in_progress > awaiting_signature > complete, the order of their exit codes'
+        precedence; the label names every one that applies."""
         if self.missing:
-            return "incomplete"
+            return Outcome.INCOMPLETE
         if not self.follow_up_done:
-            return "follow_up"
-        return "awaiting_signature" if self.awaiting else "complete"
+            return Outcome.FOLLOW_UP
+        if self.in_progress:
+            return Outcome.EXIT_IN_PROGRESS
+        return Outcome.AWAITING_SIGNATURE if self.awaiting else Outcome.COMPLETE
 
     @property
     def status_label(self) -> str:
         parts = []
         if self.missing:
-            parts.append(f"{OUTCOME['incomplete']}(缺" + "、".join(f"第{r.item.no}项" for r in self.missing) + ")")
+            parts.append(f"{Outcome.INCOMPLETE.label}(缺" + "、".join(f"第{r.item.no}项" for r in self.missing) + ")")
+        if self.in_progress:
+            assert self.exit_stage is not None
+            parts.append(f"{Outcome.EXIT_IN_PROGRESS.label}：{self.exit_stage.label}")
         if self.awaiting:
-            parts.append(f"{OUTCOME['awaiting_signature']}(" + "、".join(f"第{r.item.no}项" for r in self.awaiting) + ")")
+            parts.append(f"{Outcome.AWAITING_SIGNATURE.label}("
+                         + "、".join(f"第{r.item.no}项" for r in self.awaiting) + ")")
         if not self.follow_up_done:
-            parts.append(f"{OUTCOME['follow_up']}(脱困未满六个月)")
-        return ";".join(parts) or OUTCOME["complete"]
+            parts.append(f"{Outcome.FOLLOW_UP.label}(脱困未满六个月)")
+        return ";".join(parts) or Outcome.COMPLETE.label
 
     @property
     def notes(self) -> list[str]:
@@ -175,8 +200,8 @@ def build(case: Case, findings: list[Finding], calendar: WorkCalendar | None = N
         for part in content:
             part.first, part.last = number, number + part.pages - 1
             number += part.pages
-        follow_up_done = case.kind != "exit" or follow_up_complete(case)
-        pkg = Package(case, None, [], results, findings, follow_up_done, number - 1)
+        pkg = Package(case, None, [], results, findings, not follow_up_pending(case), number - 1,
+                      exit_stage(case), next_exit_step(case, calendar))
         _assemble(pkg, content)
     finally:
         decoded()  # reaped, whatever happened
@@ -188,7 +213,7 @@ def build(case: Case, findings: list[Finding], calendar: WorkCalendar | None = N
 def _images(case: Case) -> list[tuple[Path, str]]:
     """The image attachments the build will load, in the order it loads them (for their decode check aside)."""
     folder, attachments = case.folder.resolve(), case.data.get("attachments", [])
-    return [(case.folder / att["path"], att["path"]) for item in items_for(case.kind) for att in attachments
+    return [(case.folder / att["path"], att["path"]) for item in kind_spec(case.kind).items for att in attachments
             if att["item"] == item.id and attachment_path_problem(folder, att["path"]) is None
             and is_image(Path(att["path"]))]
 
@@ -197,8 +222,9 @@ def _collect(case: Case, forms: list[tuple[FilledForm, bytes]], boxes: dict[str,
              stored: dict[str, SignedOriginal]) -> list[ItemResult]:
     results = []
     union = case.data.get("union", "")
-    for item in items_for(case.kind):
-        result = ItemResult(item, "")
+    stage, follow_up_done = exit_stage(case), not follow_up_pending(case)
+    for item in kind_spec(case.kind).items:
+        result = ItemResult(item, ItemState.MISSING)
         scans: list[Part] = []
         offers: dict[str, list[Offer]] = {}
         for att in case.data.get("attachments", []):
@@ -222,11 +248,17 @@ def _collect(case: Case, forms: list[tuple[FilledForm, bytes]], boxes: dict[str,
                 offered = offers.get(key, []) + ([stored_offer(stored[key])] if key in stored else [])
                 result.parts.append(_form_part(item, f, pdf, boxes[key], union, offered, result))
         result.parts += scans
-        needed = applies(item, case.data)
-        result.status = ("awaiting_signature" if result.awaiting else "present") if result.parts else (
-            "missing" if needed else "not_applicable")
+        result.status = _state(item, result, case, stage, follow_up_done)
         results.append(result)
     return results
+
+
+def _state(item: Item, result: ItemResult, case: Case, stage: ExitStage | None, follow_up_done: bool) -> ItemState:
+    if result.parts:
+        return ItemState.AWAITING_SIGNATURE if result.awaiting else ItemState.PRESENT
+    if not item.reached(stage, follow_up_done):
+        return ItemState.NOT_YET
+    return ItemState.MISSING if applies(item, case.data) else ItemState.NOT_APPLICABLE
 
 
 def _form_part(item: Item, form: FilledForm, pdf: bytes, boxes: list[Box], union: str, offered: list[Offer],
@@ -234,7 +266,7 @@ def _form_part(item: Item, form: FilledForm, pdf: bytes, boxes: list[Box], union
     """The signed original of a generated form when one of this very print is in; else the form itself.
 
     The case's own signed attachments come first, then the store filled by scan-in."""
-    title = form.title + f"（附件{form.spec.annex}）"
+    title = form.title + (f"（{form.spec.label}）" if form.spec.annex else "")
     expected = form_fingerprint(form)
     for offer in offered:
         original = offer.original
@@ -262,13 +294,13 @@ def _date_range(content: list[Part]) -> str:
 
 
 def _cover(pkg: Package, content: list[Part]) -> bytes:
-    case, worker = pkg.case, pkg.case.worker
+    case, worker, spec = pkg.case, pkg.case.worker, pkg.spec
     present = [r for r in pkg.results if r.parts]
     fields = [
         ("档案号", case.archive_no), ("档案层级", case.data.get("level", "")),
         ("职工姓名", worker.get("name", "")), ("工作单位", worker.get("employer", "")),
         ("所在工会", case.data.get("union", "")), ("上级工会", case.data.get("district", "")),
-        ("案卷类别", f"{KIND[case.kind]}(对照{checklist_title(case.kind)})"),
+        ("案卷类别", f"{spec.label}(对照{spec.checklist_title})"),
         ("起止日期", _date_range(content)),
         ("件数 / 页数", f"共 {len(present)} 件 {pkg.content_pages} 页"),
         ("保管期限", checklist_data()["retention"]),
@@ -276,7 +308,7 @@ def _cover(pkg: Package, content: list[Part]) -> bytes:
     if case.data.get("previous_archive_no"):
         fields.insert(1, ("原档案号", case.data["previous_archive_no"]))
     keeper = case.data.get("district") or case.data.get("union", "")
-    return sheets.cover(sheets.CoverInfo(case.archive_no, keeper, archive_title(case.kind), fields, f"【{pkg.status_label}】"))
+    return sheets.cover(sheets.CoverInfo(case.archive_no, keeper, spec.archive_title, fields, f"【{pkg.status_label}】"))
 
 
 def _toc_rows(pkg: Package) -> list[sheets.TocRow]:
@@ -297,10 +329,13 @@ def _toc_rows(pkg: Package) -> list[sheets.TocRow]:
 def remarks_text(pkg: Package) -> list[str]:
     """卷内情况说明: what is in the file, what the checklist found missing, and the validator's warnings."""
     present = [r for r in pkg.results if r.parts]
-    na = [r for r in pkg.results if r.status == "not_applicable"]
+    na = [r for r in pkg.results if r.status is ItemState.NOT_APPLICABLE]
+    not_yet = [r for r in pkg.results if r.status is ItemState.NOT_YET]
     lines = [f"本卷共 {len(present)} 件,{pkg.content_pages} 页(不含封面、卷内文件目录和本表)。",
-             f"对照{checklist_title(pkg.case.kind)}检查:应有 {len(pkg.results) - len(na)} 项,"
-             f"已有 {len(present)} 项,缺 {len(pkg.missing)} 项,待签章 {len(pkg.awaiting)} 项。"]
+             f"对照{pkg.spec.checklist_title}检查:应有 {len(pkg.results) - len(na) - len(not_yet)} 项,"
+             f"已有 {len(present)} 项,缺 {len(pkg.missing)} 项,待签章 {len(pkg.awaiting)} 项"
+             + (f",未到办理阶段 {len(not_yet)} 项" if not_yet else "") + "。"]
+    lines += _procedure_lines(pkg)
     for r in pkg.missing:
         lines.append(f"缺:第{r.item.no}项 {r.item.title}。请补充后重新成卷。")
     for r in pkg.awaiting:
@@ -314,12 +349,29 @@ def remarks_text(pkg: Package) -> list[str]:
     lines += [f"请核对:{note}" for note in pkg.notes]
     for r in na:
         lines.append(f"第{r.item.no}项 {r.item.title}:本户困难类别和帮扶记录不需要此类证明,不适用。")
+    for r in not_yet:
+        lines.append(f"第{r.item.no}项 {r.item.title}:{ItemState.NOT_YET.label},办到该阶段后补入并重新成卷。")
     if not pkg.follow_up_done:
         lines.append("本户脱困未满六个月,仍在回访期中;回访满六个月后请补录回访记录并重新成卷。")
     warnings = [f for f in pkg.findings if f.severity is Severity.WARNING]
     for f in warnings:
         lines.append("提醒：" + for_people(f.message))
     lines.append(f"结论:{pkg.status_label}。")
+    return lines
+
+
+def _procedure_lines(pkg: Package) -> list[str]:
+    """Where the kind's procedure stands: an exit in progress and its next step; a cancellation and its reason."""
+    lines = []
+    if pkg.in_progress and pkg.exit_stage is not None:
+        step = f"下一步:{pkg.next_step.text}。" if pkg.next_step else ""
+        lines.append(f"{Outcome.EXIT_IN_PROGRESS.label}:{pkg.exit_stage.label}。{step}")
+    cancellation = pkg.case.data.get("cancellation") if pkg.spec.has_cancellation else None
+    if cancellation:
+        day = parse_date(cancellation["date"])
+        kept = (f",与档案号 {cancellation['duplicate_of']} 重复,保留该档案"
+                if cancellation["reason"] == DUPLICATE_REASON else "")
+        lines.append(f"本档已于 {zh_date(day) if day else cancellation['date']} 注销,原因:{cancellation['reason']}{kept}。")
     return lines
 
 
@@ -467,8 +519,8 @@ def _metadata(out: pikepdf.Pdf, pkg: Package) -> None:
     case = pkg.case
     stamp = pdf_date(case.reference_date)  # from the case, never the clock: rebuilds are byte-identical
     out.docinfo = out.make_indirect(pikepdf.Dictionary(
-        Title=pikepdf.String(f"{case.worker.get('name', '')} {archive_title(case.kind)} {case.archive_no}"),
-        Subject=pikepdf.String(checklist_title(case.kind)),
+        Title=pikepdf.String(f"{case.worker.get('name', '')} {pkg.spec.archive_title} {case.archive_no}"),
+        Subject=pikepdf.String(pkg.spec.checklist_title),
         Author=pikepdf.String(case.data.get("union", "")),
         Keywords=pikepdf.String(case.archive_no),
         Creator=pikepdf.String("kunnan-docs"),

@@ -28,11 +28,11 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from kunnan_docs import __version__
+from kunnan_docs.core.labels import ExitStage, ItemState, Kind, Outcome
 from kunnan_docs.core.resources import load_json
 from kunnan_docs.errors import BadPackage
 
@@ -167,13 +167,6 @@ def read_manifest(folder: Path, name: str = MANIFEST) -> dict[str, str]:
     return listed
 
 
-class ItemStatus(StrEnum):
-    PRESENT = "present"
-    AWAITING_SIGNATURE = "awaiting_signature"  # in the package as printed; its signed original is not in yet
-    MISSING = "missing"
-    NOT_APPLICABLE = "not_applicable"
-
-
 @dataclass(frozen=True)
 class Document:
     """One document filed under a checklist item: a generated form or one scan, at archive pages first–last."""
@@ -189,7 +182,7 @@ class ChecklistEntry:
     no: int
     id: str
     title: str
-    status: ItemStatus
+    status: ItemState
     pages: str | None  # "3" or "3-5" as printed in the contents list; None when absent
     documents: tuple[Document, ...]
 
@@ -202,6 +195,15 @@ class AwaitingForm:
     form_key: str  # annex3, annex7-2 …
     title: str
     date: str | None  # the date the form bears (ISO)
+
+
+@dataclass(frozen=True)
+class ReportedStep:
+    """report.json `next_step`: what an exit before its notice waits for, from when (core.rules.NextStep)."""
+
+    text: str
+    date: str  # the earliest day it can be done (ISO)
+    since: str  # the date of the stage reached (ISO)
 
 
 @dataclass(frozen=True)
@@ -224,17 +226,19 @@ class Listing:
     then costs the JSON parse, not checking some 140 fields of each."""
 
     archive_no: str
-    kind: str
-    status: str
+    kind: Kind
+    status: Outcome
     status_label: str
     pages: Pages
     case: dict[str, Any]
     awaiting_signature: tuple[AwaitingForm, ...] = ()
     notes: tuple[str, ...] = ()
+    exit_stage: ExitStage | None = None  # None for other kinds, and in reports written before exits were staged
+    next_step: ReportedStep | None = None  # an exit before its notice
 
     @property
     def complete(self) -> bool:
-        return self.status == "complete"
+        return self.status is Outcome.COMPLETE
 
     @classmethod
     def from_dict(cls, data: Any) -> Listing:
@@ -242,11 +246,16 @@ class Listing:
 
 
 def _listing_fields(r: _Reader) -> dict[str, Any]:
-    return {"archive_no": r.text("archive_no"), "kind": r.choice("kind", ("filing", "exit")),
-            "status": r.text("status"), "status_label": r.text("status_label"), "pages": _pages(r.obj("pages")),
+    stage = r.choice("exit_stage", tuple(ExitStage), optional=True)
+    step = r.obj("next_step") if r.data.get("next_step") is not None else None
+    return {"archive_no": r.text("archive_no"), "kind": Kind(r.choice("kind", tuple(Kind))),
+            "status": Outcome(r.choice("status", tuple(o for o in Outcome if o.published))),
+            "status_label": r.text("status_label"), "pages": _pages(r.obj("pages")),
             "case": r.obj("case").data,
             "awaiting_signature": tuple(_awaiting(a) for a in r.items("awaiting_signature", optional=True)),
-            "notes": tuple(r.texts("notes", optional=True) or ())}
+            "notes": tuple(r.texts("notes", optional=True) or ()),
+            "exit_stage": ExitStage(stage) if stage else None,
+            "next_step": ReportedStep(step.text("text"), step.text("date"), step.text("since")) if step else None}
 
 
 @dataclass(frozen=True)
@@ -255,9 +264,9 @@ class Report:
 
     archive_no: str
     generator: str | None  # GENERATOR of the build; None in reports written before it was recorded
-    kind: str  # filing | exit
-    status: str  # the package's outcome word, e.g. complete, incomplete, follow_up
-    status_label: str  # its Chinese wording, e.g. 材料不全(缺第3项)
+    kind: Kind
+    status: Outcome  # the package's outcome, e.g. complete, incomplete, follow_up, exit_in_progress
+    status_label: str  # its Chinese wording, e.g. 材料不全(缺第3项), 脱困办理中：公示中
     follow_up_complete: bool
     pages: Pages
     checklist: tuple[ChecklistEntry, ...]
@@ -267,15 +276,17 @@ class Report:
     case: dict[str, Any]
     awaiting_signature: tuple[AwaitingForm, ...] = ()
     notes: tuple[str, ...] = ()  # 请核对: a signature or seal area that looks blank, an outdated print not used
+    exit_stage: ExitStage | None = None
+    next_step: ReportedStep | None = None
 
     @property
     def complete(self) -> bool:
-        return self.status == "complete"
+        return self.status is Outcome.COMPLETE
 
     @property
     def listing(self) -> Listing:
         return Listing(self.archive_no, self.kind, self.status, self.status_label, self.pages, self.case,
-                       self.awaiting_signature, self.notes)
+                       self.awaiting_signature, self.notes, self.exit_stage, self.next_step)
 
     def to_json(self) -> str:
         """The text of report.json, keys in field order; readers get back what from_dict checked."""
@@ -310,7 +321,7 @@ def _awaiting(r: _Reader) -> AwaitingForm:
 def _entry(r: _Reader) -> ChecklistEntry:
     return ChecklistEntry(
         no=r.count("no"), id=r.text("id"), title=r.text("title"),
-        status=ItemStatus(r.choice("status", tuple(ItemStatus))), pages=r.text("pages", optional=True),
+        status=ItemState(r.choice("status", tuple(ItemState))), pages=r.text("pages", optional=True),
         documents=tuple(Document(d.text("title"), d.span("pages"), d.flag("generated"),
                                  d.obj("signed_original").data if d.data.get("signed_original") else None)
                         for d in r.items("documents")),
@@ -338,8 +349,8 @@ class _Reader:
     def text(self, key: str, optional: bool = False) -> Any:
         return self._get(key, lambda v: isinstance(v, str) and v != "", "非空文字", optional)
 
-    def choice(self, key: str, allowed: tuple[str, ...]) -> str:
-        return self._get(key, lambda v: v in allowed, "、".join(allowed) + " 之一")
+    def choice(self, key: str, allowed: tuple[str, ...], optional: bool = False) -> Any:
+        return self._get(key, lambda v: v in allowed, "、".join(allowed) + " 之一", optional)
 
     def count(self, key: str) -> int:
         return self._get(key, lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "非负整数")

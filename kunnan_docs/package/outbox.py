@@ -8,6 +8,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from kunnan_docs.core.labels import Kind
 from kunnan_docs.errors import BadPackage
 from kunnan_docs.package.layout import (
     AREAS,
@@ -34,7 +35,7 @@ class Published:
         return self.listing.archive_no
 
     @property
-    def kind(self) -> str:
+    def kind(self) -> Kind:
         return self.listing.kind
 
     @property

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from kunnan_docs.core.casefile import Case
-from kunnan_docs.core.labels import ITEM_STATE
 from kunnan_docs.errors import injected_write_fault
 from kunnan_docs.package.build import Package, remarks_text
 from kunnan_docs.package.layout import (
@@ -47,6 +46,8 @@ def report(pkg: Package) -> Report:
         "status": pkg.status,
         "status_label": pkg.status_label,
         "follow_up_complete": pkg.follow_up_done,
+        "exit_stage": pkg.exit_stage,
+        "next_step": pkg.next_step.to_dict() if pkg.next_step else None,
         "awaiting_signature": [a for r in pkg.awaiting for a in r.awaiting_forms()],
         "notes": pkg.notes,
         "pages": {"total": pkg.total_pages, "content": pkg.content_pages, "content_start_index": pkg.content_start},
@@ -70,7 +71,15 @@ def case_summary(case: Case) -> dict[str, Any]:
         "home_visits": _dates(data.get("home_visits", [])), "archive_checks": _dates(data.get("archive_checks", [])),
         "publicity": exit_.get("publicity"), "notice_date": exit_.get("notice", {}).get("date"),
         "return_visits": _dates(exit_.get("return_visits", [])),
+        "cancellation": _cancellation(data.get("cancellation")),
     }
+
+
+def _cancellation(data: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What `progress` and `due` need of a cancellation: when, and why (and the file a duplicate duplicates)."""
+    if not data:
+        return None
+    return {"reason": data["reason"], "date": data["date"], "duplicate_of": data.get("duplicate_of")}
 
 
 def _dates(records: list[dict[str, Any]]) -> list[str]:
@@ -83,7 +92,7 @@ def summary(pkg: Package) -> str:
     lines.append("清单检查:")
     for r in pkg.results:
         pages = f"(第{r.page_range}页)" if r.page_range else ""
-        lines.append(f"  {r.item.no:>2}. {r.item.title}:{ITEM_STATE[r.status]}{pages}")
+        lines.append(f"  {r.item.no:>2}. {r.item.title}:{r.status.label}{pages}")
     lines.append("")
     lines += remarks_text(pkg)
     if pkg.pdfa_problems:

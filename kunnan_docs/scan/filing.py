@@ -54,7 +54,7 @@ class Filed:
 
     @property
     def line(self) -> str:
-        return f"已归档  {self.archive_no} {form_label(self.form_key)}:" + _sources_text(self.sources)
+        return f"已归档  {self.archive_no} {qr.form_label(self.form_key)}:" + _sources_text(self.sources)
 
 
 @dataclass
@@ -68,14 +68,6 @@ class ScanReport:
     @property
     def lines(self) -> list[str]:
         return [f.line for f in self.filed] + self.notes
-
-
-def form_label(key: str) -> str:
-    """annex7-2 → 附件7(第2份); cover → 案卷封面."""
-    if key == qr.COVER_KEY:
-        return "案卷封面"
-    annex, _, seq = key.removeprefix("annex").partition("-")
-    return f"附件{annex}" + (f"(第{seq}份)" if seq else "")
 
 
 def _sources_text(sources: list[tuple[str, int]]) -> str:
@@ -134,12 +126,12 @@ def _problem(page: ScannedPage, packages: _Packages) -> str | None:
         return (f"{where}:发件夹中没有档案号 {code.archive_no} 的案卷(或案卷中没有输入副本)。"
                 "请先把该案卷放入收件夹成卷,再把此页重新放入扫描件文件夹。")
     if code.form_key not in forms:
-        return f"{where}:档案号 {code.archive_no} 的案卷中没有{form_label(code.form_key)}。请核对此页属于哪个案卷。"
+        return f"{where}:档案号 {code.archive_no} 的案卷中没有{qr.form_label(code.form_key)}。请核对此页属于哪个案卷。"
     if code.page == qr.UNKNOWN_PAGE:
-        return (f"{where}:是 Word 版打印的{form_label(code.form_key)},二维码不含页码。"
+        return (f"{where}:是 Word 版打印的{qr.form_label(code.form_key)},二维码不含页码。"
                 "请打印 PDF 版(documents 文件夹中)签字后再扫描。")
     if code.fingerprint != forms[code.form_key] or not 1 <= code.page <= code.pages:
-        return (f"{where}:是档案号 {code.archive_no} {form_label(code.form_key)}的旧版打印件(案卷内容已改动)。"
+        return (f"{where}:是档案号 {code.archive_no} {qr.form_label(code.form_key)}的旧版打印件(案卷内容已改动)。"
                 "请打印发件夹中最新的表单,签字盖章后再扫描。")
     return None
 
@@ -211,7 +203,7 @@ def _drop_outdated_waiting(outbox: Path, code: qr.PageCode, report: ScanReport) 
         if meta.stem.split(".")[1] == code.fingerprint:
             continue
         record = json.loads(meta.read_text(encoding="utf-8"))
-        report.notes.append(f"旧版  {code.archive_no} {form_label(code.form_key)}:{record['source']} 第{record['page']}页"
+        report.notes.append(f"旧版  {code.archive_no} {qr.form_label(code.form_key)}:{record['source']} 第{record['page']}页"
                             "是旧版打印件,不再等待它的其余页(原页仍在已处理的扫描件中)。")
         meta.unlink()
         meta.with_suffix(".pdf").unlink(missing_ok=True)
@@ -228,7 +220,7 @@ def waiting_forms(outbox: Path) -> list[str]:
 
 def _missing_text(archive_no: str, key: str, have: list[int], total: int) -> str:
     missing = [i for i in range(1, total + 1) if i not in have]
-    return (f"{archive_no} {form_label(key)}(共{total}页):已收到第{'、'.join(map(str, have))}页,"
+    return (f"{archive_no} {qr.form_label(key)}(共{total}页):已收到第{'、'.join(map(str, have))}页,"
             f"缺第{'、'.join(map(str, missing))}页")
 
 
@@ -352,7 +344,7 @@ def _take(path: Path, outbox: Path, packages: _Packages, review: Path, processed
         group = groups.setdefault((code.archive_no, code.form_key, code.fingerprint, code.pages), {})
         if code.page in group:
             report.notes.append(f"重复  {path.name} 第{page.number}页与第{group[code.page].number}页是同一页"
-                                f"({code.archive_no} {form_label(code.form_key)}第{code.page}页),只归档一次。")
+                                f"({code.archive_no} {qr.form_label(code.form_key)}第{code.page}页),只归档一次。")
             continue
         group[code.page] = _Page(path.name, page.number, scan.pdf, page.number - 1)
     if troubles:
@@ -369,7 +361,7 @@ def _take(path: Path, outbox: Path, packages: _Packages, review: Path, processed
 
 def _file_form(outbox: Path, code: qr.PageCode, pages: dict[int, _Page], scan_name: str, report: ScanReport) -> bool:
     """File the form if all its pages are now there; True when its package must be rebuilt."""
-    label = f"{code.archive_no} {form_label(code.form_key)}"
+    label = f"{code.archive_no} {qr.form_label(code.form_key)}"
     filed = originals_for(outbox, code.archive_no).get(code.form_key)
     if filed and filed.fingerprint == code.fingerprint:
         if scan_name in filed.source.split("、"):

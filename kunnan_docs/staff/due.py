@@ -1,6 +1,7 @@
 """Follow-up due lists: half-yearly home visits and archive checks (一(二), 二(三)) for families still
-in the archive, the six-month return visit after exit (一(三)), and the forms printed but not yet back
-signed and sealed (待签章), per contact person, oldest first.
+in the archive, the next step of every exit in progress with the day from which it can be done, the six-month
+return visit after exit (一(三)), and the forms printed but not yet back signed and sealed (待签章), per contact
+person, oldest first. A cancelled family (注销) has nothing due but its forms to sign.
 
 Everything is judged as of one day: records dated after it are not yet known then, so they count for nothing.
 """
@@ -13,6 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import BinaryIO
 
+from kunnan_docs.core.checklist import kind_spec
 from kunnan_docs.core.workcal import add_months
 from kunnan_docs.core.zh import pinyin_key, zh_date
 from kunnan_docs.package.layout import INPUT_DIR
@@ -37,10 +39,11 @@ class Due:
     phone: str = ""
     address: str = ""
     awaiting: bool = False  # a printed form whose signed original has not come back: due on the day it bears
+    step: bool = False  # the next step of an exit in progress: `due` is the day from which it can be done
 
     @property
     def overdue(self) -> bool:
-        return self.due < self.as_of
+        return self.due < self.as_of and not self.step
 
     @property
     def days_left(self) -> int:
@@ -50,6 +53,8 @@ class Due:
     def status(self) -> str:
         if self.awaiting:
             return f"待签章,已 {-self.days_left} 天未签回"
+        if self.step:
+            return "可办理" if self.days_left <= 0 else f"{self.days_left} 天后可办理"
         days = abs(self.days_left)
         return f"逾期 {days} 天" if self.overdue else ("今天到期" if days == 0 else f"{days} 天后到期")
 
@@ -86,26 +91,34 @@ def due_list(outbox: Path, as_of: date, reach: bool = False) -> list[Due]:
         filed = date.fromisoformat(c["filing_date"])
         if filed > as_of:
             continue
-        notice = date.fromisoformat(c["notice_date"]) if c.get("notice_date") else None
-        exited = pkg.kind == "exit" and notice is not None and notice <= as_of
+        spec = kind_spec(pkg.kind)
+        notice = date.fromisoformat(c["notice_date"]) if spec.has_exit and c.get("notice_date") else None
+        exited = notice is not None and notice <= as_of
+        cancellation = c.get("cancellation") if spec.has_cancellation else None
+        cancelled = bool(cancellation) and date.fromisoformat(cancellation["date"]) <= as_of
         contact, name = c.get("contact_person") or "（未指派）", c.get("worker_name", "")
         found: list[tuple[str, date, date]] = []
-        if not exited:
-            for what, dates in (("半年入户走访", c.get("home_visits", [])), ("半年档案核查", c.get("archive_checks", []))):
-                last = max([filed, *_known(dates, as_of)])
-                found.append((what, last, add_months(last, 6)))
-        elif notice:
+        if notice and exited:
             visits = _known(c.get("return_visits", []), as_of)
             need = add_months(notice, 6)
             if not any(v >= need for v in visits):  # no visit yet covers the six months after exit
                 found.append(("脱困满六个月回访", max([notice, *visits]), need))
+        elif not cancelled:
+            for what, dates in (("半年入户走访", c.get("home_visits", [])), ("半年档案核查", c.get("archive_checks", []))):
+                last = max([filed, *_known(dates, as_of)])
+                found.append((what, last, add_months(last, 6)))
         soon = [(what, last, day) for what, last, day in found if (day - as_of).days <= SOON_DAYS]
+        step = pkg.listing.next_step
+        steps = [(f"脱困:{step.text}", date.fromisoformat(step.since), date.fromisoformat(step.date))] \
+            if step and not exited and date.fromisoformat(step.since) <= as_of else []
         unsigned = [(f"待签章:{a.title}", day, day) for a in pkg.listing.awaiting_signature
                     if (day := date.fromisoformat(a.date) if a.date else filed) <= as_of]
-        if soon or unsigned:
+        if soon or steps or unsigned:
             phone, address = _reach(pkg) if reach else ("", "")
             items += [Due(contact, pkg.archive_no, name, what, last, day, as_of, phone, address)
                       for what, last, day in soon]
+            items += [Due(contact, pkg.archive_no, name, what, last, day, as_of, phone, address, step=True)
+                      for what, last, day in steps]
             items += [Due(contact, pkg.archive_no, name, what, last, day, as_of, phone, address, awaiting=True)
                       for what, last, day in unsigned]
     return sorted(items, key=lambda d: (pinyin_key(d.contact), d.due, pinyin_key(d.name), d.archive_no, d.what))

@@ -22,7 +22,6 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Spacer
 from tqdm import tqdm
 
-from kunnan_docs.core.labels import KIND
 from kunnan_docs.core.zh import pinyin_key, zh_date
 from kunnan_docs.errors import UsageError
 from kunnan_docs.forms.typeset import Para, Title, cells, document, grid, sheet_text, styles, zh_punct
@@ -74,7 +73,7 @@ def _row(seq: int, pkg: Published) -> list[object]:
     if unsigned:
         remark += "；未签章：" + "、".join(unsigned)
     answer = "是" if complete else "否（待签章）" if pkg.listing.status == "awaiting_signature" else "否"
-    return [seq, pkg.archive_no, pkg.case.get("worker_name", ""), KIND[pkg.kind], pkg.listing.pages.total,
+    return [seq, pkg.archive_no, pkg.case.get("worker_name", ""), pkg.kind.label, pkg.listing.pages.total,
             answer, remark]
 
 

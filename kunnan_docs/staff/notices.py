@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pikepdf
 
+from kunnan_docs.core.checklist import kind_spec
 from kunnan_docs.core.zh import pinyin_key
 from kunnan_docs.forms.archival import SAVE_OPTIONS, make_archival
 from kunnan_docs.package.layout import notice_pdf
@@ -29,7 +30,7 @@ def select(outbox: Path, start: date | None, end: date | None) -> list[Published
     chosen = []
     for pkg in published(outbox):
         publicity = pkg.case.get("publicity") or {}
-        if pkg.kind != "exit" or not publicity.get("start"):
+        if kind_spec(pkg.kind).publicity_item is None or not publicity.get("start"):
             continue
         day = date.fromisoformat(publicity["start"])
         if (start is None or day >= start) and (end is None or day <= end) and notice_pdf(pkg.folder).is_file():

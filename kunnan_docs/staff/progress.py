@@ -1,13 +1,16 @@
 """Progress toward the notice's targets (三): of the 全国级 archived families, 60% out of difficulty in 2019
-and all by 2020. Families of other archive levels are counted separately, without targets."""
+and all by 2020. Families of other archive levels are counted separately, without targets. A cancelled family
+(注销) leaves the base and is shown apart, by reason; an exit counts once its written notice is issued."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from kunnan_docs.core.checklist import kind_spec
+from kunnan_docs.core.resources import case_schema
 from kunnan_docs.core.zh import pinyin_key
 from kunnan_docs.package.outbox import Published, published
 
@@ -38,13 +41,41 @@ class DistrictTally:
         return [self.district, self.level, self.filed, self.exited, f"{self.rate:.0%}"]
 
 
+@dataclass
+class Progress:
+    """The tally: 全国级 families per district and in total, the other levels apart, and the cancelled families
+    (any level) by reason, which count in neither."""
+
+    lines: list[DistrictTally]
+    others: list[DistrictTally]
+    cancelled: dict[str, int] = field(default_factory=dict)  # reason → families, in the schema's order of reasons
+
+    @property
+    def cancelled_line(self) -> str:
+        """已注销 2 户(死亡 1 户、重复建档 1 户),不计入建档户数: the one wording of the CLI, the PDF and the desk."""
+        if not self.cancelled:
+            return ""
+        reasons = "、".join(f"{reason} {n} 户" for reason, n in self.cancelled.items())
+        return f"已注销 {sum(self.cancelled.values())} 户({reasons}),不计入建档户数和脱困率。"
+
+
+def _on_or_before(day: str | None, as_of: date | None) -> bool:
+    return bool(day) and (as_of is None or str(day) <= as_of.isoformat())
+
+
 def _counts(pkg: Published, as_of: date | None) -> tuple[bool, bool]:
-    """Filed and exited as of the cut-off date (every package counts when there is none)."""
+    """Filed and exited as of the cut-off date (every package counts when there is none); an exit counts from
+    its written notice."""
     c = pkg.case
     filed = as_of is None or (c.get("filing_date") or "") <= as_of.isoformat()
-    notice = c.get("notice_date")
-    exited = pkg.kind == "exit" and (as_of is None or (bool(notice) and notice <= as_of.isoformat()))
+    exited = kind_spec(pkg.kind).has_exit and _on_or_before(c.get("notice_date"), as_of)
     return filed, filed and exited
+
+
+def cancellation_reason(pkg: Published, as_of: date | None) -> str | None:
+    """Why the family's file was cancelled, if it was by the cut-off date."""
+    cancellation = pkg.case.get("cancellation") if kind_spec(pkg.kind).has_cancellation else None
+    return cancellation["reason"] if cancellation and _on_or_before(cancellation.get("date"), as_of) else None
 
 
 def _by_district(packages: list[Published], as_of: date | None, level: str | None) -> list[DistrictTally]:
@@ -61,12 +92,21 @@ def _by_district(packages: list[Published], as_of: date | None, level: str | Non
     return sorted(lines.values(), key=lambda x: (pinyin_key(x.district), pinyin_key(x.level)))
 
 
-def tally(outbox: Path, as_of: date | None = None) -> tuple[list[DistrictTally], list[DistrictTally]]:
+def tally(outbox: Path, as_of: date | None = None) -> Progress:
     """全国级 families per district, then the total: a family with a current package is filed; one whose
     package is an exit case (退档通知 on or before the cut-off) has exited. Second, the families of every other
-    archive level, per district and level (the targets do not apply). The outbox is read once for both."""
-    packages = published(outbox)
-    lines = _by_district(packages, as_of, TARGET_LEVEL)
+    archive level, per district and level (the targets do not apply). Third, the families cancelled by the
+    cut-off, by reason: they are in neither. The outbox is read once for all three."""
+    cancelled: dict[str, int] = {}
+    counted = []
+    for pkg in published(outbox):
+        reason = cancellation_reason(pkg, as_of)
+        if reason is None:
+            counted.append(pkg)
+        else:
+            cancelled[reason] = cancelled.get(reason, 0) + 1
+    lines = _by_district(counted, as_of, TARGET_LEVEL)
     if lines:
         lines.append(DistrictTally(TOTAL, sum(x.filed for x in lines), sum(x.exited for x in lines)))
-    return lines, _by_district(packages, as_of, None)
+    order = case_schema()["$defs"]["cancellation"]["properties"]["reason"]["enum"]
+    return Progress(lines, _by_district(counted, as_of, None), {r: cancelled[r] for r in order if r in cancelled})

@@ -14,7 +14,7 @@ from reportlab.platypus import Spacer
 from kunnan_docs.core.zh import zh_date
 from kunnan_docs.forms.fonts import register
 from kunnan_docs.forms.typeset import FRAME_W, Para, Title, cells, document, grid, styles
-from kunnan_docs.staff.progress import HEADERS, OTHER_HEADERS, TARGETS, DistrictTally
+from kunnan_docs.staff.progress import HEADERS, OTHER_HEADERS, TARGETS, DistrictTally, Progress
 
 
 def chart(lines: list[DistrictTally]) -> Drawing:
@@ -45,8 +45,9 @@ def chart(lines: list[DistrictTally]) -> Drawing:
     return d
 
 
-def report_pdf(lines: list[DistrictTally], as_of: date | None = None, others: list[DistrictTally] | None = None) -> bytes:
+def report_pdf(progress: Progress, as_of: date | None = None) -> bytes:
     st = styles()
+    lines, others = progress.lines, progress.others
     cut_off = as_of or date.today()
     story: list[object] = [
         Title("城镇困难职工解困脱困进度", st["title"]),
@@ -59,4 +60,6 @@ def report_pdf(lines: list[DistrictTally], as_of: date | None = None, others: li
         story += [Spacer(1, 6 * mm), Para("其他层级建档户（不计入上述目标）", st["subtitle"]),
                   grid([cells(OTHER_HEADERS, st["label"]), *(cells(x.other_row(), st["value"]) for x in others)],
                        [50, 30, 26, 26, 26], header=True)]
+    if progress.cancelled:
+        story += [Spacer(1, 6 * mm), Para(progress.cancelled_line, st["subtitle"])]
     return document(story, "解困脱困进度")

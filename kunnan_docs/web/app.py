@@ -33,8 +33,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from kunnan_docs.core.labels import InboxStage, label
 from kunnan_docs.errors import KunnanError
-from kunnan_docs.inbox.ledger import PUBLISHED, STATUS_LABEL, Ledger, Stage
+from kunnan_docs.inbox.ledger import PUBLISHED, Ledger
 from kunnan_docs.inbox.watcher import Watcher
 from kunnan_docs.package.layout import HANDOVER_REGISTER, HANDOVERS, LEDGER, safe_name
 from kunnan_docs.package.outbox import Published, history, package_in, published
@@ -78,7 +79,7 @@ class Desk:
 templates = Jinja2Templates(directory=HERE / "templates")
 # A safety net for texts written elsewhere (a ledger row from before masking): the one masking rule.
 templates.env.filters["mask_ids"] = mask_text
-templates.env.globals["LEDGER_LABEL"] = STATUS_LABEL
+templates.env.filters["label"] = label  # the Chinese word of any of our codes (core.labels): the one table
 
 
 def _session(request: Request) -> Session:
@@ -193,7 +194,7 @@ def inbox_state(desk: Desk) -> dict[str, Any]:
         return {"settling": settling, "signed": signed, "waiting": ledger.newest(RECENT, "waiting"),
                 "building": ledger.newest(RECENT, "building"),
                 "published": [(r, package_in(desk.outbox, safe_name(r.archive_no)) if r.archive_no else None)
-                              for r in ledger.newest(RECENT, *PUBLISHED, Stage.DUPLICATE)],
+                              for r in ledger.newest(RECENT, *PUBLISHED, InboxStage.DUPLICATE)],
                 "rejected": ledger.newest(RECENT, "rejected")}
     finally:
         ledger.close()
@@ -356,16 +357,17 @@ def _unused(path: Path) -> Path:
 
 async def progress(request: Request) -> Response:
     as_of = _date(request.query_params.get("as_of"), date.today()) or date.today()
-    lines, others = tally(_desk(request).outbox, as_of)
+    progress = tally(_desk(request).outbox, as_of)
+    lines, others = progress.lines, progress.others
     svg = renderSVG.drawToString(chart(lines)).split("?>", 1)[-1].split("'>", 1)[-1] if lines else ""
     return page(request, "progress.html", as_of=as_of, headers=PROGRESS_HEADERS, rows=[x.row() for x in lines],
-                other_headers=OTHER_HEADERS, others=[x.other_row() for x in others], svg=svg)
+                other_headers=OTHER_HEADERS, others=[x.other_row() for x in others], svg=svg,
+                cancelled=progress.cancelled_line)
 
 
 async def progress_pdf(request: Request) -> Response:
     as_of = _date(request.query_params.get("as_of"), date.today()) or date.today()
-    lines, others = tally(_desk(request).outbox, as_of)
-    pdf = report_pdf(lines, as_of, others)
+    pdf = report_pdf(tally(_desk(request).outbox, as_of), as_of)
     return Response(pdf, media_type="application/pdf", headers=_attachment(f"解困脱困进度-{as_of.isoformat()}.pdf"))
 
 
