@@ -26,6 +26,7 @@ EXAMPLES = ROOT / "examples"
 EXIT_EXAMPLE = EXAMPLES / "exit-wang-shufen"
 FILING_EXAMPLE = EXAMPLES / "filing-li-jianhua"
 REFILED_EXAMPLE = EXAMPLES / "refiled-zhao-deming"
+CANCELLED_EXAMPLE = EXAMPLES / "cancelled-chen-guihua"
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -34,7 +34,7 @@ def outputs(tmp_path_factory) -> dict[str, list[Path]]:
     assert main(["handover", "--outbox", str(outbox), "--district", "成都市锦江区总工会", "--date", "2019-11-01",
                  "-o", str(root / "handover")]) == ExitCode.OK
     staff = [root / "notices.pdf", root / "progress.pdf", root / "handover" / "移交清单.pdf"]
-    assert len(packages) == 3 and len(forms) >= 8
+    assert len(packages) == 4 and len(forms) >= 10
     return {"packages": packages, "forms": forms, "staff": staff}
 
 

@@ -12,14 +12,14 @@ from kunnan_docs.core import idcard
 from kunnan_docs.core.resources import case_schema
 from kunnan_docs.core.validate import validate_file
 
-from .conftest import DELETE, EXIT_EXAMPLE, FILING_EXAMPLE, REFILED_EXAMPLE
+from .conftest import CANCELLED_EXAMPLE, DELETE, EXIT_EXAMPLE, FILING_EXAMPLE, REFILED_EXAMPLE
 
 
 def codes(case_file: Path) -> set[str]:
     return {f.code for f in validate_file(case_file).findings}
 
 
-@pytest.mark.parametrize("example", [EXIT_EXAMPLE, FILING_EXAMPLE, REFILED_EXAMPLE])
+@pytest.mark.parametrize("example", [EXIT_EXAMPLE, FILING_EXAMPLE, REFILED_EXAMPLE, CANCELLED_EXAMPLE])
 def test_examples_are_clean(example: Path) -> None:
     result = validate_file(example / "case.json")
     assert result.ok and result.findings == []

@@ -32,7 +32,7 @@ ID_PATTERN = re.compile(r"\d{17}[\dXx]")
 
 @pytest.fixture(scope="module")
 def outbox(tmp_path_factory) -> Path:
-    """The three examples; the exit case built twice, so that it has a version history."""
+    """The four examples; the exit case built twice, so that it has a version history."""
     root = tmp_path_factory.mktemp("web")
     out = root / "outbox"
     cases = [str(p / "case.json") for p in sorted(EXAMPLES.glob("*/")) if (p / "case.json").exists()]
@@ -106,7 +106,7 @@ def test_inbox_shows_rejections_with_reasons_but_masks_any_id_number(client: Tes
 def test_long_lists_are_cut_with_a_hint_to_search(client: TestClient, monkeypatch) -> None:
     monkeypatch.setattr("kunnan_docs.web.app.LIST_LIMIT", 2)
     page = client.get("/packages").text
-    assert page.count('<a href="/packages/') == 2 and "共 3 份,这里列出前 2 份" in page
+    assert page.count('<a href="/packages/') == 2 and "共 4 份,这里列出前 2 份" in page
 
 
 def test_search_by_number_name_or_unit(client: TestClient) -> None:

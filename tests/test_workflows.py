@@ -37,7 +37,7 @@ def texts(pdf: Path) -> list[str]:
 
 @pytest.fixture(scope="module")
 def outbox(tmp_path_factory) -> Path:
-    """The three examples, plus a second exit case posted by another unit in another month."""
+    """The four examples, plus a second exit case posted by another unit in another month."""
     root = tmp_path_factory.mktemp("wf")
     second = root / "second"
     shutil.copytree(EXIT_EXAMPLE, second)

@@ -371,7 +371,8 @@ def _procedure_lines(pkg: Package) -> list[str]:
         day = parse_date(cancellation["date"])
         kept = (f",与档案号 {cancellation['duplicate_of']} 重复,保留该档案"
                 if cancellation["reason"] == DUPLICATE_REASON else "")
-        lines.append(f"本档已于 {zh_date(day) if day else cancellation['date']} 注销,原因:{cancellation['reason']}{kept}。")
+        note = f"({cancellation['note']})" if cancellation.get("note") else ""
+        lines.append(f"本档已于{zh_date(day) if day else cancellation['date']}注销,原因:{cancellation['reason']}{note}{kept}。")
     return lines
 
 
