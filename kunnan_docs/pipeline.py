@@ -20,6 +20,7 @@ from kunnan_docs.core.labels import Outcome
 from kunnan_docs.core.rules import attachment_path_problem
 from kunnan_docs.core.validate import validate_file
 from kunnan_docs.core.workcal import WorkCalendar
+from kunnan_docs.core.zh import zh_date
 from kunnan_docs.errors import CaseRejected, injected_write_fault
 from kunnan_docs.forms import aside
 from kunnan_docs.package.layout import STAGING, file_digests
@@ -33,7 +34,7 @@ class CaseResult:
     folder: Path | None = None  # the published package folder
     label: str = ""  # the package's Chinese conclusion, e.g. 材料不全(缺第3项)
     pages: int = 0
-    messages: list[str] = field(default_factory=list)  # rendered findings (errors only when rejected)
+    messages: list[str] = field(default_factory=list)  # findings (errors only when rejected), notes, next step
     input_digest: str = ""  # inputs_digest() of the bytes the package was built from
     skipped: bool = False  # already published from exactly these inputs by this version (batch.run_cases)
 
@@ -90,8 +91,10 @@ def process_case(case_file: Path, outbox: Path, calendar: WorkCalendar | None = 
         folder = publish(pkg, outbox, inputs=snapshot, input_digests=each)
     finally:
         shutil.rmtree(snapshot, ignore_errors=True)  # gone already when published: moved into the package
+    step = pkg.next_step
+    then = [f"下一步:{step.text}(自{zh_date(step.from_date)}起)"] if step else []  # an exit in progress
     return CaseResult(case_file, pkg.status, archive_no, folder, pkg.status_label, pkg.total_pages,
-                      [f.render() for f in pkg.findings] + [f"请核对:{note}" for note in pkg.notes], digest)
+                      [f.render() for f in pkg.findings] + [f"请核对:{note}" for note in pkg.notes] + then, digest)
 
 
 def hashed_inputs(folder: Path, files: list[Path]) -> tuple[str, dict[str, tuple[str, str]]]:

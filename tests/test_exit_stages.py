@@ -77,15 +77,22 @@ def trimmed(case_copy, stage: Stage) -> Path:
     return case_copy(EXIT_EXAMPLE, {**edits, "/attachments": kept, "/reference_date": stage.reference})
 
 
-def built(case_copy, tmp_path: Path, stage: Stage) -> tuple[Path, dict]:
+def built(case_copy, tmp_path: Path, stage: Stage, capsys: pytest.CaptureFixture[str] | None = None
+          ) -> tuple[Path, dict]:
     out = tmp_path / "out"
     assert main(["build", str(trimmed(case_copy, stage)), "-o", str(out)]) == stage.code
+    if capsys is not None:  # the clerk reads the outcome and what to do next
+        said = capsys.readouterr().out
+        assert f"结论:{stage.label}" in said
+        assert ("下一步:" in said) == (stage.step is not None)
+        assert stage.step is None or f"下一步:{stage.step[0]}(自" in said
     return out, json.loads((out / EXIT_NO / "report.json").read_text(encoding="utf-8"))
 
 
 @pytest.mark.parametrize("stage", STAGES, ids=[f"{s.name}-{s.status}" for s in STAGES])
-def test_each_stage_builds_with_its_outcome_checklist_forms_and_next_step(case_copy, tmp_path, stage: Stage) -> None:
-    out, report = built(case_copy, tmp_path, stage)
+def test_each_stage_builds_with_its_outcome_checklist_forms_and_next_step(case_copy, tmp_path, capsys,
+                                                                          stage: Stage) -> None:
+    out, report = built(case_copy, tmp_path, stage, capsys)
     assert (report["status"], report["status_label"], report["exit_stage"]) == (stage.status, stage.label, stage.name)
     assert [e["no"] for e in report["checklist"] if e["status"] == "not_yet"] == stage.not_yet
     assert [e["no"] for e in report["checklist"] if e["status"] == "missing"] == []

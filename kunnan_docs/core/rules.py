@@ -173,8 +173,8 @@ def assistance(case: Case, _: WorkCalendar) -> Iterator[Finding]:
                           f" ≠ 总费用 {medical['total_cost']} 元。请对照医药票据核对。")
 
 
+# The notice's order (一(三)), as the objects of `exit` that record each step
 EXIT_STEPS = ("application", "collective_review", "publicity", "district_approval", "notice", "return_visits")
-# the notice's order (一(三)), as the objects of `exit` that record each step
 EXIT_DATES = [
     ("/exit/application/date", "脱困申请"),
     ("/exit/collective_review/date", "集体研究审批"),
