@@ -21,6 +21,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from kunnan_docs.errors import KunnanError
+from kunnan_docs.package import nolinks
 from kunnan_docs.package.nolinks import LinkFound
 from kunnan_docs.staff.handover import make_zip
 from kunnan_docs.web import app as desk_app
@@ -336,6 +337,23 @@ def test_sessions_are_bounded() -> None:
 
 
 # -- links, damaged packages ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("step_by_step", [True, False], ids=["openat", "checked (Windows)"])
+def test_open_below_follows_no_link(tmp_path: Path, monkeypatch, step_by_step: bool) -> None:
+    monkeypatch.setattr(nolinks, "_AT", step_by_step)
+    (tmp_path / "pkg" / "documents").mkdir(parents=True)
+    (tmp_path / "pkg" / "documents" / "a.pdf").write_bytes(b"%PDF-1.7")
+    (tmp_path / "pkg" / "documents" / "passwd").symlink_to("/etc/passwd")
+    (tmp_path / "pkg" / "etc").symlink_to("/etc")
+    (tmp_path / "root-link").symlink_to(tmp_path / "pkg")  # the outbox itself may be a link
+    with nolinks.open_below(tmp_path / "root-link", ("documents", "a.pdf")) as f:
+        assert f.read() == b"%PDF-1.7"
+    for parts in [("documents", "passwd"), ("etc", "passwd"), ("documents",)]:
+        with pytest.raises(LinkFound):
+            nolinks.open_below(tmp_path / "pkg", parts)
+    with pytest.raises(FileNotFoundError):
+        nolinks.open_below(tmp_path / "pkg", ("documents", "none.pdf"))
+
 
 def test_zip_refuses_a_link_inside_a_package(outbox: Path) -> None:
     client = client_for(desk(outbox))
