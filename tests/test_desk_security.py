@@ -279,6 +279,7 @@ def test_sessions_only_after_login(outbox: Path, users: Users) -> None:
     client = client_for(d)
     assert login(client).status_code == 303 and len(d.sessions.by_token) == 1
     assert "张丽" in client.get("/packages").text
+    assert login(client).status_code == 303 and len(d.sessions.by_token) == 1  # again: the earlier one ended
 
 
 def test_no_sessions_without_passwords(outbox: Path) -> None:

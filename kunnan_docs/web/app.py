@@ -332,7 +332,8 @@ async def login(request: Request, form: FormData) -> Response:
         audit(desk.state, name or "-", "登录失败", address=_address(request))
         return page(request, "login.html", 401, next=target, error="用户名或密码不对,请重新输入。")
     desk.throttle.succeeded(*keys)
-    token, _ = desk.sessions.new(name)  # the first session of this browser: nothing to fixate before login
+    desk.sessions.end(request.cookies.get(COOKIE))  # logging in again (as someone else) ends the session before
+    token, _ = desk.sessions.new(name)  # a new token: there is no session before login that could be fixated
     audit(desk.state, name, "登录", address=_address(request))
     response = RedirectResponse(target, status_code=303)
     set_cookie(response, COOKIE, token, desk.tls)
