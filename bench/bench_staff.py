@@ -55,6 +55,7 @@ def fill(outbox: Path, total: int) -> None:
         if target.exists():
             continue
         shutil.copytree(source, target, copy_function=os.link)
+        (target / f"{source.name}.pdf").rename(target / f"{target.name}.pdf")  # the PDF is named by the number
         report_file = target / "report.json"
         report = json.loads(report_file.read_text(encoding="utf-8"))
         report["archive_no"] = target.name

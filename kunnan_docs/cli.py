@@ -223,7 +223,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.set_password:
         serve.set_password(config, args.user)
         return ExitCode.OK
-    return serve.serve(config, args.host, args.port)
+    return serve.serve(config, args.host, args.port, args.allowed_host,
+                       Path(args.tls_cert) if args.tls_cert else None, Path(args.tls_key) if args.tls_key else None)
 
 
 def cmd_scan_in(args: argparse.Namespace) -> int:
@@ -483,13 +484,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("serve", cmd_serve, "档案室网页工作台:监视收件夹,并在浏览器里看收件箱、案卷、待办,打印公示,移交,看进度",
                 "启动收件夹监视和网页工作台(同一个程序,按一次 Ctrl-C 两者都停止),并显示要在浏览器中打开的地址。"
                 f"默认只允许本机访问(127.0.0.1,端口 {DEFAULT_PORT});要让别的电脑访问,先用 --set-password 设置密码,"
-                "再用 --host 指定本机的局域网地址。",
+                "再用 --host 指定本机的局域网地址(或 0.0.0.0 表示本机所有地址);这时只用 HTTPS,"
+                "第一次启动会生成证书并显示其指纹,供各电脑核对。",
                 "kunnan-docs serve", "kunnan-docs serve inbox outbox --port 8800",
                 "kunnan-docs serve --set-password --user 张丽",
-                "kunnan-docs serve --host 192.168.1.20", calendar=True)
+                "kunnan-docs serve --host 192.168.1.20", "kunnan-docs serve --host 0.0.0.0 --allowed-host archive.example",
+                calendar=True)
     watch_options(p)
     p.add_argument("--host", default="127.0.0.1", help="在哪个地址上提供服务(默认 127.0.0.1,只有本机能访问)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"端口(默认 {DEFAULT_PORT})")
+    p.add_argument("--allowed-host", action="append", default=[], metavar="名称",
+                   help="还接受发往这个主机名的请求(可重复;如单位内部域名)。本机名称和地址已自动接受")
+    p.add_argument("--tls-cert", metavar="FILE", help="HTTPS 证书(PEM),与 --tls-key 一起给出;"
+                   "不给出时,在本机以外的地址上启动会自动生成并保留一个自签名证书")
+    p.add_argument("--tls-key", metavar="FILE", help="--tls-cert 证书的私钥(PEM,不带密码)")
     p.add_argument("--set-password", action="store_true", help="为 --user 设置登录密码(只保存散列)后退出;设了密码就要登录")
     p.add_argument("--user", default="档案员", help="--set-password 的用户名(默认 档案员)")
 

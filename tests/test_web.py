@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import shutil
 import zipfile
 from pathlib import Path
+from urllib.parse import unquote
 
 import pypdfium2 as pdfium
 import pytest
@@ -20,7 +22,7 @@ from kunnan_docs.errors import ExitCode
 from kunnan_docs.inbox.ledger import Ledger
 from kunnan_docs.package.verify import verify_path
 from kunnan_docs.web.app import COOKIE, Desk, create_app
-from kunnan_docs.web.security import AUDIT_FILE, USERS_FILE, Users, file_inside, hash_password, password_matches
+from kunnan_docs.web.security import AUDIT_FILE, USERS_FILE, Users, hash_password, open_inside, password_matches
 
 from .conftest import EXAMPLES, EXIT_EXAMPLE
 
@@ -59,6 +61,10 @@ def client(outbox: Path) -> TestClient:
 
 def csrf(client: TestClient, path: str = "/notices?from=2019-01-01") -> str:
     return re.search(r'name="csrf" value="([^"]+)"', client.get(path).text).group(1)
+
+
+def audit_lines(outbox: Path) -> list[dict]:
+    return [json.loads(line) for line in (outbox / ".kunnan" / AUDIT_FILE).read_text(encoding="utf-8").splitlines()]
 
 
 def pdf_texts(data: bytes) -> list[str]:
@@ -135,13 +141,18 @@ def test_downloads_stay_inside_the_outbox(client: TestClient, outbox: Path, path
     assert "root:" not in response.text
 
 
-def test_file_inside_refuses_every_way_out(tmp_path: Path) -> None:
+def test_open_inside_refuses_every_way_out(tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "f.pdf").write_bytes(b"%PDF")
     (tmp_path / "a" / "out").symlink_to(tmp_path.parent)
-    assert file_inside(tmp_path, "a/f.pdf") == tmp_path / "a" / "f.pdf"
-    for rel in ["../x", "a/../a/f.pdf", "/etc/passwd", "a\\f.pdf", "C:/x", "a/out/x", ".kunnan/x", "a", ""]:
-        assert file_inside(tmp_path, rel) is None, rel
+    (tmp_path / "a" / "passwd").symlink_to("/etc/passwd")
+    (tmp_path / "linked").symlink_to(tmp_path / "a")  # a link to a folder inside is refused too
+    os.mkfifo(tmp_path / "a" / "fifo")  # would block a reader forever
+    with open_inside(tmp_path, "a/f.pdf") as f:
+        assert f.read() == b"%PDF"
+    for rel in ["../x", "a/../a/f.pdf", "/etc/passwd", "a\\f.pdf", "C:/x", "a/out/x", ".kunnan/x", "a", "",
+                "a/passwd", "linked/f.pdf", "a/fifo", "a/f.pdf/x"]:
+        assert open_inside(tmp_path, rel) is None, rel
 
 
 def test_state_changes_need_the_csrf_token_and_are_audited(client: TestClient, outbox: Path) -> None:
@@ -170,8 +181,11 @@ def test_handover_builds_a_zip_that_verifies(client: TestClient, outbox: Path) -
     assert verify_path(target) == []
     assert "移交清单" in pdf_texts(client.get(by_id["dl-register-pdf"]).content)[0]
     assert load_workbook(io.BytesIO(client.get(by_id["dl-register-xlsx"]).content)).active["A1"].value
-    last = json.loads((outbox / ".kunnan" / AUDIT_FILE).read_text(encoding="utf-8").splitlines()[-1])
-    assert last["action"] == "移交" and last["district"] == DISTRICT and last["cases"] == [EXIT_NO]
+    last = [line for line in audit_lines(outbox) if line["action"] == "移交"][-1]
+    assert last["district"] == DISTRICT and last["cases"] == [EXIT_NO]
+    downloads = [line["file"] for line in audit_lines(outbox)[-3:]]
+    assert downloads == [unquote(by_id[k][len("/files/"):]) for k in ("dl-handover-zip", "dl-register-pdf",
+                                                                        "dl-register-xlsx")]
     assert EXIT_NO in client.get("/packages").text  # the handover folder in the outbox is not a package
 
 
@@ -180,7 +194,8 @@ def test_due_export_and_progress(client: TestClient) -> None:
     values = [c.value for row in book.active.iter_rows() for c in row]
     assert "帮扶联系人" in values and "2020年8月1日" in str(values[0])
     progress = client.get("/progress").text
-    assert "<svg" in progress and "2019年目标" in progress
+    chart = client.get(re.search(r'<img src="(/progress\.svg[^"]*)"', progress).group(1))
+    assert chart.headers["content-type"] == "image/svg+xml" and "<svg" in chart.text and "2019年目标" in chart.text
     assert pdf_texts(client.get("/progress.pdf").content)[0].count("进度")
     dated = client.get("/progress", params={"as_of": "2019-12-31"}).text
     assert "统计截止日期:2019年12月31日" in dated

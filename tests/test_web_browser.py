@@ -4,11 +4,15 @@ a clerk starts it, on a temporary inbox and outbox and a free port. Each page is
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -23,6 +27,7 @@ import pytest
 from openpyxl import load_workbook
 
 from kunnan_docs.package.verify import verify_path
+from kunnan_docs.web import tls
 
 from .conftest import EXIT_EXAMPLE, FILING_EXAMPLE, REFILED_EXAMPLE
 
@@ -56,22 +61,27 @@ def free_port(host: str) -> int:
 
 @contextmanager
 def serving(root: Path, host: str = "127.0.0.1") -> Iterator[str]:
-    """`kunnan-docs serve` in its own process; stopped with one SIGINT (Ctrl-C), which must stop everything."""
+    """`kunnan-docs serve` in its own process; stopped with one SIGINT (Ctrl-C), which must stop everything.
+    Yields the address it printed (https:// on a network address)."""
     (root / "inbox").mkdir(parents=True, exist_ok=True)
     port = free_port(host)
     log = (root / "serve.log").open("w", encoding="utf-8")
     proc = subprocess.Popen([sys.executable, "-m", "kunnan_docs", "serve", str(root / "inbox"), str(root / "outbox"),
                              "--host", host, "--port", str(port), "--settle", "0.5", "--workers", "1"],
                             stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://{host}:{port}"
     deadline = time.monotonic() + WAIT
+    url = ""
     while True:
+        printed = re.search(r"(https?)://[^/]+:\d+", (root / "serve.log").read_text(encoding="utf-8"))
+        url = printed.group(0) if printed else ""
         try:
-            urllib.request.urlopen(url + "/login", timeout=5)
-            break
+            if url:
+                urllib.request.urlopen(url + "/login", timeout=5, context=ssl._create_unverified_context())
+                break
         except (urllib.error.URLError, ConnectionError):
-            assert proc.poll() is None and time.monotonic() < deadline, (root / "serve.log").read_text()
-            time.sleep(0.2)
+            pass
+        assert proc.poll() is None and time.monotonic() < deadline, (root / "serve.log").read_text()
+        time.sleep(0.2)
     try:
         yield url
     finally:
@@ -94,21 +104,34 @@ def downloads(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("downloads")
 
 
-@pytest.fixture(scope="module")
-def browser(downloads: Path) -> Iterator[webdriver.Chrome]:
+def chrome(downloads: Path, *arguments: str) -> webdriver.Chrome:
+    """Headless chromium that keeps its console (CSP violations are reported there) and saves downloads."""
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1366,768", "--lang=zh-CN"):
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1366,768", "--lang=zh-CN",
+                *arguments):
         options.add_argument(arg)
     options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
                                               "download.prompt_for_download": False})
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(DRIVER), options=options)
     driver.implicitly_wait(WAIT)  # a click that submits a form returns before the next page is there
     driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    return driver
+
+
+@pytest.fixture(scope="module")
+def browser(downloads: Path) -> Iterator[webdriver.Chrome]:
+    driver = chrome(downloads)
     try:
         yield driver
     finally:
         driver.quit()
+
+
+def csp_violations(driver: webdriver.Chrome) -> list[str]:
+    """What the page's Content-Security-Policy blocked since the last call (the console, all pages visited)."""
+    return [e["message"] for e in driver.get_log("browser") if "Content Security Policy" in e["message"]]
 
 
 def wait_for(driver: webdriver.Chrome, condition: Callable[[webdriver.Chrome], object], timeout: float = WAIT) -> object:
@@ -181,6 +204,7 @@ def test_a_clerks_day_in_the_browser(browser, tmp_path: Path, screens: Path, dow
         assert browser.find_element(By.ID, "pdf").get_attribute("src").endswith(f"{EXIT_NO}.pdf")
         time.sleep(2)  # only for the screenshot: the browser's PDF viewer draws the first page
         browser.save_screenshot(str(screens / "package.png"))
+        assert csp_violations(browser) == []  # the PDF in its frame, under both pages' policies
         before = set(downloads.iterdir())
         browser.find_element(By.ID, "dl-pdf").click()
         assert EXIT_NO in pdf_text(downloaded(downloads, ".pdf", before))[0]
@@ -227,7 +251,9 @@ def test_a_clerks_day_in_the_browser(browser, tmp_path: Path, screens: Path, dow
         browser.find_element(By.ID, "due-xlsx").click()
         assert load_workbook(downloaded(downloads, ".xlsx", before)).active["A3"].value == "帮扶联系人"
         browser.get(url + "/progress")
-        assert browser.find_elements(By.CSS_SELECTOR, ".chart svg") and "脱困率" in browser.page_source
+        chart = browser.find_element(By.ID, "progress-chart")
+        assert wait_for(browser, lambda d: d.execute_script("return arguments[0].naturalWidth", chart) > 0)
+        assert "脱困率" in browser.page_source
         browser.save_screenshot(str(screens / "progress.png"))
 
         # a traversal download is refused
@@ -235,31 +261,64 @@ def test_a_clerks_day_in_the_browser(browser, tmp_path: Path, screens: Path, dow
             browser.get(url + attempt)
             assert "root:" not in browser.page_source and "只能下载发件夹里的" in browser.page_source
         audit = (tmp_path / "outbox" / ".kunnan" / "desk-audit.log").read_text(encoding="utf-8")
-        assert '"打印公示"' in audit and '"移交"' in audit
+        assert '"打印公示"' in audit and '"移交"' in audit and '"下载被拒"' in audit
+        assert csp_violations(browser) == []  # the policy broke nothing on any page of the day
 
 
-def test_login_and_logout_on_a_network_address(browser, tmp_path: Path, screens: Path) -> None:
-    """127.0.0.2 stands for a network address: anything but 127.0.0.1/localhost/::1 needs a password."""
+def test_login_over_https_on_a_network_address(tmp_path: Path, screens: Path, downloads: Path) -> None:
+    """127.0.0.2 stands for a network address: it needs a password, and the desk serves it over HTTPS with the
+    certificate it made on its first start. The browser trusts exactly that certificate's key, as a clerk does
+    after comparing the fingerprint; every page is opened and none may report a CSP violation."""
     (tmp_path / "inbox").mkdir()
     args = [sys.executable, "-m", "kunnan_docs", "serve", str(tmp_path / "inbox"), str(tmp_path / "outbox")]
     refused = subprocess.run([*args, "--host", "127.0.0.2", "--port", "0"], capture_output=True, text=True)
     assert refused.returncode == 2 and "--set-password" in refused.stderr
     subprocess.run([*args, "--set-password", "--user", "张丽"], input="correct horse\n", text=True, check=True)
+    drop(EXIT_EXAMPLE, tmp_path / "inbox", "王淑芬")
     with serving(tmp_path, host="127.0.0.2") as url:
-        browser.get(url + "/packages")
-        assert "/login" in browser.current_url
-        browser.find_element(By.ID, "user").send_keys("张丽")
-        browser.find_element(By.ID, "password").send_keys("wrong password")
-        browser.find_element(By.ID, "password").submit()
-        assert "用户名或密码不对" in browser.find_element(By.ID, "login-error").text
-        browser.save_screenshot(str(screens / "login.png"))
-        browser.find_element(By.ID, "user").clear()
-        browser.find_element(By.ID, "user").send_keys("张丽")
-        browser.find_element(By.ID, "password").send_keys("correct horse")
-        browser.find_element(By.ID, "password").submit()
-        wait_for(browser, lambda d: d.current_url.endswith("/packages"))
-        assert "张丽" in browser.find_element(By.CLASS_NAME, "who").text
-        browser.find_element(By.ID, "logout").click()
-        wait_for(browser, lambda d: "/login" in d.current_url)
-        browser.get(url + "/inbox")
-        assert "/login" in browser.current_url
+        assert url.startswith("https://127.0.0.2:")
+        cert = tmp_path / "outbox" / ".kunnan" / "desk-tls-cert.pem"
+        printed = re.search(r"SHA-256\):([0-9A-F:]{95})", (tmp_path / "serve.log").read_text(encoding="utf-8"))
+        assert printed and printed.group(1) == tls.fingerprint(cert)
+        browser = chrome(downloads, f"--ignore-certificate-errors-spki-list={spki_hash(cert)}")
+        try:
+            browser.get(url + "/packages")
+            assert "/login" in browser.current_url
+            browser.find_element(By.ID, "user").send_keys("张丽")
+            browser.find_element(By.ID, "password").send_keys("wrong password")
+            browser.find_element(By.ID, "password").submit()
+            assert "用户名或密码不对" in browser.find_element(By.ID, "login-error").text
+            browser.save_screenshot(str(screens / "login.png"))
+            browser.find_element(By.ID, "user").clear()
+            browser.find_element(By.ID, "user").send_keys("张丽")
+            browser.find_element(By.ID, "password").send_keys("correct horse")
+            browser.find_element(By.ID, "password").submit()
+            wait_for(browser, lambda d: d.current_url.endswith("/packages"))
+            assert "张丽" in browser.find_element(By.CLASS_NAME, "who").text
+            session = [c for c in browser.get_cookies() if c["name"] == "kunnan_desk"]
+            assert session and session[0]["secure"] and session[0]["httpOnly"]
+            wait_for(browser, lambda d: d.get(url + "/packages") or f">{EXIT_NO}</a>" in d.page_source)  # published
+            for path in ["/inbox", f"/packages/{EXIT_NO}", "/due?as_of=2020-08-01",
+                         "/notices?from=2019-09-01&to=2019-09-30", f"/handover?district={DISTRICT}", "/progress",
+                         "/no/such/page"]:
+                browser.get(url + path)
+                time.sleep(1)  # the inbox's script, the PDF frame, the chart image load
+                assert csp_violations(browser) == [], path
+            assert "没有这个页面" in browser.find_element(By.ID, "problem").text
+            browser.get(url + "/inbox")
+            browser.find_element(By.ID, "logout").click()
+            wait_for(browser, lambda d: "/login" in d.current_url)
+            browser.get(url + "/inbox")
+            assert "/login" in browser.current_url
+        finally:
+            browser.quit()
+
+
+def spki_hash(cert: Path) -> str:
+    """What chromium's --ignore-certificate-errors-spki-list takes: base64 SHA-256 of the public key."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    key = x509.load_pem_x509_certificate(cert.read_bytes()).public_key()
+    return base64.b64encode(hashlib.sha256(key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo))
+                            .digest()).decode()

@@ -1,4 +1,6 @@
-"""Read what an outbox holds: the current package of every archive number (history and state excluded)."""
+"""Read what an outbox holds: the current package of every archive number (history and state excluded), and
+the folders among them that cannot be read as a package (损坏), so that lists can show them instead of dropping
+them without a word."""
 
 from __future__ import annotations
 
@@ -21,6 +23,10 @@ from kunnan_docs.package.layout import (
     read_report,
     safe_name,
 )
+from kunnan_docs.package.nolinks import LinkFound, open_below
+
+LINKED = "这个文件夹是一个链接(指向发件夹以外的地方),不是本程序生成的案卷;为安全起见工作台不读取它。请把它移出发件夹。"
+PDF_TAIL = 1024  # a PDF ends with %%EOF within its last bytes; one cut short during copying or writing does not
 
 
 @dataclass
@@ -56,42 +62,94 @@ class Published:
         return read_report(self.folder)
 
 
-def _read(folder: Path) -> Published | None:
+@dataclass(frozen=True)
+class Damaged:
+    """A folder among the packages that cannot be read as one; `reason` (Chinese) says what is wrong."""
+
+    folder: Path
+    reason: str
+
+
+def _read(folder: Path) -> Published | Damaged:
     try:
         return Published(folder, read_listing(folder))
-    except BadPackage:
-        return None
+    except BadPackage as exc:
+        return Damaged(folder, str(exc))
 
 
-def _read_whole(folder: Path) -> Published | None:
-    """For one package's page: the whole report checked up front, so that a spoilt checklist hides the package."""
+def _read_whole(folder: Path) -> Published | Damaged:
+    """For one package's page: the whole report checked up front, so that a spoilt checklist shows as 损坏."""
     try:
         report = read_report(folder)
-    except BadPackage:
-        return None
+    except BadPackage as exc:
+        return Damaged(folder, str(exc))
     pkg = Published(folder, report.listing)
     pkg.report = report
     return pkg
 
 
-def published(outbox: Path) -> list[Published]:
-    """Every current package, sorted by archive number; unreadable folders are skipped, not fatal."""
+def survey(outbox: Path) -> tuple[list[Published], list[Damaged]]:
+    """Every current package sorted by archive number, and the folders in their place that are not readable
+    packages (a spoilt report.json, a linked folder) sorted by name."""
     if not outbox.is_dir():
-        return []
+        return [], []
+    found: list[Published] = []
+    damaged: list[Damaged] = []
     with os.scandir(outbox) as entries:  # the directory listing tells folders apart: no stat per entry
-        folders = [Path(e.path) for e in entries if e.is_dir() and not e.name.startswith(".") and e.name not in AREAS]
-    return sorted((p for f in folders if (p := _read(f))), key=lambda p: p.archive_no)
+        for e in entries:
+            if not e.is_dir() or e.name.startswith(".") or e.name in AREAS:
+                continue
+            read = Damaged(Path(e.path), LINKED) if e.is_symlink() else _read(Path(e.path))
+            if isinstance(read, Published):
+                found.append(read)
+            else:
+                damaged.append(read)
+    return sorted(found, key=lambda p: p.archive_no), sorted(damaged, key=lambda d: d.folder.name)
+
+
+def published(outbox: Path) -> list[Published]:
+    """Every current package, sorted by archive number; unreadable folders are left out (see survey)."""
+    return survey(outbox)[0]
 
 
 def package_in(outbox: Path, folder: str) -> Published | None:
     """One current package by its folder name (as links carry it), without reading the whole outbox."""
+    found = open_package(outbox, folder)
+    return found if isinstance(found, Published) else None
+
+
+def open_package(outbox: Path, folder: str) -> Published | Damaged | None:
+    """One folder of the outbox as a package, as 损坏 with the reason, or None if there is no such folder."""
     if folder != safe_name(folder) or folder.startswith(".") or folder in AREAS:
         return None
-    return _read_whole(outbox / folder)
+    path = outbox / folder
+    if path.is_symlink():
+        return Damaged(path, LINKED) if path.is_dir() else None
+    return _read_whole(path) if path.is_dir() else None
+
+
+def pdf_problem(pkg: Published) -> str | None:
+    """Why the package PDF is not whole (missing, cut short, a link), or None; reads only its last bytes."""
+    name = pkg.pdf.name
+    try:
+        with open_below(pkg.folder, (name,)) as f:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(0, size - PDF_TAIL))
+            whole = b"%%EOF" in f.read()
+    except FileNotFoundError:
+        return f"缺少案卷 PDF({name})。" + _REBUILD
+    except LinkFound as exc:
+        return str(exc)
+    except OSError as exc:
+        return f"案卷 PDF({name})无法读取({exc.__class__.__name__})。" + _REBUILD
+    return None if whole else f"案卷 PDF({name})不完整:文件在中途被截断了。" + _REBUILD
+
+
+_REBUILD = "请重新成卷:kunnan-docs build 该案卷文件夹里的 input/case.json。"
 
 
 def history(outbox: Path, pkg: Published) -> list[tuple[int, Published]]:
     """The earlier versions of a package, numbered as publish numbered them, oldest first."""
     folder = outbox / HISTORY / pkg.folder.name
     versions = [(int(m.group(1)), v) for v in (folder.iterdir() if folder.is_dir() else []) if (m := VERSION.fullmatch(v.name))]
-    return [(n, p) for n, v in sorted(versions) if (p := _read_whole(v))]
+    return [(n, p) for n, v in sorted(versions) if isinstance(p := _read_whole(v), Published)]

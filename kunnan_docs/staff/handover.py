@@ -26,6 +26,7 @@ from kunnan_docs.core.zh import pinyin_key, zh_date
 from kunnan_docs.errors import UsageError
 from kunnan_docs.forms.typeset import Para, Title, cells, document, grid, sheet_text, styles, zh_punct
 from kunnan_docs.package.layout import HANDOVER_MARKER, HANDOVER_PACKAGES, HANDOVER_REGISTER, write_manifests
+from kunnan_docs.package.nolinks import files_below, open_below
 from kunnan_docs.package.outbox import Published, published
 from kunnan_docs.package.verify import verify_folders
 from kunnan_docs.staff.xlsx import ZH_DATE_FORMAT, new_workbook, write_table
@@ -116,17 +117,22 @@ def _register_xlsx(rows: list[list[object]], giver: str, district: str, when: da
 
 
 def make_zip(folder: Path, target: Path) -> None:
-    """Names stored as UTF-8 (flag 0x800), which Windows Explorer and 7-Zip open correctly; fixed times."""
+    """Names stored as UTF-8 (flag 0x800), which Windows Explorer and 7-Zip open correctly; fixed times. Only
+    regular files below `folder` go in: a link (or a linked `folder`) raises LinkFound and leaves no zip, so that
+    nothing outside the outbox can be downloaded or handed over through one."""
     tmp = target.with_name(target.name + ".part")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path in sorted(folder.rglob("*")):
-            if path.is_file():
-                info = zipfile.ZipInfo(f"{folder.name}/{path.relative_to(folder).as_posix()}", ZIP_TIME)
+    try:
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+            for parts in files_below(folder):
+                info = zipfile.ZipInfo("/".join((folder.name, *parts)), ZIP_TIME)
                 info.compress_type = zipfile.ZIP_DEFLATED
                 info.flag_bits |= 0x800
                 info.external_attr = 0o644 << 16
-                with path.open("rb") as src, zf.open(info, "w") as dst:
+                with open_below(folder, parts) as src, zf.open(info, "w") as dst:
                     shutil.copyfileobj(src, dst, 1 << 20)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, target)
 
 

@@ -10,35 +10,47 @@ from __future__ import annotations
 import asyncio
 import functools
 import io
+import math
+import mimetypes
 import re
 import shutil
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import quote
 
 from reportlab.graphics import renderSVG
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, Headers, MutableHeaders
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kunnan_docs.core.labels import InboxStage, label
 from kunnan_docs.errors import KunnanError
 from kunnan_docs.inbox.ledger import PUBLISHED, Ledger
 from kunnan_docs.inbox.watcher import Watcher
 from kunnan_docs.package.layout import HANDOVER_REGISTER, HANDOVERS, LEDGER, safe_name
-from kunnan_docs.package.outbox import Published, history, package_in, published
+from kunnan_docs.package.outbox import (
+    Damaged,
+    Published,
+    history,
+    open_package,
+    package_in,
+    pdf_problem,
+    published,
+    survey,
+)
 from kunnan_docs.package.verify import Problem, VerifiedBefore
 from kunnan_docs.privacy import mask_text
 from kunnan_docs.scan.filing import waiting_forms
@@ -49,13 +61,36 @@ from kunnan_docs.staff.handover import choose, hand_over, make_zip
 from kunnan_docs.staff.progress import HEADERS as PROGRESS_HEADERS
 from kunnan_docs.staff.progress import OTHER_HEADERS, tally
 from kunnan_docs.staff.progress_sheet import chart, report_pdf
-from kunnan_docs.web.security import Session, Sessions, Users, audit, csrf_ok, file_inside
+from kunnan_docs.web.security import (
+    NAME_MAX,
+    PASSWORD_MAX,
+    AllowedHosts,
+    FormTokens,
+    Session,
+    Sessions,
+    Throttle,
+    Users,
+    audit,
+    csrf_ok,
+    host_of,
+    open_inside,
+)
 
 HERE = Path(__file__).resolve().parent
-COOKIE = "kunnan_desk"
+COOKIE = "kunnan_desk"  # a logged-in session
+FORM_COOKIE = "kunnan_form"  # the signed CSRF token of a visitor without a session (double-submit)
 PUBLIC_PATHS = ("/login", "/static/")
 RECENT = 30  # rows per section of the inbox page
 LIST_LIMIT = 200  # package rows on one page; a clerk narrows a longer list with the search field
+MAX_BODY = 1 << 20  # bytes of a request: a district's handover form (an archive number a case) stays far below
+
+# Only our own stylesheet and script (no inline script or style), framed by nobody, no referrer, no caching of
+# personal data. Files of the outbox may be framed by the desk's own package page (the PDF) and run nothing.
+PAGE_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+               "frame-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+FILE_POLICY = "default-src 'none'; frame-ancestors 'self'"
+ALWAYS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+          "Cross-Origin-Resource-Policy": "same-origin"}
 
 
 @dataclass
@@ -67,8 +102,11 @@ class Desk:
     users: Users
     local_user: str = "本机"
     watcher: Watcher | None = None
-    hosts: list[str] = field(default_factory=lambda: ["127.0.0.1", "localhost", "::1"])
+    hosts: AllowedHosts = field(default_factory=AllowedHosts)
+    tls: bool = False  # served over HTTPS: cookies are Secure
     sessions: Sessions = field(default_factory=Sessions)
+    tokens: FormTokens = field(default_factory=FormTokens)
+    throttle: Throttle = field(default_factory=Throttle)
     verified: VerifiedBefore = field(default_factory=VerifiedBefore)  # the 移交 page's verdicts, by files on disk
 
     @property
@@ -90,8 +128,16 @@ def _desk(request: Request) -> Desk:
     return request.app.state.desk
 
 
+def _user(request: Request) -> str:
+    return _session(request).user or "-"
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "-"
+
+
 def page(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    context.update(session=_session(request), desk=_desk(request))
+    context.update(session=getattr(request.state, "session", None), desk=_desk(request))
     return templates.TemplateResponse(request, name, context, status_code=status_code)
 
 
@@ -99,16 +145,125 @@ def problem(request: Request, message: str, status_code: int = 400) -> HTMLRespo
     return page(request, "problem.html", status_code, message=message)
 
 
+# -- the door: headers, host names, sizes, errors, sessions ----------------------------------------------
+
+class SecureHeaders:
+    """Outermost, so that every response has the headers: pages, files, redirects and every error page."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path = scope["path"]
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in ALWAYS.items():
+                    headers[name] = value
+                framed = path.startswith("/files/") and message["status"] < 300  # a file, not a refusal page
+                headers["Content-Security-Policy"] = FILE_POLICY if framed else PAGE_POLICY
+                headers["X-Frame-Options"] = "SAMEORIGIN" if framed else "DENY"
+                static = path.startswith("/static/") and message["status"] < 400  # our own files, no case data
+                headers["Cache-Control"] = "no-cache" if static else "no-store"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class DeskApp(Starlette):
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecureHeaders(super().build_middleware_stack())
+
+
+class HostGate:
+    """Only requests addressed to this desk's names (DNS rebinding), answered in Chinese otherwise."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            desk: Desk = scope["app"].state.desk
+            header = Headers(scope=scope).get("host", "")
+            server = scope.get("server")
+            if not desk.hosts.allows(header, server[0] if server else None):
+                request = Request(scope, receive)
+                shown = (host_of(header) or header)[:100]
+                response = problem(request, f"工作台不接受发往“{shown}”的请求(防止其他网站冒用本机地址)。请用启动工作台时"
+                                            "显示的地址打开;要用别的名称访问(例如单位内部域名),请在启动时加 --allowed-host 该名称。")
+                return await response(scope, receive, send)
+        await self.app(scope, receive, send)
+
+
+class BodyLimit:
+    """No request body over MAX_BODY: refused by its Content-Length, or read up to the limit before the desk sees
+    it (a body sent in chunks has no length to check)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = Headers(scope=scope).get("content-length", "0")
+        if not length.isdigit() or int(length) > MAX_BODY:
+            return await too_large(Request(scope))(scope, receive, send)
+        body, more = bytearray(), True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > MAX_BODY:
+                return await too_large(Request(scope))(scope, receive, send)
+        first: list[Message] = [{"type": "http.request", "body": bytes(body), "more_body": False}]
+
+        async def replay() -> Message:
+            return first.pop() if first else await receive()
+
+        await self.app(scope, replay, send)
+
+
+def too_large(request: Request) -> Response:
+    return problem(request, f"提交的内容太大(超过 {MAX_BODY // 1024} KB),没有处理。请分几次提交,例如每次少选一些案卷。", 413)
+
+
+ERRORS = {
+    404: "没有这个页面。地址可能输错了,或页面已移走:请用上方的导航打开。",
+    405: "这个地址不能这样打开(请求方式不对)。请从工作台的页面上点击按钮操作,不要直接输入地址。",
+}
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's 404, 405 and unreadable forms, in Chinese (its own English detail is never shown)."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 400
+    message = ERRORS.get(status, "请求无法处理(表单可能不完整或已损坏)。请刷新页面后重新操作。")
+    return problem(request, message, status if status in ERRORS else 400)
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    """An unexpected failure: nothing of it is shown (it may quote case data); the server's log has the trace."""
+    return problem(request, "工作台内部出错,这次操作没有完成,已保存的文件没有改动。请回到上一页重试;"
+                            "如果再次出现,请记下时间并联系管理员查看工作台窗口里的出错信息。", 500)
+
+
 class SessionGate(BaseHTTPMiddleware):
-    """Every visitor has a session (for its CSRF token); with users configured, only a logged-in one gets past."""
+    """A logged-in session, or a visitor kept nowhere on the server whose CSRF token is a signed cookie; with users
+    configured, only a logged-in session gets past the login page."""
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         desk = _desk(request)
-        token = request.cookies.get(COOKIE)
-        session = desk.sessions.get(token)
-        fresh = session is None
+        session = desk.sessions.get(request.cookies.get(COOKIE)) if desk.login_required else None
+        fresh = None
         if session is None:
-            token, session = desk.sessions.new(None if desk.login_required else desk.local_user)
+            token = request.cookies.get(FORM_COOKIE)
+            if not desk.tokens.valid(token):
+                token = fresh = desk.tokens.new()
+            session = Session(None if desk.login_required else desk.local_user, csrf=token or "")
         request.state.session = session
         if session.user is None and not request.url.path.startswith(PUBLIC_PATHS):
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -116,24 +271,28 @@ class SessionGate(BaseHTTPMiddleware):
         else:
             response = await call_next(request)
         if fresh:
-            set_cookie(response, token)
+            set_cookie(response, FORM_COOKIE, fresh, desk.tls)
         return response
 
 
-def set_cookie(response: Response, token: str | None) -> None:
-    response.set_cookie(COOKIE, token or "", httponly=True, samesite="strict", path="/")
+def set_cookie(response: Response, name: str, value: str, secure: bool) -> None:
+    response.set_cookie(name, value, httponly=True, samesite="strict", path="/", secure=secure)
 
 
 Handler = Callable[[Request, FormData], Awaitable[Response]]
 
 
 def state_changing(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    """POST endpoints: the form must carry the session's CSRF token, or nothing happens."""
+    """POST endpoints: the form must carry the session's CSRF token, or nothing happens. A refusal is audited and
+    counts against the sender's address like a wrong password, so that forged posts cannot flood the log."""
 
     @functools.wraps(handler)
     async def endpoint(request: Request) -> Response:
         form = await request.form()
         if not csrf_ok(_session(request), form.get("csrf")):
+            desk, key = _desk(request), f"address:{_address(request)}"
+            if desk.throttle.begin([key]) == 0 or desk.throttle.first_report([key]):
+                audit(desk.state, _user(request), "安全校验未通过", path=request.url.path, address=_address(request))
             return problem(request, "表单已过期或来源不明(安全校验未通过)。请刷新页面后重新操作。", 403)
         return await handler(request, form)
 
@@ -158,25 +317,37 @@ async def login(request: Request, form: FormData) -> Response:
     target = _next(form.get("next"))
     if not desk.login_required:
         return RedirectResponse(target, status_code=303)
-    if not desk.users.check(name, password):
-        await asyncio.sleep(1)  # slows down guessing
-        audit(desk.state, name or "-", "登录失败")
+    keys = (f"user:{name[:NAME_MAX + 1].casefold()}", f"address:{_address(request)}")
+    wait = desk.throttle.begin(keys)
+    if wait:
+        if desk.throttle.first_report(keys):
+            audit(desk.state, name or "-", "登录被锁定", address=_address(request), seconds=math.ceil(wait))
+        minutes = max(1, math.ceil(wait / 60))
+        response = page(request, "login.html", 429, next=target,
+                        error=f"密码输错的次数太多,登录已暂停。请 {minutes} 分钟后再试;忘记密码的,请管理员在运行工作台的"
+                              "电脑上用 kunnan-docs serve --set-password --user 用户名 重新设置。")
+        response.headers["Retry-After"] = str(math.ceil(wait))
+        return response
+    fits = len(name) <= NAME_MAX and len(password) <= PASSWORD_MAX
+    if not (fits and await asyncio.to_thread(desk.users.check, name, password)):  # scrypt: off the event loop
+        audit(desk.state, name or "-", "登录失败", address=_address(request))
         return page(request, "login.html", 401, next=target, error="用户名或密码不对,请重新输入。")
-    desk.sessions.end(request.cookies.get(COOKIE))  # a new session id after login (no session fixation)
-    token, _ = desk.sessions.new(name)
-    audit(desk.state, name, "登录")
+    desk.throttle.succeeded(*keys)
+    desk.sessions.end(request.cookies.get(COOKIE))  # logging in again (as someone else) ends the session before
+    token, _ = desk.sessions.new(name)  # a new token: there is no session before login that could be fixated
+    audit(desk.state, name, "登录", address=_address(request))
     response = RedirectResponse(target, status_code=303)
-    set_cookie(response, token)
+    set_cookie(response, COOKIE, token, desk.tls)
     return response
 
 
 @state_changing
 async def logout(request: Request, form: FormData) -> Response:
     desk = _desk(request)
-    audit(desk.state, _session(request).user or "-", "退出")
+    audit(desk.state, _user(request), "退出")
     desk.sessions.end(request.cookies.get(COOKIE))
     response = RedirectResponse("/login" if desk.login_required else "/", status_code=303)
-    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=desk.tls)
     return response
 
 
@@ -211,10 +382,16 @@ async def inbox_live(request: Request) -> Response:
 
 # -- 案卷 ----------------------------------------------------------------------------------------------
 
-async def packages(request: Request) -> Response:
+def packages(request: Request) -> Response:
+    """Plain def: reading every report.json runs in the thread pool, not on the event loop. Damaged folders are
+    listed above the packages, whatever the search: a package that cannot be read must not disappear."""
     query = request.query_params.get("q", "").strip()
-    found = [p for p in published(_desk(request).outbox) if _matches(p, query)]
-    return page(request, "packages.html", packages=found[:LIST_LIMIT], total=len(found), q=query)
+    readable, damaged = survey(_desk(request).outbox)
+    cut = [(p, reason) for p in readable if (reason := pdf_problem(p))]
+    damaged = sorted([*damaged, *(Damaged(p.folder, reason) for p, reason in cut)], key=lambda d: d.folder.name)
+    spoilt = {p.folder for p, _ in cut}
+    found = [p for p in readable if p.folder not in spoilt and _matches(p, query)]
+    return page(request, "packages.html", packages=found[:LIST_LIMIT], total=len(found), q=query, damaged=damaged)
 
 
 def _matches(pkg: Published, query: str) -> bool:
@@ -224,11 +401,15 @@ def _matches(pkg: Published, query: str) -> bool:
     return all(word in haystack for word in query.split())
 
 
-async def package(request: Request) -> Response:
+def package(request: Request) -> Response:
     desk = _desk(request)
-    pkg = package_in(desk.outbox, request.path_params["folder"])
+    pkg = open_package(desk.outbox, request.path_params["folder"])
     if pkg is None:
         return problem(request, "发件夹中没有这个案卷。它可能已被重新成卷或移走,请回到案卷列表查找。", 404)
+    if isinstance(pkg, Published) and (reason := pdf_problem(pkg)):
+        pkg = Damaged(pkg.folder, reason)
+    if isinstance(pkg, Damaged):
+        return page(request, "damaged.html", damaged=pkg)
     documents = sorted(p.relative_to(desk.outbox).as_posix() for p in (pkg.folder / "documents").glob("*")
                        if p.is_file())
     versions = [(n, old, old.folder.relative_to(desk.outbox).as_posix()) for n, old in history(desk.outbox, pkg)]
@@ -236,23 +417,50 @@ async def package(request: Request) -> Response:
 
 
 async def package_zip(request: Request) -> Response:
-    """The whole package folder as one zip, made with the handover's zip writer (UTF-8 names)."""
-    pkg = package_in(_desk(request).outbox, request.path_params["folder"])
+    """The whole package folder as one zip, made with the handover's zip writer (UTF-8 names, no links)."""
+    desk = _desk(request)
+    pkg = package_in(desk.outbox, request.path_params["folder"])
     if pkg is None:
-        return problem(request, "发件夹中没有这个案卷。", 404)
+        return problem(request, "发件夹中没有这个案卷。它可能已被重新成卷或移走,请回到案卷列表查找。", 404)
     tmp = Path(tempfile.mkdtemp(prefix="kunnan-desk-"))
     target = tmp / f"{pkg.folder.name}.zip"
-    await asyncio.to_thread(make_zip, pkg.folder, target)
+    try:
+        await asyncio.to_thread(make_zip, pkg.folder, target)
+    except KunnanError as exc:
+        shutil.rmtree(tmp, True)
+        audit(desk.state, _user(request), "下载被拒", folder=pkg.folder.name, reason=str(exc))
+        return problem(request, str(exc), 409)
+    audit(desk.state, _user(request), "下载", folder=pkg.folder.name, file=target.name)
     return FileResponse(target, filename=target.name, background=BackgroundTask(shutil.rmtree, tmp, True))
 
 
-async def download(request: Request) -> Response:
-    """Files of the outbox only; anything else (../, absolute, hidden, links) is refused, not looked for."""
-    path = file_inside(_desk(request).outbox, request.path_params["rel"])
-    if path is None:
-        return problem(request, "只能下载发件夹里的案卷文件。这个地址不在发件夹内或文件不存在。", 404)
-    inline = path.suffix.lower() == ".pdf" and "download" not in request.query_params
-    return FileResponse(path, filename=path.name, content_disposition_type="inline" if inline else "attachment")
+def download(request: Request) -> Response:
+    """Files of the outbox only; anything else (../, absolute, hidden, links) is refused, not looked for. The file
+    is opened without following a link at any step and sent from that open file."""
+    desk, rel = _desk(request), request.path_params["rel"]
+    f = open_inside(desk.outbox, rel)
+    if f is None:
+        audit(desk.state, _user(request), "下载被拒", file=rel)
+        return problem(request, "只能下载发件夹里的案卷文件。这个地址不在发件夹内或文件不存在:请回到案卷页面,用那里的下载链接。", 404)
+    name = rel.rsplit("/", 1)[-1]
+    inline = name.lower().endswith(".pdf") and "download" not in request.query_params
+    audit(desk.state, _user(request), "查看" if inline else "下载", file=rel)
+    size = f.seek(0, io.SEEK_END)
+    f.seek(0)
+    kind = "inline" if inline else "attachment"
+    headers = {"Content-Length": str(size), "Content-Disposition": f"{kind}; filename*=utf-8''{quote(name)}"}
+    return StreamingResponse(_chunks(f), media_type=_media_type(name), headers=headers,
+                             background=BackgroundTask(f.close))
+
+
+def _chunks(f: BinaryIO) -> Iterator[bytes]:
+    with f:
+        while chunk := f.read(1 << 20):
+            yield chunk
+
+
+def _media_type(name: str) -> str:
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
 # -- 待办 ----------------------------------------------------------------------------------------------
@@ -278,6 +486,7 @@ async def due_xlsx(request: Request) -> Response:
     as_of = _date(request.query_params.get("as_of"), date.today()) or date.today()
     buf = io.BytesIO()
     write_due_xlsx(due_list(_desk(request).outbox, as_of, reach=True), as_of, buf)
+    audit(_desk(request).state, _user(request), "下载", file=f"到期提醒-{as_of.isoformat()}.xlsx")
     return Response(buf.getvalue(), media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers=_attachment(f"到期提醒-{as_of.isoformat()}.xlsx"))
 
@@ -336,6 +545,7 @@ async def handover_make(request: Request, form: FormData) -> Response:
     try:
         result = await asyncio.to_thread(hand_over, desk.outbox, district, cases, target, today)
     except KunnanError as exc:
+        audit(desk.state, _user(request), "移交被拒", district=district, cases=cases, reason=str(exc))
         return problem(request, str(exc))
     audit(desk.state, _session(request).user or "-", "移交", district=district, folder=target.name,
           cases=[p.archive_no for p in result.packages])
@@ -358,16 +568,25 @@ def _unused(path: Path) -> Path:
 async def progress(request: Request) -> Response:
     as_of = _date(request.query_params.get("as_of"), date.today()) or date.today()
     progress = tally(_desk(request).outbox, as_of)
-    lines, others = progress.lines, progress.others
-    svg = renderSVG.drawToString(chart(lines)).split("?>", 1)[-1].split("'>", 1)[-1] if lines else ""
-    return page(request, "progress.html", as_of=as_of, headers=PROGRESS_HEADERS, rows=[x.row() for x in lines],
-                other_headers=OTHER_HEADERS, others=[x.other_row() for x in others], svg=svg,
-                cancelled=progress.cancelled_line)
+    return page(request, "progress.html", as_of=as_of, headers=PROGRESS_HEADERS,
+                rows=[x.row() for x in progress.lines], other_headers=OTHER_HEADERS,
+                others=[x.other_row() for x in progress.others], cancelled=progress.cancelled_line)
+
+
+async def progress_svg(request: Request) -> Response:
+    """The chart as an image of its own: its drawing styles stay out of the page, whose policy allows no inline
+    style."""
+    as_of = _date(request.query_params.get("as_of"), date.today()) or date.today()
+    lines = tally(_desk(request).outbox, as_of).lines
+    if not lines:
+        return problem(request, "截至这一天还没有可画图的建档案卷。请换一个统计截止日期。", 404)
+    return Response(renderSVG.drawToString(chart(lines)), media_type="image/svg+xml")
 
 
 async def progress_pdf(request: Request) -> Response:
     as_of = _date(request.query_params.get("as_of"), date.today()) or date.today()
     pdf = report_pdf(tally(_desk(request).outbox, as_of), as_of)
+    audit(_desk(request).state, _user(request), "下载", file=f"解困脱困进度-{as_of.isoformat()}.pdf")
     return Response(pdf, media_type="application/pdf", headers=_attachment(f"解困脱困进度-{as_of.isoformat()}.pdf"))
 
 
@@ -386,10 +605,11 @@ def create_app(desk: Desk) -> Starlette:
         Route("/due", due), Route("/due.xlsx", due_xlsx),
         Route("/notices", notices_page), Route("/notices", notices_print, methods=["POST"]),
         Route("/handover", handover_page), Route("/handover", handover_make, methods=["POST"]),
-        Route("/progress", progress), Route("/progress.pdf", progress_pdf),
+        Route("/progress", progress), Route("/progress.svg", progress_svg), Route("/progress.pdf", progress_pdf),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
-    middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=desk.hosts), Middleware(SessionGate)]
-    app = Starlette(routes=routes, middleware=middleware)
+    middleware = [Middleware(HostGate), Middleware(BodyLimit), Middleware(SessionGate)]
+    handlers = {HTTPException: http_error, Exception: server_error}
+    app = DeskApp(routes=routes, middleware=middleware, exception_handlers=handlers)
     app.state.desk = desk
     return app
