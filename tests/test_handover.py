@@ -224,6 +224,7 @@ def test_a_truncated_pdf_is_one_marked_row_and_verify_reports_it(outbox, tmp_pat
     assert response.status_code == 200
     row = _row(response.text, EXIT_NO)
     assert "disabled" in row and "未通过" in row and "已损坏或不完整" in row
+    assert "请重新成卷后再移交" in row and "请要求移交方" not in row  # the sender's advice, not the receiver's
     assert "通过" in _row(response.text, SECOND_NO)  # the rest of the district is still there
     capsys.readouterr()
     assert main(["verify", str(outbox / EXIT_NO), "--json"]) == ExitCode.VERIFY_FAILED

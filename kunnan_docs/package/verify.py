@@ -100,6 +100,11 @@ class Problem:
     def __str__(self) -> str:
         return f"{self.package}:{self.message}" if self.package else self.message
 
+    @property
+    def fault(self) -> str:
+        """What is wrong, without the advice to the receiving side: the desk gives the sender its own advice."""
+        return self.message.removesuffix(RESEND)
+
     def to_dict(self) -> dict[str, str]:
         return {"kind": self.kind.value, "message": self.message, "file": self.file, "package": self.package}
 
