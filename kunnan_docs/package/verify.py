@@ -5,6 +5,8 @@ the shape layout.py promises; the PDF opens; it and every form that declare PDF/
 (package/pdfa.py); its page count, bookmarks and contents list agree with report.json;
 the QR codes on the cover and on the first page of every generated form decode to the archive number (QR only,
 from the bottom strip of the page in grey: a handover verifies hundreds of packages).
+A damaged file is a problem of its package, never an exception: a PDF that does not open or read to its end is
+`bad_pdf`. A handover zip is judged from its directory before anything is extracted (zip_refusals).
 Depends on the package layout only, not on the builder.
 """
 
