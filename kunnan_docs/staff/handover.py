@@ -262,7 +262,7 @@ def hand_over(outbox: Path, offers: list[Offer], district: str, target: Path, wh
               if problems]
     if broken:
         shutil.rmtree(staging)
-        detail = ";".join(f"{no}:{problems[0]}" for no, problems in broken)
+        detail = ";".join(f"{no}:{problems[0].fault}" for no, problems in broken)
         raise UsageError(f"以下案卷校验未通过,不能移交:{detail}。请重新成卷后再移交。")
     result = Handover(target, target.with_suffix(".zip"), offers)
     rows = [_row(i, o) for i, o in enumerate(offers, start=1)]
