@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from kunnan_docs.core.validate import Validation
     from kunnan_docs.core.workcal import WorkCalendar
     from kunnan_docs.inbox.watcher import Config
+    from kunnan_docs.package.outbox import Published
     from kunnan_docs.pipeline import CaseResult
 
 
@@ -269,15 +270,30 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"签章原件缺页:{len(waiting)} 份")
     for line in waiting:
         print(f"    {line}")
-    _print_signatures(Path(args.outbox))
+    from kunnan_docs.package.outbox import published
+
+    packages = published(Path(args.outbox))
+    _print_signatures(packages)
+    _print_corrected(Path(args.outbox), packages)
     return ExitCode.OK
 
 
-def _print_signatures(outbox: Path) -> None:
-    """What the outbox still lacks in ink: forms awaiting their signed original, and signature areas that look blank."""
-    from kunnan_docs.package.outbox import published
+def _print_corrected(outbox: Path, packages: list[Published]) -> None:
+    """Packages changed after their handover: the district holds an outdated version until they go again."""
+    from kunnan_docs.staff.handover_log import Standing, past, standings
 
-    packages = published(outbox)
+    history = past(outbox)
+    if not history:
+        return
+    changed = [o for o in standings(packages, history) if o.standing is Standing.CHANGED]
+    print(f"{Standing.CHANGED.label}:{len(changed)} 卷" + ("(在工作台“移交”页或用 kunnan-docs handover 移交)"
+                                                          if changed else ""))
+    for offer in changed:
+        print(f"    {offer.package.archive_no}  {offer.package.case.get('district') or ''}  {offer.text}")
+
+
+def _print_signatures(packages: list[Published]) -> None:
+    """What the outbox still lacks in ink: forms awaiting their signed original, and signature areas that look blank."""
     awaiting = [p for p in packages if p.listing.awaiting_signature]
     print(f"待签章:{len(awaiting)} 卷")
     for p in awaiting:
@@ -309,14 +325,38 @@ def cmd_notices(args: argparse.Namespace) -> int:
 
 
 def cmd_handover(args: argparse.Namespace) -> int:
-    from kunnan_docs.staff.handover import hand_over
-    when = args.date or date.today()
-    result = hand_over(Path(args.outbox), args.district, args.cases, Path(args.output), when, args.allow_unsigned)
+    from kunnan_docs.package.outbox import published
+    from kunnan_docs.staff.handover import choose, content_pages, hand_over
+    from kunnan_docs.staff.handover_log import past, standings
+
+    outbox = Path(args.outbox)
+    found = standings(choose(published(outbox), args.district, args.cases), past(outbox))
+    chosen = found if args.cases or args.all else [o for o in found if o.offered]
+    if not chosen:
+        print(f"“{args.district}”的 {len(found)} 卷都已移交,之后也没有更正,这次没有要移交的。"
+              "如需把已移交的案卷再移交一次,加 --all(或用 --cases 指定档案号)。")
+        return ExitCode.OK
+    if len(chosen) < len(found):
+        print(f"另有 {len(found) - len(chosen)} 卷已移交且之后没有更正,这次不再移交(加 --all 可一并移交)。")
+    result = hand_over(outbox, chosen, args.district, Path(args.output), args.date or date.today(),
+                       args.allow_unsigned, args.receiver or "", args.by or _login_name())
+    for offer in chosen:
+        print(f"移交  {offer.package.archive_no}  {content_pages(offer.package)} 页"
+              + (f"  {offer.text}" if offer.last else ""))
     incomplete = sum(not p.complete for p in result.packages)
     print(f"已生成移交文件夹 {result.folder} 和压缩包 {result.zip}:{len(result.packages)} 卷,共 {result.pages} 页"
-          + (f",其中 {incomplete} 卷材料不全或在回访期中(见移交清单备注)" if incomplete else "") + "。")
-    print("接收方可运行 kunnan-docs verify 检查压缩包或文件夹是否完整。")
+          + (f",其中 {incomplete} 卷材料不全、待签章或在回访期中(见移交清单备注)" if incomplete else "") + "。")
+    print("已记入发件夹的移交记录;接收方可运行 kunnan-docs verify 检查压缩包或文件夹是否完整。")
     return ExitCode.OK
+
+
+def _login_name() -> str:
+    """Who made a handover from the command line, for the record: the computer's login name."""
+    import getpass
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return ""
 
 
 def cmd_due(args: argparse.Namespace) -> int:
@@ -526,13 +566,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="FILE.pdf")
 
     p = command("handover", cmd_handover, "向区(市)县总工会移交案卷:文件夹、zip、移交清单(PDF/Excel)、清单校验",
-                "选出属于该区(市)县总工会的案卷(或 --cases 指定的),生成移交文件夹和同名 zip,含移交清单和 SHA-256 清单。",
+                "选出属于该区(市)县总工会、尚未移交或移交后更正过的案卷(--all 全部,或 --cases 指定的),"
+                "生成移交文件夹和同名 zip,含移交清单和 SHA-256 清单,并记入发件夹的移交记录。",
                 "kunnan-docs handover --district 成都市锦江区总工会 -o 移交/锦江区-2019-10", outbox=True)
     p.add_argument("--district", required=True, help="接收的区(市)县总工会或产业工会,与案卷中填写的一致")
     p.add_argument("--cases", nargs="+", metavar="档案号", help="只移交这些档案号")
     p.add_argument("--date", type=_date_arg, help="移交日期(默认今天)")
     p.add_argument("--allow-unsigned", action="store_true",
                    help="也移交待签章的案卷(默认拒绝);移交清单中标明“否（待签章）”和缺签章的表单")
+    p.add_argument("--all", action="store_true",
+                   help="也移交已移交过且之后未更正的案卷(默认只移交未移交过的和移交后更正过的)")
+    p.add_argument("--receiver", metavar="单位", help="移交清单上的接收单位(默认与 --district 相同)")
+    p.add_argument("--by", metavar="姓名", help="移交人,记入移交记录(默认本机登录名)")
     p.add_argument("-o", "--output", required=True, metavar="DIR")
 
     p = command("due", cmd_due, "到期提醒:半年走访、半年核查、脱困满六个月回访、待签回的表单",

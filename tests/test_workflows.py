@@ -83,21 +83,24 @@ def test_notices_date_range(outbox, tmp_path) -> None:
 def test_handover_folder_zip_register_and_verify(outbox, tmp_path, capsys) -> None:
     target = tmp_path / "移交" / "锦江区"
     assert main(["handover", "--outbox", str(outbox), "--district", "成都市锦江区总工会", "--date", "2019-11-01",
-                 "-o", str(target)]) == ExitCode.OK
+                 "--all", "-o", str(target)]) == ExitCode.OK
     assert sorted(p.name for p in (target / "案卷").iterdir()) == ["CD510104-2018-0112", "CD510104-2018-0200"]
     ws = load_workbook(target / "移交清单.xlsx").active
     rows = [[c.value for c in row] for row in ws.iter_rows()]
     header = rows.index(["序号", "档案号", "姓名", "类别", "页数", "材料齐全", "备注"])
     assert rows[1][:2] == ["移交单位：", "锦江区书院街街道总工会"] and rows[2][:2] == ["接收单位：", "成都市锦江区总工会"]
     assert rows[3][:2] == ["移交日期：", datetime(2019, 11, 1)]  # a real date cell
-    pages = json.loads((outbox / "CD510104-2018-0112" / "report.json").read_text(encoding="utf-8"))["pages"]["total"]
-    assert rows[header + 1][:6] == [1, "CD510104-2018-0112", "王淑芬", "脱困", pages, "是"]
+    pages = json.loads((outbox / "CD510104-2018-0112" / "report.json").read_text(encoding="utf-8"))["pages"]["content"]
+    assert rows[header + 1][:7] == [1, "CD510104-2018-0112", "王淑芬", "脱困", pages, "是", None]
     assert rows[header + 2][1] == "CD510104-2018-0200" and rows[header + 2][5] == "否"
-    assert "回访期中" in rows[header + 2][6]
+    assert rows[header + 2][6] == "回访期中：脱困未满六个月"
     assert rows[header + 3][:5] == ["合计", 2, None, None, pages + rows[header + 2][4]]  # numbers, not text
-    assert any(r[0] == "移交人（签字）：" for r in rows) and any(r[3] == "接收人（签字）：" for r in rows)
+    assert [r[0] for r in rows[header + 5:header + 8]] == ["移交单位（盖章）：", "移交人（签字）：", "移交日期："]
+    assert [r[4] for r in rows[header + 5:header + 8]] == ["接收单位（盖章）：", "接收人（签字）：", "接收日期："]
+    assert ws.print_title_rows == f"${header + 1}:${header + 1}" and "&P" in ws.oddFooter.center.text
     register = texts(target / "移交清单.pdf")[0]
-    assert "困难职工档案移交清单" in register and "移交人" in register and "接收人" in register
+    assert "困难职工档案移交清单" in register and "移交人（签字）" in register and "接收人（签字）" in register
+    assert "移交单位（盖章）" in register and "接收单位（盖章）" in register and "第1页" in register and "共1页" in register
     assert "移交单位：锦江区书院街街道总工会" in register and register.count("2019年11月1日") == 1
     assert not any(c in register for c in "(),:;")  # full-width punctuation throughout
     with zipfile.ZipFile(target.with_suffix(".zip")) as zf:
@@ -111,7 +114,7 @@ def test_handover_folder_zip_register_and_verify(outbox, tmp_path, capsys) -> No
 
 def test_verify_fails_on_tampered_handover_folder_and_zip(outbox, tmp_path, capsys) -> None:
     target = tmp_path / "h"
-    assert main(["handover", "--outbox", str(outbox), "--district", "成都市锦江区总工会", "-o", str(target)]) == 0
+    assert main(["handover", "--outbox", str(outbox), "--district", "成都市锦江区总工会", "--all", "-o", str(target)]) == 0
     report = target / "案卷" / "CD510104-2018-0112" / "报告.txt"
     report.write_text(report.read_text(encoding="utf-8-sig") + "改", encoding="utf-8")
     assert main(["verify", str(target)]) == ExitCode.VERIFY_FAILED
@@ -134,7 +137,7 @@ def test_handover_refuses_unknown_district_and_case(outbox, tmp_path, capsys) ->
 
 def test_progress_bar_stays_quiet_without_a_terminal(outbox, tmp_path) -> None:
     result = subprocess.run([sys.executable, "-m", "kunnan_docs", "handover", "--outbox", str(outbox),
-                             "--district", "成都市锦江区总工会", "-o", str(tmp_path / "q")],
+                             "--district", "成都市锦江区总工会", "--all", "-o", str(tmp_path / "q")],
                             capture_output=True, text=True, check=True)
     assert "复制案卷" not in result.stderr and "it/s" not in result.stderr
 

@@ -5,25 +5,33 @@ the shape layout.py promises; the PDF opens; it and every form that declare PDF/
 (package/pdfa.py); its page count, bookmarks and contents list agree with report.json;
 the QR codes on the cover and on the first page of every generated form decode to the archive number (QR only,
 from the bottom strip of the page in grey: a handover verifies hundreds of packages).
+A damaged file is a problem of its package, never an exception: a PDF that does not open or read to its end is
+`bad_pdf`. A handover zip is judged from its directory before anything is extracted (zip_refusals).
 Depends on the package layout only, not on the builder.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
 import os
+import shutil
+import stat
 import tempfile
+import unicodedata
 import zipfile
+import zlib
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 from multiprocessing import get_context
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 
 import pikepdf
 import pypdfium2 as pdfium
 
-from kunnan_docs.errors import BadPackage
+from kunnan_docs.errors import BadPackage, ConfigError
 from kunnan_docs.forms import qr
 from kunnan_docs.package.layout import (
     DOCUMENTS,
@@ -42,11 +50,24 @@ from kunnan_docs.package.layout import (
     safe_name,
 )
 from kunnan_docs.package.pdfa import check_file
+from kunnan_docs.privacy import mask_text
 
+logging.getLogger("fontTools").setLevel(logging.ERROR)  # its English warnings on a damaged font; we report the file
 PER_WORKER = 4  # packages a verifying process must have at least to be worth its start (about 1 s)
 QR_DPI = 150
+MAX_PAGE = 1684  # points: a page's longer side, at most A2 (ours are A4), before it is rendered to read its code
 QR_STRIP = 64 * 72 / 25.4  # points: the cover's code ends 56 mm above the bottom edge, a form's 30 mm
 RESEND = "请要求移交方重新发送整个文件夹。"
+# A handover zip is checked against these before anything is extracted (our zips: ratios under 10, a few
+# thousand entries; a bomb expands a thousandfold).
+MAX_ENTRIES = 100_000
+MAX_RATIO = 100
+RATIO_FLOOR = 1 << 20  # bytes: smaller entries may compress as well as they like
+MAX_NAME = 1024  # bytes of one entry's name
+LOCAL_HEADER = 30  # bytes of a zip entry's local header before its name
+DISK_RESERVE = 256 << 20  # bytes left free when a zip is extracted
+PDF_ERRORS = (OSError, ValueError, pikepdf.PdfError, pdfium.PdfiumError)  # what a damaged PDF raises in our readers
+MAKE_ROOM = "请清理磁盘,或把环境变量 TMPDIR 设为空间足够的文件夹后重新校验;也可以先解压,再校验解压出的文件夹。"
 
 
 class ProblemKind(StrEnum):
@@ -62,7 +83,10 @@ class ProblemKind(StrEnum):
     BOOKMARKS = "bookmarks"
     CONTENTS = "contents"  # the printed contents list lacks a page range
     QR = "qr"
-    BAD_ZIP = "bad_zip"
+    BAD_ZIP = "bad_zip"  # the zip does not open, is damaged, encrypted, or not one handover folder
+    ZIP_BOMB = "zip_bomb"  # too many entries, or sizes out of proportion: refused before extracting
+    ZIP_NAME = "zip_name"  # an entry's name reaches out of the folder, is absolute, or collides with another
+    ZIP_LINK = "zip_link"  # a symbolic link or special file in the zip
     BAD_HANDOVER = "bad_handover"  # handover.json unreadable
     NOT_HANDED_OVER = "not_handed_over"  # a package the handover lists is not in it
     PDFA = "pdfa"  # a PDF declares PDF/A-2b but fails the self-check, or the declaration contradicts report.json
@@ -78,6 +102,11 @@ class Problem:
     def __str__(self) -> str:
         return f"{self.package}:{self.message}" if self.package else self.message
 
+    @property
+    def fault(self) -> str:
+        """What is wrong, without the advice to the receiving side: the desk gives the sender its own advice."""
+        return self.message.removesuffix(RESEND)
+
     def to_dict(self) -> dict[str, str]:
         return {"kind": self.kind.value, "message": self.message, "file": self.file, "package": self.package}
 
@@ -92,18 +121,130 @@ def verify_path(path: Path) -> list[Problem]:
 
 
 def _verify_zip(path: Path) -> list[Problem]:
+    """The zip's directory is checked whole before one byte is extracted: names, links, sizes and ratios."""
     try:
-        with zipfile.ZipFile(path) as zf, tempfile.TemporaryDirectory() as tmp:
-            names = zf.namelist()
-            if any(n.startswith("/") or ".." in Path(n).parts for n in names):
-                return [Problem(ProblemKind.BAD_ZIP, f"压缩包 {path.name} 中有指向包外的文件名,拒绝解压。" + RESEND)]
-            tops = {n.split("/", 1)[0] for n in names}
-            if len(tops) != 1:
-                return [Problem(ProblemKind.BAD_ZIP, f"压缩包 {path.name} 应只含一个移交文件夹。" + RESEND)]
-            zf.extractall(tmp)
-            return _verify_handover(Path(tmp) / tops.pop())
-    except zipfile.BadZipFile:
-        return [Problem(ProblemKind.BAD_ZIP, f"压缩包 {path.name} 已损坏,无法打开。请要求移交方重新发送。")]
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return [Problem(ProblemKind.BAD_ZIP, f"压缩包 {path.name} 已损坏或不是 zip 文件,无法打开。" + RESEND)]
+    with zf:
+        infos = zf.infolist()
+        refused = zip_refusals(path.name, infos, path.stat().st_size)
+        if refused:
+            return refused
+        with tempfile.TemporaryDirectory(prefix="kunnan-verify-") as tmp:
+            _room_for(Path(tmp), sum(i.file_size for i in infos))
+            try:
+                _extract(zf, infos, Path(tmp))
+            except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
+                return [Problem(ProblemKind.BAD_ZIP,
+                                f"压缩包 {path.name} 中的数据已损坏,无法解压({type(exc).__name__})。" + RESEND)]
+            except OSError as exc:
+                if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                    raise ConfigError(f"临时文件夹 {Path(tmp).parent} 空间不足,解压 {path.name} 时磁盘已满。" + MAKE_ROOM) from None
+                return [Problem(ProblemKind.ZIP_NAME, f"压缩包 {path.name} 中有本机无法建立的文件名,无法解压"
+                                f"({_shown(exc.strerror or '')})。" + RESEND)]
+            return _verify_handover(Path(tmp) / infos[0].filename.split("/", 1)[0])
+
+
+def _shown(name: str) -> str:
+    """A name read from a zip as a message may quote it: no control characters, no ID or phone number, bounded."""
+    clean = "".join("?" if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in name)
+    return mask_text(clean if len(clean) <= 80 else clean[:80] + "…")
+
+
+def _folded(name: str) -> str:
+    """Names as Windows and macOS compare them: one normal form, letter case ignored."""
+    return unicodedata.normalize("NFC", name).casefold()
+
+
+def _name_fault(name: str) -> str | None:
+    """Why an entry's name may not be extracted, if it may not."""
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name):
+        return "含控制字符"
+    if name.startswith("/") or "\\" in name or PureWindowsPath(name).drive:
+        return "是绝对路径或含反斜杠"
+    parts = name.rstrip("/").split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        return "含“..”或空的路径段,会指向包外"
+    if len(name.encode("utf-8")) > MAX_NAME:
+        return "过长"
+    return None
+
+
+def zip_refusals(label: str, infos: list[zipfile.ZipInfo], zip_size: int) -> list[Problem]:
+    """What forbids extracting a zip, read from its directory alone: too many entries, names that reach out of
+    the folder or collide, links and special files, encryption or a compression we do not write, and sizes out
+    of proportion (a zip bomb: one entry, or the whole, expanding over MAX_RATIO times; entries sharing bytes)."""
+    def bomb(message: str) -> list[Problem]:
+        return [Problem(ProblemKind.ZIP_BOMB, f"压缩包 {label} {message},可能是恶意构造的“压缩炸弹”,未解压。" + RESEND)]
+
+    if len(infos) > MAX_ENTRIES:
+        return bomb(f"有 {len(infos)} 个文件,超过 {MAX_ENTRIES} 个")
+    problems = []
+    seen: set[str] = set()
+    folders = {"/".join(parts[:k]) for i in infos for parts in [_folded(i.filename).rstrip("/").split("/")]
+               for k in range(1, len(parts))}
+    for info in infos:
+        fault = _name_fault(info.filename)
+        folded = _folded(info.filename)
+        if fault is None and (folded in seen or (not info.is_dir() and folded in folders)):
+            fault = "与另一个文件或文件夹重名(不区分大小写),解压时会互相覆盖"
+        seen.add(folded)
+        if fault:
+            problems.append(Problem(ProblemKind.ZIP_NAME, f"压缩包 {label} 中的文件名“{_shown(info.filename)}”{fault},"
+                                    "拒绝解压。" + RESEND, _shown(info.filename)))
+        elif stat.S_IFMT(info.external_attr >> 16) not in (0, stat.S_IFREG, stat.S_IFDIR):
+            problems.append(Problem(ProblemKind.ZIP_LINK, f"压缩包 {label} 中的“{_shown(info.filename)}”是符号链接或特殊文件,"
+                                    "不是普通文件,拒绝解压。" + RESEND, _shown(info.filename)))
+        elif info.flag_bits & 0x1 or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            problems.append(Problem(ProblemKind.BAD_ZIP, f"压缩包 {label} 中的“{_shown(info.filename)}”已加密或用了不支持的"
+                                    "压缩方式。请要求移交方用本工具生成的压缩包重新发送。", _shown(info.filename)))
+    if problems:
+        return problems
+    tops = {i.filename.split("/", 1)[0] for i in infos}
+    if len(tops) != 1 or not any("/" in i.filename for i in infos):
+        return [Problem(ProblemKind.BAD_ZIP, f"压缩包 {label} 应只含一个移交文件夹。" + RESEND)]
+    for info in infos:
+        if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+            return bomb(f"中的“{_shown(info.filename)}”解压后 {_size(info.file_size)},是压缩后的 "
+                        f"{info.file_size // max(info.compress_size, 1)} 倍")
+        if info.compress_type == zipfile.ZIP_STORED and info.compress_size != info.file_size:
+            return bomb(f"中的“{_shown(info.filename)}”记载的大小自相矛盾")
+    expanded = sum(i.file_size for i in infos)
+    if expanded > RATIO_FLOOR and expanded > MAX_RATIO * max(zip_size, 1):
+        return bomb(f"解压后共 {_size(expanded)},是压缩包的 {expanded // max(zip_size, 1)} 倍")
+    end = 0
+    for info in sorted(infos, key=lambda i: i.header_offset):
+        if info.header_offset < end:
+            return bomb("中有几个文件共用同一段数据")
+        end = info.header_offset + LOCAL_HEADER + len(info.orig_filename.encode("utf-8")) + info.compress_size
+    if end > zip_size:
+        return bomb("记载的文件大小超出压缩包本身")
+    return []
+
+
+def _size(n: int) -> str:
+    return f"{n / (1 << 30):.1f} GB" if n >= 1 << 30 else f"{n / (1 << 20):.1f} MB"
+
+
+def _room_for(folder: Path, size: int) -> None:
+    """Extracting needs the zip's whole content on disk, and some to spare."""
+    free = shutil.disk_usage(folder).free
+    if size + DISK_RESERVE > free:
+        raise ConfigError(f"临时文件夹 {folder.parent} 空间不足:解压需要 {_size(size)},只剩 {_size(free)}。" + MAKE_ROOM)
+
+
+def _extract(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], root: Path) -> None:
+    """Each entry to the path its checked name gives, never more bytes than its directory entry declares (zipfile
+    stops there and checks the CRC)."""
+    for info in infos:
+        target = root.joinpath(*info.filename.rstrip("/").split("/"))
+        if info.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with zf.open(info) as src, target.open("xb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
 
 
 def _verify_handover(folder: Path) -> list[Problem]:
@@ -180,16 +321,20 @@ def verify_folder(folder: Path) -> list[Problem]:
     try:
         with pikepdf.open(pdf_path) as pdf:
             problems += _check_structure(pdf, report, pdf_path.name)
-    except (OSError, pikepdf.PdfError) as exc:
-        reason = str(exc).splitlines()[0][:100]
-        return [*problems, Problem(ProblemKind.BAD_PDF, f"案卷 PDF {pdf_path.name} 无法打开({reason})。" + RESEND,
-                                   pdf_path.name)]
-    problems += _check_pdfa(folder, pdf_path, report)
-    doc = pdfium.PdfDocument(pdf_path)
-    try:
-        return problems + _check_contents_list(doc, report, pdf_path.name) + _check_qr(doc, report, pdf_path.name)
-    finally:
-        doc.close()
+        problems += _check_pdfa(folder, pdf_path, report)
+        doc = pdfium.PdfDocument(pdf_path)
+        try:
+            return problems + _check_contents_list(doc, report, pdf_path.name) + _check_qr(doc, report, pdf_path.name)
+        finally:
+            doc.close()
+    except PDF_ERRORS:
+        return [*problems, _damaged(folder, pdf_path)]
+
+
+def _damaged(folder: Path, path: Path) -> Problem:
+    """A PDF that does not open or read to its end: truncated in transit, or its bytes spoilt."""
+    rel = path.relative_to(folder).as_posix()
+    return Problem(ProblemKind.BAD_PDF, f"PDF 文件 {rel} 已损坏或不完整(可能传输中断),无法打开。" + RESEND, rel)
 
 
 def _check_pdfa(folder: Path, pdf_path: Path, report: Report) -> list[Problem]:
@@ -197,7 +342,11 @@ def _check_pdfa(folder: Path, pdf_path: Path, report: Report) -> list[Problem]:
     exactly when report.json says so."""
     problems = []
     for path in [pdf_path, *sorted((folder / DOCUMENTS).glob("*.pdf"))]:
-        declared, findings = check_file(path)
+        try:
+            declared, findings = check_file(path)
+        except PDF_ERRORS:
+            problems.append(_damaged(folder, path))
+            continue
         problems += [Problem(ProblemKind.PDFA, message, path.relative_to(folder).as_posix()) for message in findings]
         if path == pdf_path and report.pdfa is not None and declared != report.pdfa.declared:
             problems.append(Problem(ProblemKind.PDFA, f"{path.name} 的 PDF/A 声明与 {REPORT} 不符。" + RESEND, path.name))
@@ -283,7 +432,12 @@ def _check_qr(doc: pdfium.PdfDocument, report: Report, name: str) -> list[Proble
     problems = []
     for index, key in sorted(wanted.items()):
         # a page beyond the end is already reported as a page-count problem
-        found = read_page_codes(doc[index]) if index < len(doc) else []
+        page = doc[index] if 0 <= index < len(doc) else None
+        if page is not None and max(page.get_size()) > MAX_PAGE:  # rendering it could take gigabytes
+            problems.append(Problem(ProblemKind.QR, f"第 {index + 1} 页(PDF 页序)尺寸异常,不是本工具生成的页面。" + RESEND,
+                                    name))
+            continue
+        found = read_page_codes(page) if page is not None else []
         codes = [c for f in found if (c := qr.parse(f.text))]
         if not any(c.archive_no == archive_no and (c.form_key == key if key else c.page == 1) for c in codes):
             problems.append(Problem(ProblemKind.QR,

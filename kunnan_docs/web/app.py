@@ -57,7 +57,8 @@ from kunnan_docs.scan.filing import waiting_forms
 from kunnan_docs.staff import notices
 from kunnan_docs.staff.due import due_list
 from kunnan_docs.staff.due import write_xlsx as write_due_xlsx
-from kunnan_docs.staff.handover import choose, hand_over, make_zip
+from kunnan_docs.staff.handover import Handover, choose, hand_over, make_zip
+from kunnan_docs.staff.handover_log import HandoverRecord, Offer, past, standings
 from kunnan_docs.staff.progress import HEADERS as PROGRESS_HEADERS
 from kunnan_docs.staff.progress import OTHER_HEADERS, tally
 from kunnan_docs.staff.progress_sheet import chart, report_pdf
@@ -519,40 +520,89 @@ async def notices_print(request: Request, form: FormData) -> Response:
 
 # -- 移交 ----------------------------------------------------------------------------------------------
 
-async def handover_page(request: Request) -> Response:
-    desk = _desk(request)
-    district = request.query_params.get("district", "")
+@dataclass(frozen=True)
+class PastHandover:
+    """A past handover as the 移交 page lists it: its record, and its files' links when they are in the outbox."""
+
+    record: HandoverRecord
+    links: dict[str, str]  # zip, pdf, xlsx → path relative to the outbox; empty when the files are not there
+
+
+PAST_SHOWN = 50  # past handovers listed, newest first
+
+
+def _past(outbox: Path, history: list[HandoverRecord], district: str) -> list[PastHandover]:
+    shown = [h for h in reversed(history) if not district or h.district == district][:PAST_SHOWN]
+    listed = []
+    for handover in shown:
+        links = {"zip": handover.zip, "pdf": f"{handover.folder}/{HANDOVER_REGISTER}.pdf",
+                 "xlsx": f"{handover.folder}/{HANDOVER_REGISTER}.xlsx"}
+        inside = all(_readable(outbox, rel) for rel in links.values())  # a command-line one may be elsewhere
+        listed.append(PastHandover(handover, links if inside else {}))
+    return listed
+
+
+def _handover_view(desk: Desk, district: str, everything: bool) -> dict[str, Any]:
+    """The district's packages with their standing (by default only those not handed over or changed since) and
+    their verdicts, and the past handovers. Reads and verifies files: run off the event loop."""
     all_packages = published(desk.outbox)
     districts = sorted({p.case.get("district") or "" for p in all_packages} - {""})
-    rows: list[tuple[Published, list[Problem]]] = []
+    history = past(desk.outbox)
+    rows: list[tuple[Offer, list[Problem]]] = []
+    hidden = 0
     if district in districts:
-        chosen = choose(all_packages, district, None)
-        checks = await asyncio.to_thread(desk.verified.check, [p.folder for p in chosen])
-        rows = list(zip(chosen, checks, strict=True))
-    return page(request, "handover.html", districts=districts, district=district, rows=rows, done=None)
+        found = standings(choose(all_packages, district, None), history)
+        shown = found if everything else [o for o in found if o.offered]
+        hidden = len(found) - len(shown)
+        rows = list(zip(shown, desk.verified.check([o.package.folder for o in shown]), strict=True))
+    return {"districts": districts, "district": district, "rows": rows, "hidden": hidden, "everything": everything,
+            "past": _past(desk.outbox, history, district if district in districts else "")}
+
+
+async def handover_page(request: Request) -> Response:
+    district = request.query_params.get("district", "")
+    view = await asyncio.to_thread(_handover_view, _desk(request), district, request.query_params.get("all") == "1")
+    return page(request, "handover.html", done=None, **view)
+
+
+def _make_handover(desk: Desk, district: str, cases: list[str], user: str) -> tuple[Handover, Path]:
+    """The ticked packages, 待签章 ones included: ticking one is the clerk's explicit choice, and the register
+    marks it 否（待签章）."""
+    offers = standings(choose(published(desk.outbox), district, cases), past(desk.outbox))
+    today = date.today()
+    target = _unused(desk.outbox / HANDOVERS / f"{safe_name(district)}-{today.isoformat()}")
+    return hand_over(desk.outbox, offers, district, target, today, allow_unsigned=True, by=user), target
 
 
 @state_changing
 async def handover_make(request: Request, form: FormData) -> Response:
     desk = _desk(request)
+    user = _session(request).user or "-"
     district = str(form.get("district", ""))
     cases = [str(c) for c in form.getlist("cases")]
     if not cases:
         return problem(request, "没有选中任何案卷。请勾选要移交的案卷后再点“生成移交”。")
-    today = date.today()
-    root = desk.outbox / HANDOVERS
-    target = _unused(root / f"{safe_name(district)}-{today.isoformat()}")
     try:
-        result = await asyncio.to_thread(hand_over, desk.outbox, district, cases, target, today)
+        result, target = await asyncio.to_thread(_make_handover, desk, district, cases, user)
     except KunnanError as exc:
         audit(desk.state, _user(request), "移交被拒", district=district, cases=cases, reason=str(exc))
         return problem(request, str(exc))
-    audit(desk.state, _session(request).user or "-", "移交", district=district, folder=target.name,
-          cases=[p.archive_no for p in result.packages])
+    audit(desk.state, user, "移交", district=district, folder=target.name, cases=[p.archive_no for p in result.packages])
     rel = target.relative_to(desk.outbox).as_posix()
-    done = {"zip": f"{HANDOVERS}/{result.zip.name}", "pdf": f"{rel}/{HANDOVER_REGISTER}.pdf", "xlsx": f"{rel}/{HANDOVER_REGISTER}.xlsx",
-            "packages": result.packages, "pages": result.pages}
-    return page(request, "handover.html", districts=[], district=district, rows=[], done=done)
+    done = {"zip": f"{HANDOVERS}/{result.zip.name}", "pdf": f"{rel}/{HANDOVER_REGISTER}.pdf",
+            "xlsx": f"{rel}/{HANDOVER_REGISTER}.xlsx", "offers": result.offers, "pages": result.pages}
+    past_handovers = await asyncio.to_thread(lambda: _past(desk.outbox, past(desk.outbox), district))
+    return page(request, "handover.html", districts=[], district=district, rows=[], hidden=0, everything=False,
+                done=done, past=past_handovers)
+
+
+def _readable(outbox: Path, rel: str) -> bool:
+    """Whether the download route would serve this file (inside the outbox, no link on the way)."""
+    handle = open_inside(outbox, rel)
+    if handle is None:
+        return False
+    handle.close()
+    return True
 
 
 def _unused(path: Path) -> Path:
