@@ -29,6 +29,7 @@ from kunnan_docs.core.labels import ItemState, Outcome
 from kunnan_docs.core.zh import pinyin_key, zh_date
 from kunnan_docs.errors import UsageError
 from kunnan_docs.forms.fonts import register
+from kunnan_docs.forms.qr import form_label
 from kunnan_docs.forms.typeset import (
     CELL_STYLE,
     EDGE,
@@ -51,7 +52,6 @@ from kunnan_docs.package.layout import (
 from kunnan_docs.package.nolinks import files_below, open_below
 from kunnan_docs.package.outbox import Published
 from kunnan_docs.package.verify import verify_folders
-from kunnan_docs.scan.filing import form_label
 from kunnan_docs.staff.handover_log import Handed, HandoverRecord, Offer, Standing, manifest_digest, record, version
 from kunnan_docs.staff.xlsx import ZH_DATE_FORMAT, new_workbook, write_table
 
