@@ -1,0 +1,357 @@
+"""The identity index of an outbox, and the check every door runs before a case may be published.
+
+For each current package: its archive number, its family key (core.identity: a keyed hash of the ID number)
+and whether it is active (its listing's kind and notice date). Derived from the packages themselves — the
+listing of report.json and the ID number in input/ — so it can always be rebuilt; a cache in
+OUTBOX/.kunnan/identity-index.json, keyed by each package's report.json stat (written once per publish, never
+in place), makes a check at 10,000 packages a directory listing and a stat per package. The cache is replaced
+atomically and is only ever a shortcut: missing, stale, damaged or made with another key, it is rebuilt.
+
+The key of the family hashes is OUTBOX/.kunnan/identity.key (owner-only, made on first use). Lost, a new one is
+made and the index rebuilt from the packages; nothing else depends on it. An outbox where it cannot be written
+(read-only share) is checked with a key that lives as long as the process.
+
+Readers only: this module reads packages through layout, never the builder.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kunnan_docs.core.casefile import Case, parse_case_json, read_case_bytes
+from kunnan_docs.core.findings import Finding, Severity, title_of
+from kunnan_docs.core.identity import Correction, archive_key, family_key, is_active
+from kunnan_docs.errors import BadPackage, CaseRejected, ConfigError
+from kunnan_docs.package.layout import (
+    AREAS,
+    IDENTITY_INDEX,
+    IDENTITY_KEY,
+    INPUT_DIR,
+    REPORT,
+    STATE_DIR,
+    Corrected,
+    read_listing,
+    read_report,
+)
+from kunnan_docs.privacy import mask_number, mask_text
+
+CACHE_VERSION = 1
+_KEY_HEX = 64  # 32 random bytes, written as hex
+_KEY_WAIT = 2.0  # seconds to wait for another process that is writing the key file right now
+_LEFTOVER_AGE = 600  # seconds: a cache's temporary file this old was left by a killed writer
+_PROCESS_KEY = secrets.token_bytes(32)  # for an outbox whose key file cannot be written
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One file known to the index: a current package, or a case checked earlier in the same run."""
+
+    archive_no: str
+    family: str | None  # None: the ID number could not be read (a package from before input/ was kept)
+    active: bool
+    name: str
+    id_masked: str
+    folder: str | None = None  # the package folder; None for a case of this run (validate, import) not yet published
+    origin: str = ""  # for such a case: where it is (a file, a sheet row), for the message
+
+    @property
+    def key(self) -> str:
+        return archive_key(self.archive_no)
+
+
+class Index:
+    """The files of an outbox by archive number and by person, and the checks against them."""
+
+    def __init__(self, entries: list[Entry], secret: bytes) -> None:
+        self._secret = secret
+        self._by_archive: dict[str, list[Entry]] = {}
+        self._by_family: dict[str, list[Entry]] = {}
+        for entry in entries:
+            self._add(entry)
+
+    def _add(self, entry: Entry) -> None:
+        self._by_archive.setdefault(entry.key, []).append(entry)
+        if entry.family:
+            self._by_family.setdefault(entry.family, []).append(entry)
+
+    @property
+    def entries(self) -> list[Entry]:
+        return [e for same in self._by_archive.values() for e in same]
+
+    def family(self, case: Case) -> str | None:
+        number = case.worker.get("id_number")
+        return family_key(number, self._secret) if isinstance(number, str) and number.strip() else None
+
+    def families(self) -> dict[str, str]:
+        """Family key by package folder, for lists that count people rather than packages."""
+        return {e.folder: e.family for e in self.entries if e.folder is not None and e.family}
+
+    def current(self, archive_no: str) -> Entry | None:
+        """The published package of this archive number (case-folded), the one spelled alike first."""
+        same = [e for e in self._by_archive.get(archive_key(archive_no), []) if e.folder is not None]
+        return next((e for e in same if e.archive_no == archive_no), same[0] if same else None)
+
+    def admit(self, case: Case, origin: str) -> None:
+        """Count a case that passed the check as known, so that later cases of the same run are checked against it."""
+        self._add(_entry_of(case, self.family(case), None, origin))
+
+    def refusal(self, case: Case, correction: Correction | None = None) -> Finding | None:
+        """Why this case may not be published over this outbox, or None."""
+        return next((f for f in self.check(case, correction) if f.severity is Severity.ERROR), None)
+
+    def check(self, case: Case, correction: Correction | None = None) -> list[Finding]:
+        """The identity findings of a case: errors that refuse it, and a warning when its archive number is
+        spelled otherwise than the published one (which it then is)."""
+        number, key, family = case.archive_no, archive_key(case.archive_no), self.family(case)
+        same = self._by_archive.get(key, [])
+        found: list[Finding] = []
+        if correction is not None and not any(e.folder is not None for e in same):
+            found.append(_error("ID-CORRECTION-NONE", "/archive_no",
+                                f"档案号 {number} 还没有已发布的案卷,无可更正。新建档案请直接提交,不要作为更正。"))
+        if correction is None:
+            found += _family_change(number, family, case.worker.get("name"), same)
+        if is_active(case.kind, case.exit.get("notice", {}).get("date")):
+            found += self._second_file(case, key, family, same)
+        current = self.current(number)
+        if current is not None and current.archive_no != number:
+            found.append(Finding("ID-ARCHIVE-SPELLING", Severity.WARNING, "/archive_no",
+                                 f"档案号 {number} 与已发布的 {current.archive_no} 只差大小写或首尾空格,是同一个档案号,"
+                                 f"按 {current.archive_no} 成卷。请以后写作 {current.archive_no}。"))
+        return found
+
+    def _second_file(self, case: Case, key: str, family: str | None, same: list[Entry]) -> list[Finding]:
+        """One person, one active file: an active case may not open a second one (keeping one that is already
+        active, as in an outbox that holds duplicates from before this check, is no second one)."""
+        found = []
+        previous = case.data.get("previous_archive_no")
+        if isinstance(previous, str) and archive_key(previous) != key:
+            still = [e for e in self._by_archive.get(archive_key(previous), []) if e.active]
+            if still:
+                found.append(_error("ID-PREVIOUS-ACTIVE", "/previous_archive_no",
+                                    f"原档案号 {still[0].archive_no} 的档案仍在档(建档中或脱困办理中,未发出书面通知,"
+                                    "也未注销)。返困重新建档须在原档案脱困或注销之后;若仍是同一次困难,"
+                                    f"请在档案 {still[0].archive_no} 上继续办理,不要另建。"))
+        if family is None or any(e.active and e.family == family for e in same):
+            return found
+        others = sorted((e for e in self._by_family.get(family, []) if e.active and e.key != key),
+                        key=lambda e: e.key)
+        if others:
+            files = "、".join(f"{e.archive_no}({e.name}{_where(e)})" for e in others)
+            masked = mask_number(str(case.worker.get("id_number", "")))
+            found.append(_error("ID-PERSON-ACTIVE", "/worker/id_number",
+                                f"身份证号 {masked} 的职工已有在档的档案 {files}。同一人只能有一份在档档案"
+                                f"(建档中或脱困办理中):若是同一户,请在档案 {others[0].archive_no} 上继续办理,"
+                                "不要另建档案;若那一份是重复建档,请先把它注销(注销原因“重复建档”)。"
+                                "脱困或注销之后返困的,重新建档时在“原档案号”中填写原档案号。"))
+        return found
+
+
+def _family_change(number: str, family: str | None, name: Any, same: list[Entry]) -> list[Finding]:
+    """Without a correction, an archive number keeps its family and its worker's name."""
+    other = next((e for e in same if e.family and family and e.family != family), None)
+    if other is not None:
+        shown = other.archive_no if other.archive_no == number else f"{other.archive_no}(与 {number} 只差大小写)"
+        return [_error("ID-ARCHIVE-FAMILY", "/archive_no",
+                       f"档案号 {shown} 已是另一户(身份证号 {other.id_masked}{_where(other)})的档案。"
+                       "若是另一户,请换一个档案号;若是更正本户的身份证号或姓名,请在工作台该案卷页点“更正”。")]
+    renamed = next((e for e in same if e.family == family and isinstance(name, str)
+                    and e.name.strip() != name.strip()), None)
+    if renamed is not None:
+        return [_error("ID-NAME-CHANGED", "/worker/name",
+                       f"档案号 {renamed.archive_no} {_known_as(renamed)}中职工姓名是“{renamed.name}”,本次是“{name}”。"
+                       "姓名不随重新提交改动:若是更正本户的姓名,请在工作台该案卷页点“更正”;"
+                       "若是另一户,请换一个档案号。")]
+    return []
+
+
+def _known_as(entry: Entry) -> str:
+    return "已发布的案卷" if entry.folder is not None else entry.origin
+
+
+def _where(entry: Entry) -> str:
+    return f",见{entry.origin}" if entry.origin else ""
+
+
+def _error(code: str, pointer: str, message: str) -> Finding:
+    return Finding(code, Severity.ERROR, pointer, message)
+
+
+def _entry_of(case: Case, family: str | None, folder: str | None, origin: str = "") -> Entry:
+    return Entry(case.archive_no, family, is_active(case.kind, case.exit.get("notice", {}).get("date")),
+                 str(case.worker.get("name", "")), mask_number(str(case.worker.get("id_number", ""))), folder, origin)
+
+
+# -- the outbox's key and the cached index ------------------------------------------------------------
+
+def _key(outbox: Path) -> tuple[bytes, bool]:
+    """The outbox's key, made on first use; (key, whether it is kept in the outbox)."""
+    path = outbox / STATE_DIR / IDENTITY_KEY
+    try:
+        path.parent.mkdir(mode=0o700, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _read_key(path), True
+    except OSError:
+        return _PROCESS_KEY, False  # a read-only outbox: checked, nothing kept
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(secrets.token_hex(_KEY_HEX // 2) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    return _read_key(path), True
+
+
+def _read_key(path: Path) -> bytes:
+    deadline = time.monotonic() + _KEY_WAIT
+    while True:
+        text = path.read_text(encoding="ascii", errors="replace").strip()
+        if len(text) == _KEY_HEX and all(c in "0123456789abcdef" for c in text):
+            return bytes.fromhex(text)
+        if time.monotonic() > deadline:  # not someone writing it right now: spoilt
+            raise ConfigError(f"身份密钥文件 {path} 已损坏。请删除该文件后重新运行:会自动生成新密钥,"
+                              "并从各案卷重建身份索引,不影响已发布的案卷。")
+        time.sleep(0.05)
+
+
+def load(outbox: Path | None) -> Index:
+    """The outbox's identity index, brought up to date with its packages (read only where the cache is stale);
+    for no outbox, an empty one (to check the cases of one run against each other)."""
+    if outbox is None or not outbox.is_dir():
+        return Index([], _PROCESS_KEY)
+    secret, kept = _key(outbox)
+    tag = hmac.new(secret, b"kunnan-identity-index", "sha256").hexdigest()[:16]
+    cache_path = outbox / STATE_DIR / IDENTITY_INDEX
+    cached = _read_cache(cache_path, tag) if kept else {}
+    rows: dict[str, dict[str, Any]] = {}
+    for name, stamp in _packages(outbox):
+        row = cached.get(name)
+        rows[name] = row if row is not None and row["stat"] == stamp else _derive(outbox / name, stamp, secret)
+    if kept and rows != cached:
+        _write_cache(cache_path, {"version": CACHE_VERSION, "key": tag, "packages": rows})
+    return Index([Entry(**{k: v for k, v in row.items() if k != "stat"}, folder=name)
+                  for name, row in sorted(rows.items()) if "archive_no" in row], secret)
+
+
+def refusal(outbox: Path, case: Case, correction: Correction | None = None) -> Finding | None:
+    """Why this case may not be published into this outbox (another family's archive number, a person's second
+    active file, a refiling over an active file, a correction of nothing), or None. Every door calls this, the
+    pipeline last of all right before it publishes."""
+    return load(outbox).refusal(case, correction)
+
+
+def _packages(outbox: Path) -> Iterator[tuple[str, list[int] | None]]:
+    """Each current package folder's name and its report.json stat (None when it has none)."""
+    with os.scandir(outbox) as entries:
+        names = [e.name for e in entries if not e.name.startswith(".") and e.name not in AREAS and e.is_dir()]
+    for name in names:
+        try:
+            st = os.stat(os.path.join(outbox, name, REPORT))
+        except OSError:
+            yield name, None
+            continue
+        yield name, [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
+def _derive(folder: Path, stamp: list[int] | None, secret: bytes) -> dict[str, Any]:
+    """A package's row, read from its listing and input/; a package without a readable listing is kept as its
+    stat alone (not a file the checks can compare with), so that it is not read again until it changes."""
+    try:
+        listing = read_listing(folder)
+    except BadPackage:
+        return {"stat": stamp}
+    case = listing.case
+    data = input_case(folder)
+    number = (data or {}).get("worker", {}).get("id_number")
+    return {"stat": stamp, "archive_no": listing.archive_no,
+            "family": family_key(number, secret) if isinstance(number, str) and number.strip() else None,
+            "active": is_active(listing.kind, case.get("notice_date")), "name": str(case.get("worker_name") or ""),
+            "id_masked": str(case.get("id_number_masked") or "")}
+
+
+def input_case(folder: Path) -> dict[str, Any] | None:
+    """The case file a package was built from (the one *.json in its input/), or None."""
+    try:
+        found = [p for p in (folder / INPUT_DIR).iterdir() if p.suffix.lower() == ".json" and p.is_file()]
+        if len(found) != 1:
+            return None
+        data = parse_case_json(read_case_bytes(found[0]), found[0].name)
+    except (OSError, CaseRejected):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("worker"), dict) else None
+
+
+def _read_cache(path: Path, tag: str) -> dict[str, dict[str, Any]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("version") != CACHE_VERSION or data.get("key") != tag \
+            or not isinstance(data.get("packages"), dict):
+        return {}
+    return data["packages"]
+
+
+def _write_cache(path: Path, data: dict[str, Any]) -> None:
+    """Replace the cache atomically (a kill leaves the old one or the new one); failing to is no error."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except OSError:
+        temporary.unlink(missing_ok=True)
+        return
+    _sweep(path)
+
+
+def _sweep(path: Path) -> None:
+    """Remove temporary files that writers killed mid-write left behind."""
+    now = time.time()
+    for leftover in path.parent.glob(f".{path.name}.*"):
+        try:
+            if now - leftover.stat().st_mtime > _LEFTOVER_AGE:
+                leftover.unlink()
+        except OSError:
+            continue
+
+
+# -- corrections ----------------------------------------------------------------------------------------
+
+def corrections(outbox: Path, index: Index, case: Case, correction: Correction | None) -> tuple[Corrected, ...]:
+    """The corrections the case's package records: those of the current package, and this one (the titles of the
+    fields it changes against the case the current package was built from, never their values)."""
+    current = index.current(case.archive_no)
+    earlier: tuple[Corrected, ...] = ()
+    old: dict[str, Any] = {}
+    if current is not None and current.folder is not None:
+        folder = outbox / current.folder
+        try:
+            earlier = read_report(folder).corrections
+        except BadPackage:
+            earlier = ()
+        old = input_case(folder) or {}
+    if correction is None:
+        return earlier
+    fields = tuple(dict.fromkeys(title_of(p) for p in changed(old, case.data)))
+    return (*earlier, Corrected(correction.date.isoformat(), mask_text(correction.by), mask_text(correction.reason),
+                                fields))
+
+
+def changed(old: Any, new: Any, pointer: str = "") -> Iterator[str]:
+    """JSON pointers where two case files differ: the deepest object key that differs; a list as a whole."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in [*new, *(k for k in old if k not in new)]:
+            if old.get(key) != new.get(key):
+                yield from changed(old.get(key), new.get(key), f"{pointer}/{key}")
+    elif old != new:
+        yield pointer
