@@ -7,9 +7,12 @@ import math
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import NamedTuple
 
 from kunnan_docs.core.zh import pinyin_key
+from kunnan_docs.package import identity
 from kunnan_docs.package.outbox import Published, published
+from kunnan_docs.staff.duplicates import people
 
 TARGET_LEVEL = "全国级"  # the notice's targets count these families
 TARGETS = {2019: 0.60, 2020: 1.00}
@@ -38,6 +41,12 @@ class DistrictTally:
         return [self.district, self.level, self.filed, self.exited, f"{self.rate:.0%}"]
 
 
+class Progress(NamedTuple):
+    lines: list[DistrictTally]  # 全国级, per district, then the total
+    others: list[DistrictTally]  # every other archive level, per district and level
+    folded: int  # people with more than one active file (重复建档), each counted once
+
+
 def _counts(pkg: Published, as_of: date | None) -> tuple[bool, bool]:
     """Filed and exited as of the cut-off date (every package counts when there is none)."""
     c = pkg.case
@@ -47,12 +56,26 @@ def _counts(pkg: Published, as_of: date | None) -> tuple[bool, bool]:
     return filed, filed and exited
 
 
-def _by_district(packages: list[Published], as_of: date | None, level: str | None) -> list[DistrictTally]:
+def _families(packages: list[Published], families: dict[str, str],
+              as_of: date | None) -> tuple[list[tuple[Published, bool]], int]:
+    """Each person filed by the cut-off once: the file that places them (their earliest file still active then,
+    else their latest) and whether they have exited (no file active then); and how many held several active
+    files (duplicates folded)."""
+    found, folded = [], 0
+    for group in people(packages, families):
+        filed = [p for p in group if _counts(p, as_of)[0]]
+        active = [p for p in filed if not _counts(p, as_of)[1]]
+        folded += len(active) > 1
+        if filed:
+            found.append((active[0] if active else filed[-1], not active))
+    return found, folded
+
+
+def _by_district(families: list[tuple[Published, bool]], level: str | None) -> list[DistrictTally]:
     lines: dict[tuple[str, str], DistrictTally] = {}
-    for pkg in packages:
-        filed, exited = _counts(pkg, as_of)
+    for pkg, exited in families:
         pkg_level = pkg.case.get("level") or "（未填）"
-        if not filed or (level is not None and pkg_level != level) or (level is None and pkg_level == TARGET_LEVEL):
+        if (level is not None and pkg_level != level) or (level is None and pkg_level == TARGET_LEVEL):
             continue
         district = pkg.case.get("district") or "（未填）"
         line = lines.setdefault((district, pkg_level), DistrictTally(district, 0, 0, pkg_level))
@@ -61,12 +84,15 @@ def _by_district(packages: list[Published], as_of: date | None, level: str | Non
     return sorted(lines.values(), key=lambda x: (pinyin_key(x.district), pinyin_key(x.level)))
 
 
-def tally(outbox: Path, as_of: date | None = None) -> tuple[list[DistrictTally], list[DistrictTally]]:
-    """全国级 families per district, then the total: a family with a current package is filed; one whose
-    package is an exit case (退档通知 on or before the cut-off) has exited. Second, the families of every other
-    archive level, per district and level (the targets do not apply). The outbox is read once for both."""
-    packages = published(outbox)
-    lines = _by_district(packages, as_of, TARGET_LEVEL)
+def tally(outbox: Path, as_of: date | None = None) -> Progress:
+    """全国级 families per district, then the total: a person with a current package is filed; one whose
+    files have all exited (退档通知 on or before the cut-off) has exited. Second, the families of every other
+    archive level, per district and level (the targets do not apply). People are counted, not packages: a
+    person's several files (a refiling, or 重复建档 folded and counted in `folded`) count once. The outbox is
+    read once for both."""
+    families, folded = _families(published(outbox), identity.load(outbox).families(), as_of)
+    lines = _by_district(families, TARGET_LEVEL)
     if lines:
         lines.append(DistrictTally(TOTAL, sum(x.filed for x in lines), sum(x.exited for x in lines)))
-    return lines, _by_district(packages, as_of, None)
+    return Progress(lines, _by_district(families, None), folded)
+

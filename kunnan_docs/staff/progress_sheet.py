@@ -45,7 +45,9 @@ def chart(lines: list[DistrictTally]) -> Drawing:
     return d
 
 
-def report_pdf(lines: list[DistrictTally], as_of: date | None = None, others: list[DistrictTally] | None = None) -> bytes:
+def report_pdf(lines: list[DistrictTally], as_of: date | None = None, others: list[DistrictTally] | None = None,
+               note: str = "") -> bytes:
+    """`note`: said under the tables (duplicates.folded_note)."""
     st = styles()
     cut_off = as_of or date.today()
     story: list[object] = [
@@ -59,4 +61,6 @@ def report_pdf(lines: list[DistrictTally], as_of: date | None = None, others: li
         story += [Spacer(1, 6 * mm), Para("其他层级建档户（不计入上述目标）", st["subtitle"]),
                   grid([cells(OTHER_HEADERS, st["label"]), *(cells(x.other_row(), st["value"]) for x in others)],
                        [50, 30, 26, 26, 26], header=True)]
+    if note:
+        story += [Spacer(1, 4 * mm), Para(note, st["subtitle"])]
     return document(story, "解困脱困进度")

@@ -44,6 +44,7 @@ from kunnan_docs.scan.filing import waiting_forms
 from kunnan_docs.staff import notices
 from kunnan_docs.staff.due import due_list
 from kunnan_docs.staff.due import write_xlsx as write_due_xlsx
+from kunnan_docs.staff.duplicates import duplicates, folded_note
 from kunnan_docs.staff.handover import choose, hand_over, make_zip
 from kunnan_docs.staff.progress import HEADERS as PROGRESS_HEADERS
 from kunnan_docs.staff.progress import OTHER_HEADERS, tally
@@ -265,18 +266,18 @@ def _date(text: str | None, default: date | None = None) -> date | None:
 
 async def due(request: Request) -> Response:
     as_of = _date(request.query_params.get("as_of"), date.today()) or date.today()
-    items = due_list(_desk(request).outbox, as_of)
+    items, folded = due_list(_desk(request).outbox, as_of)
     groups: dict[str, list[Any]] = {}
     for item in items:
         groups.setdefault(item.contact, []).append(item)
     return page(request, "due.html", as_of=as_of, groups=groups, total=len(items),
-                overdue=sum(d.overdue for d in items))
+                overdue=sum(d.overdue for d in items), folded=folded_note(folded))
 
 
 async def due_xlsx(request: Request) -> Response:
     as_of = _date(request.query_params.get("as_of"), date.today()) or date.today()
     buf = io.BytesIO()
-    write_due_xlsx(due_list(_desk(request).outbox, as_of, reach=True), as_of, buf)
+    write_due_xlsx(due_list(_desk(request).outbox, as_of, reach=True).items, as_of, buf)
     return Response(buf.getvalue(), media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers=_attachment(f"到期提醒-{as_of.isoformat()}.xlsx"))
 
@@ -356,17 +357,25 @@ def _unused(path: Path) -> Path:
 
 async def progress(request: Request) -> Response:
     as_of = _date(request.query_params.get("as_of"), date.today()) or date.today()
-    lines, others = tally(_desk(request).outbox, as_of)
+    lines, others, folded = tally(_desk(request).outbox, as_of)
     svg = renderSVG.drawToString(chart(lines)).split("?>", 1)[-1].split("'>", 1)[-1] if lines else ""
     return page(request, "progress.html", as_of=as_of, headers=PROGRESS_HEADERS, rows=[x.row() for x in lines],
-                other_headers=OTHER_HEADERS, others=[x.other_row() for x in others], svg=svg)
+                other_headers=OTHER_HEADERS, others=[x.other_row() for x in others], svg=svg,
+                folded=folded_note(folded))
 
 
 async def progress_pdf(request: Request) -> Response:
     as_of = _date(request.query_params.get("as_of"), date.today()) or date.today()
-    lines, others = tally(_desk(request).outbox, as_of)
-    pdf = report_pdf(lines, as_of, others)
+    lines, others, folded = tally(_desk(request).outbox, as_of)
+    pdf = report_pdf(lines, as_of, others, folded_note(folded))
     return Response(pdf, media_type="application/pdf", headers=_attachment(f"解困脱困进度-{as_of.isoformat()}.pdf"))
+
+
+# -- 重复建档 ------------------------------------------------------------------------------------------
+
+def duplicates_page(request: Request) -> Response:
+    """Plain def: Starlette runs it in its thread pool, off the event loop, while it reads the outbox."""
+    return page(request, "duplicates.html", found=duplicates(_desk(request).outbox))
 
 
 async def home(request: Request) -> Response:
@@ -385,6 +394,7 @@ def create_app(desk: Desk) -> Starlette:
         Route("/notices", notices_page), Route("/notices", notices_print, methods=["POST"]),
         Route("/handover", handover_page), Route("/handover", handover_make, methods=["POST"]),
         Route("/progress", progress), Route("/progress.pdf", progress_pdf),
+        Route("/duplicates", duplicates_page),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=desk.hosts), Middleware(SessionGate)]
