@@ -2,14 +2,15 @@
 
 For each current package: its archive number, its family key (core.identity: a keyed hash of the ID number)
 and whether it is active (its listing's kind and notice date). Derived from the packages themselves — the
-listing of report.json and the ID number in input/ — so it can always be rebuilt; a cache in
-OUTBOX/.kunnan/identity-index.json, keyed by each package's report.json stat (written once per publish, never
-in place), makes a check at 10,000 packages a directory listing and a stat per package. The cache is replaced
-atomically and is only ever a shortcut: missing, stale, damaged or made with another key, it is rebuilt.
+listing of report.json and the ID number in input/ — so it can always be rebuilt, and kept in
+OUTBOX/.kunnan/identity.sqlite with each package's report.json stat (a publish writes a new one, never in place):
+a package is read again only when that changed, and nothing at all is looked at while the outbox folder itself
+is unchanged (every publish renames a folder into it). A check then costs two indexed look-ups. The database is
+only ever a copy: missing, damaged or made with another key, it is rebuilt; each refresh is one transaction.
 
 The key of the family hashes is OUTBOX/.kunnan/identity.key (owner-only, made on first use). Lost, a new one is
 made and the index rebuilt from the packages; nothing else depends on it. An outbox where it cannot be written
-(read-only share) is checked with a key that lives as long as the process.
+(read-only share) is checked with a key and an index that live as long as the process.
 
 Readers only: this module reads packages through layout, never the builder.
 """
@@ -17,9 +18,9 @@ Readers only: this module reads packages through layout, never the builder.
 from __future__ import annotations
 
 import hmac
-import json
 import os
 import secrets
+import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from kunnan_docs.core.identity import Correction, archive_key, family_key, is_ac
 from kunnan_docs.errors import BadPackage, CaseRejected, ConfigError
 from kunnan_docs.package.layout import (
     AREAS,
-    IDENTITY_INDEX,
+    IDENTITY_DB,
     IDENTITY_KEY,
     INPUT_DIR,
     REPORT,
@@ -43,10 +44,24 @@ from kunnan_docs.package.layout import (
 )
 from kunnan_docs.privacy import mask_number, mask_text
 
-CACHE_VERSION = 1
 _KEY_HEX = 64  # 32 random bytes, written as hex
 _KEY_WAIT = 2.0  # seconds to wait for another process that is writing the key file right now
-_LEFTOVER_AGE = 600  # seconds: a cache's temporary file this old was left by a killed writer
+_RACY_NS = 2_000_000_000  # coarser than any file system's timestamps (FAT: 2 s)
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS packages (  -- one row per current package folder; archive_no NULL: no readable listing
+    folder TEXT PRIMARY KEY,
+    stamp TEXT NOT NULL,               -- its report.json stat: inode, size, mtime, ctime
+    archive_no TEXT,
+    archive_key TEXT,                  -- core.identity.archive_key
+    family TEXT,                       -- core.identity.family_key of the ID number in input/; NULL if unknown
+    active INTEGER,
+    name TEXT,
+    id_masked TEXT
+);
+CREATE INDEX IF NOT EXISTS packages_archive ON packages(archive_key);
+CREATE INDEX IF NOT EXISTS packages_family ON packages(family);
+"""
 _PROCESS_KEY = secrets.token_bytes(32)  # for an outbox whose key file cannot be written
 
 
@@ -68,23 +83,28 @@ class Entry:
 
 
 class Index:
-    """The files of an outbox by archive number and by person, and the checks against them."""
+    """The files of an outbox by archive number and by person (from the index database), with the cases admitted
+    in this run, and the checks against them."""
 
-    def __init__(self, entries: list[Entry], secret: bytes) -> None:
+    def __init__(self, db: sqlite3.Connection, secret: bytes) -> None:
+        self._db = db
         self._secret = secret
-        self._by_archive: dict[str, list[Entry]] = {}
-        self._by_family: dict[str, list[Entry]] = {}
-        for entry in entries:
-            self._add(entry)
+        self._admitted: list[Entry] = []
 
-    def _add(self, entry: Entry) -> None:
-        self._by_archive.setdefault(entry.key, []).append(entry)
-        if entry.family:
-            self._by_family.setdefault(entry.family, []).append(entry)
+    def _rows(self, where: str = "", *args: object) -> list[Entry]:
+        rows = self._db.execute(f"SELECT archive_no, family, active, name, id_masked, folder FROM packages "
+                                f"WHERE archive_no IS NOT NULL {where} ORDER BY folder", args).fetchall()
+        return [Entry(a, f, bool(active), n, i, folder) for a, f, active, n, i, folder in rows]
+
+    def _same(self, key: str) -> list[Entry]:
+        return self._rows("AND archive_key = ?", key) + [e for e in self._admitted if e.key == key]
+
+    def _of_family(self, family: str) -> list[Entry]:
+        return self._rows("AND family = ?", family) + [e for e in self._admitted if e.family == family]
 
     @property
     def entries(self) -> list[Entry]:
-        return [e for same in self._by_archive.values() for e in same]
+        return self._rows() + self._admitted
 
     def family(self, case: Case) -> str | None:
         number = case.worker.get("id_number")
@@ -96,12 +116,12 @@ class Index:
 
     def current(self, archive_no: str) -> Entry | None:
         """The published package of this archive number (case-folded), the one spelled alike first."""
-        same = [e for e in self._by_archive.get(archive_key(archive_no), []) if e.folder is not None]
+        same = self._rows("AND archive_key = ?", archive_key(archive_no))
         return next((e for e in same if e.archive_no == archive_no), same[0] if same else None)
 
     def admit(self, case: Case, origin: str) -> None:
         """Count a case that passed the check as known, so that later cases of the same run are checked against it."""
-        self._add(_entry_of(case, self.family(case), None, origin))
+        self._admitted.append(_entry_of(case, self.family(case), None, origin))
 
     def refusal(self, case: Case, correction: Correction | None = None) -> Finding | None:
         """Why this case may not be published over this outbox, or None."""
@@ -111,7 +131,7 @@ class Index:
         """The identity findings of a case: errors that refuse it, and a warning when its archive number is
         spelled otherwise than the published one (which it then is)."""
         number, key, family = case.archive_no, archive_key(case.archive_no), self.family(case)
-        same = self._by_archive.get(key, [])
+        same = self._same(key)
         found: list[Finding] = []
         if correction is not None and not any(e.folder is not None for e in same):
             found.append(_error("ID-CORRECTION-NONE", "/archive_no",
@@ -133,7 +153,7 @@ class Index:
         found = []
         previous = case.data.get("previous_archive_no")
         if isinstance(previous, str) and archive_key(previous) != key:
-            still = [e for e in self._by_archive.get(archive_key(previous), []) if e.active]
+            still = [e for e in self._same(archive_key(previous)) if e.active]
             if still:
                 found.append(_error("ID-PREVIOUS-ACTIVE", "/previous_archive_no",
                                     f"原档案号 {still[0].archive_no} 的档案仍在档(建档中或脱困办理中,未发出书面通知,"
@@ -141,8 +161,7 @@ class Index:
                                     f"请在档案 {still[0].archive_no} 上继续办理,不要另建。"))
         if family is None or any(e.active and e.family == family for e in same):
             return found
-        others = sorted((e for e in self._by_family.get(family, []) if e.active and e.key != key),
-                        key=lambda e: e.key)
+        others = sorted((e for e in self._of_family(family) if e.active and e.key != key), key=lambda e: e.key)
         if others:
             files = "、".join(f"{e.archive_no}({e.name}{_where(e)})" for e in others)
             masked = mask_number(str(case.worker.get("id_number", "")))
@@ -158,9 +177,9 @@ def _family_change(number: str, family: str | None, name: Any, same: list[Entry]
     """Without a correction, an archive number keeps its family and its worker's name."""
     other = next((e for e in same if e.family and family and e.family != family), None)
     if other is not None:
-        shown = other.archive_no if other.archive_no == number else f"{other.archive_no}(与 {number} 只差大小写)"
+        shown = f"{other.archive_no} " if other.archive_no == number else f"{other.archive_no}(与 {number} 只差大小写)"
         return [_error("ID-ARCHIVE-FAMILY", "/archive_no",
-                       f"档案号 {shown} 已是另一户(身份证号 {other.id_masked}{_where(other)})的档案。"
+                       f"档案号 {shown}已是另一户(身份证号 {other.id_masked}{_where(other)})的档案。"
                        "若是另一户,请换一个档案号;若是更正本户的身份证号或姓名,请在工作台该案卷页点“更正”。")]
     renamed = next((e for e in same if e.family == family and isinstance(name, str)
                     and e.name.strip() != name.strip()), None)
@@ -221,22 +240,15 @@ def _read_key(path: Path) -> bytes:
 
 
 def load(outbox: Path | None) -> Index:
-    """The outbox's identity index, brought up to date with its packages (read only where the cache is stale);
-    for no outbox, an empty one (to check the cases of one run against each other)."""
-    if outbox is None or not outbox.is_dir():
-        return Index([], _PROCESS_KEY)
+    """The outbox's identity index, brought up to date with its packages (read only where they changed); for no
+    outbox, an empty one (to check the cases of one run against each other)."""
+    if outbox is None or not outbox.is_dir() or not any(_package_names(outbox)):
+        return Index(_open(None), _PROCESS_KEY)  # nothing to compare with: no key made, nothing written
     secret, kept = _key(outbox)
-    tag = hmac.new(secret, b"kunnan-identity-index", "sha256").hexdigest()[:16]
-    cache_path = outbox / STATE_DIR / IDENTITY_INDEX
-    cached = _read_cache(cache_path, tag) if kept else {}
-    rows: dict[str, dict[str, Any]] = {}
-    for name, stamp in _packages(outbox):
-        row = cached.get(name)
-        rows[name] = row if row is not None and row["stat"] == stamp else _derive(outbox / name, stamp, secret)
-    if kept and rows != cached:
-        _write_cache(cache_path, {"version": CACHE_VERSION, "key": tag, "packages": rows})
-    return Index([Entry(**{k: v for k, v in row.items() if k != "stat"}, folder=name)
-                  for name, row in sorted(rows.items()) if "archive_no" in row], secret)
+    path = outbox / STATE_DIR / IDENTITY_DB if kept else None
+    db = _open(path)
+    _refresh(db, path, outbox, secret)
+    return Index(db, secret)
 
 
 def refusal(outbox: Path, case: Case, correction: Correction | None = None) -> Finding | None:
@@ -246,33 +258,105 @@ def refusal(outbox: Path, case: Case, correction: Correction | None = None) -> F
     return load(outbox).refusal(case, correction)
 
 
-def _packages(outbox: Path) -> Iterator[tuple[str, list[int] | None]]:
-    """Each current package folder's name and its report.json stat (None when it has none)."""
-    with os.scandir(outbox) as entries:
-        names = [e.name for e in entries if not e.name.startswith(".") and e.name not in AREAS and e.is_dir()]
-    for name in names:
+def _open(path: Path | None) -> sqlite3.Connection:
+    """The index database (in memory for no path); a database that cannot be opened is started afresh: it is only
+    ever a copy of what the packages say."""
+    if path is not None:
+        fresh = not path.exists()
         try:
-            st = os.stat(os.path.join(outbox, name, REPORT))
-        except OSError:
-            yield name, None
-            continue
-        yield name, [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+            return _connect(path, fresh)
+        except sqlite3.OperationalError:
+            raise  # e.g. held by another process for longer than the timeout: not damaged
+        except sqlite3.DatabaseError:  # not a database (any more)
+            path.unlink()
+            return _connect(path, True)
+    return _connect(None, True)
 
 
-def _derive(folder: Path, stamp: list[int] | None, secret: bytes) -> dict[str, Any]:
+def _connect(path: Path | None, fresh: bool) -> sqlite3.Connection:
+    if fresh and path is not None:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))  # owner-only before the first byte is written
+    db = sqlite3.connect(":memory:" if path is None else path, timeout=30, isolation_level=None)
+    db.executescript(_SCHEMA)
+    return db
+
+
+def _refresh(db: sqlite3.Connection, path: Path | None, outbox: Path, secret: bytes) -> None:
+    """Bring the index up to date with the packages: nothing to do while the outbox folder is unchanged since the
+    last refresh (every publish renames a folder into or out of it); else each package whose report.json stat
+    changed is read again, in one transaction (a kill leaves the old index or the new one)."""
+    tag = hmac.new(secret, b"kunnan-identity-index", "sha256").hexdigest()[:16]
+    before = _stamp(outbox)
+    if before is not None and _meta(db, "outbox") == f"{tag} {before}":
+        return
+    db.execute("BEGIN IMMEDIATE")  # one refresh at a time; readers see the old index meanwhile
+    try:
+        if _meta(db, "key") != tag:  # made with another key: its family keys mean nothing now
+            db.execute("DELETE FROM packages")
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('key', ?)", (tag,))
+        known = dict(db.execute("SELECT folder, stamp FROM packages").fetchall())
+        current = dict(_packages(outbox))
+        db.executemany("DELETE FROM packages WHERE folder = ?", [(f,) for f in known.keys() - current.keys()])
+        db.executemany("INSERT OR REPLACE INTO packages VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                       [_derive(outbox / name, stamp, secret) for name, stamp in sorted(current.items())
+                        if known.get(name) != stamp])
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('outbox', ?)", (f"{tag} {before}",))
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    if before is not None and _racy(path, before):
+        db.execute("DELETE FROM meta WHERE name = 'outbox'")
+
+
+def _meta(db: sqlite3.Connection, name: str) -> str | None:
+    row = db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+    return row[0] if row else None
+
+
+def _stamp(path: Path | str) -> str | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return f"{st.st_ino} {st.st_size} {st.st_mtime_ns} {st.st_ctime_ns}"
+
+
+def _racy(path: Path | None, stamp: str) -> bool:
+    """A folder changed within the file system's timestamp granularity before the refresh may change again without
+    its time moving (as git's racy index entries): then the next check looks at the packages again. Both times come
+    from the outbox's file system (the database lives in it), so no other computer's clock matters."""
+    return path is None or os.stat(path).st_mtime_ns - int(stamp.split()[2]) < _RACY_NS
+
+
+def _package_names(outbox: Path) -> Iterator[str]:
+    """The current package folders' names, as the directory lists them (no stat)."""
+    with os.scandir(outbox) as entries:
+        for e in entries:
+            if not e.name.startswith(".") and e.name not in AREAS and e.is_dir():
+                yield e.name
+
+
+def _packages(outbox: Path) -> Iterator[tuple[str, str]]:
+    """Each current package folder's name and its report.json stat ("" when it has none)."""
+    root = os.fspath(outbox)
+    for name in _package_names(outbox):
+        yield name, _stamp(os.path.join(root, name, REPORT)) or ""  # plain strings: pathlib costs more than stat
+
+
+def _derive(folder: Path, stamp: str, secret: bytes) -> tuple[object, ...]:
     """A package's row, read from its listing and input/; a package without a readable listing is kept as its
-    stat alone (not a file the checks can compare with), so that it is not read again until it changes."""
+    stamp alone (no file the checks can compare with), so that it is not read again until it changes."""
     try:
         listing = read_listing(folder)
     except BadPackage:
-        return {"stat": stamp}
+        return folder.name, stamp, None, None, None, None, None, None
     case = listing.case
-    data = input_case(folder)
-    number = (data or {}).get("worker", {}).get("id_number")
-    return {"stat": stamp, "archive_no": listing.archive_no,
-            "family": family_key(number, secret) if isinstance(number, str) and number.strip() else None,
-            "active": is_active(listing.kind, case.get("notice_date")), "name": str(case.get("worker_name") or ""),
-            "id_masked": str(case.get("id_number_masked") or "")}
+    number = ((input_case(folder) or {}).get("worker") or {}).get("id_number")
+    family = family_key(number, secret) if isinstance(number, str) and number.strip() else None
+    return (folder.name, stamp, listing.archive_no, archive_key(listing.archive_no), family,
+            is_active(listing.kind, case.get("notice_date")), str(case.get("worker_name") or ""),
+            str(case.get("id_number_masked") or ""))
 
 
 def input_case(folder: Path) -> dict[str, Any] | None:
@@ -285,44 +369,6 @@ def input_case(folder: Path) -> dict[str, Any] | None:
     except (OSError, CaseRejected):
         return None
     return data if isinstance(data, dict) and isinstance(data.get("worker"), dict) else None
-
-
-def _read_cache(path: Path, tag: str) -> dict[str, dict[str, Any]]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict) or data.get("version") != CACHE_VERSION or data.get("key") != tag \
-            or not isinstance(data.get("packages"), dict):
-        return {}
-    return data["packages"]
-
-
-def _write_cache(path: Path, data: dict[str, Any]) -> None:
-    """Replace the cache atomically (a kill leaves the old one or the new one); failing to is no error."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    try:
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
-    except OSError:
-        temporary.unlink(missing_ok=True)
-        return
-    _sweep(path)
-
-
-def _sweep(path: Path) -> None:
-    """Remove temporary files that writers killed mid-write left behind."""
-    now = time.time()
-    for leftover in path.parent.glob(f".{path.name}.*"):
-        try:
-            if now - leftover.stat().st_mtime > _LEFTOVER_AGE:
-                leftover.unlink()
-        except OSError:
-            continue
 
 
 # -- corrections ----------------------------------------------------------------------------------------

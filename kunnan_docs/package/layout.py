@@ -16,7 +16,7 @@ hand-edited or truncated report.json becomes a clear Chinese message instead of 
       _历史版本/<档案号>/第N版/    earlier versions, moved aside on republishing
       _签章原件/<档案号>/          scanned signed originals of the printed forms (signed.py)
       .staging/                    folders being written; renamed into place when finished
-      .kunnan/                     the watcher's ledger and log; identity.key and identity-index.json (identity.py)
+      .kunnan/                     the watcher's ledger and log; identity.key and identity.sqlite (identity.py)
     <移交>/                        a handover: handover.json, 案卷/<档案号>/…, 移交清单.pdf|xlsx, manifest
 """
 
@@ -53,7 +53,7 @@ INPUT_PREFIX = "input:"  # manifests before input/ was kept listed the inputs' h
 STATE_DIR = ".kunnan"  # beside the packages in the outbox: the watcher's ledger and log
 LEDGER = "ledger.sqlite"
 IDENTITY_KEY = "identity.key"  # in STATE_DIR: the secret of the family keys (package/identity.py), owner-only
-IDENTITY_INDEX = "identity-index.json"  # in STATE_DIR: the identity index's cache, rebuilt from the packages
+IDENTITY_DB = "identity.sqlite"  # in STATE_DIR: the identity index (package/identity.py), rebuilt from the packages
 HANDOVER_MARKER = "handover.json"
 HANDOVER_PACKAGES = "案卷"
 HANDOVER_REGISTER = "移交清单"

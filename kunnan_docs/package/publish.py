@@ -56,7 +56,7 @@ def report(pkg: Package) -> Report:
         "documents": [document(form.stem, ext) for form, _, _ in pkg.forms for ext in ("pdf", "docx")],
         "pdfa": {"declared": not pkg.pdfa_problems, "problems": pkg.pdfa_problems},
         "case": case_summary(case),
-        "corrections": [asdict(c) for c in pkg.corrections],
+        "corrections": [asdict(c) | {"fields": list(c.fields)} for c in pkg.corrections],
     })
 
 
