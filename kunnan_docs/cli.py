@@ -79,8 +79,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         raise UsageError("没有找到任何案卷文件(*.json)。请检查给出的文件或文件夹。")
     calendar = _calendar(args)
     results = [validate_file(p, calendar) for p in files]
-    if (outbox := _checked_outbox(args.outbox)) is not None:
-        _check_identity(results, outbox)
+    _check_identity(results, _checked_outbox(args.outbox))
     if args.json:
         print(json.dumps([r.to_dict() for r in results], ensure_ascii=False, indent=2))
     else:
@@ -100,7 +99,7 @@ def _checked_outbox(given: str | None) -> Path | None:
     return Path(given)
 
 
-def _check_identity(results: list[Validation], outbox: Path) -> None:
+def _check_identity(results: list[Validation], outbox: Path | None) -> None:
     """One archive number, one family; one person, one active file: against the outbox and the cases before."""
     from kunnan_docs.package import identity
     index = identity.load(outbox)
