@@ -31,6 +31,7 @@ GOOD: dict[str, Any] = {
     "pdfa": {"declared": False, "problems": ["不符合:font not embedded"]}, "case": {"worker_name": "王淑芬"},
     "awaiting_signature": [{"no": 3, "form_key": "annex6", "title": "退档通知书", "date": "2019-10-08"}],
     "notes": ["第1项 入户调查表:第2页'入户调查人员签字'栏似为空白,请核对"],
+    "corrections": [{"date": "2019-11-02", "by": "张丽", "reason": "身份证号抄错一位", "fields": ["职工本人/身份证号"]}],
 }
 
 
@@ -50,6 +51,7 @@ def test_a_good_report_reads_typed_and_writes_back_unchanged() -> None:
     ("/pages/content", -1, "字段 pages/content"),
     ("/pages", [5, 2, 2], "字段 pages"),
     ("/pdfa/declared", "yes", "字段 pdfa/declared"),
+    ("/corrections/0/fields", "职工本人/身份证号", "字段 corrections/0/fields"),
     ("/checklist/1/status", "lost", "字段 checklist/1/status"),
     ("/checklist/0/documents/0/pages", [2, 1], "字段 checklist/0/documents/0/pages"),
     ("/checklist/0/documents/0", "入户调查表", "checklist/0/documents/0/应是一个对象"),
