@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from copies import distinct_id  # the bench scripts' folder is on the path when one runs
@@ -52,15 +54,18 @@ def make_outbox(work: Path, total: int) -> Path:
     return outbox
 
 
-def median_ms(action: object, before: object = None, runs: int = 5) -> float:
-    times = []
+def median_ms(action: Callable[[], object], before: Callable[[], object] | None = None,
+              runs: int = 5) -> tuple[float, float]:
+    """Median wall and CPU milliseconds (the CPU figure means something on a loaded machine too)."""
+    wall, cpu = [], []
     for _ in range(runs):
-        if callable(before):
+        if before is not None:
             before()
-        t = time.perf_counter()
-        action()  # type: ignore[operator]
-        times.append(time.perf_counter() - t)
-    return statistics.median(times) * 1000
+        t, c = time.perf_counter(), time.process_time()
+        action()
+        wall.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+    return statistics.median(wall) * 1000, statistics.median(cpu) * 1000
 
 
 def main() -> None:
@@ -89,8 +94,9 @@ def main() -> None:
         time.sleep(2.1)  # the outbox's last change is no longer within the file system's timestamp granularity
         identity.load(outbox)
         warm = median_ms(lambda: identity.refusal(outbox, case))
-        print(f"{args.packages} packages: index from nothing {cold:.0f} ms; a check, index current {warm:.1f} ms; "
-              f"a check after one package was republished {one:.1f} ms; database {database.stat().st_size / 1e6:.1f} MB")
+        print(f"{args.packages} packages, ms wall (CPU), load {os.getloadavg()[0]:.1f}: index from nothing "
+              f"{cold[0]:.0f} ({cold[1]:.0f}); a check, index current {warm[0]:.1f} ({warm[1]:.1f}); a check after one "
+              f"package was republished {one[0]:.0f} ({one[1]:.0f}); database {database.stat().st_size / 1e6:.1f} MB")
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)
