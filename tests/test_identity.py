@@ -367,6 +367,17 @@ def test_a_damaged_index_is_rebuilt(outbox: Path) -> None:
     assert entries(outbox) == first
 
 
+def test_an_outbox_where_the_index_cannot_be_kept_is_checked_all_the_same(outbox: Path) -> None:
+    li = as_case(archive_no=SECOND_NO, worker={"id_number": FILING_ID, "name": "李建华"})
+    database = outbox / STATE_DIR / IDENTITY_DB
+    database.unlink()
+    database.mkdir()  # cannot be opened as a database, nor replaced
+    assert identity.refusal(outbox, li) is not None
+    shutil.rmtree(outbox / STATE_DIR)
+    (outbox / STATE_DIR).write_text("")  # no key can be made: one for this process only, nothing written
+    assert identity.refusal(outbox, li) is not None and (outbox / STATE_DIR).read_text() == ""
+
+
 _WRITER = """
 import sqlite3
 import sys

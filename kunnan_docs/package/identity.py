@@ -17,11 +17,11 @@ Readers only: this module reads packages through layout, never the builder.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import os
 import secrets
 import sqlite3
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +45,6 @@ from kunnan_docs.package.layout import (
 from kunnan_docs.privacy import mask_number, mask_text
 
 _KEY_HEX = 64  # 32 random bytes, written as hex
-_KEY_WAIT = 2.0  # seconds to wait for another process that is writing the key file right now
 _RACY_NS = 2_000_000_000  # coarser than any file system's timestamps (FAT: 2 s)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -213,41 +212,58 @@ def _entry_of(case: Case, family: str | None, folder: str | None, origin: str = 
 def _key(outbox: Path) -> tuple[bytes, bool]:
     """The outbox's key, made on first use; (key, whether it is kept in the outbox)."""
     path = outbox / STATE_DIR / IDENTITY_KEY
-    try:
-        path.parent.mkdir(mode=0o700, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return _read_key(path), True
-    except OSError:
-        return _PROCESS_KEY, False  # a read-only outbox: checked, nothing kept
-    with os.fdopen(fd, "w", encoding="ascii") as f:
-        f.write(secrets.token_hex(_KEY_HEX // 2) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+    if not path.exists():
+        try:
+            _make_key(path)
+        except OSError:  # a read-only outbox, a full disk: checked all the same, nothing kept
+            if not path.exists():
+                return _PROCESS_KEY, False
     return _read_key(path), True
 
 
+def _make_key(path: Path) -> None:
+    """Write a new key aside, then link it into place: the key file is whole whenever it exists, and of two
+    processes making it at once, the first one's stays (the other reads it)."""
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(secrets.token_hex(_KEY_HEX // 2) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        with contextlib.suppress(FileExistsError):  # another process made it first: its key stays
+            os.link(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
 def _read_key(path: Path) -> bytes:
-    deadline = time.monotonic() + _KEY_WAIT
-    while True:
-        text = path.read_text(encoding="ascii", errors="replace").strip()
-        if len(text) == _KEY_HEX and all(c in "0123456789abcdef" for c in text):
-            return bytes.fromhex(text)
-        if time.monotonic() > deadline:  # not someone writing it right now: spoilt
-            raise ConfigError(f"身份密钥文件 {path} 已损坏。请删除该文件后重新运行:会自动生成新密钥,"
-                              "并从各案卷重建身份索引,不影响已发布的案卷。")
-        time.sleep(0.05)
+    text = path.read_text(encoding="ascii", errors="replace").strip()
+    if len(text) != _KEY_HEX or any(c not in "0123456789abcdef" for c in text):
+        raise ConfigError(f"身份密钥文件 {path} 已损坏。请删除该文件后重新运行:会自动生成新密钥,"
+                          "并从各案卷重建身份索引,不影响已发布的案卷。")
+    return bytes.fromhex(text)
 
 
 def load(outbox: Path | None) -> Index:
     """The outbox's identity index, brought up to date with its packages (read only where they changed); for no
-    outbox, an empty one (to check the cases of one run against each other)."""
+    outbox, an empty one (to check the cases of one run against each other). Where the index cannot be kept (a
+    full disk, a read-only folder, its database held by another process past the timeout), the check is made
+    all the same from an index in memory."""
     if outbox is None or not outbox.is_dir() or not any(_package_names(outbox)):
         return Index(_open(None), _PROCESS_KEY)  # nothing to compare with: no key made, nothing written
     secret, kept = _key(outbox)
-    path = outbox / STATE_DIR / IDENTITY_DB if kept else None
-    db = _open(path)
-    _refresh(db, path, outbox, secret)
+    if kept:
+        path = outbox / STATE_DIR / IDENTITY_DB
+        try:
+            db = _open(path)
+            _refresh(db, path, outbox, secret)
+            return Index(db, secret)
+        except (sqlite3.Error, OSError):
+            pass
+    db = _open(None)
+    _refresh(db, None, outbox, secret)
     return Index(db, secret)
 
 
