@@ -338,7 +338,8 @@ class Watcher:
         number (nor is one handed to a worker while its rebuild waits: `_take`), so two builders never race on one
         package; the loop goes on meanwhile, the rebuild being journaled."""
         building = self._building()
-        for line in self.scanner.rebuild({a for a in self.scanner.pending if archive_key(a) in building}):
+        busy = {r.archive_no for r in self.running.values() if r.archive_no}
+        for line in self.scanner.rebuild(busy | {a for a in self.scanner.pending if archive_key(a) in building}):
             log.info(line)
         waiting = building | {archive_key(a) for a in self.scanner.pending}
         for key in [k for k in self.deferred if k not in waiting]:
