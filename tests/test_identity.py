@@ -270,6 +270,24 @@ def test_progress_and_due_count_people_and_say_so(duplicated: Path, built_exampl
     assert "已合并重复建档 1 户" in capsys.readouterr().out
 
 
+def test_a_refiled_person_counts_once_and_not_as_exited(built_examples: Path, tmp_path: Path) -> None:
+    """王淑芬 exited in 2019 and was filed again in 2020: one family in difficulty, not one exited and one filed."""
+    outbox = tmp_path / "outbox"
+    for archive_no, template, filed in ((EXIT_NO, EXIT_NO, "2018-04-10"), ("CD510104-2020-0001", FILING_NO, "2020-06-01")):
+        (outbox / archive_no / "input").mkdir(parents=True)
+        report = json.loads((built_examples / template / "report.json").read_text(encoding="utf-8"))
+        report["archive_no"] = archive_no
+        report["case"] |= {"district": "成都市锦江区总工会", "level": "全国级", "filing_date": filed}
+        (outbox / archive_no / "report.json").write_text(json.dumps(report, ensure_ascii=False), encoding="utf-8")
+        (outbox / archive_no / "input" / "case.json").write_text(json.dumps({"worker": {"id_number": EXIT_ID}}))
+    before = tally(outbox, date(2019, 12, 31))  # before the refiling: exited
+    assert [(x.district, x.filed, x.exited) for x in before.lines] == [("成都市锦江区总工会", 1, 1), ("合计", 1, 1)]
+    later = tally(outbox, date(2025, 1, 1))
+    assert [(x.district, x.filed, x.exited) for x in later.lines] == [("成都市锦江区总工会", 1, 0), ("合计", 1, 0)]
+    assert later.folded == 0  # a refiling is no duplicate
+    assert duplicates(outbox) == []
+
+
 def test_the_desk_lists_duplicates(duplicated: Path) -> None:
     state = duplicated / STATE_DIR
     client = TestClient(create_app(Desk(duplicated, state, Users(state / "nobody"), local_user="测试员")),

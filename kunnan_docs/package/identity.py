@@ -120,7 +120,7 @@ class Index:
 
     def admit(self, case: Case, origin: str) -> None:
         """Count a case that passed the check as known, so that later cases of the same run are checked against it."""
-        self._admitted.append(_entry_of(case, self.family(case), None, origin))
+        self._admitted.append(_entry_of(case, self.family(case), origin))
 
     def refusal(self, case: Case, correction: Correction | None = None) -> Finding | None:
         """Why this case may not be published over this outbox, or None."""
@@ -202,12 +202,12 @@ def _error(code: str, pointer: str, message: str) -> Finding:
     return Finding(code, Severity.ERROR, pointer, message)
 
 
-def _entry_of(case: Case, family: str | None, folder: str | None, origin: str = "") -> Entry:
+def _entry_of(case: Case, family: str | None, origin: str) -> Entry:
     return Entry(case.archive_no, family, is_active(case.kind, case.exit.get("notice", {}).get("date")),
-                 str(case.worker.get("name", "")), mask_number(str(case.worker.get("id_number", ""))), folder, origin)
+                 str(case.worker.get("name", "")), mask_number(str(case.worker.get("id_number", ""))), None, origin)
 
 
-# -- the outbox's key and the cached index ------------------------------------------------------------
+# -- the outbox's key and the index database -----------------------------------------------------------
 
 def _key(outbox: Path) -> tuple[bytes, bool]:
     """The outbox's key, made on first use; (key, whether it is kept in the outbox)."""
