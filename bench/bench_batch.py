@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from copies import distinct_id  # the bench scripts' folder is on the path when one runs
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p.parent for p in (ROOT / "examples").glob("*/case.json"))
 KUNNAN = [sys.executable, "-m", "kunnan_docs"]
@@ -30,6 +32,7 @@ def make_cases(folder: Path, n: int) -> None:
         shutil.copytree(EXAMPLES[i % len(EXAMPLES)], target)
         data = json.loads((target / "case.json").read_text(encoding="utf-8"))
         data["archive_no"] = f"BENCH-{i:05d}"
+        data["worker"]["id_number"] = distinct_id(data["worker"]["id_number"], i)
         (target / "case.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
 
 

@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from copies import distinct_id  # the bench scripts' folder is on the path when one runs
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p.parent for p in (ROOT / "examples").glob("*/case.json"))
 KUNNAN = [sys.executable, "-m", "kunnan_docs"]
@@ -40,6 +42,7 @@ def real_packages(work: Path, n: int) -> Path:
         shutil.copytree(EXAMPLES[i % len(EXAMPLES)], target)
         data = json.loads((target / "case.json").read_text(encoding="utf-8"))
         data["archive_no"], data["district"] = f"REAL-{i:05d}", DISTRICT
+        data["worker"]["id_number"] = distinct_id(data["worker"]["id_number"], i)
         (target / "case.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     outbox = work / "outbox"
     subprocess.run([*KUNNAN, "build", str(cases), "-o", str(outbox)], check=False, stdout=subprocess.DEVNULL)
@@ -47,7 +50,8 @@ def real_packages(work: Path, n: int) -> Path:
 
 
 def fill(outbox: Path, total: int) -> None:
-    """Hard-linked copies of the genuine packages; report.json is replaced by a new file, never written through a link."""
+    """Hard-linked copies of the genuine packages; report.json and input/case.json (the family's ID number) are replaced
+    by new files, never written through a link."""
     templates = sorted(p for p in outbox.iterdir() if p.is_dir() and p.name.startswith("REAL-"))
     for i in range(total - len(templates)):
         source = templates[i % len(templates)]
@@ -65,6 +69,12 @@ def fill(outbox: Path, total: int) -> None:
         fresh = report_file.with_suffix(".new")
         fresh.write_text(json.dumps(report, ensure_ascii=False), encoding="utf-8")
         os.replace(fresh, report_file)
+        case_file = target / "input" / "case.json"  # a family of its own (progress and due count people)
+        case = json.loads(case_file.read_text(encoding="utf-8"))
+        case["worker"]["id_number"] = distinct_id(case["worker"]["id_number"], total + i)
+        fresh = case_file.with_suffix(".new")
+        fresh.write_text(json.dumps(case, ensure_ascii=False), encoding="utf-8")
+        os.replace(fresh, case_file)
 
 
 def ledger_rows(outbox: Path) -> None:

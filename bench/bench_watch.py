@@ -24,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from copies import distinct_id  # the bench scripts' folder is on the path when one runs
 from soak import rss_mb  # the bench scripts' folder is on the path when one runs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +39,7 @@ def copy_case(example: Path, target: Path, n: int) -> None:
     case_file = target / "case.json"
     data = json.loads(case_file.read_text(encoding="utf-8"))
     data["archive_no"] = f"BENCH-{n:05d}"
+    data["worker"]["id_number"] = distinct_id(data["worker"]["id_number"], n)
     case_file.unlink()  # the link is shared with the example: write a file of its own
     case_file.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
 

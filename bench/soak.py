@@ -28,6 +28,8 @@ import time
 import uuid
 from pathlib import Path
 
+from copies import distinct_id  # the bench scripts' folder is on the path when one runs
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from kunnan_docs.package.verify import verify_folder  # noqa: E402
@@ -56,6 +58,7 @@ class Dropper:
         example = EXAMPLES[i % len(EXAMPLES)]
         data = json.loads((example / "case.json").read_text(encoding="utf-8"))
         data["archive_no"] = f"SOAK-{i:05d}"
+        data["worker"]["id_number"] = distinct_id(data["worker"]["id_number"], i)
         return example, data
 
     def drop(self, i: int) -> None:

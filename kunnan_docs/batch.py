@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from multiprocessing import get_context
 from pathlib import Path
 
+from kunnan_docs.core.identity import archive_key
 from kunnan_docs.core.workcal import WorkCalendar
 from kunnan_docs.errors import BadPackage, UsageError
 from kunnan_docs.package.layout import GENERATOR, INPUT_DIR, MANIFEST, read_report, safe_name, sha256_file
@@ -68,10 +69,11 @@ def run_cases(case_files: list[Path], outbox: Path, calendar: str | None = None,
 
 
 def _batches(case_files: list[Path], size: int) -> list[list[int]]:
-    """Indexes of the cases, grouped so that one archive number never spans two batches."""
+    """Indexes of the cases, grouped so that one archive number (core.identity.archive_key) never spans two batches."""
     groups: dict[str, list[int]] = {}
     for i, path in enumerate(case_files):
-        groups.setdefault(_archive_no(path) or f"\0{i}", []).append(i)
+        archive_no = _archive_no(path)
+        groups.setdefault(archive_key(archive_no) if archive_no else f"\0{i}", []).append(i)
     batches: list[list[int]] = [[]]
     for members in groups.values():
         if batches[-1] and len(batches[-1]) + len(members) > size:

@@ -80,6 +80,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         raise UsageError("没有找到任何案卷文件(*.json)。请检查给出的文件或文件夹。")
     calendar = _calendar(args)
     results = [validate_file(p, calendar) for p in files]
+    _check_identity(results, _checked_outbox(args.outbox))
     if args.json:
         print(json.dumps([r.to_dict() for r in results], ensure_ascii=False, indent=2))
     else:
@@ -88,6 +89,26 @@ def cmd_validate(args: argparse.Namespace) -> int:
         bad = sum(not r.ok for r in results)
         print(f"\n共 {len(results)} 份案卷:合格 {len(results) - bad} 份,不合格 {bad} 份。")
     return ExitCode.OK if all(r.ok for r in results) else ExitCode.INVALID
+
+
+def _checked_outbox(given: str | None) -> Path | None:
+    """The outbox whose packages a case is checked against: the one given, else ./outbox when there is one."""
+    if given is None:
+        return Path("outbox") if Path("outbox").is_dir() else None
+    if not Path(given).is_dir():
+        raise UsageError(f"发件夹 {given} 不存在。请给出已发布案卷所在的发件夹(--outbox),或不加 --outbox。")
+    return Path(given)
+
+
+def _check_identity(results: list[Validation], outbox: Path | None) -> None:
+    """One archive number, one family; one person, one active file: against the outbox and the cases before."""
+    from kunnan_docs.package import identity
+    index = identity.load(outbox)
+    for r in results:
+        if r.ok and r.case is not None:
+            r.findings += index.check(r.case)
+            if r.ok:
+                index.admit(r.case, str(r.path))
 
 
 def _validated(path: Path, calendar: WorkCalendar) -> Validation:
@@ -363,9 +384,10 @@ def cmd_due(args: argparse.Namespace) -> int:
     from kunnan_docs.staff.due import HEADERS as DUE_HEADERS
     from kunnan_docs.staff.due import due_list
     from kunnan_docs.staff.due import write_xlsx as write_due_xlsx
+    from kunnan_docs.staff.duplicates import folded_note
     from kunnan_docs.staff.xlsx import terminal_table
     as_of = args.as_of or date.today()
-    items = due_list(Path(args.outbox), as_of, reach=bool(args.output))
+    items, folded = due_list(Path(args.outbox), as_of, reach=bool(args.output))
     if not items:
         print(f"截至 {as_of},30 天内没有到期的走访、核查或回访,没有办理中的脱困,也没有待签回的表单。")
     else:
@@ -374,6 +396,8 @@ def cmd_due(args: argparse.Namespace) -> int:
         steps = f"脱困下一步 {sum(d.step for d in items)} 项(按所列日期起办理)," if any(d.step for d in items) else ""
         print(f"\n共 {len(items)} 项,其中逾期 {sum(d.overdue and not d.awaiting for d in items)} 项,{steps}"
               f"待签章表单 {awaiting} 份(打印后尚未签字盖章扫描回来,请联系有关人员)。")
+    if folded:
+        print(f"{folded_note(folded)}查看:kunnan-docs duplicates")
     if args.output:
         write_due_xlsx(items, as_of, Path(args.output))
         print(f"已写入 {args.output}")
@@ -381,6 +405,7 @@ def cmd_due(args: argparse.Namespace) -> int:
 
 
 def cmd_progress(args: argparse.Namespace) -> int:
+    from kunnan_docs.staff.duplicates import folded_note
     from kunnan_docs.staff.progress import HEADERS as PROGRESS_HEADERS
     from kunnan_docs.staff.progress import OTHER_HEADERS, tally
     from kunnan_docs.staff.xlsx import terminal_table
@@ -396,11 +421,33 @@ def cmd_progress(args: argparse.Namespace) -> int:
         print(terminal_table(OTHER_HEADERS, [x.other_row() for x in others]))
     if progress.cancelled:
         print(f"\n{progress.cancelled_line}")
+    if progress.folded:
+        print(f"\n{folded_note(progress.folded)}查看:kunnan-docs duplicates")
     if args.output:
         from kunnan_docs.staff.progress_sheet import report_pdf as progress_pdf
 
         Path(args.output).write_bytes(progress_pdf(progress, as_of))
         print(f"已写入 {args.output}")
+    return ExitCode.OK
+
+
+def cmd_duplicates(args: argparse.Namespace) -> int:
+    from kunnan_docs.staff.duplicates import duplicates
+    found = duplicates(Path(args.outbox))
+    if args.json:
+        print(json.dumps([d.to_dict() for d in found], ensure_ascii=False, indent=2))
+        return ExitCode.OK
+    if not found:
+        print("没有重复建档:每人最多一份在档档案(建档中或脱困办理中)。")
+        return ExitCode.OK
+    print(f"重复建档:{len(found)} 人各有不止一份在档档案(建档中或脱困办理中)。")
+    for d in found:
+        print(f"\n身份证号 {d.id_masked}  {'、'.join(d.names)}")
+        for p in d.files:
+            c = p.case
+            print(f"    {p.archive_no}  {c.get('worker_name') or ''}  {c.get('union') or ''}  {c.get('district') or ''}"
+                  f"  建档日期 {c.get('filing_date') or ''}")
+        print(f"    → {d.advice}")
     return ExitCode.OK
 
 
@@ -413,7 +460,7 @@ def cmd_template_xlsx(args: argparse.Namespace) -> int:
 
 def cmd_import_xlsx(args: argparse.Namespace) -> int:
     from kunnan_docs.staff.xlsx_import import import_book
-    written, problems = import_book(Path(args.book), Path(args.output))
+    written, problems = import_book(Path(args.book), Path(args.output), _checked_outbox(args.outbox))
     for path in written:
         print(f"已生成 {path}")
     for problem in problems:
@@ -483,6 +530,8 @@ def build_parser() -> argparse.ArgumentParser:
                 "kunnan-docs validate examples/", "kunnan-docs validate 案卷.json --json", calendar=True)
     p.add_argument("paths", nargs="+", metavar="PATH", help="案卷文件或文件夹(文件夹内的 *.json 全部校验)")
     p.add_argument("--json", action="store_true", help="以 JSON 输出结果,供其他程序读取")
+    p.add_argument("--outbox", metavar="DIR", help="对照该发件夹中已发布的案卷检查档案号和身份证号"
+                                                  "(默认 ./outbox,有这个文件夹时)")
 
     p = command("render", cmd_render, "生成附件表单(Word 与 PDF)",
                 "校验案卷后生成它应有的附件3—7表单,每份一个 Word 文件和一个 PDF 文件。",
@@ -593,6 +642,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", type=_date_arg, metavar="DATE", help="统计截止日期(默认今天)")
     p.add_argument("-o", "--output", metavar="FILE.pdf", help="同时生成一页 PDF(含柱状图)")
 
+    p = command("duplicates", cmd_duplicates, "重复建档:同一人有不止一份在档档案的,列出并说明怎么处理",
+                "按身份证号(密钥散列,不存明文)找出同一人名下不止一份在档档案(建档中或脱困办理中):"
+                "身份证号(遮蔽)、姓名、各档案号、单位、建档日期,以及应注销哪一份。",
+                "kunnan-docs duplicates --outbox outbox", "kunnan-docs duplicates --json", outbox=True)
+    p.add_argument("--json", action="store_true", help="以 JSON 输出,供其他程序读取")
+
     p = command("template-xlsx", cmd_template_xlsx, "生成空白的 Excel 导入模板",
                 "生成带中文列名和填写说明的空白工作簿,供在 Excel/WPS 中填写案卷。",
                 "kunnan-docs template-xlsx -o 案卷导入模板.xlsx")
@@ -603,6 +658,8 @@ def build_parser() -> argparse.ArgumentParser:
                 "kunnan-docs import-xlsx 案卷.xlsx -o 导入/")
     p.add_argument("book", metavar="BOOK.xlsx")
     p.add_argument("-o", "--output", required=True, metavar="DIR")
+    p.add_argument("--outbox", metavar="DIR", help="对照该发件夹中已发布的案卷检查档案号和身份证号"
+                                                  "(默认 ./outbox,有这个文件夹时)")
     return parser
 
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kunnan_docs.core.casefile import parse_case
+from kunnan_docs.core.findings import Finding, Severity
+from kunnan_docs.core.identity import Correction
 from kunnan_docs.core.labels import Outcome
 from kunnan_docs.core.rules import attachment_path_problem
 from kunnan_docs.core.validate import validate_file
@@ -57,12 +59,16 @@ def inputs_digest(folder: Path, files: list[Path], each: dict[str, tuple[str, st
 
 
 def process_case(case_file: Path, outbox: Path, calendar: WorkCalendar | None = None,
-                 data: bytes | None = None) -> CaseResult:
+                 data: bytes | None = None, correction: Correction | None = None) -> CaseResult:
     """Validate, build and publish one case. `data` are the case file's bytes as the caller read and hashed them.
 
     A case the clerk must fix ends as Outcome.REJECTED with its messages; a broken installation (ConfigError) and
     OS errors such as a full disk propagate, because no case is at fault and the caller must keep its input.
+    The archive number must stay its family's and the person keep one active file (package.identity), checked
+    before the build and again right before publishing; `correction` (who, when, why) lets the ID number or the
+    name of an existing archive number change, and is recorded in the package.
     """
+    from kunnan_docs.package import identity
     from kunnan_docs.package.build import build  # here: the CLI and the watcher import this module cheaply
     from kunnan_docs.package.publish import publish
     from kunnan_docs.package.signed import originals_for
@@ -81,20 +87,36 @@ def process_case(case_file: Path, outbox: Path, calendar: WorkCalendar | None = 
     try:
         files = _snapshot(case_file, raw, checked.case.data.get("attachments", []), snapshot)
         case = parse_case(raw, snapshot / case_file.name)
+        index = identity.load(outbox)
+        said = index.check(case, correction)
+        if refused := _refused(case_file, archive_no, said):
+            return refused
+        if current := index.current(case.archive_no):
+            case.data["archive_no"] = archive_no = current.archive_no  # one number, one folder, one spelling
         hashed = aside.start("kunnan_docs.pipeline:hashed_inputs", snapshot, files)  # before the build forks its own
         try:
-            pkg = build(case, checked.findings, calendar, originals_for(outbox, case.archive_no))
+            pkg = build(case, checked.findings, calendar, originals_for(outbox, case.archive_no),
+                        identity.corrections(outbox, index, case, correction))
         except CaseRejected as exc:
             return CaseResult(case_file, Outcome.REJECTED, archive_no, messages=[str(exc)])
         finally:
             digest, each = hashed()
+        # The authoritative check: nothing between it and the publish (the place of the outbox's writer lock)
+        if refused := _refused(case_file, archive_no, [f for f in [identity.refusal(outbox, case, correction)] if f]):
+            return refused
         folder = publish(pkg, outbox, inputs=snapshot, input_digests=each)
     finally:
         shutil.rmtree(snapshot, ignore_errors=True)  # gone already when published: moved into the package
     step = pkg.next_step
     then = [f"下一步:{step.text}(自{zh_date(step.from_date)}起)"] if step else []  # an exit in progress
     return CaseResult(case_file, pkg.status, archive_no, folder, pkg.status_label, pkg.total_pages,
-                      [f.render() for f in pkg.findings] + [f"请核对:{note}" for note in pkg.notes] + then, digest)
+                      [f.render() for f in [*said, *pkg.findings]] + [f"请核对:{note}" for note in pkg.notes] + then,
+                      digest)
+
+
+def _refused(case_file: Path, archive_no: str | None, findings: list[Finding]) -> CaseResult | None:
+    errors = [f.render() for f in findings if f.severity is Severity.ERROR]
+    return CaseResult(case_file, Outcome.REJECTED, archive_no, messages=errors) if errors else None
 
 
 def hashed_inputs(folder: Path, files: list[Path]) -> tuple[str, dict[str, tuple[str, str]]]:

@@ -10,6 +10,7 @@ import pytest
 
 from kunnan_docs.batch import _batches, run_cases
 from kunnan_docs.cli import main
+from kunnan_docs.core.idcard import check_digit
 from kunnan_docs.errors import ExitCode
 from kunnan_docs.package.layout import GENERATOR, HISTORY, safe_name
 from kunnan_docs.package.verify import verify_path
@@ -22,13 +23,16 @@ def _tree(folder: Path) -> dict[str, bytes]:
 
 
 def _copies(tmp_path: Path, n: int) -> list[Path]:
-    """n distinct filing cases (archive numbers …-9000+i) sharing the filing example's scans."""
+    """n distinct families' filing cases (archive numbers …-9000+i, ID numbers of men born the same day) sharing the
+    filing example's scans."""
     cases = []
     for i in range(n):
         folder = tmp_path / "cases" / f"c{i}"
         shutil.copytree(FILING_EXAMPLE, folder)
         data = json.loads((folder / "case.json").read_text(encoding="utf-8"))
         data["archive_no"] = f"CD510108-2019-{9000 + i}"
+        first17 = f"51010819720514{2 * i + 1:03d}"
+        data["worker"]["id_number"] = first17 + check_digit(first17)
         (folder / "case.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
         cases.append(folder / "case.json")
     return cases

@@ -78,7 +78,7 @@ def test_a_cancellation_from_build_to_signed_and_complete(tmp_path: Path, reason
     assert main(["build", str(FILING_EXAMPLE / "case.json"), "-o", str(out)]) == ExitCode.OK
     before = tally(out, date(2020, 7, 10))
     assert [(x.filed, x.exited) for x in before.lines] == [(1, 0), (1, 0)] and before.cancelled == {}
-    assert "半年入户走访" in [d.what for d in due_list(out, date(2020, 7, 10))]
+    assert "半年入户走访" in [d.what for d in due_list(out, date(2020, 7, 10)).items]
 
     case_file = cancelled_copy(tmp_path / "case", reason)
     assert main(["build", str(case_file), "-o", str(out)]) == ExitCode.AWAITING_SIGNATURE
@@ -98,7 +98,7 @@ def test_a_cancellation_from_build_to_signed_and_complete(tmp_path: Path, reason
     assert full_width(f"原因:{reason}") in full_width(pages[-1])
     if reason == "重复建档":  # the file it duplicates, on the form and in the remarks
         assert f"与档案号 {KEPT} 重复，保留该档案" in form_page and KEPT in pages[-1]
-    [unsigned] = [d for d in due_list(out, date(2020, 7, 10)) if d.archive_no == FILING_NO]
+    [unsigned] = [d for d in due_list(out, date(2020, 7, 10)).items if d.archive_no == FILING_NO]
     assert unsigned.awaiting and unsigned.what == "待签章:困难职工档案注销审批表"  # nothing else is due now
 
     [form] = [f for f in forms_for(read_case(case_file)) if f.spec.key == "cancel"]
@@ -118,7 +118,7 @@ def test_a_cancellation_from_build_to_signed_and_complete(tmp_path: Path, reason
     assert (after.lines, after.others, after.cancelled) == ([], [], {reason: 1})
     assert after.cancelled_line == f"已注销 1 户({reason} 1 户),不计入建档户数和脱困率。"
     assert tally(out, date(2020, 5, 19)).cancelled == {}  # cancelled on the 20th: still filed the day before
-    assert [d for d in due_list(out, date(2020, 7, 10)) if d.archive_no == FILING_NO] == []
+    assert [d for d in due_list(out, date(2020, 7, 10)).items if d.archive_no == FILING_NO] == []
 
 
 def test_progress_shows_the_cancelled_apart_in_the_terminal_the_pdf_and_the_desk(tmp_path: Path, capsys) -> None:

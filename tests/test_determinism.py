@@ -10,11 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from kunnan_docs.package.layout import STATE_DIR
+
 from .conftest import EXIT_EXAMPLE, build_examples
 
 
 def files(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    """Every output file; not the outbox's own state (.kunnan: a random key, the identity index's cache)."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and p.relative_to(root).parts[0] != STATE_DIR}
 
 
 def test_examples_build_byte_identical_in_processes_with_different_hash_seeds(built_examples, tmp_path) -> None:

@@ -110,12 +110,12 @@ def test_each_stage_builds_with_its_outcome_checklist_forms_and_next_step(case_c
 
 def test_an_exit_in_progress_is_due_and_not_counted_as_exited(case_copy, tmp_path, capsys) -> None:
     out, _ = built(case_copy, tmp_path, STAGES[2])  # publicity 2019-09-16 .. 09-20
-    [step] = [d for d in due_list(out, date(2019, 9, 18)) if d.step]
+    [step] = [d for d in due_list(out, date(2019, 9, 18)).items if d.step]
     assert (step.what, step.last, step.due) == ("脱困:公示期满(2019年9月20日)后可报区县审批", date(2019, 9, 16),
                                                 date(2019, 9, 21))
     assert step.status == "3 天后可办理" and not step.overdue
-    assert [d.status for d in due_list(out, date(2019, 9, 25)) if d.step] == ["可办理"]
-    assert not [d for d in due_list(out, date(2019, 9, 10)) if d.step]  # not yet known on the 10th
+    assert [d.status for d in due_list(out, date(2019, 9, 25)).items if d.step] == ["可办理"]
+    assert not [d for d in due_list(out, date(2019, 9, 10)).items if d.step]  # not yet known on the 10th
     assert main(["due", "--outbox", str(out), "--as-of", "2019-09-25"]) == ExitCode.OK
     said = capsys.readouterr().out
     assert "脱困:公示期满(2019年9月20日)后可报区县审批" in said and "脱困下一步 1 项" in said
@@ -128,7 +128,7 @@ def test_progress_counts_an_exit_from_its_notice(case_copy, tmp_path) -> None:
     assert [(x.filed, x.exited) for x in tally(out, date(2019, 10, 11)).lines] == [(1, 0), (1, 0)]
     assert [(x.filed, x.exited) for x in tally(out, date(2019, 10, 12)).lines] == [(1, 1), (1, 1)]
     assert [(x.filed, x.exited) for x in tally(out).lines] == [(1, 1), (1, 1)]
-    assert [d.what for d in due_list(out, date(2020, 4, 1))] == ["脱困满六个月回访"]  # no step after the notice
+    assert [d.what for d in due_list(out, date(2020, 4, 1)).items] == ["脱困满六个月回访"]  # no step after the notice
 
 
 def test_a_form_signed_at_its_stage_stays_valid_as_later_stages_are_recorded(case_copy, tmp_path) -> None:

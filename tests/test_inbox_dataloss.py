@@ -30,14 +30,14 @@ def test_case_file_edited_during_its_build_is_built_again(areas) -> None:  # noq
         wait_for(lambda: "开始成卷" in log_text(areas), "build start")
         case_file = areas["inbox"] / "王淑芬" / "case.json"
         case = json.loads(case_file.read_text(encoding="utf-8"))
-        case["worker"]["name"] = "王淑芳"
+        case["union"] = "成都市锦江区另一街道工会"  # not the name: that changes only through a correction
         case_file.write_text(json.dumps(case, ensure_ascii=False), encoding="utf-8")
         wait_for(lambda: listing(areas["inbox"]) == [], "inputs filed away", timeout=120)
     finally:
         assert stop(proc) == 0
     assert packages(areas) == [EXIT_NO] and listing(areas["rejected"]) == []
     package = areas["outbox"] / EXIT_NO
-    assert json.loads((package / "report.json").read_text(encoding="utf-8"))["case"]["worker_name"] == "王淑芳"
+    assert json.loads((package / "report.json").read_text(encoding="utf-8"))["case"]["union"] == "成都市锦江区另一街道工会"
     filed = [p for p in areas["processed"].rglob("case.json")]
     assert len(filed) == 1
     digest = hashlib.sha256(filed[0].read_bytes()).hexdigest()

@@ -34,6 +34,7 @@ GOOD: dict[str, Any] = {
     "notes": ["第1项 入户调查表:第2页'入户调查人员签字'栏似为空白,请核对"],
     "exit_stage": "publicity",
     "next_step": {"text": "公示期满(2019年9月20日)后可报区县审批", "date": "2019-09-21", "since": "2019-09-16"},
+    "corrections": [{"date": "2019-11-02", "by": "张丽", "reason": "身份证号抄错一位", "fields": ["职工本人/身份证号"]}],
 }
 
 
@@ -64,6 +65,7 @@ def test_a_report_written_before_exits_were_staged_still_reads() -> None:
     ("/pages/content", -1, "字段 pages/content"),
     ("/pages", [5, 2, 2], "字段 pages"),
     ("/pdfa/declared", "yes", "字段 pdfa/declared"),
+    ("/corrections/0/fields", "职工本人/身份证号", "字段 corrections/0/fields"),
     ("/checklist/1/status", "lost", "字段 checklist/1/status"),
     ("/checklist/0/documents/0/pages", [2, 1], "字段 checklist/0/documents/0/pages"),
     ("/checklist/0/documents/0", "入户调查表", "checklist/0/documents/0/应是一个对象"),

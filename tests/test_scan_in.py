@@ -374,7 +374,7 @@ def test_watch_holds_a_rebuild_while_a_worker_builds_that_archive_number(world: 
         scanner_pdf([encoded(scan(_printed(outbox, EXIT_NO)["annex6"][0]))], tmp_path / "scan.pdf").rename(
             inbox / "扫描件" / "scan.pdf")
         other = tmp_path / "another"
-        _case(FILING_EXAMPLE, other, {"/archive_no": "CD510108-2019-0099"})
+        _case(FILING_EXAMPLE, other, {"/archive_no": "CD510108-2019-0099", "/worker/id_number": "510108197205141279"})
         other.rename(inbox / "another")
         _until(lambda: "已归档  " in said() and "CD510108-2019-0099 已发布到" in said())
         assert "已重新成卷" not in said(), "rebuilt while a worker was building the same package"

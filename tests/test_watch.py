@@ -238,7 +238,7 @@ def test_archive_number_of_another_family_is_a_conflict(areas) -> None:
     drop_folder(areas, FILING_EXAMPLE, "李建华", {"/archive_no": EXIT_NO})
     assert run_once(areas).returncode == 1
     reason = next(areas["rejected"].rglob("退回原因.txt")).read_text(encoding="utf-8-sig")
-    assert f"档案号 {EXIT_NO} 已用于另一户" in reason
+    assert f"档案号 {EXIT_NO} 已是另一户(身份证号 510104********1242)的档案" in reason
     assert packages(areas) == [EXIT_NO] and listing(areas["inbox"]) == []
 
 

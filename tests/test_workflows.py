@@ -159,7 +159,7 @@ def test_due_list_per_contact_person(outbox, tmp_path, capsys) -> None:
     contacts = [r[0] for r in rows]
     assert contacts == sorted(contacts, key=lambda c: pinyin_key(c))  # grouped per contact person, pinyin order
     assert not any(r[1] == "CD510104-2018-0112" for r in rows)  # finished follow-up: nothing due
-    assert not any(d.phone or d.address for d in due_list(outbox, date(2020, 8, 1)))  # the screen's list: no reach
+    assert not any(d.phone or d.address for d in due_list(outbox, date(2020, 8, 1)).items)  # the screen's list: no reach
 
 
 def test_progress_table_and_pdf(outbox, tmp_path, capsys) -> None:
@@ -314,7 +314,7 @@ def test_due_uses_nothing_dated_after_as_of_and_an_empty_list_has_columns(case_c
     case_file.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     out = tmp_path / "out"
     main(["build", str(case_file), "-o", str(out)])
-    items = due_list(out, date(2020, 2, 1))  # the check of 2020-03-01 is not known yet on 2020-02-01
+    items = due_list(out, date(2020, 2, 1)).items  # the check of 2020-03-01 is not known yet on 2020-02-01
     assert ("半年档案核查", date(2019, 8, 22), date(2020, 2, 22)) in [(d.what, d.last, d.due) for d in items]
     empty = tmp_path / "empty.xlsx"
     assert main(["due", "--outbox", str(out), "--as-of", "2019-03-13", "-o", str(empty)]) == ExitCode.OK

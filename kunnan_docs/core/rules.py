@@ -19,6 +19,7 @@ from kunnan_docs.core import idcard
 from kunnan_docs.core.casefile import Case, parse_date
 from kunnan_docs.core.checklist import kind_spec
 from kunnan_docs.core.findings import Finding, Severity, field, schema_node
+from kunnan_docs.core.identity import archive_key
 from kunnan_docs.core.labels import ExitStage, Kind
 from kunnan_docs.core.resources import printable_characters
 from kunnan_docs.core.workcal import WorkCalendar, add_months
@@ -89,7 +90,7 @@ def survey_before_filing(case: Case, _: WorkCalendar) -> Iterator[Finding]:
 @rule()
 def previous_archive(case: Case, _: WorkCalendar) -> Iterator[Finding]:
     previous = case.data.get("previous_archive_no")
-    if previous and previous == case.archive_no:
+    if previous and archive_key(previous) == archive_key(case.archive_no):
         p = "/previous_archive_no"
         yield Finding("FIL-PREVIOUS", E, p,
                       f"{field(p)}与本次档案号相同({previous})。返困重新建档应使用新档案号,原档案号填旧号。")

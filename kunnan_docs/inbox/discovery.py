@@ -22,7 +22,6 @@ from typing import Any
 from kunnan_docs.core.casefile import parse_case_json, read_case_bytes
 from kunnan_docs.core.rules import MISSING, attachment_path_problem
 from kunnan_docs.errors import CaseRejected
-from kunnan_docs.inbox.ledger import family_key
 
 CASE_SUFFIX = ".json"
 IGNORED_PREFIXES = (".", "~$")  # our lock file, hidden files, Office's and WPS's temporary copies
@@ -41,7 +40,7 @@ class Job:
     raw: bytes | None = None  # the case file's bytes as read: exactly these are hashed and built
     # What the watcher needs of the case's content; not the parsed case, which a full inbox would hold 10,000 times
     named: list[str] = field(default_factory=list)  # attachment paths as the case file gives them
-    identity: tuple[str | None, str | None] = (None, None)  # archive number, family key
+    archive_no: str | None = None  # which package it becomes (who it belongs to is the pipeline's check)
     unreadable: str | None = None  # why the case file could not be read or parsed
     attachments: list[Path] = field(default_factory=list)  # present and inside the case folder
     missing: list[str] = field(default_factory=list)  # named in the case file, not (yet) there
@@ -166,12 +165,13 @@ class Discovery:
             return known  # unchanged: neither read nor resolved again (keeps rescans of a full inbox cheap)
         job = Job("case", case_file.relative_to(self.inbox).as_posix(), entry, case_file)
         if known and known.case_file and _stat_key(case_file) == _stat_key_of(known, case_file):
-            job.raw, job.named, job.identity, job.unreadable = known.raw, known.named, known.identity, known.unreadable
+            job.raw, job.named, job.archive_no, job.unreadable = known.raw, known.named, known.archive_no, known.unreadable
         else:
             try:
                 job.raw = read_case_bytes(case_file)
                 data = parse_case_json(job.raw, case_file.name)
-                job.named, job.identity = _attachment_paths(data), _identity(data)
+                job.named = _attachment_paths(data)
+                job.archive_no = data["archive_no"] if isinstance(data.get("archive_no"), str) else None
             except CaseRejected as exc:
                 job.unreadable = str(exc)
         job.refusal = job.unreadable
@@ -196,13 +196,6 @@ class Discovery:
 def _stat_key_of(job: Job, path: Path) -> tuple[int, int, int, int] | None:
     """The stat of `path` when `job` was made (its signature lists the inputs' stats in order)."""
     return job.signature[0][job.inputs.index(path)] if job.signature else None
-
-
-def _identity(data: dict[str, Any]) -> tuple[str | None, str | None]:
-    archive_no = data.get("archive_no") if isinstance(data.get("archive_no"), str) else None
-    worker = data.get("worker") if isinstance(data.get("worker"), dict) else {}
-    id_number = worker.get("id_number")
-    return archive_no, family_key(id_number) if isinstance(id_number, str) else None
 
 
 def _attachment_paths(data: dict[str, Any]) -> list[str]:

@@ -1,15 +1,14 @@
 """The ledger: one SQLite database recording every case the watcher has seen, pending filings, and entries
 of the inbox it cannot use.
 
-Only the watcher's main process writes to it. Personal data stays out: a family is recognised by a
-salted hash of the worker's ID number, never the number itself, and every text stored is masked
+Only the watcher's main process writes to it. Personal data stays out: neither the worker's ID number nor a
+hash of it is kept (who a file belongs to is package.identity's business), and every text stored is masked
 (privacy.mask_text) so that an ID or phone number quoted by a message or a file name never lands here.
 Statuses: core.labels.Outcome values for finished cases, plus the watcher's own stages (core.labels.InboxStage).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ CREATE TABLE IF NOT EXISTS cases (
     source TEXT NOT NULL,            -- the case file, relative to the inbox
     content_hash TEXT,               -- pipeline.inputs_digest of the case file and every attachment
     archive_no TEXT,
-    family TEXT,                     -- hash of the worker's ID number (conflict detection)
+    family TEXT,                     -- unused: ledgers before package.identity kept an unkeyed hash here
     status TEXT NOT NULL,
     reason TEXT,                     -- for waiting / rejected / duplicate, in Chinese, masked
     outputs TEXT,                    -- JSON list of published or moved-to paths
@@ -53,10 +52,6 @@ CREATE TABLE IF NOT EXISTS unclaimed (  -- inbox entries that are neither a case
 """
 
 
-def family_key(id_number: str) -> str:
-    return hashlib.sha256(f"kunnan-family:{id_number.strip().upper()}".encode()).hexdigest()[:24]
-
-
 def now() -> str:
     return datetime.now().isoformat(timespec="seconds")
 
@@ -67,7 +62,6 @@ class Row:
     source: str
     content_hash: str | None
     archive_no: str | None
-    family: str | None
     status: str
     reason: str | None
     outputs: list[str]
@@ -99,14 +93,17 @@ class Ledger:
         self.db.executescript(_SCHEMA)
         if "note" not in {r[1] for r in self.db.execute("PRAGMA table_info(moves)")}:
             self.db.execute("ALTER TABLE moves ADD COLUMN note TEXT")
+        # an unkeyed hash of an ID number is found again by trying every birth date: ledgers before the keyed
+        # family key (package.identity) lose it
+        self.db.execute("UPDATE cases SET family = NULL WHERE family IS NOT NULL")
 
     def close(self) -> None:
         self.db.close()
 
     def _rows(self, sql: str, *args: object) -> list[Row]:
-        rows = self.db.execute(f"SELECT id, source, content_hash, archive_no, family, status, reason, outputs, "
+        rows = self.db.execute(f"SELECT id, source, content_hash, archive_no, status, reason, outputs, "
                                f"first_seen, updated FROM cases {sql}", args).fetchall()
-        return [Row(*r[:7], json.loads(r[7] or "[]"), *r[8:]) for r in rows]
+        return [Row(*r[:6], json.loads(r[6] or "[]"), *r[7:]) for r in rows]
 
     def open_row(self, source: str) -> Row | None:
         """The unfinished record (waiting or building) for a case file still in the inbox."""
@@ -142,12 +139,6 @@ class Ledger:
         rows = self._rows(f"WHERE content_hash = ? AND status IN ({_marks(PUBLISHED)}) ORDER BY id DESC LIMIT 1",
                           content_hash, *PUBLISHED)
         return rows[0] if rows else None
-
-    def family_of(self, archive_no: str) -> str | None:
-        """The family already published under this archive number, if any."""
-        rows = self._rows(f"WHERE archive_no = ? AND status IN ({_marks(PUBLISHED)}) ORDER BY id LIMIT 1",
-                          archive_no, *PUBLISHED)
-        return rows[0].family if rows else None
 
     def journal(self, case_id: int, steps: list[Step], final_status: str, **fields: object) -> None:
         """Record a whole filing (and the case's reason and outputs) at once, before any of it is done."""

@@ -44,6 +44,7 @@ from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
 from kunnan_docs.batch import published_if_current
+from kunnan_docs.core.identity import archive_key
 from kunnan_docs.core.labels import InboxStage, Outcome
 from kunnan_docs.core.labels import label as word_for
 from kunnan_docs.core.workcal import WorkCalendar
@@ -172,7 +173,7 @@ class Watcher:
         self.ledger = Ledger(config.state / LEDGER)
         self.discovery = Discovery(config.inbox)
         self.filing = Filing(config.inbox, self.ledger)
-        self.deferred: dict[str, list[str]] = {}  # by archive number: a build or rebuild of that number is under way
+        self.deferred: dict[str, list[str]] = {}  # by archive_key: a build or rebuild of that number is under way
         self._reported: dict[str, str] | None = None  # the unclaimed entries last written to the ledger
         self.running: dict[Future[WorkResult], Running] = {}
         self.crashes: dict[str, int] = {}
@@ -336,11 +337,17 @@ class Watcher:
         """Packages that received signed originals are rebuilt here, never while a worker builds the same archive
         number (nor is one handed to a worker while its rebuild waits: `_take`), so two builders never race on one
         package; the loop goes on meanwhile, the rebuild being journaled."""
+        building = self._building()
         busy = {r.archive_no for r in self.running.values() if r.archive_no}
-        for line in self.scanner.rebuild(busy):
+        for line in self.scanner.rebuild(busy | {a for a in self.scanner.pending if archive_key(a) in building}):
             log.info(line)
-        for archive_no in [a for a in self.deferred if a not in busy and a not in self.scanner.pending]:
-            self.tracker.ready.extend(self.deferred.pop(archive_no))
+        waiting = building | {archive_key(a) for a in self.scanner.pending}
+        for key in [k for k in self.deferred if k not in waiting]:
+            self.tracker.ready.extend(self.deferred.pop(key))
+
+    def _building(self) -> set[str]:
+        """The archive numbers (compared as core.identity.archive_key) a worker is building."""
+        return {archive_key(r.archive_no) for r in self.running.values() if r.archive_no}
 
     def _rebuild(self, case_file: Path) -> str:
         """A package that received signed originals, rebuilt from its own input/ copy."""
@@ -403,27 +410,20 @@ class Watcher:
             return
         if self.tracker.changed(name, job, time.monotonic()):  # written to while being hashed
             return
-        archive_no, family = job.identity
+        archive_no = job.archive_no
         label = mask_text(archive_no or job.source)
-        if archive_no and (archive_no in self.scanner.pending
-                           or any(r.archive_no == archive_no for r in self.running.values())):
-            self.deferred.setdefault(archive_no, []).append(name)  # taken when that build or rebuild is done
+        key = archive_key(archive_no) if archive_no else None
+        if key and (key in self._building() or any(archive_key(a) == key for a in self.scanner.pending)):
+            self.deferred.setdefault(key, []).append(name)  # taken when that build or rebuild is done
             return
         duplicate = self.ledger.finished_with_hash(digest)
-        case_id = self.ledger.start(job.source, InboxStage.BUILDING, None, content_hash=digest, archive_no=archive_no,
-                                    family=family)
+        case_id = self.ledger.start(job.source, InboxStage.BUILDING, None, content_hash=digest, archive_no=archive_no)
         self.tracker.untrack(name)
         if duplicate:
             note = (f"与 {duplicate.updated} 已成卷的内容完全相同,未重新成卷。案卷仍在发件夹 "
                     f"{', '.join(duplicate.outputs) or ''} 中。")
             log.info(f"{label} 重复提交,未重新成卷")
             self._file(job, case_id, self.cfg.processed, InboxStage.DUPLICATE, NOTE_FILE, [note], duplicate.outputs)
-            return
-        known = self.ledger.family_of(archive_no) if archive_no else None
-        if known and family and known != family:
-            log.info(f"{label} 档案号冲突,退回")
-            self._reject(job, case_id, [f"档案号 {archive_no} 已用于另一户困难职工家庭的案卷。"
-                                        "同一档案号不能属于两户家庭:请核对档案号后重新提交。"])
             return
         published = published_if_current(job.case_file, self.cfg.outbox)
         if published and signature(job) == job.signature:  # published before a crash or a write error

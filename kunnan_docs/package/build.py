@@ -45,6 +45,7 @@ from kunnan_docs.forms.typeset import PAGE_H, PAGE_NUMBER_STRIP, PAGE_W
 from kunnan_docs.package import pdfa, sheets
 from kunnan_docs.package.attachments import is_image, load
 from kunnan_docs.package.ink import form_flags
+from kunnan_docs.package.layout import Corrected
 from kunnan_docs.package.signed import Offer, SignedOriginal, read_signed_attachment, stored_offer
 
 
@@ -117,6 +118,7 @@ class Package:
     total_pages: int = 0
     content_start: int = 0  # index of the first content page (after cover and contents list)
     pdfa_problems: list[str] = field(default_factory=list)  # why the package could not be declared PDF/A-2b
+    corrections: tuple[Corrected, ...] = ()  # of this archive number, oldest first (report.json, remarks)
 
     def save_pdf(self, path: Path) -> None:
         """Write the package PDF straight to its file (qpdf streams it: no copy of the whole file in memory),
@@ -178,11 +180,12 @@ class Package:
 
 
 def build(case: Case, findings: list[Finding], calendar: WorkCalendar | None = None,
-          originals: dict[str, SignedOriginal] | None = None) -> Package:
+          originals: dict[str, SignedOriginal] | None = None, corrections: tuple[Corrected, ...] = ()) -> Package:
     """Assemble the package; raises AttachmentError (a CaseRejected) for a scan that cannot be used.
 
     `originals` are the signed originals filed for this archive number (signed.originals_for); a case
-    attachment marked `signed` is read the same way, by the QR codes on its pages."""
+    attachment marked `signed` is read the same way, by the QR codes on its pages. `corrections` are recorded
+    on the remarks sheet (package.identity.corrections)."""
     calendar = calendar or WorkCalendar()
     filled = forms_for(case, calendar)
     word = aside.start("kunnan_docs.forms.word:render_each", filled, case.archive_no)
@@ -201,7 +204,7 @@ def build(case: Case, findings: list[Finding], calendar: WorkCalendar | None = N
             part.first, part.last = number, number + part.pages - 1
             number += part.pages
         pkg = Package(case, None, [], results, findings, not follow_up_pending(case), number - 1,
-                      exit_stage(case), next_exit_step(case, calendar))
+                      exit_stage(case), next_exit_step(case, calendar), corrections=corrections)
         _assemble(pkg, content)
     finally:
         decoded()  # reaped, whatever happened
@@ -353,6 +356,9 @@ def remarks_text(pkg: Package) -> list[str]:
         lines.append(f"第{r.item.no}项 {r.item.title}:{ItemState.NOT_YET.label},办到该阶段后补入并重新成卷。")
     if not pkg.follow_up_done:
         lines.append("本户脱困未满六个月,仍在回访期中;回访满六个月后请补录回访记录并重新成卷。")
+    for c in pkg.corrections:
+        lines.append(f"更正:{zh_date(date.fromisoformat(c.date))},{c.by}更正{'、'.join(c.fields) or '案卷'},"
+                     f"原因:{c.reason}。更正前的版本保存在历史版本中。")
     warnings = [f for f in pkg.findings if f.severity is Severity.WARNING]
     for f in warnings:
         lines.append("提醒：" + for_people(f.message))

@@ -16,7 +16,7 @@ hand-edited or truncated report.json becomes a clear Chinese message instead of 
       _历史版本/<档案号>/第N版/    earlier versions, moved aside on republishing
       _签章原件/<档案号>/          scanned signed originals of the printed forms (signed.py)
       .staging/                    folders being written; renamed into place when finished
-      .kunnan/                     the watcher's ledger and log
+      .kunnan/                     the watcher's ledger and log; identity.key and identity.sqlite (identity.py)
     <移交>/                        a handover: handover.json, 案卷/<档案号>/…, 移交清单.pdf|xlsx, manifest
 """
 
@@ -52,6 +52,8 @@ INPUT_DIR = "input"  # the case file and scans the package was built from, cover
 INPUT_PREFIX = "input:"  # manifests before input/ was kept listed the inputs' hashes this way; verify skips them
 STATE_DIR = ".kunnan"  # beside the packages in the outbox: the watcher's ledger and log
 LEDGER = "ledger.sqlite"
+IDENTITY_KEY = "identity.key"  # in STATE_DIR: the secret of the family keys (package/identity.py), owner-only
+IDENTITY_DB = "identity.sqlite"  # in STATE_DIR: the identity index (package/identity.py), rebuilt from the packages
 HANDOVER_MARKER = "handover.json"
 HANDOVER_PACKAGES = "案卷"
 HANDOVER_REGISTER = "移交清单"
@@ -220,6 +222,17 @@ class PdfaStatus:
 
 
 @dataclass(frozen=True)
+class Corrected:
+    """A correction of the file (pipeline, with a core.identity.Correction): who, when, why, and the titles of the
+    fields it changed, never their values."""
+
+    date: str  # ISO
+    by: str
+    reason: str
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Listing:
     """What lists of packages show and select by (the staff commands, the desk's list pages): the part of
     report.json outside its checklist, findings and PDF/A details, checked the same way; reading 10,000 packages
@@ -278,6 +291,7 @@ class Report:
     notes: tuple[str, ...] = ()  # 请核对: a signature or seal area that looks blank, an outdated print not used
     exit_stage: ExitStage | None = None
     next_step: ReportedStep | None = None
+    corrections: tuple[Corrected, ...] = ()  # every correction of this archive number, oldest first
 
     @property
     def complete(self) -> bool:
@@ -303,6 +317,7 @@ class Report:
             findings=tuple(f.data for f in r.items("findings")),
             documents=tuple(r.texts("documents")),
             pdfa=_pdfa(r.obj("pdfa")) if r.data.get("pdfa") is not None else None,
+            corrections=tuple(_corrected(c) for c in r.items("corrections", optional=True)),
         )
 
 
@@ -316,6 +331,10 @@ def _pages(r: _Reader) -> Pages:
 
 def _awaiting(r: _Reader) -> AwaitingForm:
     return AwaitingForm(r.count("no"), r.text("form_key"), r.text("title"), r.text("date", optional=True))
+
+
+def _corrected(r: _Reader) -> Corrected:
+    return Corrected(r.text("date"), r.text("by"), r.text("reason"), tuple(r.texts("fields")))
 
 
 def _entry(r: _Reader) -> ChecklistEntry:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Mapping
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,7 @@ def report(pkg: Package) -> Report:
         "documents": [document(form.stem, ext) for form, _, _ in pkg.forms for ext in ("pdf", "docx")],
         "pdfa": {"declared": not pkg.pdfa_problems, "problems": pkg.pdfa_problems},
         "case": case_summary(case),
+        "corrections": [asdict(c) | {"fields": list(c.fields)} for c in pkg.corrections],
     })
 
 

@@ -8,17 +8,17 @@ Everything is judged as of one day: records dated after it are not yet known the
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from kunnan_docs.core.checklist import kind_spec
 from kunnan_docs.core.workcal import add_months
 from kunnan_docs.core.zh import pinyin_key, zh_date
-from kunnan_docs.package.layout import INPUT_DIR
+from kunnan_docs.package import identity
 from kunnan_docs.package.outbox import Published, published
+from kunnan_docs.staff.duplicates import people
 from kunnan_docs.staff.xlsx import new_workbook, write_table
 
 SOON_DAYS = 30  # "due" = falls within the next month; earlier = overdue
@@ -75,27 +75,50 @@ def _known(dates: list[str], as_of: date) -> list[date]:
 
 def _reach(pkg: Published) -> tuple[str, str]:
     """The family's phone and address, from the case file the package was built from (not in report.json)."""
-    try:
-        worker = json.loads((pkg.folder / INPUT_DIR / "case.json").read_text(encoding="utf-8")).get("worker", {})
-    except (OSError, ValueError):
-        return "", ""
+    worker = (identity.input_case(pkg.folder) or {}).get("worker", {})
     return str(worker.get("phone") or ""), str(worker.get("address") or "")
 
 
-def due_list(outbox: Path, as_of: date, reach: bool = False) -> list[Due]:
+class Dues(NamedTuple):
+    items: list[Due]
+    folded: int  # people with more than one active file (重复建档): only the earliest file's items are listed
+
+
+def _exited(pkg: Published, as_of: date) -> bool:
+    notice = pkg.case.get("notice_date")
+    return kind_spec(pkg.kind).has_exit and bool(notice) and date.fromisoformat(notice) <= as_of
+
+
+def _cancelled(pkg: Published, as_of: date) -> bool:
+    cancellation = pkg.case.get("cancellation") if kind_spec(pkg.kind).has_cancellation else None
+    return bool(cancellation) and date.fromisoformat(cancellation["date"]) <= as_of
+
+
+def _people_files(outbox: Path, as_of: date) -> tuple[list[Published], int]:
+    """The packages filed by `as_of` whose follow-up is due, a person's duplicate files folded: of several files
+    still active then, the earliest filed only."""
+    kept, folded = [], 0
+    for group in people(published(outbox), identity.load(outbox).families()):
+        filed = [p for p in group if date.fromisoformat(p.case["filing_date"]) <= as_of]
+        active = [p for p in filed if not (_exited(p, as_of) or _cancelled(p, as_of))]
+        folded += len(active) > 1
+        folded_away = {p.folder for p in active[1:]}
+        kept += [p for p in filed if p.folder not in folded_away]
+    return kept, folded
+
+
+def due_list(outbox: Path, as_of: date, reach: bool = False) -> Dues:
     """reach: with the family's phone and address, for the Excel list (read from each family's case file; the
-    screen never shows them)."""
+    screen never shows them). People are counted, not packages (`Dues.folded`)."""
     items = []
-    for pkg in published(outbox):
+    files, folded = _people_files(outbox, as_of)
+    for pkg in files:
         c = pkg.case
         filed = date.fromisoformat(c["filing_date"])
-        if filed > as_of:
-            continue
         spec = kind_spec(pkg.kind)
         notice = date.fromisoformat(c["notice_date"]) if spec.has_exit and c.get("notice_date") else None
-        exited = notice is not None and notice <= as_of
-        cancellation = c.get("cancellation") if spec.has_cancellation else None
-        cancelled = bool(cancellation) and date.fromisoformat(cancellation["date"]) <= as_of
+        exited = _exited(pkg, as_of)
+        cancelled = _cancelled(pkg, as_of)
         contact, name = c.get("contact_person") or "（未指派）", c.get("worker_name", "")
         found: list[tuple[str, date, date]] = []
         if notice and exited:
@@ -121,7 +144,8 @@ def due_list(outbox: Path, as_of: date, reach: bool = False) -> list[Due]:
                       for what, last, day in steps]
             items += [Due(contact, pkg.archive_no, name, what, last, day, as_of, phone, address, awaiting=True)
                       for what, last, day in unsigned]
-    return sorted(items, key=lambda d: (pinyin_key(d.contact), d.due, pinyin_key(d.name), d.archive_no, d.what))
+    return Dues(sorted(items, key=lambda d: (pinyin_key(d.contact), d.due, pinyin_key(d.name), d.archive_no, d.what)),
+                folded)
 
 
 def write_xlsx(items: list[Due], as_of: date, path: Path | BinaryIO) -> None:

@@ -12,7 +12,9 @@ from pathlib import Path
 from kunnan_docs.core.checklist import kind_spec
 from kunnan_docs.core.resources import case_schema
 from kunnan_docs.core.zh import pinyin_key
+from kunnan_docs.package import identity
 from kunnan_docs.package.outbox import Published, published
+from kunnan_docs.staff.duplicates import people
 
 TARGET_LEVEL = "全国级"  # the notice's targets count these families
 TARGETS = {2019: 0.60, 2020: 1.00}
@@ -43,12 +45,13 @@ class DistrictTally:
 
 @dataclass
 class Progress:
-    """The tally: 全国级 families per district and in total, the other levels apart, and the cancelled families
-    (any level) by reason, which count in neither."""
+    """The tally: 全国级 people per district and in total, the other levels apart, the cancelled families (any
+    level) by reason, which count in neither, and how many people held several active files (folded)."""
 
-    lines: list[DistrictTally]
-    others: list[DistrictTally]
+    lines: list[DistrictTally]  # 全国级, per district, then the total
+    others: list[DistrictTally]  # every other archive level, per district and level
     cancelled: dict[str, int] = field(default_factory=dict)  # reason → families, in the schema's order of reasons
+    folded: int = 0  # people with more than one active file (重复建档), each counted once
 
     @property
     def cancelled_line(self) -> str:
@@ -78,12 +81,26 @@ def cancellation_reason(pkg: Published, as_of: date | None) -> str | None:
     return cancellation["reason"] if cancellation and _on_or_before(cancellation.get("date"), as_of) else None
 
 
-def _by_district(packages: list[Published], as_of: date | None, level: str | None) -> list[DistrictTally]:
+def _families(packages: list[Published], families: dict[str, str],
+              as_of: date | None) -> tuple[list[tuple[Published, bool]], int]:
+    """Each person filed by the cut-off once: the file that places them (their earliest file still active then,
+    else their latest) and whether they have exited (no file active then); and how many held several active
+    files (duplicates folded)."""
+    found, folded = [], 0
+    for group in people(packages, families):
+        filed = [p for p in group if _counts(p, as_of)[0]]
+        active = [p for p in filed if not _counts(p, as_of)[1]]
+        folded += len(active) > 1
+        if filed:
+            found.append((active[0] if active else filed[-1], not active))
+    return found, folded
+
+
+def _by_district(families: list[tuple[Published, bool]], level: str | None) -> list[DistrictTally]:
     lines: dict[tuple[str, str], DistrictTally] = {}
-    for pkg in packages:
-        filed, exited = _counts(pkg, as_of)
+    for pkg, exited in families:
         pkg_level = pkg.case.get("level") or "（未填）"
-        if not filed or (level is not None and pkg_level != level) or (level is None and pkg_level == TARGET_LEVEL):
+        if (level is not None and pkg_level != level) or (level is None and pkg_level == TARGET_LEVEL):
             continue
         district = pkg.case.get("district") or "（未填）"
         line = lines.setdefault((district, pkg_level), DistrictTally(district, 0, 0, pkg_level))
@@ -93,10 +110,11 @@ def _by_district(packages: list[Published], as_of: date | None, level: str | Non
 
 
 def tally(outbox: Path, as_of: date | None = None) -> Progress:
-    """全国级 families per district, then the total: a family with a current package is filed; one whose
-    package is an exit case (退档通知 on or before the cut-off) has exited. Second, the families of every other
-    archive level, per district and level (the targets do not apply). Third, the families cancelled by the
-    cut-off, by reason: they are in neither. The outbox is read once for all three."""
+    """全国级 people per district, then the total: a person with a current package is filed; one whose files have
+    all exited (退档通知 on or before the cut-off) has exited. Second, the families of every other archive level,
+    per district and level (the targets do not apply). Third, the files cancelled by the cut-off, by reason: they
+    count in neither. People are counted, not packages: a person's several files (a refiling, or 重复建档 folded and
+    counted in `folded`) count once. The outbox is read once."""
     cancelled: dict[str, int] = {}
     counted = []
     for pkg in published(outbox):
@@ -105,8 +123,9 @@ def tally(outbox: Path, as_of: date | None = None) -> Progress:
             counted.append(pkg)
         else:
             cancelled[reason] = cancelled.get(reason, 0) + 1
-    lines = _by_district(counted, as_of, TARGET_LEVEL)
+    families, folded = _families(counted, identity.load(outbox).families(), as_of)
+    lines = _by_district(families, TARGET_LEVEL)
     if lines:
         lines.append(DistrictTally(TOTAL, sum(x.filed for x in lines), sum(x.exited for x in lines)))
     order = case_schema()["$defs"]["cancellation"]["properties"]["reason"]["enum"]
-    return Progress(lines, _by_district(counted, as_of, None), {r: cancelled[r] for r in order if r in cancelled})
+    return Progress(lines, _by_district(families, None), {r: cancelled[r] for r in order if r in cancelled}, folded)

@@ -14,6 +14,7 @@ from reportlab.platypus import Spacer
 from kunnan_docs.core.zh import zh_date
 from kunnan_docs.forms.fonts import register
 from kunnan_docs.forms.typeset import FRAME_W, Para, Title, cells, document, grid, styles
+from kunnan_docs.staff.duplicates import folded_note
 from kunnan_docs.staff.progress import HEADERS, OTHER_HEADERS, TARGETS, DistrictTally, Progress
 
 
@@ -62,4 +63,6 @@ def report_pdf(progress: Progress, as_of: date | None = None) -> bytes:
                        [50, 30, 26, 26, 26], header=True)]
     if progress.cancelled:
         story += [Spacer(1, 6 * mm), Para(progress.cancelled_line, st["subtitle"])]
+    if progress.folded:
+        story += [Spacer(1, 4 * mm), Para(folded_note(progress.folded), st["subtitle"])]
     return document(story, "解困脱困进度")

@@ -21,9 +21,11 @@ from tqdm import tqdm
 
 from kunnan_docs.core.casefile import Case
 from kunnan_docs.core.findings import Finding, Severity
+from kunnan_docs.core.identity import archive_key
 from kunnan_docs.core.resources import load_json
 from kunnan_docs.core.validate import case_findings
 from kunnan_docs.errors import CellError, UsageError
+from kunnan_docs.package import identity
 from kunnan_docs.package.layout import safe_name
 from kunnan_docs.privacy import mask_text
 from kunnan_docs.staff.xlsx import new_workbook
@@ -190,10 +192,11 @@ def read_book(path: Path) -> tuple[list[Imported], list[str]]:
         if not item.archive_no:
             orphan.append(f"表“{main['sheet']}”第 {r} 行:没有填档案号,整行未导入。")
             continue
-        if item.archive_no in cases:
-            orphan.append(f"表“{main['sheet']}”第 {r} 行:档案号 {item.archive_no} 与第 {cases[item.archive_no].row} 行重复。")
+        if (key := archive_key(item.archive_no)) in cases:
+            orphan.append(f"表“{main['sheet']}”第 {r} 行:档案号 {item.archive_no} 与第 {cases[key].row} 行重复"
+                          "(档案号不区分大小写)。")
             continue
-        cases[item.archive_no] = item
+        cases[key] = item
     for sheet in spec["lists"]:
         if sheet["sheet"] not in wb.sheetnames:
             continue
@@ -201,10 +204,10 @@ def read_book(path: Path) -> tuple[list[Imported], list[str]]:
         headers = [c.value for c in next(ws.iter_rows(max_row=1))]
         for r, values in _rows(ws):
             key = str(values[0] or "").strip()
-            if key not in cases:
+            if archive_key(key) not in cases:
                 orphan.append(f"表“{sheet['sheet']}”第 {r} 行:档案号“{key}”在“案卷”表中没有,该行未导入。")
                 continue
-            item = cases[key]
+            item = cases[archive_key(key)]
             node, name = _parent(item.data, sheet["pointer"])
             records = node.setdefault(name, [])
             base = f"{sheet['pointer']}/{len(records)}"
@@ -224,10 +227,12 @@ def locate(item: Imported, finding: Finding) -> str:
     return f"表“{sheet}”第 {row} 行" + (f"【{header}】" if header else "")
 
 
-def import_book(path: Path, out_dir: Path) -> tuple[list[Path], list[str]]:
+def import_book(path: Path, out_dir: Path, outbox: Path | None = None) -> tuple[list[Path], list[str]]:
     """Write a case folder per valid row; return the files written and every problem found (cells are
-    quoted with their ID and phone numbers masked)."""
+    quoted with their ID and phone numbers masked). Each family is checked against the packages of `outbox`
+    and the rows before it: an archive number is one family's, a person has one active file."""
     items, problems = read_book(path)
+    index = identity.load(outbox)
     written = []
     for item in items:
         if item.problems:
@@ -235,11 +240,12 @@ def import_book(path: Path, out_dir: Path) -> tuple[list[Path], list[str]]:
             continue
         target = out_dir / safe_name(item.archive_no) / "case.json"
         case = Case(data=item.data, path=target)
-        findings = case_findings(case)
-        errors = [f for f in findings if f.severity is Severity.ERROR and f.code not in IGNORED_AT_IMPORT]
+        errors = [f for f in case_findings(case) if f.severity is Severity.ERROR and f.code not in IGNORED_AT_IMPORT]
+        errors = errors or [f for f in index.check(case) if f.severity is Severity.ERROR]
         if errors:
             problems += [f"{locate(item, f)}(档案号 {item.archive_no}):{f.message}" for f in errors]
             continue
+        index.admit(case, f"表“{layout()['main']['sheet']}”第 {item.row} 行")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(item.data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         written.append(target)

@@ -57,6 +57,7 @@ from kunnan_docs.scan.filing import waiting_forms
 from kunnan_docs.staff import notices
 from kunnan_docs.staff.due import due_list
 from kunnan_docs.staff.due import write_xlsx as write_due_xlsx
+from kunnan_docs.staff.duplicates import duplicates, folded_note
 from kunnan_docs.staff.handover import Handover, choose, hand_over, make_zip
 from kunnan_docs.staff.handover_log import HandoverRecord, Offer, past, standings
 from kunnan_docs.staff.progress import HEADERS as PROGRESS_HEADERS
@@ -475,18 +476,18 @@ def _date(text: str | None, default: date | None = None) -> date | None:
 
 async def due(request: Request) -> Response:
     as_of = _date(request.query_params.get("as_of"), date.today()) or date.today()
-    items = due_list(_desk(request).outbox, as_of)
+    items, folded = due_list(_desk(request).outbox, as_of)
     groups: dict[str, list[Any]] = {}
     for item in items:
         groups.setdefault(item.contact, []).append(item)
     return page(request, "due.html", as_of=as_of, groups=groups, total=len(items),
-                overdue=sum(d.overdue for d in items))
+                overdue=sum(d.overdue for d in items), folded=folded_note(folded))
 
 
 async def due_xlsx(request: Request) -> Response:
     as_of = _date(request.query_params.get("as_of"), date.today()) or date.today()
     buf = io.BytesIO()
-    write_due_xlsx(due_list(_desk(request).outbox, as_of, reach=True), as_of, buf)
+    write_due_xlsx(due_list(_desk(request).outbox, as_of, reach=True).items, as_of, buf)
     audit(_desk(request).state, _user(request), "下载", file=f"到期提醒-{as_of.isoformat()}.xlsx")
     return Response(buf.getvalue(), media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers=_attachment(f"到期提醒-{as_of.isoformat()}.xlsx"))
@@ -620,7 +621,8 @@ async def progress(request: Request) -> Response:
     progress = tally(_desk(request).outbox, as_of)
     return page(request, "progress.html", as_of=as_of, headers=PROGRESS_HEADERS,
                 rows=[x.row() for x in progress.lines], other_headers=OTHER_HEADERS,
-                others=[x.other_row() for x in progress.others], cancelled=progress.cancelled_line)
+                others=[x.other_row() for x in progress.others], cancelled=progress.cancelled_line,
+                folded=folded_note(progress.folded))
 
 
 async def progress_svg(request: Request) -> Response:
@@ -640,6 +642,13 @@ async def progress_pdf(request: Request) -> Response:
     return Response(pdf, media_type="application/pdf", headers=_attachment(f"解困脱困进度-{as_of.isoformat()}.pdf"))
 
 
+# -- 重复建档 ------------------------------------------------------------------------------------------
+
+def duplicates_page(request: Request) -> Response:
+    """Plain def: Starlette runs it in its thread pool, off the event loop, while it reads the outbox."""
+    return page(request, "duplicates.html", found=duplicates(_desk(request).outbox))
+
+
 async def home(request: Request) -> Response:
     return RedirectResponse("/inbox", status_code=303)
 
@@ -656,6 +665,7 @@ def create_app(desk: Desk) -> Starlette:
         Route("/notices", notices_page), Route("/notices", notices_print, methods=["POST"]),
         Route("/handover", handover_page), Route("/handover", handover_make, methods=["POST"]),
         Route("/progress", progress), Route("/progress.svg", progress_svg), Route("/progress.pdf", progress_pdf),
+        Route("/duplicates", duplicates_page),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     middleware = [Middleware(HostGate), Middleware(BodyLimit), Middleware(SessionGate)]
