@@ -97,10 +97,10 @@ def _family_lines(c: _Ctx) -> str:
 
 def _assistance_lines(c: _Ctx) -> str:
     records = [a for a in c.case.data.get("assistance", []) if (parse_date(a["date"]) or c.when) <= c.when]
-    lines = [f"{zh_date(parse_date(a['date']) or c.when)} {a['category']}救助·{a['project']} "
-             f"{_money(a['amount'])}元（经社会保障卡发放）" for a in records]
+    lines = [f"{zh_date(parse_date(a['date']) or c.when)}\u3000{a['category']}救助·{a['project']}\u3000"
+             f"{_money(a['amount'])}元（经社会保障卡发放）" for a in records]  # full-width spaces, as in Chinese text
     if records:
-        lines.append(f"合计 {len(records)} 次，{_money(sum(a['amount'] for a in records))}元。")
+        lines.append(f"合计{len(records)}次，{_money(sum(a['amount'] for a in records))}元。")
     return "\n".join(lines) or "无帮扶资金发放记录。"
 
 
@@ -116,10 +116,9 @@ def _seal_label(c: _Ctx) -> str:
 
 
 def _objection_to(c: _Ctx) -> str:
-    """Where the public raises objections: the posting union, and how to reach it when the case says."""
-    publicity = c.case.exit.get("publicity", {})
-    who = "所在单位工会" if publicity.get("place_type") == "unit" else "所在村（社区）工会"
-    return f"{who}（{publicity['contact']}）" if publicity.get("contact") else who
+    """Where the public raises objections: the posting union (how to reach it is a line of its own, after the
+    annex's sentence)."""
+    return "所在单位工会" if c.case.exit.get("publicity", {}).get("place_type") == "unit" else "所在村（社区）工会"
 
 
 def _notice_addressee(c: _Ctx) -> str:
