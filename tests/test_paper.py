@@ -236,6 +236,21 @@ def test_annex4_has_dated_signature_lines_and_a_seal_area_clear_of_the_opinions(
             assert not (box.x0 < g.left < box.x1 and box.y0 < g.bottom < box.y1), "ink would land on the opinion"
 
 
+def test_boxes_on_a_later_page_name_that_page_and_lie_on_its_empty_cells() -> None:
+    case = hard_case()
+    for form in forms_for(case):
+        pdf, boxes = render_with_boxes(form, case.archive_no)
+        doc = pages(pdf)
+        for box in boxes:
+            assert 1 <= box.page <= len(doc), (form.stem, box)
+            textpage = doc[box.page - 1].get_textpage()
+            inside = textpage.get_text_bounded(box.x0 + 2, box.y0 + 2, box.x1 - 2, box.y1 - 2)
+            if box.name.endswith("签字"):
+                assert inside.strip() == "", (form.stem, box)
+        if form.spec.id in ("survey", "exit_application"):
+            assert len(doc) >= 2 and {b.page for b in boxes} == {len(doc)}, form.stem  # the signatures end it
+
+
 def test_annex4_union_date_is_left_to_fill_by_hand_before_the_review() -> None:
     case = example()
     del case.data["exit"]["collective_review"]

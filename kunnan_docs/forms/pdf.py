@@ -325,8 +325,7 @@ def _canvas_with_footer(form: FilledForm, archive_no: str) -> type[Canvas]:
 
         def showPage(self) -> None:
             self._held.append(dict(self.__dict__))
-            self._pageNumber += 1  # what the flowables on the next page see (signature boxes name their page)
-            self._startPage()
+            self._startPage()  # counts the next page: the boxes drawn there name it
 
         def save(self) -> None:
             for page, state in enumerate(self._held, start=1):
