@@ -66,7 +66,7 @@ _KEPT_SPACE = "\ue000"  # a private-use character standing for it while reportla
 BREAK_SPACES = " " + IDEOGRAPHIC_SPACE  # dropped where a line breaks: a continuation never starts with a space
 # Runs a line never breaks inside: archive numbers and other Latin/digit identifiers, dates, amounts,
 # references such as 附件3 and 第11项.
-_UNBREAKABLE = re.compile(r"\d{4}年\d{1,2}月(?:\d{1,2}日)?|(?:附件|第)\d+[项次页件]?|\d+(?:\.\d+)?[%元岁户页卷次天个件份项]"
+_UNBREAKABLE = re.compile(r"\d{4}年\d{1,2}月(?:\d{1,2}日)?|(?:附件|第)\d+[项次页件句条]?|\d+(?:\.\d+)?[%元岁户页卷次天个件份项号条组室句]"
                           r"|[0-9A-Za-z][0-9A-Za-z\-/.:_*+]*")
 
 
