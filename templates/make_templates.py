@@ -29,6 +29,7 @@ TITLE_PT, SUBTITLE_PT, LETTER_PT, TABLE_PT = 22, 14, 16, 10.5  # 2号, 4号, 3�
 AFTER_AUTOSPACE = ("w:bidi", "w:adjustRightInd", "w:snapToGrid", "w:spacing", "w:ind", "w:contextualSpacing",
                    "w:mirrorIndents", "w:suppressOverlap", "w:jc", "w:textDirection", "w:textAlignment",
                    "w:textboxTightWrap", "w:outlineLvl", "w:divId", "w:cnfStyle", "w:rPr", "w:sectPr", "w:pPrChange")
+SIGN_ROOM_LINES = 4  # blank lines under 签字： for the pen and, above the seal line, for the seal
 BLANK_DATE = "\u3000\u3000年\u3000\u3000月\u3000\u3000日"  # a date to be written by hand
 CELL_MARGIN_TWIPS = 28  # 0.5 mm: a four-character label fits its 16.5 mm column without wrapping
 
@@ -113,7 +114,7 @@ def _sign_block(cell, sign: dict) -> None:
     """Under an opinion: 签字： with room to sign, the seal line, and the date (or blanks to write it in)."""
     paragraph(cell, "")
     paragraph(cell, f"{sign['sign']}：")
-    for _ in range(2):
+    for _ in range(SIGN_ROOM_LINES):
         paragraph(cell, "")
     if sign.get("seal"):
         paragraph(cell, sign["seal"], align=WD_ALIGN_PARAGRAPH.RIGHT)

@@ -147,12 +147,17 @@ def _replace_part(document: docx.document.Document, reltype: str, blob: bytes) -
     return new
 
 
+def story_roots(document: docx.document.Document) -> list[etree._Element]:
+    """The body and every header and footer as rendered: docxtpl puts a rendered footer in a new part behind
+    the document's relationship (python-docx's sections still see the template's)."""
+    parts = [rel.target_part for rel in document.part.rels.values() if rel.reltype in (RT.HEADER, RT.FOOTER)]
+    return [document.element, *(part.element for part in parts)]
+
+
 def embed_rare(document: docx.document.Document) -> None:
     """Set every rare character of the body and footers in a font that has it, and embed those fonts."""
     used: dict[str, set[str]] = {}
-    roots = [document.element, *(s.footer._element for s in document.sections),
-             *(s.header._element for s in document.sections)]
-    for root in roots:
+    for root in story_roots(document):
         runs = {id(t.getparent()): t.getparent() for t in root.iter(qn("w:t"))
                 if t.text and t.getparent().tag == qn("w:r") and any(rare_font(char) for char in t.text)}
         for run in runs.values():

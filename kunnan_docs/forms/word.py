@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import io
 import os
+import re
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, time
@@ -18,6 +19,8 @@ from docx.opc.constants import CONTENT_TYPE
 from docx.opc.packuri import PackURI
 from docx.opc.part import Part
 from docx.opc.pkgwriter import PackageWriter
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 from docxtpl import DocxTemplate, InlineImage, Listing
 from jinja2.utils import LRUCache
@@ -205,11 +208,37 @@ def render_docx(form: FilledForm, archive_no: str) -> bytes:
         raise TemplateError(f"Word 模板 {path.name} 使用了不存在的变量({exc.message})。请在 Word 中改正。") from None
     if "letter" in form.spec.raw:
         _centre_union_over_date(tpl.docx, form)
+    _keep_identifiers_whole(tpl.docx, form)
     docfonts.embed_rare(tpl.docx)
     core = tpl.docx.core_properties
     core.title, core.author, core.keywords = form.title, "kunnan-docs", archive_no
     core.created = core.modified = datetime.combine(form.date, time())  # from the case, not the clock
     return _docx_bytes(tpl.docx, template)
+
+
+def _keep_identifiers_whole(document: docx.document.Document, form: FilledForm) -> None:
+    """Word breaks a line after a hyphen: inside the archive number (CD510104-2018-\n0112) in a letter, or a
+    phone number in a narrow cell. The hyphens of one-line values become Word's non-breaking hyphens (they
+    print and copy as hyphens)."""
+    fields = forms_data()["fields"]
+    wanted = sorted({v for k, v in form.values.items() if "-" in v and fields.get(k, {}).get("one_line")}, key=len,
+                    reverse=True)
+    if not wanted:
+        return
+    pattern = re.compile("|".join(map(re.escape, wanted)))
+    for text in [t for root in docfonts.story_roots(document) for t in root.iter(qn("w:t"))
+                 if t.text and pattern.search(t.text)]:
+        pieces = re.split(r"(\x00)", pattern.sub(lambda m: m.group(0).replace("-", "\x00"), text.text))
+        run, at = text.getparent(), text.getparent().index(text)
+        run.remove(text)
+        for offset, piece in enumerate(p for p in pieces if p):
+            if piece == "\x00":
+                node = OxmlElement("w:noBreakHyphen")
+            else:
+                node = OxmlElement("w:t")
+                node.text = piece
+                node.set(qn("xml:space"), "preserve")
+            run.insert(at + offset, node)
 
 
 def _centre_union_over_date(document: docx.document.Document, form: FilledForm) -> None:
