@@ -11,6 +11,7 @@ two lines of text stay on each side, and the row that is signed never starts a p
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from reportlab.lib.enums import TA_CENTER, TA_LEFT
@@ -55,6 +56,12 @@ SEAL_GAP = 44  # points between a letter's text and its union line: the seal's t
 SEAL_RAISE = 8  # points the seal's centre sits above the union line and date (they sit in its lower half)
 
 
+@cache
+def _styles() -> dict[str, ParagraphStyle]:
+    """The shared styles, made once per process: a form asks for them per cell (they are never changed)."""
+    return styles()
+
+
 @dataclass(frozen=True)
 class Box:
     """A named area on a form page, in PDF points from the page's lower-left corner."""
@@ -81,7 +88,7 @@ class SignBlock(Flowable):
         super().__init__()
         self.spec, self.boxes = spec, boxes
         self.date = values.get(spec["date"], "") or BLANK_DATE
-        style = styles()["value"]
+        style = _styles()["value"]
         self.label = Para(para_text(f"{spec['sign']}："), style)
         self.lines = [Para(para_text(text), ParagraphStyle("sign-line", style, alignment=TA_CENTER))
                       for text in (spec.get("seal"), self.date) if text]
@@ -186,7 +193,7 @@ class FormRow(Flowable):
 
     def _labels(self) -> list[Para]:
         suffix = "\n（续）" if self.continued else ""
-        return [Para(para_text(cell.label + suffix), styles()["label"]) for cell in self.cells]
+        return [Para(para_text(cell.label + suffix), _styles()["label"]) for cell in self.cells]
 
     def _build(self) -> Table:
         if self._table is not None:
@@ -288,7 +295,7 @@ class SignOff(Flowable):
         self.union, self.day, self.boxes = union, day, boxes
 
     def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
-        body = styles()["body"]
+        body = _styles()["body"]
         union_w, day_w = text_width(self.union, BODY_PT), text_width(self.day, BODY_PT)
         right = availWidth + FRAME_PADDING  # a long union line may reach the right margin
         self.centre = min(availWidth - 4 * BODY_PT - day_w / 2, right - union_w / 2 - 1)
@@ -353,7 +360,7 @@ def _canvas_with_footer(form: FilledForm, archive_no: str) -> type[Canvas]:
 
 def _one_line_style(text: str, width: float) -> ParagraphStyle:
     """The value style, smaller when needed for the text to fit the cell on one line (not below 7.5 pt)."""
-    value = styles()["value"]
+    value = _styles()["value"]
     natural = text_width(text, TABLE_PT)
     if natural <= _inner(width):
         return value
@@ -364,7 +371,7 @@ def _one_line_style(text: str, width: float) -> ParagraphStyle:
 def _value(form: FilledForm, name: str, width: float) -> list[Flowable]:
     field = forms_data()["fields"].get(name, {})
     text = form.values.get(name, "")
-    st = styles()
+    st = _styles()
     if field.get("entries") and text:  # one paragraph an entry: a continuation line hangs under its entry
         return [Para(para_text(line), st["entry"]) for line in text.split("\n")]
     style = _one_line_style(text, width) if field.get("one_line") else st["value"]
@@ -393,7 +400,7 @@ def _rows(form: FilledForm, boxes: _Boxes) -> list[Flowable]:
 
 
 def _story(form: FilledForm, boxes: _Boxes) -> list[object]:
-    spec, st = form.spec.raw, styles()
+    spec, st = form.spec.raw, _styles()
     story: list[object] = [Title(para_text(form.spec.title), st["title"])]
     if spec.get("subtitle"):  # which return visit a record is of
         story.append(Para(para_text(letter_text(spec["subtitle"], {**form.values, "seq": str(form.seq)})),
