@@ -136,7 +136,7 @@ def scanner_pdf(pages: list[Image.Image], quality: int = 35) -> bytes:
         buf = io.BytesIO()
         page.save(buf, "JPEG", quality=quality, dpi=(DPI, DPI), optimize=True)
         jpegs.append(buf.getvalue())
-    return img2pdf.convert(jpegs, nodate=True)
+    return img2pdf.convert(jpegs, nodate=True, engine=img2pdf.Engine.internal)  # pikepdf's engine adds a random /ID
 
 
 def sealing_union(form: FilledForm, union: str) -> str:

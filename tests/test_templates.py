@@ -26,7 +26,7 @@ def test_an_edited_template_changes_the_word_output_and_render_says_the_pdf_does
 
     assert main(["render", str(EXIT_EXAMPLE / "case.json"), "-o", str(tmp_path / "out")]) == ExitCode.OK
     word = "\n".join(p.text for p in docx.Document(tmp_path / "out" / "附件5-脱困公示.docx").paragraphs)
-    assert "如对公示对象有不同意见,请在公示期内".replace(",", "，") in word and "{{" not in word
+    assert "如对公示对象有不同意见,请在5个工作日内".replace(",", "，") in word and "{{" not in word
     pdf = pdfium.PdfDocument(tmp_path / "out" / "附件5-脱困公示.pdf")
     printed = "".join(pdf[i].get_textpage().get_text_range() for i in range(len(pdf)))
     assert "不同意见" not in printed and "如有意见" in printed  # the PDF is typeset from forms.json

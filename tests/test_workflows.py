@@ -64,7 +64,7 @@ def test_notices_one_per_page_sorted_by_unit_without_personal_data(outbox, tmp_p
     assert len(pages) == 2
     places = ["成都锦华纺织有限公司", "书院街街道锦华社区"]  # grouped by the posting unit, in pinyin order
     assert f"{places[0]}工会盖章" in pages[0] and f"{places[1]}工会盖章" in pages[1]
-    assert "向所在单位工会（厂工会办公室，电话 028-84441234）反映" in pages[0]  # where to object
+    assert "请在5个工作日内向所在单位工会反映。联系方式：厂工会办公室，电话 028-84441234" in pages[0]  # where to object
     for page in pages:
         assert "脱困公示" in page and page.count("个工作日") == 1  # the period is said once
         assert "附件5" not in page and "第1页" not in page  # a poster, no internal footer

@@ -13,6 +13,12 @@ def zh_date(day: date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
 
 
+def page_span(pages: str) -> str:
+    """A page range as printed for people (contents list, bookmarks): 3～5, the wave dash GB/T 15834 (4.13.3.3)
+    puts between the ends of a range of numbers; report.json keeps 3-5."""
+    return pages.replace("-", "～")
+
+
 _ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 
 

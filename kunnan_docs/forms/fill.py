@@ -46,10 +46,12 @@ class FormSpec:
         """The values the form prints (its table's cells, or its letter's placeholders), in order."""
         letter = self.raw.get("letter")
         if letter:
-            texts = [t for t in (letter.get("salutation"), *letter["body"], letter["seal"], letter["date"]) if t]
+            lines = (letter.get("salutation"), *letter["body"], letter["seal"], letter["date"])
+            texts = [t["text"] if isinstance(t, dict) else t for t in lines if t]  # {"text", "if"}: a line that may be left out
             names = [name for text in texts for _, name, _, _ in Formatter().parse(text) if name]
-        else:
-            names = [name for row in self.raw["rows"] for _, name, _ in row]
+        else:  # a cell is [label, variable, columns] with an optional signature block that may print a date
+            names = [name for row in self.raw["rows"] for cell in row
+                     for name in (cell[1], *([cell[3].get("date")] if len(cell) > 3 else [])) if name]
         return tuple(dict.fromkeys(names))
 
     @property
@@ -119,10 +121,10 @@ def _family_lines(c: _Ctx) -> str:
 
 def _assistance_lines(c: _Ctx) -> str:
     records = [a for a in c.case.data.get("assistance", []) if (parse_date(a["date"]) or c.when) <= c.when]
-    lines = [f"{zh_date(parse_date(a['date']) or c.when)} {a['category']}救助·{a['project']} "
-             f"{_money(a['amount'])}元（经社会保障卡发放）" for a in records]
+    lines = [f"{zh_date(parse_date(a['date']) or c.when)}\u3000{a['category']}救助·{a['project']}\u3000"
+             f"{_money(a['amount'])}元（经社会保障卡发放）" for a in records]  # full-width spaces, as in Chinese text
     if records:
-        lines.append(f"合计 {len(records)} 次，{_money(sum(a['amount'] for a in records))}元。")
+        lines.append(f"合计{len(records)}次，{_money(sum(a['amount'] for a in records))}元。")
     return "\n".join(lines) or "无帮扶资金发放记录。"
 
 
@@ -138,10 +140,9 @@ def _seal_label(c: _Ctx) -> str:
 
 
 def _objection_to(c: _Ctx) -> str:
-    """Where the public raises objections: the posting union, and how to reach it when the case says."""
-    publicity = c.case.exit.get("publicity", {})
-    who = "所在单位工会" if publicity.get("place_type") == "unit" else "所在村（社区）工会"
-    return f"{who}（{publicity['contact']}）" if publicity.get("contact") else who
+    """Where the public raises objections: the posting union (how to reach it is a line of its own, after the
+    annex's sentence)."""
+    return "所在单位工会" if c.case.exit.get("publicity", {}).get("place_type") == "unit" else "所在村（社区）工会"
 
 
 def _notice_addressee(c: _Ctx) -> str:

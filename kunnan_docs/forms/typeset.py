@@ -26,7 +26,7 @@ from reportlab.platypus.paraparser import ParaParser
 from reportlab.rl_config import _FUZZ
 
 from kunnan_docs.forms.archival import archival_bytes
-from kunnan_docs.forms.fonts import markup, register
+from kunnan_docs.forms.fonts import font_for, is_variation_selector, markup, register
 
 # Page set-up (GB/T 9704): A4, binding margin (订口) on the left; page numbers and QR codes stay at least
 # 10 mm inside every edge, where office printers still print.
@@ -36,6 +36,7 @@ MARGIN_RIGHT = 20 * mm
 MARGIN_TOP = 25 * mm  # leaves the top-right corner free for the archive page number (页号)
 MARGIN_BOTTOM = 20 * mm
 FRAME_W = PAGE_W - MARGIN_LEFT - MARGIN_RIGHT
+FRAME_PADDING = 6  # points: reportlab's frames set text this far inside the margins (tables span the margins)
 EDGE = 10 * mm  # nothing we print comes closer to a paper edge
 PAGE_NUMBER_SIZE = 12
 PAGE_NUMBER_STRIP = 18 * mm  # kept free at the top of every content page for its page number
@@ -59,9 +60,13 @@ _NEXT_TO_CJK = re.compile(rf"(?<=[{_CJK}])[,;:()?!]|[,;:()?!](?=[{_CJK}])")
 _OPEN_PAREN_CJK = re.compile(r"（([^（）()]*)\)|\(([^（）()]*)）")
 NO_LINE_START = "，。、；：？！）」』》〉】〕”’…—·%,.;:?!)]}"
 NO_LINE_END = "（「『《〈【〔“‘([{"
+SOFT_BREAK_AFTER = "-/_"  # an identifier wider than its line breaks after one of these rather than anywhere
+IDEOGRAPHIC_SPACE = "\u3000"  # the full-width space of Chinese text
+_KEPT_SPACE = "\ue000"  # a private-use character standing for it while reportlab cleans a paragraph's text
+BREAK_SPACES = " " + IDEOGRAPHIC_SPACE  # dropped where a line breaks: a continuation never starts with a space
 # Runs a line never breaks inside: archive numbers and other Latin/digit identifiers, dates, amounts,
 # references such as 附件3 and 第11项.
-_UNBREAKABLE = re.compile(r"\d{4}年\d{1,2}月(?:\d{1,2}日)?|(?:附件|第)\d+[项次页件]?|\d+(?:\.\d+)?[%元岁户页卷次天个件份项]"
+_UNBREAKABLE = re.compile(r"\d{4}年\d{1,2}月(?:\d{1,2}日)?|(?:附件|第)\d+[项次页件句条]?|\d+(?:\.\d+)?[%元岁户页卷次天个件份项号条组室句]"
                           r"|[0-9A-Za-z][0-9A-Za-z\-/.:_*+]*")
 
 
@@ -102,6 +107,12 @@ def _glyph_width(char: str, font_name: str, size: float) -> float:
     return stringWidth(char, font_name, size)
 
 
+def text_width(text: str, size: float) -> float:
+    """Width of plain text as `markup` sets it (each character in the first font of the chain that has it)."""
+    main = register()
+    return sum(_glyph_width(char, font_for(char) or main, size) for char in text if not is_variation_selector(char))
+
+
 def _zh_frag_split(frags: list, max_widths: list[float], calc_bounds: bool) -> ParaLines:
     """reportlab's CJK line splitter (cjkFragSplit), but breaking only where break_allowed() says."""
     chars: list[str] = []
@@ -124,21 +135,24 @@ def _zh_frag_split(frags: list, max_widths: list[float], calc_bounds: bool) -> P
     lines: list = []
     start = used = 0
     last_ok = -1  # the latest allowed break after the line's start
+    last_soft = -1  # the latest place after a hyphen or slash: where an identifier too long for a line breaks
     i = 0
     while i < len(chars):
         max_width = max_widths[min(len(lines), len(max_widths) - 1)]
         if hasattr(owners[i], "lineBreak"):
             lines.append(line(start, i + 1, max_width, used, True))
-            start, used, last_ok, i = i + 1, 0, -1, i + 1
+            start, used, last_ok, last_soft, i = i + 1, 0, -1, -1, i + 1
             continue
         if i > start and allowed[i]:
             last_ok = i
+        if i > start and chars[i - 1] in SOFT_BREAK_AFTER:
+            last_soft = i
         if used + widths[i] > max_width + _FUZZ and i > start:
-            end = last_ok if last_ok > start else i
+            end = last_ok if last_ok > start else last_soft if last_soft > start else i
             width = sum(widths[start:end])
             lines.append(line(start, end, max_width, width, False))
-            start, last_ok, i = end, -1, end
-            while i < len(chars) and chars[i] == " ":  # a space at a break is not carried over
+            start, last_ok, last_soft, i = end, -1, -1, end
+            while i < len(chars) and chars[i] in BREAK_SPACES:  # a space at a break is not carried over
                 start = i = i + 1
             used = 0
             continue
@@ -196,12 +210,21 @@ class Para(Paragraph):
 
     def _setup(self, text, style, bulletText, frags, cleaner):
         """Text without a tag or an entity (most labels and values) goes to reportlab's tuple-tree parser,
-        which makes the same frags as its HTML parser does from <para>text</para>, without tokenizing."""
+        which makes the same frags as its HTML parser does from <para>text</para>, without tokenizing.
+
+        reportlab collapses whitespace, the ideographic space (U+3000) included, to one narrow space: a
+        full-width space is carried through its cleaning as a private-use character and restored."""
+        kept = frags is None and IDEOGRAPHIC_SPACE in text
+        if kept:
+            text = text.replace(IDEOGRAPHIC_SPACE, _KEPT_SPACE)
         if frags is None and "<" not in text and "&" not in text:
             text = cleaner(text)
             style, frags, _ = ParaParser().tt_parse(("para", None, [text] if text else []), style)
             textTransformFrags(frags, style)
         super()._setup(text, style, bulletText, frags, cleaner)
+        if kept:
+            for frag in self.frags:
+                frag.text = frag.text.replace(_KEPT_SPACE, IDEOGRAPHIC_SPACE)
 
     def breakLinesCJK(self, maxWidths):
         if not isinstance(maxWidths, list | tuple):
@@ -237,6 +260,7 @@ def styles() -> dict[str, ParagraphStyle]:
         "subtitle": ParagraphStyle("subtitle", base, fontSize=14, leading=22, alignment=TA_CENTER),
         "label": ParagraphStyle("label", base, alignment=TA_CENTER),
         "value": ParagraphStyle("value", base, alignment=TA_LEFT),
+        "entry": ParagraphStyle("entry", base, alignment=TA_LEFT, leftIndent=2 * TABLE_PT, firstLineIndent=-2 * TABLE_PT),
         "body": body,
         "salutation": ParagraphStyle("salutation", body, firstLineIndent=0),
         "right": ParagraphStyle("right", body, firstLineIndent=0, alignment=TA_RIGHT, rightIndent=2 * BODY_PT),
@@ -268,13 +292,18 @@ def _nothing(canvas: Canvas, doc: SimpleDocTemplate) -> None:
     """No page furniture."""
 
 
+RULE = 0.8  # points: every table rule
+CELL_PAD_X, CELL_PAD_Y = 2, 4  # points inside each cell, left and right / top and bottom
 CELL_STYLE = [
-    ("GRID", (0, 0), (-1, -1), 0.8, colors.black),
+    ("GRID", (0, 0), (-1, -1), RULE, colors.black),
+    # a row split at a page break is closed on both pages (reportlab leaves the split open unless told)
+    ("LINEBELOW", (0, "inrowsplitstart"), (-1, "inrowsplitstart"), RULE, colors.black),
+    ("LINEABOVE", (0, "inrowsplitend"), (-1, "inrowsplitend"), RULE, colors.black),
     ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-    ("LEFTPADDING", (0, 0), (-1, -1), 2),
-    ("RIGHTPADDING", (0, 0), (-1, -1), 2),
-    ("TOPPADDING", (0, 0), (-1, -1), 4),
-    ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
+    ("LEFTPADDING", (0, 0), (-1, -1), CELL_PAD_X),
+    ("RIGHTPADDING", (0, 0), (-1, -1), CELL_PAD_X),
+    ("TOPPADDING", (0, 0), (-1, -1), CELL_PAD_Y),
+    ("BOTTOMPADDING", (0, 0), (-1, -1), CELL_PAD_Y),
 ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import io
 import os
+import re
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, time
@@ -18,16 +19,18 @@ from docx.opc.constants import CONTENT_TYPE
 from docx.opc.packuri import PackURI
 from docx.opc.part import Part
 from docx.opc.pkgwriter import PackageWriter
-from docx.shared import Mm
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.shared import Mm, Pt
 from docxtpl import DocxTemplate, InlineImage, Listing
 from jinja2.utils import LRUCache
 
 from kunnan_docs.core.resources import TEMPLATES_ENV, data_dir
 from kunnan_docs.errors import TemplateError
-from kunnan_docs.forms import qr
-from kunnan_docs.forms.fill import FilledForm, FormSpec, forms_data
+from kunnan_docs.forms import docfonts, qr
+from kunnan_docs.forms.fill import FilledForm, FormSpec, forms_data, letter_text
 
-EXTRA_VARIABLES = {"qr"}  # provided by the renderer, not by forms.json
+EXTRA_VARIABLES = {"qr", "seq"}  # provided by the renderer, not by forms.json: the QR code, which return visit
 FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 COMPILED_TEMPLATES = 256  # texts of templates kept compiled: 7 templates of about 8 texts each, and edits
 OPENED_TEMPLATES = 32  # versions of template files kept open: 7 templates, and edits
@@ -106,7 +109,6 @@ class _OpenedTemplate:
     path: Path
     document: docx.document.Document
     shared: dict[int, Part]  # a deepcopy memo mapping each shared part to itself
-    shared_names: frozenset[str]  # their zip members
     heads: dict[tuple[bytes, tuple[str, ...]], bytes] = field(default_factory=dict)  # see _docx_bytes
 
     def fresh(self) -> DocxTemplate:
@@ -123,8 +125,7 @@ def _opened_template(path: Path, version: tuple[int, int]) -> _OpenedTemplate:
                   for part in opened.part.package.iter_parts()
                   if part.content_type in SHARED_PARTS and not part.rels}
     shared = {id(part): part for part in serialized.values()}
-    names = frozenset(part.partname.membername for part in shared.values())
-    return _OpenedTemplate(path, copy.deepcopy(opened, serialized), shared, names)  # parsed styles take megabytes
+    return _OpenedTemplate(path, copy.deepcopy(opened, serialized), shared)  # parsed styles take megabytes
 
 
 def _opened(path: Path) -> _OpenedTemplate:
@@ -169,8 +170,10 @@ def _docx_bytes(document: docx.document.Document, template: _OpenedTemplate) -> 
     """The .docx, with its shared parts compressed once per template (compressing the 0.8 MB of styles took a third
     of a form's time): [Content_Types].xml and the shared parts, smallest first, are a zip head kept with the
     template, and the other members are appended to a copy of it (zipfile's append mode). File-type sniffers
-    such as file(1) expect [Content_Types].xml first and a small word/ member or two after it."""
-    shared = template.shared_names
+    such as file(1) expect [Content_Types].xml first and a small word/ member or two after it. A shared part this
+    document replaced (the font table and settings of a form that embeds a font) is written as its own."""
+    shared = frozenset(part.partname.membername for part in document.part.package.iter_parts()
+                       if id(part) in template.shared)
     content_types, *members = _members(document)
     in_head = sorted((member for member in members if member[0] in shared), key=lambda member: len(member[1]))
     key = (content_types[1], tuple(name for name, _ in in_head))
@@ -180,23 +183,82 @@ def _docx_bytes(document: docx.document.Document, template: _OpenedTemplate) -> 
     return _zip(head, [member for member in members if member[0] not in shared])
 
 
+def _context_value(name: str, value: str) -> object:
+    """A value as the template takes it: lines of a list (family members, measures) as paragraphs of their own,
+    which hang like the template's paragraph; other lines as line breaks."""
+    if "\n" not in value:
+        return value
+    entries = forms_data()["fields"].get(name, {}).get("entries")
+    return Listing(value.replace("\n", "\a") if entries else value)
+
+
 def render_docx(form: FilledForm, archive_no: str) -> bytes:
     path = template_path(form.spec)
     check_template(path)
     template = _opened(path)
     tpl = template.fresh()
-    context: dict[str, object] = {k: Listing(v) if "\n" in v else v for k, v in form.values.items()}
+    context: dict[str, object] = {k: _context_value(k, v) for k, v in form.values.items()}
     code = qr.png(qr.form_code(form, archive_no, qr.UNKNOWN_PAGE, qr.UNKNOWN_PAGE).text)
     size = qr.POSTER_SIZE_MM if form.spec.public else qr.SIZE_MM
     context["qr"] = InlineImage(tpl, io.BytesIO(code), width=Mm(size))
+    context["seq"] = str(form.seq)
     try:
         tpl.render(context, _environment(), autoescape=True)
     except jinja2.exceptions.UndefinedError as exc:
         raise TemplateError(f"Word 模板 {path.name} 使用了不存在的变量({exc.message})。请在 Word 中改正。") from None
+    if "letter" in form.spec.raw:
+        _centre_union_over_date(tpl.docx, form)
+    _keep_identifiers_whole(tpl.docx, form)
+    docfonts.embed_rare(tpl.docx)
     core = tpl.docx.core_properties
     core.title, core.author, core.keywords = form.title, "kunnan-docs", archive_no
     core.created = core.modified = datetime.combine(form.date, time())  # from the case, not the clock
     return _docx_bytes(tpl.docx, template)
+
+
+def _keep_identifiers_whole(document: docx.document.Document, form: FilledForm) -> None:
+    """Word breaks a line after a hyphen: inside the archive number (CD510104-2018-\n0112) in a letter, or a
+    phone number in a narrow cell. The hyphens of one-line values become Word's non-breaking hyphens (they
+    print and copy as hyphens)."""
+    fields = forms_data()["fields"]
+    wanted = sorted({v for k, v in form.values.items() if "-" in v and fields.get(k, {}).get("one_line")}, key=len,
+                    reverse=True)
+    if not wanted:
+        return
+    pattern = re.compile("|".join(map(re.escape, wanted)))
+    for text in [t for root in docfonts.story_roots(document) for t in root.iter(qn("w:t"))
+                 if t.text and pattern.search(t.text)]:
+        pieces = re.split(r"(\x00)", pattern.sub(lambda m: m.group(0).replace("-", "\x00"), text.text))
+        run, at = text.getparent(), text.getparent().index(text)
+        run.remove(text)
+        for offset, piece in enumerate(p for p in pieces if p):
+            if piece == "\x00":
+                node = OxmlElement("w:noBreakHyphen")
+            else:
+                node = OxmlElement("w:t")
+                node.text = piece
+                node.set(qn("xml:space"), "preserve")
+            run.insert(at + offset, node)
+
+
+def _centre_union_over_date(document: docx.document.Document, form: FilledForm) -> None:
+    """GB/T 9704 in the Word letter as in the PDF: the template sets the date four characters from the right;
+    the union line, right-aligned above it, is indented so that its centre is the date's (its widths counted
+    as Word sets 宋体 and 仿宋: a Chinese character one em, a Latin letter or digit half an em)."""
+    letter = form.spec.raw["letter"]
+    union, day = letter_text(letter["seal"], form.values), letter_text(letter["date"], form.values)
+    paragraphs = {p.text.strip(): p for p in document.paragraphs}
+    if union not in paragraphs or day not in paragraphs:
+        return  # a clerk's template that words its ending otherwise
+    date_indent = paragraphs[day].paragraph_format.right_indent or 0
+    size = paragraphs[day].runs[0].font.size.pt if paragraphs[day].runs and paragraphs[day].runs[0].font.size else 16
+    centre_from_right = date_indent + Pt(size) * em_width(day) / 2
+    paragraphs[union].paragraph_format.right_indent = max(0, int(centre_from_right - Pt(size) * em_width(union) / 2))
+
+
+def em_width(text: str) -> float:
+    """Width in ems as Word sets 宋体 and 仿宋: ASCII half an em, anything else a full em."""
+    return sum(0.5 if char.isascii() else 1.0 for char in text)
 
 
 def render_each(forms: list[FilledForm], archive_no: str) -> list[bytes]:

@@ -34,7 +34,7 @@ from kunnan_docs.core.rules import (
     next_exit_step,
 )
 from kunnan_docs.core.workcal import WorkCalendar
-from kunnan_docs.core.zh import zh_date, zh_dates
+from kunnan_docs.core.zh import page_span, zh_date, zh_dates
 from kunnan_docs.errors import AttachmentError
 from kunnan_docs.forms import aside
 from kunnan_docs.forms.archival import SAVE_OPTIONS, make_archival
@@ -325,7 +325,7 @@ def _toc_rows(pkg: Package) -> list[sheets.TocRow]:
         doc_nos = "、".join(p.doc_no for p in r.parts if p.doc_no)
         remark = f"第{r.item.no}项" + (f",{len(r.parts)}份" if len(r.parts) > 1 else "") + (
             ",待签章" if r.awaiting else "")
-        rows.append(sheets.TocRow(seq, doc_nos, responsible, title, date_text, r.page_range, remark))
+        rows.append(sheets.TocRow(seq, doc_nos, responsible, title, date_text, page_span(r.page_range), remark))
     return rows
 
 
@@ -502,7 +502,7 @@ def _outline(out: pikepdf.Pdf, pkg: Package, content_start: int, remarks_start: 
         for r in pkg.results:
             if not r.parts:
                 continue
-            node = pikepdf.OutlineItem(f"{r.item.no}. {r.item.title}(第{r.page_range}页)",
+            node = pikepdf.OutlineItem(f"{r.item.no}. {r.item.title}（第{page_span(r.page_range)}页）",
                                        content_start + r.parts[0].first - 1)
             if len(r.parts) > 1:
                 node.children.extend(pikepdf.OutlineItem(p.title, content_start + p.first - 1) for p in r.parts)

@@ -31,6 +31,7 @@ from pathlib import Path, PureWindowsPath
 import pikepdf
 import pypdfium2 as pdfium
 
+from kunnan_docs.core.zh import page_span
 from kunnan_docs.errors import BadPackage, ConfigError
 from kunnan_docs.forms import qr
 from kunnan_docs.package.layout import (
@@ -410,7 +411,7 @@ def _check_contents_list(doc: pdfium.PdfDocument, report: Report, name: str) -> 
     start = min(report.pages.content_start_index, len(doc))
     toc_text = "".join(doc[i].get_textpage().get_text_range() for i in range(1, start))
     return [Problem(ProblemKind.CONTENTS, f"卷内文件目录中找不到清单第{e.no}项的页号 {e.pages}。", name)
-            for e in _present(report) if not e.pages or e.pages not in toc_text]
+            for e in _present(report) if not e.pages or (page_span(e.pages) not in toc_text and e.pages not in toc_text)]
 
 
 def _destination_index(mark: pikepdf.OutlineItem, objgen: dict[tuple[int, int], int]) -> int | None:

@@ -13,6 +13,9 @@ from datetime import date
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
+from openpyxl.worksheet.properties import PageSetupProperties
+from openpyxl.worksheet.worksheet import Worksheet
+
 from kunnan_docs.core.checklist import kind_spec
 from kunnan_docs.core.workcal import add_months
 from kunnan_docs.core.zh import pinyin_key, zh_date
@@ -148,6 +151,17 @@ def due_list(outbox: Path, as_of: date, reach: bool = False) -> Dues:
                 folded)
 
 
+def _print_setup(ws: Worksheet, header_row: int) -> None:
+    """Printed as a clerk takes it to a visit: A4 landscape, every column on the page's width (as many pages
+    down as it needs), the header row repeated on every page, 第 n 页 共 m 页 in the footer."""
+    ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+    ws.print_title_rows = f"{header_row}:{header_row}"
+    ws.oddFooter.center.text = "第 &P 页 共 &N 页"
+
+
 def write_xlsx(items: list[Due], as_of: date, path: Path | BinaryIO) -> None:
     wb = new_workbook()
     ws = wb.active
@@ -159,4 +173,5 @@ def write_xlsx(items: list[Due], as_of: date, path: Path | BinaryIO) -> None:
     for letter, width in zip("ABCDEFGHIJ", [12, 20, 10, 15, 30, 18, 14, 14, 12, 14], strict=True):
         ws.column_dimensions[letter].width = max(ws.column_dimensions[letter].width or 0, width)
     ws.auto_filter.ref = f"A3:J{max(4, len(items) + 3)}"
+    _print_setup(ws, header_row=3)
     wb.save(path)
