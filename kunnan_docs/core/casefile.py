@@ -274,13 +274,23 @@ def _validator() -> Draft202012Validator:
 
 
 def schema_findings(case: Case) -> list[Finding]:
-    """Every schema violation as a Chinese finding (code S-*), sorted by position for stable output."""
-    findings = [_schema_finding(err) for err in _validator().iter_errors(case.data)]
+    """Every schema violation as a Chinese finding (code S-*), sorted by position for stable output; every
+    missing required field has its own (the desk's editor shows each beside its field)."""
+    findings = [f for err in _validator().iter_errors(case.data) for f in _schema_findings(err)]
     return sorted(set(findings), key=lambda f: (f.pointer, f.code, f.message))
 
 
 def _pointer(err: ValidationError) -> str:
     return "".join(f"/{p}" for p in err.absolute_path)
+
+
+def _schema_findings(err: ValidationError) -> list[Finding]:
+    if err.validator == "required":
+        pointer = _pointer(err)
+        missing = [m for m in err.validator_value if isinstance(err.instance, dict) and m not in err.instance]
+        return [Finding("S-REQUIRED", Severity.ERROR, f"{pointer}/{m}", f"缺少必填项{field(f'{pointer}/{m}')}。请补填后重新提交。")
+                for m in missing]
+    return [_schema_finding(err)]
 
 
 def _schema_finding(err: ValidationError) -> Finding:
@@ -290,10 +300,6 @@ def _schema_finding(err: ValidationError) -> Finding:
     value = err.instance
     shown = mask_value(pointer, json.dumps(value, ensure_ascii=False)) if not isinstance(value, (dict, list)) else ""
     v = err.validator
-    if v == "required":
-        missing = next((m for m in err.validator_value if isinstance(err.instance, dict) and m not in err.instance), "")
-        sub = f"{pointer}/{missing}"
-        return Finding("S-REQUIRED", Severity.ERROR, sub, f"缺少必填项{field(sub)}。请补填后重新提交。")
     if v == "additionalProperties":
         extra = sorted(set(err.instance) - set(node.get("properties", {})))
         return Finding("S-UNKNOWN", Severity.ERROR, pointer,
@@ -328,5 +334,5 @@ def _schema_finding(err: ValidationError) -> Finding:
         return Finding("S-ONEOF", Severity.ERROR, pointer, f"{field(pointer)}:{hint or '填写方式不符合要求。'}")
     if v == "not" and pointer == "":
         return Finding("S-EXIT-BLOCK", Severity.ERROR, "/exit",
-                       "建档案卷(kind = filing)不应包含【脱困退档】(/exit)。若本户已脱困,请把 kind 改为 exit。")
+                       f"建档案卷不应包含{field('/exit')}。若本户已脱困,请把{field('/kind')}改为脱困;否则请删去脱困退档的内容。")
     return Finding("S-OTHER", Severity.ERROR, pointer, f"{field(pointer)}填写不符合要求。{hint}")
