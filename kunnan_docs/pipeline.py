@@ -17,6 +17,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from kunnan_docs.core.casefile import parse_case
+from kunnan_docs.core.findings import Finding
 from kunnan_docs.core.rules import attachment_path_problem
 from kunnan_docs.core.validate import validate_file
 from kunnan_docs.core.workcal import WorkCalendar
@@ -56,9 +57,11 @@ class CaseResult:
     folder: Path | None = None  # the published package folder
     label: str = ""  # the package's Chinese conclusion, e.g. 材料不全(缺第3项)
     pages: int = 0
-    messages: list[str] = field(default_factory=list)  # rendered findings (errors only when rejected)
+    messages: list[str] = field(default_factory=list)  # for people: the findings' messages first (errors only when
+    # rejected), then a refusal of the build or 请核对 notes; no code, no pointer
     input_digest: str = ""  # inputs_digest() of the bytes the package was built from
     skipped: bool = False  # already published from exactly these inputs by this version (batch.run_cases)
+    findings: list[Finding] = field(default_factory=list)  # the same findings typed: code and pointer for engineers
 
 
 def inputs_digest(folder: Path, files: list[Path], each: dict[str, tuple[str, str]] | None = None) -> str:
@@ -93,8 +96,8 @@ def process_case(case_file: Path, outbox: Path, calendar: WorkCalendar | None = 
     checked = validate_file(case_file, calendar, raw=data)
     archive_no = checked.case.archive_no if checked.case else None
     if not checked.ok:
-        return CaseResult(case_file, Outcome.REJECTED, archive_no, messages=[
-            f.render() for f in checked.findings if f.severity == "error"])
+        errors = [f for f in checked.findings if f.severity == "error"]
+        return CaseResult(case_file, Outcome.REJECTED, archive_no, messages=[f.message for f in errors], findings=errors)
     assert checked.case is not None
     raw = checked.case.raw
     staging = outbox / STAGING
@@ -114,7 +117,8 @@ def process_case(case_file: Path, outbox: Path, calendar: WorkCalendar | None = 
     finally:
         shutil.rmtree(snapshot, ignore_errors=True)  # gone already when published: moved into the package
     return CaseResult(case_file, Outcome(pkg.status), archive_no, folder, pkg.status_label, pkg.total_pages,
-                      [f.render() for f in pkg.findings] + [f"请核对:{note}" for note in pkg.notes], digest)
+                      [f.message for f in pkg.findings] + [f"请核对:{note}" for note in pkg.notes], digest,
+                      findings=pkg.findings)
 
 
 def hashed_inputs(folder: Path, files: list[Path]) -> tuple[str, dict[str, tuple[str, str]]]:
