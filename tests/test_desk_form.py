@@ -194,3 +194,44 @@ def test_findings_go_to_the_nearest_place_the_form_has() -> None:
     assert "/worker/gender" in place(fake, places)
     whole = case_findings(Case({**case.data, "foo": 1}, case.path))
     assert "" in place(whole, places)  # for the case as a whole
+
+
+BROKEN = {  # one edit per rule or schema check, on the exit example
+    "/worker/id_number": "510104196811021243", "/worker/gender": "男", "/worker/phone": "12",
+    "/worker/hukou_type": "城市", "/worker/housing_area": "42", "/worker/extra": 1, "/contact_person": None,
+    "/assistance/0/channel": "现金", "/assistance/0/date": "2010-01-01", "/exit/application/signed_by_worker": False,
+    "/exit/publicity/end": "2019-09-17", "/exit/notice/recipient": "family", "/attachments/0/item": "no_such_item",
+    "/attachments/1/path": "../outside.jpg", "/family_members/0/birth_date": "2030-01-01", "/hardship_reason": "短",
+    "/survey/date": "2018-05-01", "/previous_archive_no": "CD510104-2018-0112",
+}
+
+
+def test_messages_name_fields_by_their_title_only() -> None:
+    """Clerks read them: no JSON pointer, rule code, file path, README or command-line flag; the code and pointer
+    stay on the finding for --json, logs and report.json."""
+    data = load(EXIT_EXAMPLE / "case.json")
+    findings = []
+    for pointer, value in BROKEN.items():
+        edited = copy.deepcopy(data)
+        parts = pointer.strip("/").split("/")
+        node: Any = edited
+        for part in parts[:-1]:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        if value is None:
+            del node[parts[-1]]
+        else:
+            node[int(parts[-1]) if isinstance(node, list) else parts[-1]] = value
+        findings += case_findings(Case(edited, EXIT_EXAMPLE / "case.json"))
+    filing_with_exit = Case({**data, "kind": "filing"}, EXIT_EXAMPLE / "case.json")
+    findings += case_findings(filing_with_exit)
+    codes = {f.code for f in findings}
+    assert {"ID-CHECK", "ID-SEX", "S-FORMAT", "S-CHOICE", "S-TYPE", "S-UNKNOWN", "CP-MISSING", "AID-CHANNEL",
+            "AID-BEFORE-FILING", "EXIT-UNSIGNED", "EXIT-PUBLICITY-SHORT", "EXIT-RECIPIENT", "ATT-ITEM", "ATT-PATH",
+            "FAM-BIRTH", "S-LENGTH", "FIL-SURVEY", "FIL-PREVIOUS", "S-EXIT-BLOCK"} <= codes
+    for f in findings:
+        assert f.pointer.startswith("/") or f.pointer == "", f
+        assert not re.search(r"\(/|/[a-z_]+/|\b[A-Z]{2,}-[A-Z]+|README|schemas/|kunnan-docs|--[a-z]|\btrue\b"
+                             r"|kind =|initiated_by", f.message), (f.code, f.message)
+        assert "【" in f.message or f.pointer == "", (f.code, f.message)
+        assert f.render().startswith(f"[{'错误' if f.severity == 'error' else '提醒'} {f.code}")
+        assert f.pointer in f.render()

@@ -58,7 +58,7 @@ def serve(config: Config, host: str, port: int) -> ExitCode:
         thread = threading.Thread(target=watcher.run, name="kunnan-watch")
         thread.start()
         desk = Desk(config.outbox, config.state, users, local_user=getpass.getuser(), watcher=watcher,
-                    hosts=sorted({host, *LOCAL_HOSTS}))
+                    hosts=sorted({host, *LOCAL_HOSTS}), calendar=config.calendar, rejected=config.rejected)
         server = uvicorn.Server(uvicorn.Config(create_app(desk), log_level="warning", timeout_graceful_shutdown=3))
         print(f"档案室工作台已启动,请在浏览器中打开 {address}(按 Ctrl-C 停止工作台和收件夹监视)", flush=True)
         signal.signal(signal.SIGTERM, signal.default_int_handler)  # uvicorn passes a SIGTERM on as a Ctrl-C
