@@ -192,6 +192,7 @@ def test_a_rejected_case_opens_from_rejected_which_keeps_it(desk: Casework) -> N
     before = sorted(p.relative_to(desk.rejected) for p in desk.rejected.rglob("*"))
     draft = desk.from_rejected(row, "张丽")
     assert draft.origin is Origin.REJECTED and draft.case["worker"]["gender"] == "女"
+    assert [(f.code, f.pointer) for f in draft.findings] == [("ID-SEX", "/worker/gender")]  # shown at once
     assert len(list((draft.case_folder / "scans").iterdir())) == len(list((FILING_EXAMPLE / "scans").iterdir()))
     draft.case["worker"]["gender"] = "男"
     desk.save(draft, draft.case, "张丽")

@@ -135,7 +135,7 @@ def test_save_a_draft_then_finish_and_submit_it(client: TestClient, root: Path) 
     done = post(client, draft_url, [("csrf", token), ("action", "submit"), *filing()], follow_redirects=False)
     assert done.status_code == 303 and done.headers["location"] == f"/packages/{FILING_NO}?saved=1"
     package = client.get(done.headers["location"]).text
-    assert "已保存并重新成卷" in package and "入户走访" in package and "更正" in package
+    assert "已保存并成卷" in package and "入户走访" in package and "更正" in package
     assert client.get(draft_url).status_code == 404 and FILING_NO not in client.get("/drafts").text
     assert (root / "outbox" / HISTORY / FILING_NO / "第1版").is_dir()  # the CLI's version kept
     assert read_report(root / "outbox" / FILING_NO).status == "incomplete"  # no scans given in the form
@@ -215,6 +215,7 @@ def test_a_rejected_case_opens_in_the_editor_and_is_resubmitted(client: TestClie
     assert opened.status_code == 303
     editor = client.get(opened.headers["location"]).text
     assert "退回的案卷" in editor and '<option value="女" selected>' in editor
+    assert "身份证号第17位表明是“男”" in findings_at(editor, "/worker/gender")[0]
     assert "第1项 身份证复印件" in editor  # its scans came along
     pairs = [(n, "男" if n == "/worker/gender" else v) for n, v in form_pairs(data)]
     done = post(client, opened.headers["location"], [("csrf", csrf(client)), ("action", "submit"), *pairs],

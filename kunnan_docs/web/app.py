@@ -50,7 +50,7 @@ from kunnan_docs.staff.handover import choose, hand_over, make_zip
 from kunnan_docs.staff.progress import HEADERS as PROGRESS_HEADERS
 from kunnan_docs.staff.progress import OTHER_HEADERS, tally
 from kunnan_docs.staff.progress_sheet import chart, report_pdf
-from kunnan_docs.web.casework import Casework, Draft, Origin, Submission, records
+from kunnan_docs.web.casework import DESK_SOURCE, Casework, Draft, Origin, Submission, records
 from kunnan_docs.web.form import (
     DROP,
     ROW,
@@ -100,6 +100,7 @@ templates = Jinja2Templates(directory=HERE / "templates")
 # A safety net for texts written elsewhere (a ledger row from before masking): the one masking rule.
 templates.env.filters["mask_ids"] = mask_text
 templates.env.globals["LEDGER_LABEL"] = STATUS_LABEL
+templates.env.globals["DESK_SOURCE"] = DESK_SOURCE
 
 
 def _session(request: Request) -> Session:
@@ -434,10 +435,13 @@ async def draft_page(request: Request) -> Response:
     if draft is None:
         return problem(request, "没有这份草稿。它可能已经提交成卷或被删除了,请到“草稿”或“案卷”中查找。", 404)
     heading = f"{draft.origin.label}:{draft.archive_no or '未填档案号'} {draft.worker_name}".strip()
+    # once refused (or opened from 已退回), the case as it stands now is checked again: what is still to fix
+    check_now = _desk(request).casework.check
+    findings = await asyncio.to_thread(check_now, draft.case, draft.case_folder) if draft.findings else []
     return editor_page(request, draft.case, f"/drafts/{draft.id}", heading, draft=draft,
                        package=draft.source if draft.origin is Origin.CORRECTION else "",
                        reason=draft.reason if draft.origin is Origin.CORRECTION else None,
-                       findings=draft.findings, notes=draft.notes)
+                       findings=findings, notes=draft.notes)
 
 
 @state_changing

@@ -218,7 +218,10 @@ class Casework:
                 raise UsageError("这次退回的草稿已经重新提交或删除了。请到“草稿”或“案卷”中查找。")
             return kept
         case_file = self._rejected_case_file(row.source, row.outputs)
-        return self.create(_read_case(case_file), user, Origin.REJECTED, row.source, case_file.parent, ledger=row_id)
+        draft = self.create(_read_case(case_file), user, Origin.REJECTED, row.source, case_file.parent, ledger=row_id)
+        draft.findings = self.check(draft.case, draft.case_folder)  # what to fix, beside the fields, from the start
+        self._write(draft)
+        return draft
 
     def _rejected_case_file(self, source: str, outputs: list[str]) -> Path:
         where = Path(outputs[-1]) if outputs else None

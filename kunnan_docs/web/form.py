@@ -158,6 +158,8 @@ def editor_form(case: dict[str, Any]) -> list[Group]:
     for group in layout()["groups"]:
         children = [_node(p, _at(case, p), _required(p)) for p in group["fields"]]
         listed.update(group["fields"])
+        if len(children) == 1 and isinstance(children[0], Rows) and children[0].title == group["title"]:
+            children[0].title = ""  # the group says it already
         only = children[0] if len(children) == 1 and isinstance(children[0], Box) else None
         groups.append(Group(group["title"], only.children if only else children, only.pointer if only else "",
                             group.get("folded", False) and not any(_at(case, p) for p in group["fields"])))
