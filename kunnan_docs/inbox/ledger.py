@@ -1,7 +1,8 @@
 """The ledger: one SQLite database recording every case the watcher has seen, pending filings, and entries
 of the inbox it cannot use.
 
-Only the watcher's main process writes to it. Personal data stays out: a family is recognised by a
+The watcher's main process writes it, and the desk adds one finished row per submission (source 工作台, with
+its user; `record`). Personal data stays out: a family is recognised by a
 salted hash of the worker's ID number, never the number itself, and every text stored is masked
 (privacy.mask_text) so that an ID or phone number quoted by a message or a file name never lands here.
 Statuses: the pipeline's Outcome values for finished cases, plus the watcher's own stages (Stage).
