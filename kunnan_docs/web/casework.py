@@ -57,13 +57,13 @@ class Origin(StrEnum):
     """What a draft was opened for; it decides what its submission is called in the ledger and audit log."""
 
     NEW = "new"
-    REJECTED = "rejected"
+    REJECTED = "from_rejected"  # a case the inbox rejected, opened from rejected/
     CORRECTION = "correction"
     RECORD = "record"
 
     @property
     def label(self) -> str:
-        return {"new": "新建档案", "rejected": "退回的案卷", "correction": "更正", "record": "登记"}[self]
+        return {"new": "新建档案", "from_rejected": "退回的案卷", "correction": "更正", "record": "登记"}[self]
 
 
 @dataclass(frozen=True)
