@@ -159,6 +159,16 @@ def test_a_correction_needs_a_reason_and_the_audit_names_the_fields_not_the_valu
     assert ledger_rows(desk.state)[-1].family == family_key(NEW_ID)
 
 
+def test_a_correction_keeps_the_archive_number(published: Casework) -> None:
+    desk = published
+    draft = desk.from_package(FILING_NO, "张丽", Origin.CORRECTION)
+    draft.case["archive_no"] = "CD510108-2019-0099"
+    desk.save(draft, draft.case, "张丽", reason="档案号编错")
+    with pytest.raises(UsageError, match="更正不能修改档案号"):
+        desk.submit(draft, "张丽")
+    assert not (desk.outbox / "CD510108-2019-0099").exists() and desk.draft(draft.id) is not None
+
+
 def test_changed_fields_are_titles() -> None:
     old = load(EXIT_EXAMPLE / "case.json")
     new = json.loads(json.dumps(old))

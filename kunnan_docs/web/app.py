@@ -415,14 +415,14 @@ def editor_page(request: Request, case: dict[str, Any], action: str, heading: st
                 where=draft.id if draft else "")
 
 
-async def draft_list(request: Request) -> Response:
+def draft_list(request: Request) -> Response:
     return page(request, "drafts.html", drafts=_desk(request).casework.drafts())
 
 
 NEW_CASE = {"kind": "filing"}  # 新建档案 is a filing (建档); an exit is recorded on a filed family
 
 
-async def new_case(request: Request) -> Response:
+def new_case(request: Request) -> Response:
     return editor_page(request, NEW_CASE, "/drafts/new", "新建档案")
 
 
@@ -430,18 +430,22 @@ def _draft(request: Request) -> Draft | None:
     return _desk(request).casework.draft(request.path_params["draft"])
 
 
-async def draft_page(request: Request) -> Response:
+def draft_editor(request: Request, draft: Draft, findings: list[Finding], status_code: int = 200,
+                 message: str = "") -> HTMLResponse:
+    heading = f"{draft.origin.label}:{draft.archive_no or '未填档案号'} {draft.worker_name}".strip()
+    correction = draft.origin is Origin.CORRECTION
+    return editor_page(request, draft.case, f"/drafts/{draft.id}", heading, draft=draft,
+                       package=draft.source if correction else "", reason=draft.reason if correction else None,
+                       findings=findings, notes=draft.notes, status_code=status_code, message=message)
+
+
+def draft_page(request: Request) -> Response:
     draft = _draft(request)
     if draft is None:
         return problem(request, "没有这份草稿。它可能已经提交成卷或被删除了,请到“草稿”或“案卷”中查找。", 404)
-    heading = f"{draft.origin.label}:{draft.archive_no or '未填档案号'} {draft.worker_name}".strip()
     # once refused (or opened from 已退回), the case as it stands now is checked again: what is still to fix
-    check_now = _desk(request).casework.check
-    findings = await asyncio.to_thread(check_now, draft.case, draft.case_folder) if draft.findings else []
-    return editor_page(request, draft.case, f"/drafts/{draft.id}", heading, draft=draft,
-                       package=draft.source if draft.origin is Origin.CORRECTION else "",
-                       reason=draft.reason if draft.origin is Origin.CORRECTION else None,
-                       findings=findings, notes=draft.notes)
+    findings = _desk(request).casework.check(draft.case, draft.case_folder) if draft.findings else []
+    return draft_editor(request, draft, findings)
 
 
 @state_changing
@@ -471,10 +475,7 @@ async def _save_or_submit(request: Request, form: FormData, draft: Draft) -> Res
     try:
         done = await asyncio.to_thread(_desk(request).casework.submit, draft, _user(request))
     except KunnanError as exc:
-        return editor_page(request, draft.case, f"/drafts/{draft.id}", "请补充后再提交", draft=draft,
-                           package=draft.source if draft.origin is Origin.CORRECTION else "",
-                           reason=draft.reason if draft.origin is Origin.CORRECTION else None,
-                           findings=draft.findings, notes=draft.notes, status_code=400, message=str(exc))
+        return draft_editor(request, draft, draft.findings, 400, str(exc))
     return _submitted(done)
 
 
@@ -496,19 +497,20 @@ async def draft_delete(request: Request, form: FormData) -> Response:
 @state_changing
 async def check(request: Request, form: FormData) -> Response:
     """The editor's live check: the findings of the form as typed, by pointer, in plain Chinese (no codes)."""
-    desk = _desk(request)
-    where = str(form.get("where", ""))
-    draft = desk.casework.draft(where) if where else None
-    base = draft.case if draft else {}
-    folder = draft.case_folder if draft else None
-    package = str(form.get("package", ""))
-    if package and draft is None:
-        with contextlib.suppress(KunnanError):  # gone meanwhile: checked without its scans
-            base, folder = desk.casework.current(package)
-    case = case_from_form(form.multi_items(), base)
-    found = await asyncio.to_thread(desk.casework.check, case, folder)
+    found = await asyncio.to_thread(_check, _desk(request).casework, form)
     return JSONResponse({"findings": [{"pointer": f.pointer, "severity": f.severity.value, "message": f.message}
                                       for f in found]})
+
+
+def _check(casework: Casework, form: FormData) -> list[Finding]:
+    """The form as the case it stands for, checked with its scans (a draft's, or the package's being corrected)."""
+    where, package = str(form.get("where", "")), str(form.get("package", ""))
+    draft = casework.draft(where) if where else None
+    base, folder = (draft.case, draft.case_folder) if draft else ({}, None)
+    if package and draft is None:
+        with contextlib.suppress(KunnanError):  # gone meanwhile: checked without its scans
+            base, folder = casework.current(package)
+    return casework.check(case_from_form(form.multi_items(), base), folder)
 
 
 def _package_or_problem(request: Request) -> Published | Response:
@@ -522,7 +524,7 @@ def _record_spec(request: Request, pkg: Published) -> dict[str, Any] | None:
     return next((r for r in records(pkg.kind) if r["id"] == request.path_params["record"]), None)
 
 
-async def record_page(request: Request) -> Response:
+def record_page(request: Request) -> Response:
     pkg = _package_or_problem(request)
     if not isinstance(pkg, Published):
         return pkg
@@ -554,7 +556,7 @@ async def record_save(request: Request, form: FormData) -> Response:
     return _submitted(done)
 
 
-async def correct_page(request: Request) -> Response:
+def correct_page(request: Request) -> Response:
     desk = _desk(request)
     pkg = _package_or_problem(request)
     if not isinstance(pkg, Published):

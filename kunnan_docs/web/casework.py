@@ -85,7 +85,7 @@ class Draft:
     user: str  # who saved it last
     saved: str  # when (ISO, seconds)
     case: dict[str, Any]
-    source: str = ""  # the archive number of the package it was opened from, or the rejected input's name
+    source: str = ""  # the folder of the package it was opened from, or the rejected input's name
     record: str = ""  # 登记: which record (入户走访 …)
     reason: str = ""  # 更正: why
     findings: list[Finding] = field(default_factory=list)  # of its last refused submission
@@ -190,10 +190,10 @@ class Casework:
     # -- opening what is published or was rejected --------------------------------------------------------------
     def from_package(self, folder_name: str, user: str, origin: Origin, case: dict[str, Any] | None = None,
                      record: str = "", reason: str = "") -> Draft:
-        """A draft of a package's current case (its input/ copy), or of `case` edited from it, with its scans."""
+        """A draft of a package's current case (its input/ copy), or of `case` edited from it, with its scans;
+        its `source` is the package's folder."""
         current, files = self.current(folder_name)
-        return self.create(current if case is None else case, user, origin,
-                           str(current.get("archive_no") or folder_name), files, record, reason)
+        return self.create(current if case is None else case, user, origin, folder_name, files, record, reason)
 
     def current(self, folder_name: str) -> tuple[dict[str, Any], Path]:
         """A current package's case, as it was built (its input/ copy), and the folder holding its scans."""
@@ -256,6 +256,9 @@ class Casework:
                 raise UsageError("更正必须写明原因(例如“身份证号录入错误,已对照身份证原件核实”)。请填写更正原因后再提交。")
             correction = Correction(draft.reason.strip(), user, date.today())
             old = self.current(draft.source)[0]
+            if str(old.get("archive_no", "")).strip().casefold() != draft.archive_no.strip().casefold():
+                raise UsageError(f"更正不能修改档案号(原为 {old.get('archive_no')}):档案号是这份档案的编号,改了就成了"
+                                 "另一份档案。请把档案号改回原样再提交;档案号确实编错的,请报区(市)县总工会处理。")
         raw = draft.case_file.read_bytes()
         with self._builds:
             result = self._build(draft.case_file, raw, correction)
@@ -303,8 +306,7 @@ class Casework:
         if not item:
             raise UsageError(f"{spec['title']}一项也没有填写。请填写后再保存。")
         _append(case, spec["pointer"], item)
-        draft = self.create(case, user, Origin.RECORD, str(case.get("archive_no") or folder_name), files,
-                            spec["title"])
+        draft = self.create(case, user, Origin.RECORD, folder_name, files, spec["title"])
         return self.submit(draft, user)
 
 
