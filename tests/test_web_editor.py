@@ -233,3 +233,12 @@ def test_delete_a_draft(client: TestClient, root: Path) -> None:
     url = saved.headers["location"].split("?")[0]
     assert client.post(f"{url}/delete", data={"csrf": token}, follow_redirects=False).status_code == 303
     assert client.get(url).status_code == 404 and audit(root)[-1]["action"] == "删除草稿"
+
+
+def test_each_place_for_findings_is_on_the_page_once(client: TestClient) -> None:
+    """The page's script puts a finding in the first list for its pointer: there must be one."""
+    page = client.get(f"/packages/{FILING_NO}/correct").text  # three family members, two surveyors
+    outside = re.sub(r"<template>.*?</template>", "", page, flags=re.S)  # the blank rows are not on the page
+    places = re.findall(r'<ul class="findings[^"]*"[^>]* data-for="([^"]*)"', outside)
+    assert len(places) == len(set(places))
+    assert {"/survey/surveyors/1", "/family_members/2", "/family_members/2/age", "/attachments/0", ""} <= set(places)
