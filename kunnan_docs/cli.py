@@ -183,16 +183,18 @@ def _build_all(cases: list[Path], outbox: Path, args: argparse.Namespace) -> int
 def _print_result(result: CaseResult) -> None:
     from kunnan_docs.core.labels import Outcome
     label = f"{result.case_file}" + (f"(档案号 {result.archive_no})" if result.archive_no else "")
+    # the findings with their codes and pointers, then the messages that are no finding's (result.messages)
+    lines = [f.render() for f in result.findings] + result.messages[len(result.findings):]
     if result.outcome is Outcome.REJECTED:
         print(f"不合格  {label}")
-        for message in result.messages:
-            print(f"    {message}")
+        for line in lines:
+            print(f"    {line}")
         print("  → 案卷被退回:请按上面的提示修改后重新提交。")
         return
     done = "已是最新" if result.skipped else "已成卷"
     print(f"{done}  {result.folder}  共 {result.pages} 页  结论:{result.label}")
-    for message in result.messages:
-        print(f"    {message}")
+    for line in lines:
+        print(f"    {line}")
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

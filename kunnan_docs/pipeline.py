@@ -36,9 +36,11 @@ class CaseResult:
     folder: Path | None = None  # the published package folder
     label: str = ""  # the package's Chinese conclusion, e.g. 材料不全(缺第3项)
     pages: int = 0
-    messages: list[str] = field(default_factory=list)  # findings (errors only when rejected), notes, next step
+    messages: list[str] = field(default_factory=list)  # for people: the findings' messages first (errors only when
+    # rejected), then a refusal of the build or 请核对 notes; no code, no pointer
     input_digest: str = ""  # inputs_digest() of the bytes the package was built from
     skipped: bool = False  # already published from exactly these inputs by this version (batch.run_cases)
+    findings: list[Finding] = field(default_factory=list)  # the same findings typed: code and pointer for engineers
 
 
 def inputs_digest(folder: Path, files: list[Path], each: dict[str, tuple[str, str]] | None = None) -> str:
@@ -77,8 +79,8 @@ def process_case(case_file: Path, outbox: Path, calendar: WorkCalendar | None = 
     checked = validate_file(case_file, calendar, raw=data)
     archive_no = checked.case.archive_no if checked.case else None
     if not checked.ok:
-        return CaseResult(case_file, Outcome.REJECTED, archive_no, messages=[
-            f.render() for f in checked.findings if f.severity == "error"])
+        errors = [f for f in checked.findings if f.severity == "error"]
+        return CaseResult(case_file, Outcome.REJECTED, archive_no, messages=[f.message for f in errors], findings=errors)
     assert checked.case is not None
     raw = checked.case.raw
     staging = outbox / STAGING
@@ -109,14 +111,16 @@ def process_case(case_file: Path, outbox: Path, calendar: WorkCalendar | None = 
         shutil.rmtree(snapshot, ignore_errors=True)  # gone already when published: moved into the package
     step = pkg.next_step
     then = [f"下一步:{step.text}(自{zh_date(step.from_date)}起)"] if step else []  # an exit in progress
+    shown = [*said, *pkg.findings]
     return CaseResult(case_file, pkg.status, archive_no, folder, pkg.status_label, pkg.total_pages,
-                      [f.render() for f in [*said, *pkg.findings]] + [f"请核对:{note}" for note in pkg.notes] + then,
-                      digest)
+                      [f.message for f in shown] + [f"请核对:{note}" for note in pkg.notes] + then, digest,
+                      findings=shown)
 
 
 def _refused(case_file: Path, archive_no: str | None, findings: list[Finding]) -> CaseResult | None:
-    errors = [f.render() for f in findings if f.severity is Severity.ERROR]
-    return CaseResult(case_file, Outcome.REJECTED, archive_no, messages=errors) if errors else None
+    errors = [f for f in findings if f.severity is Severity.ERROR]
+    return CaseResult(case_file, Outcome.REJECTED, archive_no, messages=[f.message for f in errors],
+                      findings=errors) if errors else None
 
 
 def hashed_inputs(folder: Path, files: list[Path]) -> tuple[str, dict[str, tuple[str, str]]]:

@@ -127,7 +127,9 @@ def test_once_builds_good_cases_and_rejects_bad_one(areas) -> None:
     rejected = listing(areas["rejected"])
     assert any(p.endswith("坏案卷/case.json") for p in rejected)
     reason = next(areas["rejected"].rglob("退回原因.txt")).read_text(encoding="utf-8-sig")
-    assert "ID-SEX" in reason and "如何重新提交" in reason
+    assert "【职工本人/性别】" in reason and "如何重新提交" in reason
+    assert "ID-SEX" not in reason and "/worker" not in reason  # codes and pointers are for the log
+    assert "CD-BAD-1 退回:1 个问题(ID-SEX)" in log_text(areas)
     log = log_text(areas)
     assert "510108197205141236" not in log and "510104196811021242" not in log  # no ID numbers in the log
     # what the clerk sees in the terminal is Chinese, line by line: nothing the file-event library says to itself

@@ -276,8 +276,9 @@ def _validator() -> Draft202012Validator:
 
 
 def schema_findings(case: Case) -> list[Finding]:
-    """Every schema violation as a Chinese finding (code S-*), sorted by position for stable output."""
-    findings = [_schema_finding(err) for err in _validator().iter_errors(case.data)]
+    """Every schema violation as a Chinese finding (code S-*), sorted by position for stable output; every
+    missing required field has its own (the desk's editor shows each beside its field)."""
+    findings = [f for err in _validator().iter_errors(case.data) for f in _schema_findings(err)]
     return sorted(set(findings), key=lambda f: (f.pointer, f.code, f.message))
 
 
@@ -288,11 +289,21 @@ def _procedure_block(err: ValidationError) -> Finding:
     owner = next(spec for spec in map(kind_spec, Kind) if spec.procedure == name)
     what = f"{kind_spec(kind).label}案卷" if kind in Kind._value2member_map_ else "案卷"
     return Finding(f"S-{name.upper()}-BLOCK", Severity.ERROR, f"/{name}",
-                   f"{what}(kind = {kind})不应包含{field('/' + name)}。若本户已{owner.label},请把 kind 改为 {owner.kind}。")
+                   f"{what}不应包含{field('/' + name)}。若本户已{owner.label},请把{field('/kind')}改为{owner.label};"
+                   f"否则请删去{field('/' + name)}的内容。")
 
 
 def _pointer(err: ValidationError) -> str:
     return "".join(f"/{p}" for p in err.absolute_path)
+
+
+def _schema_findings(err: ValidationError) -> list[Finding]:
+    if err.validator == "required":
+        pointer = _pointer(err)
+        missing = [m for m in err.validator_value if isinstance(err.instance, dict) and m not in err.instance]
+        return [Finding("S-REQUIRED", Severity.ERROR, f"{pointer}/{m}", f"缺少必填项{field(f'{pointer}/{m}')}。请补填后重新提交。")
+                for m in missing]
+    return [_schema_finding(err)]
 
 
 def _schema_finding(err: ValidationError) -> Finding:
@@ -302,10 +313,6 @@ def _schema_finding(err: ValidationError) -> Finding:
     value = err.instance
     shown = mask_value(pointer, json.dumps(value, ensure_ascii=False)) if not isinstance(value, (dict, list)) else ""
     v = err.validator
-    if v == "required":
-        missing = next((m for m in err.validator_value if isinstance(err.instance, dict) and m not in err.instance), "")
-        sub = f"{pointer}/{missing}"
-        return Finding("S-REQUIRED", Severity.ERROR, sub, f"缺少必填项{field(sub)}。请补填后重新提交。")
     if v == "additionalProperties":
         extra = sorted(set(err.instance) - set(node.get("properties", {})))
         return Finding("S-UNKNOWN", Severity.ERROR, pointer,

@@ -1,4 +1,6 @@
-"""Findings: what the validator says about a case, each with a stable code a clerk can look up."""
+"""Findings: what the validator says about a case. A finding keeps its stable code and JSON pointer as fields of
+their own (for `--json`, logs, report.json and the desk, which shows a message next to the field it points at);
+its message is for people: the field's Chinese title, what is wrong and what to do, no code and no pointer."""
 
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ class Finding:
     code: str
     severity: Severity
     pointer: str  # JSON pointer into the case file, "" for the whole file
-    message: str  # Chinese, names the field and says how to fix it; ID and phone numbers in it are masked
+    message: str  # Chinese, names the field by its title and says how to fix it; ID and phone numbers masked
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "message", mask_text(self.message))
@@ -32,7 +34,9 @@ class Finding:
         return asdict(self)
 
     def render(self) -> str:
-        return f"[{SEVERITY_LABEL[self.severity]} {self.code}] {self.message}"
+        """The command line's line, for whoever edits the JSON file: code and pointer before the message."""
+        where = f" {self.pointer}" if self.pointer else ""
+        return f"[{SEVERITY_LABEL[self.severity]} {self.code}{where}] {self.message}"
 
 
 def is_blocking(findings: list[Finding]) -> bool:
@@ -78,5 +82,5 @@ def title_of(pointer: str) -> str:
 
 
 def field(pointer: str) -> str:
-    """How a message names a field: its Chinese title and where it sits in the file."""
-    return f"【{title_of(pointer)}】({pointer or '/'})"
+    """How a message names a field: its Chinese title only (the pointer is the finding's own field)."""
+    return f"【{title_of(pointer)}】"

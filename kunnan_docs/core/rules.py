@@ -223,8 +223,8 @@ def exit_order(case: Case, _: WorkCalendar) -> Iterator[Finding]:
     if app["initiated_by"] == "worker" and not app.get("signed_by_worker"):
         p = "/exit/application/signed_by_worker"
         yield Finding("EXIT-UNSIGNED", E, p,
-                      f"本人申请脱困但{field(p)}不是 true。本人书面申请须经本人签字认可;"
-                      "请取得签字后填 true,或改为由帮扶联系人提出退档建议(initiated_by = contact_person)。")
+                      f"本人申请脱困但未确认{field(p)}。本人书面申请须经本人签字认可;请取得签字后确认"
+                      f"{field(p)},或把{field('/exit/application/initiated_by')}改为帮扶联系人提出退档建议。")
     notice = case.exit.get("notice")
     if notice and notice["recipient"] == "family" and not notice.get("recipient_name"):
         p = "/exit/notice/recipient_name"
@@ -241,7 +241,7 @@ def publicity_length(case: Case, calendar: WorkCalendar) -> Iterator[Finding]:
         years = "、".join(str(y) for y in sorted(count.unknown_years))
         yield Finding("CAL-UNKNOWN-YEAR", W, "/exit/publicity",
                       f"日历中还没有 {years} 年的法定节假日安排,公示期暂按周一至周五计为 {count.days} 个工作日。"
-                      "国务院公布该年放假安排后,请在日历补充文件中登记(见 README“工作日历”),再重新校验。")
+                      "国务院公布该年放假安排后,请系统管理员在日历补充文件中登记该年安排,再重新校验。")
     if count.days < MIN_PUBLICITY_WORKDAYS:
         p = "/exit/publicity/end"
         earliest = calendar.add_workdays(start, MIN_PUBLICITY_WORKDAYS)
@@ -386,9 +386,9 @@ def attachments(case: Case, _: WorkCalendar) -> Iterator[Finding]:
         base = f"/attachments/{i}"
         if att["item"] not in allowed:
             p = f"{base}/item"
+            choices = "、".join(f"第{item.no}项 {item.title}" for item in kind_spec(case.kind).items)
             yield Finding("ATT-ITEM", E, p,
-                          f"{field(p)}“{att['item']}”不是本类案卷清单中的项目。可用的代码:{', '.join(sorted(allowed))}"
-                          "(见 schemas/checklists.json)。")
+                          f"{field(p)}“{att['item']}”不是本类案卷清单中的项目。请改为清单中的一项:{choices}。")
         p = f"{base}/path"
         problem = attachment_path_problem(folder, att["path"])
         if problem:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from kunnan_docs.core.casefile import Case, parse_case, read_case, schema_findings
 from kunnan_docs.core.findings import Finding, Severity, is_blocking
-from kunnan_docs.core.rules import check_rules
+from kunnan_docs.core.rules import RULES, check_rules
 from kunnan_docs.core.workcal import WorkCalendar
 from kunnan_docs.errors import CaseRejected
 
@@ -43,6 +43,24 @@ def validate_file(path: Path, calendar: WorkCalendar | None = None, raw: bytes |
 def case_findings(case: Case, calendar: WorkCalendar | None = None) -> list[Finding]:
     """Schema findings, or when there are none the notice's rules (which assume a schema-valid case)."""
     return schema_findings(case) or check_rules(case, calendar)
+
+
+def draft_findings(case: Case, calendar: WorkCalendar | None = None) -> list[Finding]:
+    """For a case still being typed (the desk's editor): the schema's findings and, beside them, what each rule
+    can already say. A rule assumes a schema-valid case, so one that meets a missing or ill-typed value stops
+    there, keeping what it found before; e.g. a wrong check digit of the ID number shows while the rest of the
+    form is still empty. The findings of a complete case are exactly case_findings'."""
+    found = schema_findings(case)
+    if not found:
+        return check_rules(case, calendar)
+    calendar = calendar or WorkCalendar()
+    for rule in RULES:
+        try:
+            for finding in rule(case, calendar):
+                found.append(finding)
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError, AssertionError):
+            continue  # the rule needed a value that is not (yet) there as the schema wants it
+    return found
 
 
 def case_files(paths: list[Path]) -> list[Path]:

@@ -1,8 +1,9 @@
 """The ledger: one SQLite database recording every case the watcher has seen, pending filings, and entries
 of the inbox it cannot use.
 
-Only the watcher's main process writes to it. Personal data stays out: neither the worker's ID number nor a
-hash of it is kept (who a file belongs to is package.identity's business), and every text stored is masked
+The watcher's main process writes it, and the desk adds one finished row per submission (source 工作台, with
+its user; `record`). Personal data stays out: neither the worker's ID number nor a hash of it is kept (who a file
+belongs to is package.identity's business), and every text stored is masked
 (privacy.mask_text) so that an ID or phone number quoted by a message or a file name never lands here.
 Statuses: core.labels.Outcome values for finished cases, plus the watcher's own stages (core.labels.InboxStage).
 """
@@ -32,7 +33,8 @@ CREATE TABLE IF NOT EXISTS cases (
     reason TEXT,                     -- for waiting / rejected / duplicate, in Chinese, masked
     outputs TEXT,                    -- JSON list of published or moved-to paths
     first_seen TEXT NOT NULL,
-    updated TEXT NOT NULL
+    updated TEXT NOT NULL,
+    user TEXT                        -- who submitted it at the desk (source 工作台); NULL for inbox drops
 );
 CREATE INDEX IF NOT EXISTS cases_source ON cases(source);
 CREATE INDEX IF NOT EXISTS cases_hash ON cases(content_hash);
@@ -67,6 +69,7 @@ class Row:
     outputs: list[str]
     first_seen: str
     updated: str
+    user: str | None = None  # the desk's user, for rows of source 工作台
 
 
 @dataclass
@@ -82,8 +85,11 @@ class Ledger:
     def __init__(self, path: Path, read_only: bool = False) -> None:
         """read_only: for readers beside the watcher (the web desk), which must never write or create it."""
         self.path = path
+        self.user = "user"  # the column, or NULL in a ledger from before it, read by the desk before any migration
         if read_only:
             self.db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+            if "user" not in {r[1] for r in self.db.execute("PRAGMA table_info(cases)")}:
+                self.user = "NULL"
             return
         path.parent.mkdir(parents=True, exist_ok=True)
         # autocommit, explicit transactions; `serve` opens it in the main thread and hands it to the watcher's thread
@@ -96,14 +102,32 @@ class Ledger:
         # an unkeyed hash of an ID number is found again by trying every birth date: ledgers before the keyed
         # family key (package.identity) lose it
         self.db.execute("UPDATE cases SET family = NULL WHERE family IS NOT NULL")
+        if "user" not in {r[1] for r in self.db.execute("PRAGMA table_info(cases)")}:
+            self.db.execute("ALTER TABLE cases ADD COLUMN user TEXT")
 
     def close(self) -> None:
         self.db.close()
 
     def _rows(self, sql: str, *args: object) -> list[Row]:
         rows = self.db.execute(f"SELECT id, source, content_hash, archive_no, status, reason, outputs, "
-                               f"first_seen, updated FROM cases {sql}", args).fetchall()
+                               f"first_seen, updated, {self.user} FROM cases {sql}", args).fetchall()
         return [Row(*r[:6], json.loads(r[6] or "[]"), *r[7:]) for r in rows]
+
+    def row(self, case_id: int) -> Row | None:
+        rows = self._rows("WHERE id = ?", case_id)
+        return rows[0] if rows else None
+
+    def record(self, source: str, status: str, user: str, reason: str | None = None, **fields: object) -> int:
+        """A case that came in finished (the desk builds it itself): one row, written whole in one statement."""
+        t = now()
+        injected_write_fault(self.path)
+        values = {"source": mask_text(source), "status": status, "user": mask_text(user), "reason": _masked(reason),
+                  "first_seen": t, "updated": t, **fields}
+        if "outputs" in values:
+            values["outputs"] = mask_text(json.dumps(values["outputs"], ensure_ascii=False))
+        cur = self.db.execute(f"INSERT INTO cases ({', '.join(values)}) VALUES ({_marks(tuple(values))})",
+                              tuple(values.values()))
+        return int(cur.lastrowid)
 
     def open_row(self, source: str) -> Row | None:
         """The unfinished record (waiting or building) for a case file still in the inbox."""

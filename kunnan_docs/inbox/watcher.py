@@ -382,7 +382,7 @@ class Watcher:
             case_id = self.ledger.start(job.source, InboxStage.WAITING)
             self._reject(job, case_id, [f"等待 {int(self.cfg.timeout)} 秒后,以下附件仍未放入收件夹:"
                                         f"{'、'.join(job.missing)}。"
-                                        "请把这些文件和案卷文件放在一起(见 README“收件夹”),再重新放入收件夹。"])
+                                        "请把这些文件和案卷文件放在同一个案卷文件夹里,再重新放入收件夹。"])
         for job in settled.waiting:
             reason = f"等待附件:{'、'.join(job.missing)}"
             row = self.ledger.open_row(job.source)
@@ -495,7 +495,8 @@ class Watcher:
             return
         fault_point("collected")
         if result.outcome == Outcome.REJECTED:
-            log.info(f"{label} 退回:{len(result.messages)} 个问题")
+            codes = f"({'、'.join(result.codes)})" if result.codes else ""
+            log.info(f"{label} 退回:{len(result.messages)} 个问题{codes}")
             self._reject(job, run.case_id, result.messages)
         else:
             log.info(f"{label} 已发布到 {result.folder}({result.label})")

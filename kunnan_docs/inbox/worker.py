@@ -25,7 +25,8 @@ class WorkResult:
     outcome: Outcome | None = None
     folder: str | None = None
     label: str = ""
-    messages: list[str] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)  # for people (the ledger, 退回原因.txt): no codes
+    codes: list[str] = field(default_factory=list)  # the findings' codes, for the log
     input_digest: str = ""
     fault: str | None = None  # "config" (broken installation) or "environment" (disk full, permissions)
     error: BaseException | None = None
@@ -66,7 +67,7 @@ def build_case(case_file: str, raw: bytes, outbox: str, calendar: str | None) ->
             f"程序内部错误({type(exc).__name__})。请联系技术支持;问题解决后把文件放回收件夹即可重新处理。"])
     fault_point("worker-published")
     return WorkResult(result.outcome, str(result.folder) if result.folder else None, result.label,
-                      result.messages, result.input_digest)
+                      result.messages, [f.code for f in result.findings], result.input_digest)
 
 
 def _plain(exc: BaseException, outbox: str) -> BaseException:

@@ -383,12 +383,11 @@ def _procedure_lines(pkg: Package) -> list[str]:
 
 
 def for_people(message: str) -> str:
-    """A validator message as an archive sheet says it: field names without their JSON pointers,
-    dates written the Chinese way."""
-    return _SPACE.sub("", zh_dates(_POINTER.sub("】", message)))
+    """A validator message as an archive sheet says it: dates written the Chinese way, without the spaces
+    around them."""
+    return _SPACE.sub("", zh_dates(message))
 
 
-_POINTER = re.compile(r"】\((?:/[^)]*)?\)")
 _SPACE = re.compile(r"(?<=[\u3000-\u9fff\uff00-\uffef]) (?=[\d\u3000-\u9fff(])|(?<=[\d)]) (?=[\u3000-\u9fff])")
 
 

@@ -8,6 +8,7 @@ those functions, guards the door (sessions, CSRF, downloads confined to the outb
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import io
 import math
@@ -30,12 +31,13 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response, StreamingResponse
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kunnan_docs.core.findings import Finding
 from kunnan_docs.core.labels import InboxStage, label
 from kunnan_docs.errors import KunnanError
 from kunnan_docs.inbox.ledger import PUBLISHED, Ledger
@@ -63,6 +65,19 @@ from kunnan_docs.staff.handover_log import HandoverRecord, Offer, past, standing
 from kunnan_docs.staff.progress import HEADERS as PROGRESS_HEADERS
 from kunnan_docs.staff.progress import OTHER_HEADERS, tally
 from kunnan_docs.staff.progress_sheet import chart, report_pdf
+from kunnan_docs.web.casework import DESK_SOURCE, Casework, Draft, Origin, Submission, records
+from kunnan_docs.web.form import (
+    DROP,
+    ROW,
+    attachments,
+    case_from_form,
+    editor_form,
+    parse_form,
+    place,
+    pointers,
+    record_form,
+    unknown_fields,
+)
 from kunnan_docs.web.security import (
     NAME_MAX,
     PASSWORD_MAX,
@@ -110,6 +125,12 @@ class Desk:
     tokens: FormTokens = field(default_factory=FormTokens)
     throttle: Throttle = field(default_factory=Throttle)
     verified: VerifiedBefore = field(default_factory=VerifiedBefore)  # the 移交 page's verdicts, by files on disk
+    calendar: str | None = None  # the watcher's calendar file: the editor's checks count working days alike
+    rejected: Path | None = None  # the inbox's rejected/ area: rejected cases open in the editor from there
+    casework: Casework = field(init=False)  # the write path: drafts, submissions, records, corrections
+
+    def __post_init__(self) -> None:
+        self.casework = Casework(self.outbox, self.state, self.calendar, self.rejected)
 
     @property
     def login_required(self) -> bool:
@@ -120,6 +141,7 @@ templates = Jinja2Templates(directory=HERE / "templates")
 # A safety net for texts written elsewhere (a ledger row from before masking): the one masking rule.
 templates.env.filters["mask_ids"] = mask_text
 templates.env.filters["label"] = label  # the Chinese word of any of our codes (core.labels): the one table
+templates.env.globals["DESK_SOURCE"] = DESK_SOURCE
 
 
 def _session(request: Request) -> Session:
@@ -415,7 +437,9 @@ def package(request: Request) -> Response:
     documents = sorted(p.relative_to(desk.outbox).as_posix() for p in (pkg.folder / "documents").glob("*")
                        if p.is_file())
     versions = [(n, old, old.folder.relative_to(desk.outbox).as_posix()) for n, old in history(desk.outbox, pkg)]
-    return page(request, "package.html", pkg=pkg, rel=pkg.folder.name, documents=documents, versions=versions)
+    drafts = [d for d in desk.casework.drafts() if d.archive_no == pkg.archive_no]
+    return page(request, "package.html", pkg=pkg, rel=pkg.folder.name, documents=documents, versions=versions,
+                records=records(pkg.kind), drafts=drafts)
 
 
 async def package_zip(request: Request) -> Response:
@@ -649,6 +673,206 @@ def duplicates_page(request: Request) -> Response:
     return page(request, "duplicates.html", found=duplicates(_desk(request).outbox))
 
 
+# -- 新建档案, 草稿, 登记, 更正 (the write path is web/casework.py; here only requests and pages) -------------
+
+def editor_page(request: Request, case: dict[str, Any], action: str, heading: str, *, draft: Draft | None = None,
+                package: str = "", reason: str | None = None,
+                findings: list[Finding] | None = None, notes: list[str] | None = None, status_code: int = 200,
+                message: str = "") -> HTMLResponse:
+    """The editor on `case`: its fields grouped, each finding beside its field (those for the whole case on top).
+    `package` is the folder of the package being corrected (its scans count in the live check)."""
+    groups = editor_form(case)
+    listed = attachments(case)
+    places = pointers(groups) | {a.pointer for a in listed} | {"/attachments"}
+    placed = place(findings or [], places)
+    return page(request, "editor.html", status_code, groups=groups, attachments=listed, placed=placed,
+                general=placed.get("", []), notes=notes or [], action=action, heading=heading, draft=draft,
+                package=package, reason=reason, unknown=unknown_fields(case), message=message, ROW=ROW, DROP=DROP,
+                where=draft.id if draft else "")
+
+
+def draft_list(request: Request) -> Response:
+    return page(request, "drafts.html", drafts=_desk(request).casework.drafts())
+
+
+NEW_CASE = {"kind": "filing"}  # 新建档案 is a filing (建档); an exit is recorded on a filed family
+
+
+def new_case(request: Request) -> Response:
+    return editor_page(request, NEW_CASE, "/drafts/new", "新建档案")
+
+
+def _draft(request: Request) -> Draft | None:
+    return _desk(request).casework.draft(request.path_params["draft"])
+
+
+def draft_editor(request: Request, draft: Draft, findings: list[Finding], status_code: int = 200,
+                 message: str = "") -> HTMLResponse:
+    heading = f"{draft.origin.label}:{draft.archive_no or '未填档案号'} {draft.worker_name}".strip()
+    correction = draft.origin is Origin.CORRECTION
+    return editor_page(request, draft.case, f"/drafts/{draft.id}", heading, draft=draft,
+                       package=draft.source if correction else "", reason=draft.reason if correction else None,
+                       findings=findings, notes=draft.notes, status_code=status_code, message=message)
+
+
+def draft_page(request: Request) -> Response:
+    draft = _draft(request)
+    if draft is None:
+        return problem(request, "没有这份草稿。它可能已经提交成卷或被删除了,请到“草稿”或“案卷”中查找。", 404)
+    # once refused (or opened from 已退回), the case as it stands now is checked again: what is still to fix
+    findings = _desk(request).casework.check(draft.case, draft.case_folder) if draft.findings else []
+    return draft_editor(request, draft, findings)
+
+
+@state_changing
+async def new_case_save(request: Request, form: FormData) -> Response:
+    casework = _desk(request).casework
+    case = case_from_form(form.multi_items(), {})
+    draft = await asyncio.to_thread(casework.create, case, _user(request))
+    return await _save_or_submit(request, form, draft)
+
+
+@state_changing
+async def draft_save(request: Request, form: FormData) -> Response:
+    draft = _draft(request)
+    if draft is None:
+        return problem(request, "没有这份草稿。它可能已经提交成卷或被删除了,请到“草稿”或“案卷”中查找。", 404)
+    case = case_from_form(form.multi_items(), draft.case)
+    reason = str(form.get("reason", "")) if draft.origin is Origin.CORRECTION else None
+    draft = await asyncio.to_thread(_desk(request).casework.save, draft, case, _user(request), reason)
+    return await _save_or_submit(request, form, draft)
+
+
+async def _save_or_submit(request: Request, form: FormData, draft: Draft) -> Response:
+    """After the draft is saved: stay in the editor (保存草稿), or build it; refused, back to the editor with the
+    findings beside the fields (the draft kept); published, to the package's page."""
+    if form.get("action") != "submit":
+        return RedirectResponse(f"/drafts/{draft.id}?saved=1", status_code=303)
+    try:
+        done = await asyncio.to_thread(_desk(request).casework.submit, draft, _user(request))
+    except KunnanError as exc:
+        return draft_editor(request, draft, draft.findings, 400, str(exc))
+    return _submitted(done)
+
+
+def _submitted(done: Submission) -> Response:
+    if done.draft is not None:
+        return RedirectResponse(f"/drafts/{done.draft.id}?refused=1", status_code=303)
+    assert done.folder is not None
+    return RedirectResponse(f"/packages/{quote(done.folder.name)}?saved=1", status_code=303)
+
+
+@state_changing
+async def draft_delete(request: Request, form: FormData) -> Response:
+    draft = _draft(request)
+    if draft is not None:
+        await asyncio.to_thread(_desk(request).casework.discard, draft, _user(request))
+    return RedirectResponse("/drafts", status_code=303)
+
+
+@state_changing
+async def check(request: Request, form: FormData) -> Response:
+    """The editor's live check: the findings of the form as typed, by pointer, in plain Chinese (no codes)."""
+    found = await asyncio.to_thread(_check, _desk(request).casework, form)
+    return JSONResponse({"findings": [{"pointer": f.pointer, "severity": f.severity.value, "message": f.message}
+                                      for f in found]})
+
+
+def _check(casework: Casework, form: FormData) -> list[Finding]:
+    """The form as the case it stands for, checked with its scans (a draft's, or the package's being corrected)."""
+    where, package = str(form.get("where", "")), str(form.get("package", ""))
+    draft = casework.draft(where) if where else None
+    base, folder = (draft.case, draft.case_folder) if draft else ({}, None)
+    if package and draft is None:
+        with contextlib.suppress(KunnanError):  # gone meanwhile: checked without its scans
+            base, folder = casework.current(package)
+    return casework.check(case_from_form(form.multi_items(), base), folder)
+
+
+def _package_or_problem(request: Request) -> Published | Response:
+    pkg = package_in(_desk(request).outbox, request.path_params["folder"])
+    if pkg is None:
+        return problem(request, "发件夹中没有这个案卷。它可能已被重新成卷或移走,请回到案卷列表查找。", 404)
+    return pkg
+
+
+def _record_spec(request: Request, pkg: Published) -> dict[str, Any] | None:
+    return next((r for r in records(pkg.kind) if r["id"] == request.path_params["record"]), None)
+
+
+def record_page(request: Request) -> Response:
+    pkg = _package_or_problem(request)
+    if not isinstance(pkg, Published):
+        return pkg
+    spec = _record_spec(request, pkg)
+    if spec is None:
+        return problem(request, "这份案卷没有这种登记。请回到案卷页,从“登记”按钮进入。", 404)
+    return page(request, "record.html", pkg=pkg, spec=spec, fields=record_form(spec["pointer"]), placed={},
+                ROW=ROW, message="")
+
+
+@state_changing
+async def record_save(request: Request, form: FormData) -> Response:
+    pkg = _package_or_problem(request)
+    if not isinstance(pkg, Published):
+        return pkg
+    spec = _record_spec(request, pkg)
+    if spec is None:
+        return problem(request, "这份案卷没有这种登记。请回到案卷页,从“登记”按钮进入。", 404)
+    found: Any = parse_form(form.multi_items())
+    for part in spec["pointer"].strip("/").split("/"):
+        found = found.get(part, {}) if isinstance(found, dict) else {}
+    item = found[0] if isinstance(found, list) and found else {}
+    try:
+        done = await asyncio.to_thread(_desk(request).casework.record, pkg.folder.name, spec["id"], item,
+                                       _user(request))
+    except KunnanError as exc:
+        return page(request, "record.html", 400, pkg=pkg, spec=spec, fields=record_form(spec["pointer"]), placed={},
+                    ROW=ROW, message=str(exc))
+    return _submitted(done)
+
+
+def correct_page(request: Request) -> Response:
+    desk = _desk(request)
+    pkg = _package_or_problem(request)
+    if not isinstance(pkg, Published):
+        return pkg
+    try:
+        case, _ = desk.casework.current(pkg.folder.name)
+    except KunnanError as exc:
+        return problem(request, str(exc))
+    return editor_page(request, case, f"/packages/{quote(pkg.folder.name)}/correct", f"更正:{pkg.archive_no}",
+                       package=pkg.folder.name, reason="")
+
+
+@state_changing
+async def correct_save(request: Request, form: FormData) -> Response:
+    """A correction starts as a draft of the package's case as edited, with its reason; then as any draft."""
+    desk = _desk(request)
+    pkg = _package_or_problem(request)
+    if not isinstance(pkg, Published):
+        return pkg
+    try:
+        current, _ = desk.casework.current(pkg.folder.name)
+    except KunnanError as exc:
+        return problem(request, str(exc))
+    case = case_from_form(form.multi_items(), current)
+    draft = await asyncio.to_thread(desk.casework.from_package, pkg.folder.name, _user(request), Origin.CORRECTION,
+                                    case, reason=str(form.get("reason", "")))
+    return await _save_or_submit(request, form, draft)
+
+
+@state_changing
+async def open_rejected(request: Request, form: FormData) -> Response:
+    """收件箱 已退回 → the editor, on a copy (rejected/ keeps the input)."""
+    try:
+        draft = await asyncio.to_thread(_desk(request).casework.from_rejected, int(request.path_params["row"]),
+                                        _user(request))
+    except KunnanError as exc:
+        return problem(request, str(exc), 404)
+    return RedirectResponse(f"/drafts/{draft.id}", status_code=303)
+
+
 async def home(request: Request) -> Response:
     return RedirectResponse("/inbox", status_code=303)
 
@@ -666,6 +890,14 @@ def create_app(desk: Desk) -> Starlette:
         Route("/handover", handover_page), Route("/handover", handover_make, methods=["POST"]),
         Route("/progress", progress), Route("/progress.svg", progress_svg), Route("/progress.pdf", progress_pdf),
         Route("/duplicates", duplicates_page),
+        Route("/drafts", draft_list), Route("/drafts/new", new_case), Route("/drafts/new", new_case_save, methods=["POST"]),
+        Route("/drafts/{draft}", draft_page), Route("/drafts/{draft}", draft_save, methods=["POST"]),
+        Route("/drafts/{draft}/delete", draft_delete, methods=["POST"]), Route("/check", check, methods=["POST"]),
+        Route("/packages/{folder}/record/{record}", record_page),
+        Route("/packages/{folder}/record/{record}", record_save, methods=["POST"]),
+        Route("/packages/{folder}/correct", correct_page),
+        Route("/packages/{folder}/correct", correct_save, methods=["POST"]),
+        Route("/inbox/rejected/{row:int}/open", open_rejected, methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     middleware = [Middleware(HostGate), Middleware(BodyLimit), Middleware(SessionGate)]

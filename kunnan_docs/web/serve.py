@@ -108,7 +108,7 @@ def serve(config: Config, host: str, port: int, allowed: Iterable[str] = (), tls
         thread = threading.Thread(target=watcher.run, name="kunnan-watch")
         thread.start()
         desk = Desk(config.outbox, config.state, users, local_user=getpass.getuser(), watcher=watcher, hosts=hosts,
-                    tls=tls is not None)
+                    tls=tls is not None, calendar=config.calendar, rejected=config.rejected)
         secure = {"ssl_certfile": str(tls.cert), "ssl_keyfile": str(tls.key)} if tls else {}
         server = uvicorn.Server(uvicorn.Config(create_app(desk), log_level="warning", timeout_graceful_shutdown=3,
                                                **secure))
