@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from kunnan_docs.errors import UsageError
-from kunnan_docs.inbox.ledger import Ledger, family_key
+from kunnan_docs.inbox.ledger import Ledger
 from kunnan_docs.package.layout import HISTORY, INPUT_DIR, read_report
 from kunnan_docs.package.verify import verify_path
 from kunnan_docs.pipeline import Outcome
@@ -78,7 +78,7 @@ def test_submitting_publishes_records_and_removes_the_draft(published: Casework)
     assert read_report(folder).status == "complete" and verify_path(folder) == []
     [row] = ledger_rows(desk.state)
     assert (row.source, row.user, row.status, row.archive_no) == (DESK_SOURCE, "张丽", "complete", FILING_NO)
-    assert row.family == family_key(FILING_ID) and row.content_hash and row.outputs == [str(folder)]
+    assert row.content_hash and row.outputs == [str(folder)]
     actions = [(a["user"], a["action"], a.get("outcome")) for a in audit_lines(desk.state)]
     assert actions == [("张丽", "新建草稿", None), ("张丽", "提交成卷", "材料齐全")]
 
@@ -156,7 +156,8 @@ def test_a_correction_needs_a_reason_and_the_audit_names_the_fields_not_the_valu
     assert line["reason"].startswith("身份证号录入错误") and "510108********1236" in line["reason"]
     text = (desk.state / AUDIT_FILE).read_text(encoding="utf-8")
     assert FILING_ID not in text and NEW_ID not in text and "13908005678" not in text
-    assert ledger_rows(desk.state)[-1].family == family_key(NEW_ID)
+    [corrected] = read_report(desk.outbox / FILING_NO).corrections  # the pipeline recorded who, when, why
+    assert (corrected.by, corrected.fields) == ("张丽", ("职工本人/身份证号", "职工本人/联系电话"))
 
 
 def test_a_correction_keeps_the_archive_number(published: Casework) -> None:

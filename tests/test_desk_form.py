@@ -85,7 +85,7 @@ def test_a_field_the_layout_does_not_name_still_appears(monkeypatch) -> None:
 def test_widgets_come_from_the_schema() -> None:
     found = fields(editor_form({}))
     assert found["/worker/gender"].widget == "select" and found["/worker/gender"].options == [("男", "男"), ("女", "女")]
-    assert found["/kind"].options == [("filing", "建档"), ("exit", "脱困")]
+    assert found["/kind"].options == [("filing", "建档"), ("exit", "脱困"), ("cancellation", "注销")]
     assert ("contact_person", "帮扶联系人提出退档建议") in found["/exit/application/initiated_by"].options
     assert found["/worker/hardship_categories"].widget == "checks"
     assert found["/filing_date"].widget == "date" and found[f"/family_members/{ROW}/birth_date"].widget == "date"

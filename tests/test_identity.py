@@ -120,8 +120,8 @@ def test_validate_checks_against_the_outbox_given_or_found(outbox: Path, tmp_pat
     capsys.readouterr()
     assert main(["validate", str(other), str(again), "--outbox", str(outbox)]) == ExitCode.INVALID
     out = capsys.readouterr().out
-    assert f"[错误 ID-ARCHIVE-FAMILY] 档案号 {EXIT_NO}(与 {EXIT_NO.lower()} 只差大小写)已是另一户" in out
-    assert f"[错误 ID-PERSON-ACTIVE] 身份证号 510108********1236 的职工已有在档的档案 {FILING_NO}(李建华)" in out
+    assert f"[错误 ID-ARCHIVE-FAMILY /archive_no] 档案号 {EXIT_NO}(与 {EXIT_NO.lower()} 只差大小写)已是另一户" in out
+    assert f"[错误 ID-PERSON-ACTIVE /worker/id_number] 身份证号 510108********1236 的职工已有在档的档案 {FILING_NO}(李建华)" in out
     assert FILING_ID not in out and EXIT_ID not in out
     monkeypatch.chdir(outbox.parent)  # ./outbox is there: taken without --outbox
     assert main(["validate", str(again), "--json"]) == ExitCode.INVALID
@@ -203,7 +203,7 @@ def test_a_correction_changes_the_id_number_and_name_and_is_recorded(outbox: Pat
     corrected = case_with(FILING_EXAMPLE, tmp_path / "c" / "更正", worker__id_number=OTHER_MALE_ID,
                           worker__name="李剑华")
     refused = process_case(corrected, outbox)
-    assert refused.outcome is Outcome.REJECTED and "ID-ARCHIVE-FAMILY" in refused.messages[0]
+    assert refused.outcome is Outcome.REJECTED and refused.findings[0].code == "ID-ARCHIVE-FAMILY"
     assert not (outbox / "_历史版本").exists()
     fix = Correction("身份证号抄错一位,姓名用字有误(见户口本)", "张丽", date(2024, 3, 5))
     result = process_case(corrected, outbox, correction=fix)

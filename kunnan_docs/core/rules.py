@@ -45,9 +45,14 @@ def rule(*kinds: Kind) -> Callable[[Rule], Rule]:
     return register
 
 
+def rules_for(kind: str) -> list[Rule]:
+    """The rules that apply to a kind, in the order they were declared."""
+    return [r for r, kinds in RULES if kind in kinds]
+
+
 def check_rules(case: Case, calendar: WorkCalendar | None = None) -> list[Finding]:
     calendar = calendar or WorkCalendar()
-    return [f for r, kinds in RULES if case.kind in kinds for f in r(case, calendar)]
+    return [f for r in rules_for(case.kind) for f in r(case, calendar)]
 
 
 @rule()

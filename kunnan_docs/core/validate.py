@@ -7,7 +7,7 @@ from pathlib import Path
 
 from kunnan_docs.core.casefile import Case, parse_case, read_case, schema_findings
 from kunnan_docs.core.findings import Finding, Severity, is_blocking
-from kunnan_docs.core.rules import RULES, check_rules
+from kunnan_docs.core.rules import check_rules, rules_for
 from kunnan_docs.core.workcal import WorkCalendar
 from kunnan_docs.errors import CaseRejected
 
@@ -54,7 +54,7 @@ def draft_findings(case: Case, calendar: WorkCalendar | None = None) -> list[Fin
     if not found:
         return check_rules(case, calendar)
     calendar = calendar or WorkCalendar()
-    for rule in RULES:
+    for rule in rules_for(case.kind):
         try:
             for finding in rule(case, calendar):
                 found.append(finding)

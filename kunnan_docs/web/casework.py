@@ -32,16 +32,16 @@ from typing import Any
 
 from kunnan_docs.core.casefile import Case, parse_case_json, read_case_bytes
 from kunnan_docs.core.findings import Finding, Severity, title_of
-from kunnan_docs.core.idcard import id_problem
-from kunnan_docs.core.labels import OUTCOME
+from kunnan_docs.core.identity import Correction
+from kunnan_docs.core.labels import Outcome
 from kunnan_docs.core.rules import attachment_path_problem
 from kunnan_docs.core.validate import draft_findings
 from kunnan_docs.core.workcal import WorkCalendar
 from kunnan_docs.errors import CaseRejected, UsageError
-from kunnan_docs.inbox.ledger import Ledger, family_key
+from kunnan_docs.inbox.ledger import Ledger
 from kunnan_docs.package.layout import INPUT_DIR, LEDGER
 from kunnan_docs.package.outbox import package_in
-from kunnan_docs.pipeline import CaseResult, Outcome, process_case
+from kunnan_docs.pipeline import CaseResult, process_case
 from kunnan_docs.privacy import mask_text
 from kunnan_docs.web.form import layout
 from kunnan_docs.web.security import audit
@@ -64,17 +64,6 @@ class Origin(StrEnum):
     @property
     def label(self) -> str:
         return {"new": "新建档案", "from_rejected": "退回的案卷", "correction": "更正", "record": "登记"}[self]
-
-
-@dataclass(frozen=True)
-class Correction:
-    """Why a published file is changed, by whom and when. The seam for the pipeline's own Correction (the
-    identity check lets an ID number change only through one): until the pipeline takes it, the audit log
-    records it."""
-
-    reason: str
-    by: str
-    date: date
 
 
 @dataclass
@@ -270,7 +259,7 @@ class Casework:
             draft.notes = result.messages[len(result.findings):]
             self._write(draft)
         self._record(draft, user, result, archive_no)
-        details: dict[str, Any] = {"archive_no": archive_no, "outcome": OUTCOME[result.outcome], "draft": draft.id}
+        details: dict[str, Any] = {"archive_no": archive_no, "outcome": result.outcome.label, "draft": draft.id}
         if draft.record:
             details["record"] = draft.record
         if correction is not None and old is not None:
@@ -280,19 +269,16 @@ class Casework:
                           None if result.outcome.published else draft)
 
     def _build(self, case_file: Path, raw: bytes, correction: Correction | None) -> CaseResult:
-        """The one pipeline. `correction` goes to process_case once it accepts one (see Correction)."""
-        return process_case(case_file, self.outbox, self.calendar, data=raw)
+        """The one pipeline; a correction lets the identity check accept a changed ID number or name."""
+        return process_case(case_file, self.outbox, self.calendar, data=raw, correction=correction)
 
     def _record(self, draft: Draft, user: str, result: CaseResult, archive_no: str) -> None:
-        worker = draft.case.get("worker")
-        number = worker.get("id_number") if isinstance(worker, dict) else None
-        family = family_key(number) if isinstance(number, str) and id_problem(number) is None else None
         outputs = [str(result.folder)] if result.folder else [str(draft.folder)]
         ledger = Ledger(self.state / LEDGER)
         try:
             ledger.record(DESK_SOURCE, result.outcome.value, user, None if result.outcome.published else
                           "\n".join(result.messages), content_hash=result.input_digest or None,
-                          archive_no=archive_no or None, family=family, outputs=outputs)
+                          archive_no=archive_no or None, outputs=outputs)
         finally:
             ledger.close()
 

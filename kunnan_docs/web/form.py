@@ -17,14 +17,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kunnan_docs.core.casefile import parse_date
+from kunnan_docs.core.checklist import kind_spec
 from kunnan_docs.core.findings import Finding, schema_node
-from kunnan_docs.core.labels import KIND
-from kunnan_docs.core.resources import case_schema, checklist_data, load_json
+from kunnan_docs.core.labels import Kind
+from kunnan_docs.core.resources import case_schema, load_json
 
 ROW = "__i__"  # a row's index in the blank row that the page's script copies when a row is added
 DROP = "drop-attachment"  # the form's name for an attachment the clerk takes out of the case (its index)
 LONG_TEXT = 200  # strings allowed to be longer than this get a text area
-_ENUM_TITLES = {"/kind": KIND}  # the kinds' words live in core.labels, not in the schema
+_ENUM_TITLES = {"/kind": {k.value: k.label for k in Kind}}  # the kinds' words live in core.labels, not in the schema
 
 
 @dataclass
@@ -181,7 +182,8 @@ class Attachment:
 
 
 def attachments(case: dict[str, Any]) -> list[Attachment]:
-    items = {i["id"]: f"第{i['no']}项 {i['title']}" for i in checklist_data()["items"]}
+    kind = case.get("kind") if case.get("kind") in Kind._value2member_map_ else Kind.FILING
+    items = {i.id: f"第{i.no}项 {i.title}" for i in kind_spec(str(kind)).items}
     listed = case.get("attachments")
     return [Attachment(f"/attachments/{n}", n, items.get(str(a.get("item")), str(a.get("item", ""))),
                        str(a.get("path", "")), str(a.get("title", "")))
