@@ -98,3 +98,11 @@ def injected_write_fault(path: Path | str) -> None:
     number = getattr(errno, name)
     if Path(os.path.abspath(folder)) in (target := Path(os.path.abspath(path)), *target.parents):
         raise OSError(number, os.strerror(number), str(path))
+
+
+class LinkFound(UsageError):
+    """A link, or something that is neither a file nor a folder, where only our own files should be."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(f"“{where}”是一个链接或特殊文件,不是本程序生成的普通文件;为安全起见没有读取它。"
+                         "请把它从发件夹中移走,再重新成卷(kunnan-docs build 该案卷的 input/case.json)。")

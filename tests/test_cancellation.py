@@ -181,7 +181,7 @@ def test_the_kinds_keep_their_procedures_apart(tmp_path: Path) -> None:
     case_file.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     [finding] = validate_file(case_file).findings
     assert (finding.code, finding.pointer) == ("S-CANCELLATION-BLOCK", "/cancellation")
-    assert "建档案卷(kind = filing)不应包含【注销】(/cancellation)。若本户已注销,请把 kind 改为 cancellation" in finding.message
+    assert "建档案卷不应包含【注销】。若本户已注销,请把【案卷类别】改为注销" in finding.message
     del data["cancellation"]
     data["kind"] = "cancellation"
     case_file.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")

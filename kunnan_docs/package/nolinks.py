@@ -10,7 +10,7 @@ import stat
 from pathlib import Path
 from typing import BinaryIO
 
-from kunnan_docs.errors import UsageError
+from kunnan_docs.errors import LinkFound
 
 # POSIX: each step is opened relative to the folder opened before it and refuses a link (O_NOFOLLOW), so a link
 # swapped in after a check cannot be followed. Windows has no dir_fd: there each step is checked, then the opened
@@ -19,14 +19,6 @@ _AT = os.open in os.supports_dir_fd and hasattr(os, "O_NOFOLLOW") and hasattr(os
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # opening a FIFO for reading must not wait for a writer
 _BINARY = getattr(os, "O_BINARY", 0)
-
-
-class LinkFound(UsageError):
-    """A link, or something that is neither a file nor a folder, where only our own files should be."""
-
-    def __init__(self, where: str) -> None:
-        super().__init__(f"“{where}”是一个链接或特殊文件,不是本程序生成的普通文件;为安全起见没有读取它。"
-                         "请把它从发件夹中移走,再重新成卷(kunnan-docs build 该案卷的 input/case.json)。")
 
 
 def open_below(root: Path, parts: tuple[str, ...]) -> BinaryIO:
