@@ -25,7 +25,6 @@ from kunnan_docs.core.zh import zh_date
 from kunnan_docs.errors import CaseRejected, injected_write_fault
 from kunnan_docs.forms import aside
 from kunnan_docs.package.layout import INPUT_DIR, file_digests
-from kunnan_docs.package.lock import private_staging, publishing
 
 
 @dataclass
@@ -72,6 +71,7 @@ def process_case(case_file: Path, outbox: Path, calendar: WorkCalendar | None = 
     """
     from kunnan_docs.package import identity
     from kunnan_docs.package.build import build  # here: the CLI and the watcher import this module cheaply
+    from kunnan_docs.package.lock import private_staging, publishing
     from kunnan_docs.package.publish import put_in_place, stage
     from kunnan_docs.package.signed import originals_for
 
