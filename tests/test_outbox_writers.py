@@ -5,18 +5,20 @@ published by a watcher has its ledger row."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 from kunnan_docs.core import idcard
 from kunnan_docs.errors import ExitCode
+from kunnan_docs.inbox.ledger import Ledger
 from kunnan_docs.package.layout import HISTORY, STAGING
 from kunnan_docs.package.lock import private_staging
 from kunnan_docs.package.publish import recover
 
 from .conftest import FILING_EXAMPLE
-from .inbox_kit import assert_packages_verify, copy_case, packages
+from .inbox_kit import CMD, assert_packages_verify, copy_case, packages
 
 FILING_NO = "CD510108-2019-0037"
 BUILD = [sys.executable, "-m", "kunnan_docs", "build"]
@@ -68,3 +70,64 @@ def test_recover_leaves_a_live_writers_staging_alone(tmp_path: Path) -> None:
         assert recover(outbox) == []
         assert (staging / ".input" / "case.json").is_file()
     assert list((outbox / STAGING).iterdir()) == []
+
+
+def test_two_watchers_on_two_inboxes_sharing_an_outbox_record_every_case(tmp_path: Path) -> None:
+    """Two real watchers, two inboxes whose entries have the same names (each clerk calls her folders 家庭01 …), one
+    outbox and so one ledger: 50 published, 50 ledger rows, each inbox's unclaimed entry kept."""
+    per_inbox = 25
+    for w in (0, 1):
+        inbox = tmp_path / f"inbox{w}"
+        for i in range(per_inbox):
+            another_family(inbox / f"家庭{i:02d}", 100 * w + i + 1)
+        (inbox / "说明.txt").write_text("not a case", encoding="utf-8")
+    outbox = tmp_path / "outbox"
+    procs = [subprocess.Popen([*CMD, str(tmp_path / f"inbox{w}"), str(outbox), "--workers", "1", "--once",
+                               "--settle", "0.3", "--rescan", "1", "--processed", str(tmp_path / f"processed{w}"),
+                               "--rejected", str(tmp_path / f"rejected{w}")],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for w in (0, 1)]
+    outputs = [p.communicate(timeout=600)[0] for p in procs]
+    assert [p.returncode for p in procs] == [ExitCode.AWAITING_SIGNATURE] * 2, outputs
+    assert len(packages(outbox)) == 2 * per_inbox
+    db = sqlite3.connect(outbox / ".kunnan" / "ledger.sqlite")
+    try:
+        rows = db.execute("SELECT archive_no, status FROM cases").fetchall()
+    finally:
+        db.close()
+    assert sorted(a for a, _ in rows) == packages(outbox)
+    assert {s for _, s in rows} == {"awaiting_signature"}
+    shown = subprocess.run([sys.executable, "-m", "kunnan_docs", "status", "--outbox", str(outbox)],
+                           capture_output=True, text=True, check=True).stdout
+    assert "等待中:0 份" in shown and "成卷中:0 份" in shown and "无法处理的项目:2 个" in shown, shown
+
+
+OLD_LEDGER = """
+CREATE TABLE cases (id INTEGER PRIMARY KEY, source TEXT NOT NULL, content_hash TEXT, archive_no TEXT, family TEXT,
+    status TEXT NOT NULL, reason TEXT, outputs TEXT, first_seen TEXT NOT NULL, updated TEXT NOT NULL);
+CREATE INDEX cases_source ON cases(source);
+CREATE TABLE moves (case_id INTEGER NOT NULL, src TEXT NOT NULL, dst TEXT NOT NULL, final_status TEXT NOT NULL,
+    note TEXT);
+CREATE TABLE unclaimed (entry TEXT PRIMARY KEY, reason TEXT NOT NULL, seen TEXT NOT NULL);
+INSERT INTO cases VALUES (1, '家庭01/case.json', NULL, NULL, NULL, 'waiting', '等待附件:a.jpg', '[]', 't', 't');
+INSERT INTO moves VALUES (1, 'x', 'y', 'rejected', NULL);
+INSERT INTO unclaimed VALUES ('说明.txt', '不是案卷文件', 't');
+"""
+
+
+def test_a_ledger_from_before_inboxes_is_taken_over_by_its_watcher(tmp_path: Path) -> None:
+    """A ledger written by the single watcher of earlier versions: its open case and pending filing are this
+    watcher's, another inbox's watcher sees neither, and the list of unclaimed entries is made again."""
+    path = tmp_path / "ledger.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(OLD_LEDGER)
+    db.close()
+    mine, other, reader = Ledger(path, tmp_path / "inbox0"), Ledger(path, tmp_path / "inbox1"), Ledger(path)
+    try:
+        assert mine.open_row("家庭01/case.json") is not None and list(mine.pending()) == [1]
+        assert other.open_row("家庭01/case.json") is None and other.pending() == {}
+        mine.set_unclaimed({"说明.txt": "不是案卷文件"})
+        other.set_unclaimed({"说明.txt": "不是案卷文件"})
+        assert len(reader.unclaimed()) == 2 and len(mine.unclaimed()) == 1
+    finally:
+        for ledger in (mine, other, reader):
+            ledger.close()

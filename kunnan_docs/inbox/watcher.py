@@ -170,7 +170,7 @@ class _Events(FileSystemEventHandler):
 class Watcher:
     def __init__(self, config: Config) -> None:
         self.cfg = config
-        self.ledger = Ledger(config.state / LEDGER)
+        self.ledger = Ledger(config.state / LEDGER, config.inbox)
         self.discovery = Discovery(config.inbox)
         self.filing = Filing(config.inbox, self.ledger)
         self.deferred: dict[str, list[str]] = {}  # by archive_key: a build or rebuild of that number is under way
