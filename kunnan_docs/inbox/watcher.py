@@ -220,6 +220,7 @@ class Watcher:
                             started = True
                         self._work(now)
                     except ENVIRONMENT_ERRORS as exc:
+                        self.filing_pending = True  # a refusal may be journaled, half filed: finished first, not redone
                         self._pause(describe(exc, self.cfg.areas()), ExitCode.INTERNAL)
                 if self.cfg.once and started and self._settled_out():
                     break
