@@ -221,7 +221,7 @@ class Watcher:
                         self._work(now)
                     except ENVIRONMENT_ERRORS as exc:
                         self.filing_pending = True  # a refusal may be journaled, half filed: finished first, not redone
-                        self._pause(describe(exc, self.cfg.areas()), ExitCode.INTERNAL)
+                        self._pause(describe(exc, self.cfg.areas()), ExitCode.WRITE_FAILED)
                 if self.cfg.once and started and self._settled_out():
                     break
         finally:
@@ -463,7 +463,7 @@ class Watcher:
                 self.filing_pending = True
                 self.tracker.retry_later(run.job)
                 self.tracker.mark_dirty(run.job.entry.name)  # perhaps filed in part: look again
-                self._pause(describe(exc, self.cfg.areas()), ExitCode.INTERNAL)
+                self._pause(describe(exc, self.cfg.areas()), ExitCode.WRITE_FAILED)
 
     def _crashed(self, run: Running) -> WorkResult | None:
         source = run.job.source
@@ -485,7 +485,7 @@ class Watcher:
             assert result.error is not None
             self.ledger.update(run.case_id, status=InboxStage.WAITING, reason="写入失败,将重试")
             self.tracker.retry_later(job)
-            self._pause(describe(result.error, self.cfg.areas()), ExitCode.INTERNAL)
+            self._pause(describe(result.error, self.cfg.areas()), ExitCode.WRITE_FAILED)
             return
         if signature(job) != job.signature or (result.input_digest and result.input_digest != run.digest):
             # written to during the build: the package (if any) is not of the bytes now there, so build again
