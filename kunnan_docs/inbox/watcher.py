@@ -47,6 +47,7 @@ from kunnan_docs.batch import published_if_current
 from kunnan_docs.core.identity import archive_key
 from kunnan_docs.core.labels import InboxStage, Outcome
 from kunnan_docs.core.labels import label as word_for
+from kunnan_docs.core.text import one_line
 from kunnan_docs.core.workcal import WorkCalendar
 from kunnan_docs.errors import ExitCode, UsageError, worst
 from kunnan_docs.inbox.discovery import IGNORED_PREFIXES, Discovery, Job, signature
@@ -529,12 +530,21 @@ def _signals_held() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
+class _OneLine(logging.Formatter):
+    """Every log line is one line: the control characters of an entry's name (a newline, an ESC) are escaped here,
+    for every message at once, so that none forges a line in watch.log or reaches the terminal raw."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = one_line(record.message)
+        return super().formatMessage(record)
+
+
 def setup_logging(state: Path) -> None:
     state.mkdir(parents=True, exist_ok=True)
     logging.getLogger("watchdog").setLevel(logging.ERROR)  # its shutdown chatter is not for clerks
     log.setLevel(logging.INFO)
     log.handlers.clear()
-    fmt = logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S")
+    fmt = _OneLine("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S")
     for handler in (logging.StreamHandler(), logging.FileHandler(state / "watch.log", encoding="utf-8")):
         handler.setFormatter(fmt)
         log.addHandler(handler)
