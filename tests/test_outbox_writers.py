@@ -131,3 +131,28 @@ def test_a_ledger_from_before_inboxes_is_taken_over_by_its_watcher(tmp_path: Pat
     finally:
         for ledger in (mine, other, reader):
             ledger.close()
+
+
+def test_the_publish_lock_is_reentrant_and_exclusive(tmp_path: Path) -> None:
+    """A check run under `publishing` may itself publish (nested in one thread); another thread waits its turn.
+    In a child process with a time limit: a lock that deadlocked on itself would hang the test for 10 minutes."""
+    script = f"""
+import threading, time
+from pathlib import Path
+from kunnan_docs.package.lock import publishing
+outbox, order = Path({str(tmp_path)!r}), []
+def other():
+    with publishing(outbox, "CD-2"):
+        order.append("other")
+with publishing(outbox, "CD-1"):
+    with publishing(outbox, "CD-1"):
+        order.append("nested")
+    thread = threading.Thread(target=other)
+    thread.start()
+    time.sleep(0.5)
+    order.append("first")
+thread.join()
+print(order)
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.strip() == "['nested', 'first', 'other']"

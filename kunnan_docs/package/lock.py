@@ -35,7 +35,7 @@ def publishing(outbox: Path, archive_no: str) -> Iterator[None]:
     meanwhile is checked: no other process publishes into this outbox in between."""
     folder = outbox / LOCKS
     folder.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(folder / PUBLISH_LOCK)
+    lock = FileLock(folder / PUBLISH_LOCK, is_singleton=True)  # reentrant: a check run under it may publish too
     try:
         lock.acquire(timeout=PUBLISH_WAIT)
     except Timeout:
