@@ -67,6 +67,7 @@ def test_recover_leaves_a_live_writers_staging_alone(tmp_path: Path) -> None:
     with private_staging(outbox) as staging:
         (staging / ".input").mkdir()
         (staging / ".input" / "case.json").write_text("{}", encoding="utf-8")
+        (outbox / STAGING / "123-dead.lock").touch()  # a writer killed between its lock and its folder
         assert recover(outbox) == []
         assert (staging / ".input" / "case.json").is_file()
     assert list((outbox / STAGING).iterdir()) == []

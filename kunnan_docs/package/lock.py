@@ -73,8 +73,9 @@ def abandoned_staging(outbox: Path) -> Iterator[Path]:
     root = outbox / STAGING
     if not root.is_dir():
         return
-    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        lock_path = root / f"{folder.name}{LOCK_SUFFIX}"
+    tokens = sorted({p.name.removesuffix(LOCK_SUFFIX) for p in root.iterdir()})  # a lock alone: killed at the edges
+    for token in tokens:
+        folder, lock_path = root / token, root / f"{token}{LOCK_SUFFIX}"
         lock = FileLock(lock_path)
         try:
             lock.acquire(timeout=0)
