@@ -665,9 +665,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# The folders a command writes, by option, as a clerk calls them (for the message of a refused write).
-_AREAS = {"output": "输出位置", "outbox": "发件夹", "processed": "已处理区", "rejected": "退回区", "review": "待核对区",
-          "state": "状态文件夹", "inbox": "收件夹"}
+# The folders a command writes, (option, what a clerk calls it), for the message of a refused write.
+_AREAS = (("output", "输出位置"), ("outbox", "发件夹"), ("processed", "已处理区"), ("rejected", "退回区"),
+          ("review", "待核对区"), ("state", "状态文件夹"), ("inbox", "收件夹"))
 _OUTBOX_COMMANDS = {"build", "rebuild", "scan-in"}  # their -o is the outbox
 
 
@@ -675,7 +675,7 @@ def _refused_write(exc: Exception, args: argparse.Namespace) -> str | None:
     """A full disk, a read-only folder, a refused permission: what and where, in Chinese; None for other errors."""
     from kunnan_docs.inbox.faults import write_failure
 
-    areas = {label: Path(value) for name, label in _AREAS.items() if isinstance(value := getattr(args, name, None), str)}
+    areas = {label: Path(value) for name, label in _AREAS if isinstance(value := getattr(args, name, None), str)}
     if args.command in _OUTBOX_COMMANDS:
         areas["发件夹"] = areas.pop("输出位置")
     return write_failure(exc, areas)
