@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ from kunnan_docs.core.labels import LEGACY_PUBLISHED, Outcome
 from kunnan_docs.errors import injected_write_fault
 from kunnan_docs.privacy import mask_text
 
+BUSY_WAIT = 30.0  # seconds a statement waits for another writer (watchers of several inboxes, the desk)
 PUBLISHED = (*(o.value for o in Outcome if o.published), LEGACY_PUBLISHED)
 
 _TABLES = (
@@ -102,7 +104,7 @@ class Ledger:
         self.inbox = mask_text(str(inbox.resolve())) if inbox else None
         self.user = "user"  # the column, or NULL in a ledger from before it, read by the desk before any migration
         if read_only:
-            self.db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+            self.db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_WAIT)
             if "user" not in {r[1] for r in self.db.execute("PRAGMA table_info(cases)")}:
                 self.user = "NULL"
             return
@@ -110,11 +112,24 @@ class Ledger:
         # autocommit, explicit transactions; `serve` opens it in the main thread and hands it to the watcher's thread.
         # Several watchers write at once: every write waits its turn (busy timeout), a transaction takes the write
         # lock when it begins (BEGIN IMMEDIATE), and WAL lets readers go on meanwhile.
-        self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db = sqlite3.connect(path, timeout=BUSY_WAIT, isolation_level=None, check_same_thread=False)
+        self._wal()
         self.db.execute("PRAGMA synchronous=NORMAL")  # WAL: a killed process loses nothing committed
         with _Transaction(self.db):  # two watchers starting together: one creates or upgrades, the other sees it done
             self._create()
+
+    def _wal(self) -> None:
+        """Journal mode WAL. Two watchers opening a new ledger at once: SQLite refuses the second switch at once
+        (database is locked) without waiting as for other statements, so it is retried here, for as long."""
+        deadline = time.monotonic() + BUSY_WAIT
+        while True:
+            try:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def _create(self) -> None:
         for statement in _TABLES:
