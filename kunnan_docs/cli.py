@@ -665,6 +665,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The folders a command writes, (option, what a clerk calls it), for the message of a refused write.
+_AREAS = (("output", "输出位置"), ("outbox", "发件夹"), ("processed", "已处理区"), ("rejected", "退回区"),
+          ("review", "待核对区"), ("state", "状态文件夹"), ("inbox", "收件夹"))
+_OUTBOX_COMMANDS = {"build", "rebuild", "scan-in"}  # their -o is the outbox
+
+
+def _refused_write(exc: Exception, args: argparse.Namespace) -> str | None:
+    """A full disk, a read-only folder, a refused permission: what and where, in Chinese; None for other errors."""
+    from kunnan_docs.inbox.faults import write_failure
+
+    areas = {label: Path(value) for name, label in _AREAS if isinstance(value := getattr(args, name, None), str)}
+    if args.command in _OUTBOX_COMMANDS:
+        areas["发件夹"] = areas.pop("输出位置")
+    return write_failure(exc, areas)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -679,7 +695,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("已中断。已发布的案卷保留;未完成的案卷下次运行时会重新处理。", file=sys.stderr)
         return ExitCode.INTERRUPTED
-    except Exception:
+    except Exception as exc:
+        if refused := _refused_write(exc, args):
+            print(f"错误:{refused}。已发布的案卷保留,没有案卷被退回;请腾出空间或修正权限后重新运行同一命令。",
+                  file=sys.stderr)
+            return ExitCode.WRITE_FAILED
         if os.environ.get("KUNNAN_DEBUG"):
             traceback.print_exc()
         print("程序内部错误。请把所用的命令和案卷文件交给技术支持人员(可设置 KUNNAN_DEBUG=1 查看详情)。",

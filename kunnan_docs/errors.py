@@ -20,6 +20,7 @@ class ExitCode(IntEnum):
     AWAITING_SIGNATURE = 5  # 已成卷,材料齐全但签字盖章原件未扫描归档(待签章)
     CONFIG = 6  # 配置或模板损坏:不是案卷的问题,修好后重新运行
     EXIT_IN_PROGRESS = 7  # 已成卷,脱困办理中(尚未书面通知):按下一步办理,不是退回
+    WRITE_FAILED = 8  # 写不进去(磁盘已满、只读、没有写入权限):不是案卷的问题,什么都没有退回,修好后重新运行
     INTERNAL = 10  # 程序内部错误
     INTERRUPTED = 130  # Ctrl-C
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from kunnan_docs.core.workcal import WorkCalendar
 from kunnan_docs.core.zh import zh_date
 from kunnan_docs.errors import CaseRejected, injected_write_fault
 from kunnan_docs.forms import aside
-from kunnan_docs.package.layout import STAGING, file_digests
+from kunnan_docs.package.layout import INPUT_DIR, file_digests
 
 
 @dataclass
@@ -72,7 +71,8 @@ def process_case(case_file: Path, outbox: Path, calendar: WorkCalendar | None = 
     """
     from kunnan_docs.package import identity
     from kunnan_docs.package.build import build  # here: the CLI and the watcher import this module cheaply
-    from kunnan_docs.package.publish import publish
+    from kunnan_docs.package.lock import private_staging, publishing
+    from kunnan_docs.package.publish import put_in_place, stage
     from kunnan_docs.package.signed import originals_for
 
     calendar = calendar or WorkCalendar()
@@ -83,10 +83,9 @@ def process_case(case_file: Path, outbox: Path, calendar: WorkCalendar | None = 
         return CaseResult(case_file, Outcome.REJECTED, archive_no, messages=[f.message for f in errors], findings=errors)
     assert checked.case is not None
     raw = checked.case.raw
-    staging = outbox / STAGING
-    staging.mkdir(parents=True, exist_ok=True)
-    snapshot = Path(tempfile.mkdtemp(prefix="input-", dir=staging))
-    try:
+    with private_staging(outbox) as staging:  # ours alone: no other writer's recover() removes it
+        snapshot = staging / f".{INPUT_DIR}"  # a dot: no archive number's folder name (layout.safe_name) starts so
+        snapshot.mkdir()
         files = _snapshot(case_file, raw, checked.case.data.get("attachments", []), snapshot)
         case = parse_case(raw, snapshot / case_file.name)
         index = identity.load(outbox)
@@ -103,12 +102,12 @@ def process_case(case_file: Path, outbox: Path, calendar: WorkCalendar | None = 
             return CaseResult(case_file, Outcome.REJECTED, archive_no, messages=[str(exc)])
         finally:
             digest, each = hashed()
-        # The authoritative check: nothing between it and the publish (the place of the outbox's writer lock)
-        if refused := _refused(case_file, archive_no, [f for f in [identity.refusal(outbox, case, correction)] if f]):
-            return refused
-        folder = publish(pkg, outbox, inputs=snapshot, input_digests=each)
-    finally:
-        shutil.rmtree(snapshot, ignore_errors=True)  # gone already when published: moved into the package
+        staged = stage(pkg, staging, inputs=snapshot, input_digests=each)
+        with publishing(outbox, case.archive_no):  # the authoritative check, and no other writer till the publish
+            refusal = identity.refusal(outbox, case, correction)
+            if refused := _refused(case_file, archive_no, [refusal] if refusal else []):
+                return refused
+            folder = put_in_place(staged, outbox)
     step = pkg.next_step
     then = [f"下一步:{step.text}(自{zh_date(step.from_date)}起)"] if step else []  # an exit in progress
     shown = [*said, *pkg.findings]

@@ -1,4 +1,5 @@
-"""Data loss: an input edited during its build, and a folder holding two case files (issue 10)."""
+"""Data loss: an input edited during its build, a folder holding two case files (issue 10), a loose case taking
+another case's scans (issue 22)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from .test_watch import (
     _heavy_case,
     areas,  # noqa: F401 - fixture
     assert_no_half_package,
+    drop_folder,
     listing,
     log_text,
     packages,
@@ -57,3 +59,24 @@ def test_folder_with_two_case_files_is_refused_whole(areas) -> None:  # noqa: F8
     reason = next(areas["rejected"].rglob("退回原因.txt")).read_text(encoding="utf-8-sig")
     assert "b.json" in reason and "case.json" in reason and "单独的文件夹" in reason
     assert FILING_NO not in log_text(areas) or "退回" in log_text(areas)
+
+
+def test_a_loose_case_reaching_into_another_case_folder_takes_nothing(areas) -> None:  # noqa: F811
+    """A loose case file whose attachments are another family's scans, in that family's case folder: refused
+    with the reason; the other case keeps its scans and is built (issue 22)."""
+    folder = drop_folder(areas, FILING_EXAMPLE, "李建华")
+    case = json.loads((FILING_EXAMPLE / "case.json").read_text(encoding="utf-8"))
+    case["archive_no"] = "CD510108-2019-0999"
+    for attachment in case["attachments"]:
+        attachment["path"] = f"李建华/{attachment['path']}"
+    (areas["inbox"] / "借用.json").write_text(json.dumps(case, ensure_ascii=False), encoding="utf-8")
+    scans = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    result = run_once(areas)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert packages(areas) == [FILING_NO] and listing(areas["inbox"]) == []
+    assert_no_half_package(areas)
+    filed = next(areas["processed"].iterdir()) / "李建华"
+    assert sorted(p.relative_to(filed).as_posix() for p in filed.rglob("*") if p.is_file()) == scans
+    assert sorted(p.name for p in areas["rejected"].rglob("*") if p.is_file()) == ["借用.json", "退回原因.txt"]
+    reason = next(areas["rejected"].rglob("退回原因.txt")).read_text(encoding="utf-8-sig")
+    assert "另一份案卷(李建华)" in reason

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -46,11 +47,10 @@ def _tmpfs(tmp_path: Path) -> Iterator[Disk]:
     filler = root / "filler"
 
     def fill() -> None:
-        with filler.open("wb") as f:
+        with filler.open("wb", buffering=0) as f:  # unbuffered: nothing left to fail when it is closed
             try:
                 while True:
                     f.write(b"\0" * 65536)
-                    f.flush()
             except OSError:
                 pass
 
@@ -160,3 +160,50 @@ def _check(tmp_path: Path, disk: Disk, error: str, full: str) -> None:
     assert not (outbox / "_历史版本").exists()  # published once
     assert_packages_verify(outbox)
     assert list((outbox / ".staging").iterdir()) == []
+
+
+@pytest.mark.parametrize("kind", ["tmpfs", "injected"])
+def test_a_refusal_on_a_full_disk_is_filed_once_with_its_reason(tmp_path: Path, kind: str) -> None:
+    """An entry the watcher refuses while rejected/ cannot be written: no new rejected/<时间>-<名称>/ (with an empty
+    reason file) at every retry — one folder, its reason written once space is back, nothing left to finish."""
+    disks = _tmpfs(tmp_path) if kind == "tmpfs" else _injected(tmp_path, "ENOSPC")
+    try:
+        _check_refusal(tmp_path, next(disks), kind)
+    finally:
+        disks.close()
+
+
+def _check_refusal(tmp_path: Path, disk: Disk, kind: str) -> None:
+    base = disk.root if kind == "tmpfs" else tmp_path  # processed/ and rejected/ share the inbox's drive
+    inbox, rejected, outbox = base / "inbox", disk.root / "rejected", tmp_path / "outbox"
+    inbox.mkdir()
+    rejected.mkdir(exist_ok=True)
+    output = tmp_path / "watch-output.txt"
+    with output.open("a") as out:
+        proc = subprocess.Popen([*CMD, str(inbox), str(outbox), "--workers", "1", "--settle", "2", "--rescan", "1",
+                                 "--processed", str(base / "processed"), "--rejected", str(rejected)],
+                                stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **disk.env})
+    said = lambda: output.read_text(encoding="utf-8", errors="replace")  # noqa: E731
+    try:
+        _wait_for(lambda: "开始监视" in said(), "start")
+        (inbox / "坏.json").write_text("这不是 JSON", encoding="utf-8")
+        disk.fill()
+        _wait_for(lambda: "磁盘空间不足" in said(), "the message")
+        time.sleep(4)  # several retries while the disk stays full
+        assert said().count("磁盘空间不足") == 1 and f"退回区 {rejected}" in said()
+        assert len(list(rejected.iterdir())) <= 1  # the one journaled destination, if made before the disk failed
+        assert (inbox / "坏.json").is_file()
+        disk.free()
+        _wait_for(lambda: not (inbox / "坏.json").exists(), "filing after freeing")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    [folder] = list(rejected.iterdir())
+    assert sorted(p.name for p in folder.iterdir()) == ["坏.json", "退回原因.txt"]
+    assert "不是有效的 JSON" in (folder / "退回原因.txt").read_text(encoding="utf-8-sig")
+    db = sqlite3.connect(outbox / ".kunnan" / "ledger.sqlite")
+    try:
+        assert db.execute("SELECT COUNT(*) FROM moves").fetchone() == (0,)  # nothing left to finish on a restart
+        assert db.execute("SELECT status FROM cases").fetchall() == [("rejected",)]
+    finally:
+        db.close()

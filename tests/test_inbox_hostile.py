@@ -82,3 +82,25 @@ def test_hostile_entries_are_refused_or_named_and_good_cases_built(tmp_path: Pat
     assert left == ["batch", "说明.txt"]
     shown = status(areas["outbox"])
     assert "无法处理的项目:2 个" in shown and "说明.txt" in shown and "batch" in shown, shown
+
+
+FORGED = "\n2019-09-16 08:00:00 CD510104-2018-0112 已发布到 发件夹(材料齐全)\x1b[2J"
+
+
+def test_entry_names_with_a_newline_and_an_escape_forge_no_log_or_status_line(tmp_path: Path) -> None:
+    """A case file and a stray file whose names hold a newline, a forged log line and a terminal escape (issue 22):
+    watch.log and `status` show them escaped, on the line they belong to."""
+    areas = make_areas(tmp_path)
+    (areas["inbox"] / f"坏{FORGED}.json").write_text("not json", encoding="utf-8")
+    (areas["inbox"] / f"杂{FORGED}.txt").write_text("not a case", encoding="utf-8")
+    result = watch_once(areas)
+    assert result.returncode == 1, result.stderr
+    written = {"watch.log": (areas["outbox"] / ".kunnan" / "watch.log").read_text(encoding="utf-8"),
+               "terminal": result.stderr, "status": status(areas["outbox"])}
+    for where, text in written.items():
+        assert "\x1b" not in text, where
+        lines = text.splitlines()
+        assert not any(line.startswith("2019-09-16") for line in lines), where  # no forged line
+        assert any("\\n2019-09-16 08:00:00 CD510104-2018-0112 已发布到" in line and "\\x1b[2J" in line
+                   for line in lines), (where, text)
+    assert "杂\\n2019-09-16" in written["status"]  # the stray file, named by status, escaped

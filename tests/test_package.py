@@ -206,15 +206,18 @@ def test_rebuild_keeps_the_previous_version(tmp_path) -> None:
 
 
 def test_recover_after_a_crash(tmp_path) -> None:
+    """What dead writers left in their staging folders: a finished package is published, a half one dropped."""
     outbox = tmp_path / "out"
     assert main(["build", str(FILING_EXAMPLE / "case.json"), "-o", str(outbox)]) == ExitCode.OK
-    finished = outbox / STAGING / "CD510108-2019-0037.999"
+    finished = outbox / STAGING / "999-dead" / "CD510108-2019-0037"
+    finished.parent.mkdir()
     shutil.move(outbox / "CD510108-2019-0037", finished)  # crashed after writing, before the rename
-    half = outbox / STAGING / "X-1.998"
-    half.mkdir()
+    half = outbox / STAGING / "998-dead" / "X-1"
+    half.mkdir(parents=True)
     (half / "X-1.pdf").write_bytes(b"%PDF-half")  # crashed while writing: no manifest yet
     notes = recover(outbox)
-    assert (outbox / "CD510108-2019-0037" / MANIFEST).exists() and not half.exists() and len(notes) == 2
+    assert (outbox / "CD510108-2019-0037" / MANIFEST).exists() and not half.exists() and len(notes) == 3
+    assert list((outbox / STAGING).iterdir()) == []
 
 
 def test_verify_passes_then_catches_tampering(exit_package, tmp_path, capsys) -> None:

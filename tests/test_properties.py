@@ -89,6 +89,13 @@ def test_add_months_lands_in_the_right_month(day: date, n: int) -> None:
     assert (later.year * 12 + later.month) - (day.year * 12 + day.month) == n and later.day <= day.day
 
 
+@given(st.dates(min_value=date(9998, 1, 1)), st.integers(0, 48))
+def test_add_months_past_the_last_date_stops_there(day: date, n: int) -> None:
+    """No crash at the end of the calendar (issue 22: AssertionError near 9999-12-31)."""
+    later = add_months(day, n)
+    assert later == date.max or (later.year * 12 + later.month) - (day.year * 12 + day.month) == n
+
+
 json_text = st.recursive(
     st.sampled_from(["NaN", "-Infinity", "1e999", "0", '"\\ud800"', '"x"', "null", "[", "{", '"\\"']),
     lambda inner: st.builds(lambda xs: "[" + ",".join(xs) + "]", st.lists(inner, max_size=3))

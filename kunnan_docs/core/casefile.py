@@ -22,6 +22,7 @@ from kunnan_docs.core.checklist import kind_spec
 from kunnan_docs.core.findings import Finding, Severity, field, schema_node
 from kunnan_docs.core.labels import Kind
 from kunnan_docs.core.resources import case_schema
+from kunnan_docs.core.text import one_line
 from kunnan_docs.errors import CaseRejected
 from kunnan_docs.privacy import mask_value
 
@@ -277,9 +278,38 @@ def _validator() -> Draft202012Validator:
 
 def schema_findings(case: Case) -> list[Finding]:
     """Every schema violation as a Chinese finding (code S-*), sorted by position for stable output; every
-    missing required field has its own (the desk's editor shows each beside its field)."""
-    findings = [f for err in _validator().iter_errors(case.data) for f in _schema_findings(err)]
-    return sorted(set(findings), key=lambda f: (f.pointer, f.code, f.message))
+    missing required field has its own (the desk's editor shows each beside its field). A string refused for a
+    control character or a space around it (S-TEXT) is not also reported as badly formatted."""
+    findings = {f for err in _validator().iter_errors(case.data) for f in _schema_findings(err)}
+    text = set(_plain_text_findings(case.data, ""))
+    plain = {f.pointer for f in text}
+    kept = [f for f in findings if not (f.code == "S-FORMAT" and f.pointer in plain)]
+    return sorted([*kept, *text], key=lambda f: (f.pointer, f.code, f.message))
+
+
+@cache
+def _plain_text() -> re.Pattern[str]:
+    """What every string of a case must match (schemas/case.schema.json `$defs/plain_text`)."""
+    return re.compile(case_schema()["$defs"]["plain_text"]["pattern"])
+
+
+def _plain_text_findings(value: Any, pointer: str) -> Iterator[Finding]:
+    """S-TEXT for every string of the case holding a control character or a space before or after it."""
+    if isinstance(value, str):
+        if not _plain_text().search(value):
+            shown = one_line(mask_value(pointer, json.dumps(value, ensure_ascii=False)))
+            if value != value.strip():
+                yield Finding("S-TEXT", Severity.ERROR, pointer,
+                              f"{field(pointer)}的开头或结尾有空格或换行:{shown}。请删除后重新提交。")
+            else:
+                yield Finding("S-TEXT", Severity.ERROR, pointer, f"{field(pointer)}中有换行、制表符等控制字符:{shown}。"
+                                                                 "请删除(需要分段时用句号或分号隔开)后重新提交。")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _plain_text_findings(item, f"{pointer}/{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _plain_text_findings(item, f"{pointer}/{i}")
 
 
 def _procedure_block(err: ValidationError) -> Finding:
@@ -311,7 +341,8 @@ def _schema_finding(err: ValidationError) -> Finding:
     node = schema_node(pointer)
     hint = node.get("x-hint", "")
     value = err.instance
-    shown = mask_value(pointer, json.dumps(value, ensure_ascii=False)) if not isinstance(value, (dict, list)) else ""
+    shown = one_line(mask_value(pointer, json.dumps(value, ensure_ascii=False))) \
+        if not isinstance(value, (dict, list)) else ""  # json leaves U+2028 and C1 controls as they are
     v = err.validator
     if v == "additionalProperties":
         extra = sorted(set(err.instance) - set(node.get("properties", {})))

@@ -7,10 +7,11 @@ knows, Monday–Friday are counted and the caller is told the count is provision
 
 from __future__ import annotations
 
+import calendar
 import json
 import os
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import MAXYEAR, date, timedelta
 from functools import cache
 from pathlib import Path
 
@@ -55,25 +56,18 @@ class WorkCalendar:
         self.overrides = load_overrides(override_path if override_path is not None else default_override_path())
 
     def year_known(self, year: int) -> bool:
-        if year in self.overrides.years:
-            return True
-        try:
-            chinese_calendar.is_workday(date(year, 6, 1))
-        except NotImplementedError:
-            return False
-        return True
+        return year in self.overrides.years or _package_knows(year)
 
     def is_workday(self, day: date) -> bool:
         if day in self.overrides.workdays:
             return True
         if day in self.overrides.holidays:
             return False
-        if day.year in self.overrides.years:
+        if day.year in self.overrides.years or not _package_knows(day.year):
             return day.weekday() < 5
-        try:
-            return chinese_calendar.is_workday(day)
-        except NotImplementedError:
-            return day.weekday() < 5
+        # chinese_calendar.is_workday's own rule on its exported tables: its per-call check of the year scans the
+        # whole table (0.2 ms a day), which a count over years of publicity would pay every day
+        return day in chinese_calendar.workdays or (day.weekday() < 5 and day not in chinese_calendar.holidays)
 
     def count(self, start: date, end: date) -> Count:
         """Working days from start to end, both included (0 when end is before start)."""
@@ -96,13 +90,21 @@ class WorkCalendar:
             day += timedelta(days=1)
 
 
+@cache
+def _package_knows(year: int) -> bool:
+    """Whether chinese_calendar holds that year's holidays; asked once a year, not once a day."""
+    try:
+        chinese_calendar.is_workday(date(year, 6, 1))
+    except NotImplementedError:
+        return False
+    return True
+
+
 def add_months(day: date, months: int) -> date:
-    """Same day n months later, clamped to the month's end (2019-08-31 + 6 months = 2020-02-29)."""
+    """Same day n months later, clamped to the month's end (2019-08-31 + 6 months = 2020-02-29) and to the last
+    day a date can hold (a case's dates end in 2099, schemas/case.schema.json; a staff list's --as-of may not)."""
     month_index = day.month - 1 + months
     year, month = day.year + month_index // 12, month_index % 12 + 1
-    for d in range(day.day, 0, -1):
-        try:
-            return date(year, month, d)
-        except ValueError:
-            continue
-    raise AssertionError("unreachable")
+    if year > MAXYEAR:
+        return date.max
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))

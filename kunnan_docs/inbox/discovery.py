@@ -161,7 +161,8 @@ class Discovery:
 
     def _case(self, entry: Path, case_file: Path, folder: Path) -> Job:
         known = self._known.get(case_file)
-        if known and not known.missing and known.entry == entry and signature(known) == known.signature:
+        if known and not known.missing and known.entry == entry and signature(known) == known.signature \
+                and (known.refusal or not self._borrowed(known)):
             return known  # unchanged: neither read nor resolved again (keeps rescans of a full inbox cheap)
         job = Job("case", case_file.relative_to(self.inbox).as_posix(), entry, case_file)
         if known and known.case_file and _stat_key(case_file) == _stat_key_of(known, case_file):
@@ -174,8 +175,8 @@ class Discovery:
                 job.archive_no = data["archive_no"] if isinstance(data.get("archive_no"), str) else None
             except CaseRejected as exc:
                 job.unreadable = str(exc)
-        job.refusal = job.unreadable
         real_folder = folder.resolve()
+        job.refusal = job.unreadable or self._borrowed(job)
         for rel in job.named:
             problem = attachment_path_problem(real_folder, rel)
             if problem == MISSING:
@@ -191,6 +192,37 @@ class Discovery:
         job.signature = signature(job)
         self._known[case_file] = job
         return job
+
+    def _borrowed(self, job: Job) -> str | None:
+        """Why a loose case may not be built: an attachment of it lies in another case of the inbox (the case
+        folder may have come after the loose case was first read)."""
+        for rel in job.named if job.loose and job.case_file else []:
+            if other := self._another_case(job.case_file, rel):
+                return (f"附件 {rel} 在收件夹中另一份案卷({other})里。一份案卷不能使用另一户的材料,"
+                        "另一份案卷照常处理。请把本案卷和它自己的扫描件放进单独的文件夹,再放入收件夹。")
+        return None
+
+    def _another_case(self, case_file: Path, rel: str) -> str | None:
+        """The inbox entry a loose case's attachment lies in (or is), when that entry is another case: a folder
+        holding a case file, or a case file itself. Its scans are that family's, never to be taken away."""
+        parts = Path(rel).parts
+        if not parts or parts[0] in (".", "..") or parts[0] == case_file.name:
+            return None
+        top = self.inbox / parts[0]
+        try:
+            if top.is_dir() and not top.is_symlink():
+                with os.scandir(top) as children:
+                    if any(_is_case_name(c.name) for c in children):
+                        return parts[0]
+            elif _is_case_name(parts[0]):
+                return parts[0]
+        except OSError:
+            return None  # unreadable: the validator says what is wrong with the path
+        return None
+
+
+def _is_case_name(name: str) -> bool:
+    return name.lower().endswith(CASE_SUFFIX) and not name.startswith(IGNORED_PREFIXES)
 
 
 def _stat_key_of(job: Job, path: Path) -> tuple[int, int, int, int] | None:

@@ -49,21 +49,34 @@ def fault_point(step: str) -> None:
 ENVIRONMENT_ERRORS = (OSError, sqlite3.OperationalError)
 
 
-def describe(exc: BaseException, areas: dict[str, Path]) -> str:
-    """A write or read failure as a clerk's message: what went wrong, where, and that the input is kept."""
+# What a clerk reads for an operating system's refusal to write.
+WRITE_REFUSALS = {errno.ENOSPC: "磁盘空间不足", errno.EDQUOT: "磁盘配额已用完", errno.EACCES: "没有写入权限",
+                  errno.EPERM: "没有写入权限", errno.EROFS: "磁盘是只读的"}
+
+
+def write_failure(exc: BaseException, areas: dict[str, Path]) -> str | None:
+    """What the operating system refused and where (the area's name and folder), e.g. 没有写入权限:发件夹 /srv/outbox
+    写不进去(Permission denied); None when `exc` is no refused write."""
     number = getattr(exc, "errno", None)
     text = str(exc)
     if isinstance(exc, sqlite3.OperationalError):
         number = errno.ENOSPC if "full" in text else errno.EACCES if "readonly" in text else None
-    what = {errno.ENOSPC: "磁盘空间不足", errno.EDQUOT: "磁盘配额已用完", errno.EACCES: "没有写入权限",
-            errno.EPERM: "没有写入权限", errno.EROFS: "磁盘是只读的"}.get(number or 0, "读写文件失败")
+    what = WRITE_REFUSALS.get(number or 0)
+    return _located(what, exc, areas) if what else None
+
+
+def describe(exc: BaseException, areas: dict[str, Path]) -> str:
+    """A write or read failure as the watcher's message: what went wrong, where, and that the input is kept."""
+    what = write_failure(exc, areas) or _located("读写文件失败", exc, areas)
+    return f"{what}。案卷仍留在收件夹中,没有退回;请腾出空间或修正权限,监视程序会定时重试。"
+
+
+def _located(what: str, exc: BaseException, areas: dict[str, Path]) -> str:
     filename = getattr(exc, "filename", None)
     if isinstance(exc, sqlite3.Error):
         filename = areas.get("状态文件夹")  # the ledger lives there
     where = _area_of(Path(filename), areas) if filename else "磁盘"
-    detail = f"({getattr(exc, 'strerror', None) or text})"
-    return (f"{what}:{where}写不进去{detail}。案卷仍留在收件夹中,没有退回;"
-            "请腾出空间或修正权限,监视程序会定时重试。")
+    return f"{what}:{where}写不进去({getattr(exc, 'strerror', None) or exc})"
 
 
 def _area_of(path: Path, areas: dict[str, Path]) -> str:

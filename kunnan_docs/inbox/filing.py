@@ -57,10 +57,13 @@ class Filing:
     def _carry_out(self, case_id: int, status: str, steps: list[Step]) -> None:
         moved = False
         for step in steps:
-            injected_write_fault(step.dst)
             step.dst.parent.mkdir(parents=True, exist_ok=True)
+            injected_write_fault(step.dst)  # after the folder, as a full disk does: a folder still fits, no text
             if step.src is None:
-                step.dst.write_text(step.note or "", encoding="utf-8-sig")  # BOM: Notepad shows it right
+                try:
+                    step.dst.write_text(step.note or "", encoding="utf-8-sig")  # BOM: Notepad shows it right
+                except OSError as exc:  # a write that fails names no file: say where, for the clerk's message
+                    raise OSError(exc.errno, exc.strerror, exc.filename or str(step.dst)) from None
                 fault_point("note-written")
             elif os.path.lexists(step.src) and not os.path.lexists(step.dst):
                 os.replace(step.src, step.dst)  # a link, pipe or device moves as itself: nothing is opened

@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 
 from kunnan_docs.core.labels import InboxStage, Outcome, label
+from kunnan_docs.core.text import one_line
 from kunnan_docs.errors import UsageError
 from kunnan_docs.inbox.ledger import PUBLISHED, Ledger
 from kunnan_docs.package.layout import LEDGER
@@ -33,6 +34,6 @@ def status_lines(state: Path) -> list[str]:
         unclaimed = ledger.unclaimed()
         lines.append(f"收件夹中无法处理的项目:{len(unclaimed)} 个")
         lines += [f"    {seen}  {entry}  {reason}" for entry, reason, seen in unclaimed]
-        return lines
+        return [one_line(line) for line in lines]  # an entry's name may hold a newline or an ESC
     finally:
         ledger.close()

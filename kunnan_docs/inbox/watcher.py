@@ -47,6 +47,7 @@ from kunnan_docs.batch import published_if_current
 from kunnan_docs.core.identity import archive_key
 from kunnan_docs.core.labels import InboxStage, Outcome
 from kunnan_docs.core.labels import label as word_for
+from kunnan_docs.core.text import one_line
 from kunnan_docs.core.workcal import WorkCalendar
 from kunnan_docs.errors import ExitCode, UsageError, worst
 from kunnan_docs.inbox.discovery import IGNORED_PREFIXES, Discovery, Job, signature
@@ -170,7 +171,7 @@ class _Events(FileSystemEventHandler):
 class Watcher:
     def __init__(self, config: Config) -> None:
         self.cfg = config
-        self.ledger = Ledger(config.state / LEDGER)
+        self.ledger = Ledger(config.state / LEDGER, config.inbox)
         self.discovery = Discovery(config.inbox)
         self.filing = Filing(config.inbox, self.ledger)
         self.deferred: dict[str, list[str]] = {}  # by archive_key: a build or rebuild of that number is under way
@@ -220,7 +221,8 @@ class Watcher:
                             started = True
                         self._work(now)
                     except ENVIRONMENT_ERRORS as exc:
-                        self._pause(describe(exc, self.cfg.areas()), ExitCode.INTERNAL)
+                        self.filing_pending = True  # a refusal may be journaled, half filed: finished first, not redone
+                        self._pause(describe(exc, self.cfg.areas()), ExitCode.WRITE_FAILED)
                 if self.cfg.once and started and self._settled_out():
                     break
         finally:
@@ -462,7 +464,7 @@ class Watcher:
                 self.filing_pending = True
                 self.tracker.retry_later(run.job)
                 self.tracker.mark_dirty(run.job.entry.name)  # perhaps filed in part: look again
-                self._pause(describe(exc, self.cfg.areas()), ExitCode.INTERNAL)
+                self._pause(describe(exc, self.cfg.areas()), ExitCode.WRITE_FAILED)
 
     def _crashed(self, run: Running) -> WorkResult | None:
         source = run.job.source
@@ -484,7 +486,7 @@ class Watcher:
             assert result.error is not None
             self.ledger.update(run.case_id, status=InboxStage.WAITING, reason="写入失败,将重试")
             self.tracker.retry_later(job)
-            self._pause(describe(result.error, self.cfg.areas()), ExitCode.INTERNAL)
+            self._pause(describe(result.error, self.cfg.areas()), ExitCode.WRITE_FAILED)
             return
         if signature(job) != job.signature or (result.input_digest and result.input_digest != run.digest):
             # written to during the build: the package (if any) is not of the bytes now there, so build again
@@ -528,12 +530,21 @@ def _signals_held() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
+class _OneLine(logging.Formatter):
+    """Every log line is one line: the control characters of an entry's name (a newline, an ESC) are escaped here,
+    for every message at once, so that none forges a line in watch.log or reaches the terminal raw."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = one_line(record.message)
+        return super().formatMessage(record)
+
+
 def setup_logging(state: Path) -> None:
     state.mkdir(parents=True, exist_ok=True)
     logging.getLogger("watchdog").setLevel(logging.ERROR)  # its shutdown chatter is not for clerks
     log.setLevel(logging.INFO)
     log.handlers.clear()
-    fmt = logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S")
+    fmt = _OneLine("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S")
     for handler in (logging.StreamHandler(), logging.FileHandler(state / "watch.log", encoding="utf-8")):
         handler.setFormatter(fmt)
         log.addHandler(handler)

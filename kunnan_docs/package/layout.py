@@ -15,7 +15,8 @@ hand-edited or truncated report.json becomes a clear Chinese message instead of 
         manifest-sha256.txt        the same by SHA-256 (bagit style); written last: a folder that has it is whole
       _历史版本/<档案号>/第N版/    earlier versions, moved aside on republishing
       _签章原件/<档案号>/          scanned signed originals of the printed forms (signed.py)
-      .staging/                    folders being written; renamed into place when finished
+      .staging/                    folders being written, one per writer (package/lock.py); renamed into place
+      .locks/                      the outbox's publish lock (package/lock.py)
       .kunnan/                     the watcher's ledger and log; identity.key and identity.sqlite (identity.py)
     <移交>/                        a handover: handover.json, 案卷/<档案号>/…, 移交清单.pdf|xlsx, manifest
 """

@@ -1,15 +1,14 @@
 """Stage 4: write a package folder into the outbox, atomically, keeping any previous version.
 
-The folder is written under outbox/.staging/, its manifest last, then renamed into place. A folder
-already published for the same archive number is first moved to outbox/_历史版本/<档案号>/第N版.
-A crash leaves either the old folder or the new one at outbox/<档案号>; `recover` finishes or
-discards whatever a crash left in .staging.
+The folder is written in the writer's own staging folder (package/lock.py), its manifest last, then renamed into
+place under the outbox's publish lock. A folder already published for the same archive number is first moved to
+outbox/_历史版本/<档案号>/第N版. A crash leaves either the old folder or the new one at outbox/<档案号>; `recover`
+finishes or discards whatever a dead writer left in .staging, never what a live one is writing.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
@@ -25,7 +24,6 @@ from kunnan_docs.package.layout import (
     INPUT_DIR,
     MANIFEST,
     REPORT,
-    STAGING,
     SUMMARY,
     VERSION,
     Report,
@@ -34,6 +32,7 @@ from kunnan_docs.package.layout import (
     safe_name,
     write_manifests,
 )
+from kunnan_docs.package.lock import abandoned_staging, publishing
 from kunnan_docs.privacy import mask_number
 
 
@@ -127,44 +126,38 @@ def write_folder(pkg: Package, folder: Path, inputs: Path | None = None,
     write_manifests(folder, {f"{INPUT_DIR}/{rel}": digests for rel, digests in (input_digests or {}).items()})
 
 
+def stage(pkg: Package, staging: Path, inputs: Path | None = None,
+          input_digests: Mapping[str, tuple[str, str]] | None = None) -> Path:
+    """The package written in `staging`, the writer's own (lock.private_staging), its manifest last; returns its
+    folder, named as it will be in the outbox."""
+    staged = staging / safe_name(pkg.case.archive_no)
+    write_folder(pkg, staged, inputs, input_digests)
+    return staged
 
-def publish(pkg: Package, outbox: Path, inputs: Path | None = None,
-            input_digests: Mapping[str, tuple[str, str]] | None = None) -> Path:
-    """Build aside, then rename into place; returns the published folder."""
-    name = safe_name(pkg.case.archive_no)
-    staging = outbox / STAGING / f"{name}.{os.getpid()}"
-    if staging.exists():
-        shutil.rmtree(staging)
-    write_folder(pkg, staging, inputs, input_digests)
-    target = outbox / name
-    if target.exists():
-        _retire(target, outbox / HISTORY / name)
-    os.rename(staging, target)
+
+def put_in_place(staged: Path, outbox: Path) -> Path:
+    """A staged package published: the current version (if any) moved to history as 第N版, the staged folder renamed
+    into its place, under the outbox's publish lock (which a caller may hold already, to check something first);
+    returns the published folder."""
+    target, history = outbox / staged.name, outbox / HISTORY / staged.name
+    with publishing(outbox, staged.name):
+        if target.exists():
+            history.mkdir(parents=True, exist_ok=True)
+            n = 1 + max((int(m.group(1)) for p in history.iterdir() if (m := VERSION.fullmatch(p.name))), default=0)
+            os.rename(target, history / f"第{n}版")
+        os.rename(staged, target)
     return target
 
 
-def _retire(current: Path, history: Path) -> Path:
-    history.mkdir(parents=True, exist_ok=True)
-    n = 1 + max((int(m.group(1)) for p in history.iterdir() if (m := VERSION.fullmatch(p.name))), default=0)
-    destination = history / f"第{n}版"
-    os.rename(current, destination)
-    return destination
-
-
 def recover(outbox: Path) -> list[str]:
-    """After a crash: publish a staged folder that was finished (has its manifest), drop unfinished ones."""
+    """After a crash: publish a package a dead writer finished (has its manifest) unless a newer one was published
+    since, and drop the rest of what it left; a live writer's staging is left alone (package/lock.py)."""
     done: list[str] = []
-    staging_root = outbox / STAGING
-    if not staging_root.is_dir():
-        return done
-    for staged in sorted(staging_root.iterdir()):
-        name = staged.name.rsplit(".", 1)[0]
-        target = outbox / name
-        if (staged / MANIFEST).exists() and not target.exists():
-            os.rename(staged, target)
-            done.append(f"已发布中断前完成的案卷 {name}")
-        else:
-            shutil.rmtree(staged, ignore_errors=True)
-            done.append(f"已清理中断时未完成的临时文件 {staged.name}")
+    for staging in abandoned_staging(outbox):
+        for staged in sorted(p for p in staging.iterdir() if (p / MANIFEST).exists()):
+            with publishing(outbox, staged.name):
+                if not (outbox / staged.name).exists():
+                    put_in_place(staged, outbox)
+                    done.append(f"已发布中断前完成的案卷 {staged.name}")
+        done.append(f"已清理中断时未完成的临时文件 {staging.name}")
     return done
-

@@ -53,7 +53,7 @@ from kunnan_docs.package.nolinks import files_below, open_below
 from kunnan_docs.package.outbox import Published
 from kunnan_docs.package.verify import verify_folders
 from kunnan_docs.staff.handover_log import Handed, HandoverRecord, Offer, Standing, manifest_digest, record, version
-from kunnan_docs.staff.xlsx import ZH_DATE_FORMAT, new_workbook, write_table
+from kunnan_docs.staff.xlsx import ZH_DATE_FORMAT, new_workbook, put, write_table
 
 HEADERS = ["序号", "档案号", "姓名", "类别", "页数", "材料齐全", "备注"]
 WIDTHS = [10, 50, 18, 11, 11, 23, 39]  # mm: 24 wide digits of an archive number, 否（待签章） on one line
@@ -205,7 +205,7 @@ def register_xlsx(rows: list[list[object]], giver: str, receiver: str, when: dat
     ws["A1"] = "困难职工档案移交清单"
     for r, (label, value) in enumerate([("移交单位：", giver), ("接收单位：", receiver), ("移交日期：", when)], start=2):
         ws.cell(row=r, column=1, value=label)
-        ws.cell(row=r, column=2, value=value)
+        put(ws, r, 2, value)  # the district and the handing unit come from the cases: never a formula
     ws["B4"].number_format = ZH_DATE_FORMAT
     header_row = 6
     nxt = write_table(ws, HEADERS, rows, start_row=header_row)

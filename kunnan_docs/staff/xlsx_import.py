@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import re
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -16,6 +18,7 @@ from typing import Any
 
 from openpyxl import load_workbook
 from openpyxl.styles import Font
+from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.datavalidation import DataValidation
 from tqdm import tqdm
 
@@ -28,7 +31,7 @@ from kunnan_docs.errors import CellError, UsageError
 from kunnan_docs.package import identity
 from kunnan_docs.package.layout import safe_name
 from kunnan_docs.privacy import mask_text
-from kunnan_docs.staff.xlsx import new_workbook
+from kunnan_docs.staff.xlsx import new_workbook, put
 
 KEY = "档案号"
 HINT_ROW, FIRST_DATA_ROW = 2, 3
@@ -49,7 +52,7 @@ def write_template(path: Path) -> None:
     for name, columns in sheets:
         ws = wb.create_sheet(name)
         for col, spec in enumerate(columns, start=1):
-            ws.cell(row=1, column=col, value=spec["header"]).font = Font(bold=True)
+            put(ws, 1, col, spec["header"]).font = Font(bold=True)
             hint = spec.get("hint") or {"date": "如 2019-09-16", "list": "用“、”分隔", "bool": "是/否"}.get(spec["type"], "")
             if spec["type"] == "choice":
                 hint = "/".join(spec["choices"])
@@ -57,7 +60,7 @@ def write_template(path: Path) -> None:
                 ws.add_data_validation(dv)
                 dv.add(f"{ws.cell(row=FIRST_DATA_ROW, column=col).coordinate}:"
                        f"{ws.cell(row=LAST_TEMPLATE_ROW, column=col).coordinate}")
-            ws.cell(row=HINT_ROW, column=col, value=hint).font = Font(italic=True, color="808080")
+            put(ws, HINT_ROW, col, hint).font = Font(italic=True, color="808080")
             ws.column_dimensions[ws.cell(row=1, column=col).column_letter].width = max(12, len(spec["header"]) * 2 + 2)
             if spec["type"] == "text":
                 for row in range(FIRST_DATA_ROW, LAST_TEMPLATE_ROW + 1):
@@ -71,7 +74,7 @@ def write_template(path: Path) -> None:
         "日期写成 2019-09-16;身份证号、电话等请保持文本格式,以免 Excel 把后几位变成 0。",
         "填好后运行:kunnan-docs import-xlsx 本文件.xlsx -o 案卷文件夹/",
     ], start=1):
-        info.cell(row=i, column=1, value=line)
+        put(info, i, 1, line)
     info.column_dimensions["A"].width = 90
     wb.save(path)
 
@@ -79,7 +82,12 @@ def write_template(path: Path) -> None:
 _DATE = re.compile(r"^\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?\s*$")
 
 
+_FORMULA_PROBLEM = "是公式,不是填写的内容,未导入。请把公式换成要填的文字(复制后“选择性粘贴 → 数值”)再导入"
+
+
 def convert(value: object, spec: dict[str, Any]) -> object:
+    if isinstance(value, Formula):
+        raise CellError(f"{_FORMULA_PROBLEM}(现在是 {value.text[:40]})")
     kind = spec["type"]
     if kind == "text":
         if isinstance(value, float) and value >= 1e15:
@@ -154,7 +162,7 @@ class Imported:
             if col["header"] not in headers:
                 continue
             self.origin[base + col["pointer"]] = (sheet, row, col["header"])
-            value = values[headers.index(col["header"])]
+            value = _at(values, headers.index(col["header"]))
             if value in (None, ""):
                 continue
             try:
@@ -164,19 +172,76 @@ class Imported:
                 self.problems.append(f"表“{sheet}”第 {row} 行【{col['header']}】:{exc}。")
 
 
+@dataclass(frozen=True)
+class Formula:
+    """A cell holding a formula: never imported (its text would be a live formula again in every workbook we
+    write from the case; its result is not what the clerk typed)."""
+
+    text: str
+
+
+def _at(values: tuple[object, ...], index: int) -> object:
+    """A row's cell by column; a row shorter than the header row (Excel stores no trailing empty cells) is empty
+    there."""
+    return values[index] if index < len(values) else None
+
+
 def _rows(ws: Any) -> list[tuple[int, tuple[object, ...]]]:
     rows = []
-    for r, values in enumerate(ws.iter_rows(min_row=FIRST_DATA_ROW, values_only=True), start=FIRST_DATA_ROW):
+    for r, cells in enumerate(ws.iter_rows(min_row=FIRST_DATA_ROW), start=FIRST_DATA_ROW):
+        values = tuple(Formula(str(c.value)) if c.data_type == "f" else c.value for c in cells)
         if any(v not in (None, "") for v in values):
             rows.append((r, values))
     return rows
 
 
-def read_book(path: Path) -> tuple[list[Imported], list[str]]:
+def _headers(ws: Any) -> list[object]:
+    return [c.value for c in next(ws.iter_rows(max_row=1), ())]
+
+
+# What a damaged workbook makes openpyxl (zipfile, zlib, the XML parsers) raise while it is opened or read.
+_DAMAGED = (zipfile.BadZipFile, zlib.error, InvalidFileException, KeyError, ValueError, TypeError, IndexError,
+            EOFError, OSError, SyntaxError)
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an Excel 97-2003 .xls, or a workbook with an opening password
+
+
+def open_book(path: Path) -> Any:
+    """The workbook (read-only, formulas as formulas), or a UsageError saying what the file is and what to do."""
     try:
-        wb = load_workbook(path, data_only=True, read_only=True)
-    except (OSError, ValueError, KeyError) as exc:
-        raise UsageError(f"无法打开工作簿 {path}({exc})。请确认是 .xlsx 文件(WPS 请另存为 Excel 格式)。") from None
+        with path.open("rb") as file:
+            head = file.read(len(OLE_MAGIC))
+    except OSError as exc:
+        raise UsageError(f"无法读取工作簿 {path}({exc.strerror})。请确认文件存在,且没有被其他程序占用。") from None
+    if not head:
+        raise UsageError(f"工作簿 {path} 是空文件(0 字节)。请在 Excel 或 WPS 中重新保存后再导入。")
+    if head == OLE_MAGIC:
+        raise UsageError(f"工作簿 {path} 是旧版 Excel 97-2003(.xls)文件,或设了打开密码,无法读取。请在 Excel 或 WPS "
+                         "中打开它(有密码的先取消密码),“另存为”Excel 工作簿(*.xlsx)后再导入。")
+    if not zipfile.is_zipfile(path):
+        raise UsageError(f"{path} 不是 Excel 工作簿(.xlsx)。请用 kunnan-docs template-xlsx 生成的模板填写;"
+                         "WPS 表格请“另存为”Excel 工作簿(*.xlsx)。")
+    try:
+        return load_workbook(path, read_only=True, data_only=False)
+    except _DAMAGED as exc:
+        raise UsageError(_damaged(path, exc)) from None
+
+
+def _damaged(path: Path, exc: BaseException) -> str:
+    return (f"工作簿 {path} 已损坏,无法读取({type(exc).__name__})。请在 Excel 或 WPS 中打开它并重新保存"
+            "(打不开的请从备份恢复),再导入。")
+
+
+def read_book(path: Path) -> tuple[list[Imported], list[str]]:
+    wb = open_book(path)
+    try:
+        return _read(wb)
+    except _DAMAGED as exc:  # read-only workbooks read their sheets only now
+        raise UsageError(_damaged(path, exc)) from None
+    finally:
+        wb.close()
+
+
+def _read(wb: Any) -> tuple[list[Imported], list[str]]:
     spec = layout()
     main = spec["main"]
     if main["sheet"] not in wb.sheetnames:
@@ -184,13 +249,19 @@ def read_book(path: Path) -> tuple[list[Imported], list[str]]:
     cases: dict[str, Imported] = {}
     orphan: list[str] = []
     ws = wb[main["sheet"]]
-    headers = [c.value for c in next(ws.iter_rows(max_row=1))]
-    for r, values in tqdm(_rows(ws), desc="读取案卷", unit="行", disable=None):
+    headers = _headers(ws)
+    if KEY not in headers:
+        raise UsageError(f"表“{main['sheet']}”第 1 行没有列名(应有“{KEY}”等)。请用 kunnan-docs template-xlsx 生成的模板"
+                         "填写,不要删除或改动前两行。")
+    rows = _rows(ws)
+    if not rows:
+        orphan.append(f"表“{main['sheet']}”从第 {FIRST_DATA_ROW} 行起没有填写任何一户,没有导入。请每行填写一户后再导入。")
+    for r, values in tqdm(rows, desc="读取案卷", unit="行", disable=None):
         item = Imported("", r, {"schema_version": "1.0", "attachments": []})
         item.fill(item.data, "", main["columns"], headers, values, main["sheet"], r)
         item.archive_no = str(item.data.get("archive_no", ""))
         if not item.archive_no:
-            orphan.append(f"表“{main['sheet']}”第 {r} 行:没有填档案号,整行未导入。")
+            orphan += item.problems or [f"表“{main['sheet']}”第 {r} 行:没有填档案号,整行未导入。"]
             continue
         if (key := archive_key(item.archive_no)) in cases:
             orphan.append(f"表“{main['sheet']}”第 {r} 行:档案号 {item.archive_no} 与第 {cases[key].row} 行重复"
@@ -201,9 +272,13 @@ def read_book(path: Path) -> tuple[list[Imported], list[str]]:
         if sheet["sheet"] not in wb.sheetnames:
             continue
         ws = wb[sheet["sheet"]]
-        headers = [c.value for c in next(ws.iter_rows(max_row=1))]
+        headers = _headers(ws)
         for r, values in _rows(ws):
-            key = str(values[0] or "").strip()
+            key = _at(values, 0)
+            if isinstance(key, Formula):
+                orphan.append(f"表“{sheet['sheet']}”第 {r} 行【{KEY}】:{_FORMULA_PROBLEM}。")
+                continue
+            key = str(key or "").strip()
             if archive_key(key) not in cases:
                 orphan.append(f"表“{sheet['sheet']}”第 {r} 行:档案号“{key}”在“案卷”表中没有,该行未导入。")
                 continue
@@ -215,7 +290,6 @@ def read_book(path: Path) -> tuple[list[Imported], list[str]]:
             item.origin[base] = (sheet["sheet"], r, "")
             item.fill(record, base, sheet["columns"], headers, values, sheet["sheet"], r)
             records.append(record)
-    wb.close()
     return list(cases.values()), orphan
 
 
