@@ -42,7 +42,7 @@ from kunnan_docs.core.findings import Finding, Severity
 from kunnan_docs.core.labels import InboxStage, label
 from kunnan_docs.core.rules import DUPLICATE_REASON
 from kunnan_docs.core.zh import zh_date
-from kunnan_docs.errors import KunnanError
+from kunnan_docs.errors import BodyTooLarge, KunnanError
 from kunnan_docs.inbox.ledger import PUBLISHED, Ledger
 from kunnan_docs.inbox.watcher import Watcher
 from kunnan_docs.package.layout import HANDOVER_REGISTER, HANDOVERS, LEDGER, safe_name
@@ -231,10 +231,6 @@ class HostGate:
         await self.app(scope, receive, send)
 
 
-class TooLarge(Exception):
-    """An upload's body went past its limit while it was being read."""
-
-
 class BodyLimit:
     """No request body over MAX_BODY: refused by its Content-Length, or read up to the limit before the desk sees
     it (a body sent in chunks has no length to check). Uploads of scans (UPLOADS) may carry up to UPLOAD_BODY: they
@@ -278,7 +274,7 @@ class BodyLimit:
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > UPLOAD_BODY:
-                raise TooLarge
+                raise BodyTooLarge
             return message
 
         async def watched(message: Message) -> None:
@@ -288,7 +284,7 @@ class BodyLimit:
 
         try:
             await self.app(scope, counted, watched)
-        except* TooLarge:
+        except* BodyTooLarge:
             if not started:
                 await too_large(Request(scope))(scope, receive, send)
 
