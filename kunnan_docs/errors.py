@@ -84,6 +84,10 @@ class BadPackage(KunnanError):
     exit_code = ExitCode.VERIFY_FAILED
 
 
+class BodyTooLarge(Exception):
+    """A request body streaming into the desk (an upload of scans) went past its limit; the desk answers 413."""
+
+
 def injected_write_fault(path: Path | str) -> None:
     """Test hook for the full-disk and permission tests where no small file system can be mounted (README
     "收件夹", fault injection): KUNNAN_WRITE_FAULT=<ENOSPC|EACCES|...>:<folder> makes a write below that folder

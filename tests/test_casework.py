@@ -113,8 +113,10 @@ def test_a_record_appends_to_the_current_case_and_makes_a_new_version(published:
     assert audit_lines(desk.state)[-1] | {"time": ""} == {"time": "", "user": "王芳", "action": "登记", "record": "入户走访",
                                                           "archive_no": FILING_NO, "outcome": "材料齐全",
                                                           "draft": done_draft_id(desk)}
-    with pytest.raises(UsageError, match="回访只有脱困案卷"):
+    with pytest.raises(UsageError, match="没有这种登记"):  # a return visit is a step of the exit (办理)
         desk.record(FILING_NO, "return-visit", {"date": "2020-03-20"}, "王芳")
+    with pytest.raises(UsageError, match="按通知规定的次序"):
+        desk.step(FILING_NO, "return_visits", {"date": "2020-03-20"}, "王芳")
     with pytest.raises(UsageError, match="一项也没有填写"):
         desk.record(FILING_NO, "visit", {}, "王芳")
 

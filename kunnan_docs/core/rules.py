@@ -21,7 +21,7 @@ from kunnan_docs.core.checklist import kind_spec
 from kunnan_docs.core.findings import Finding, Severity, field, schema_node
 from kunnan_docs.core.identity import archive_key
 from kunnan_docs.core.labels import ExitStage, Kind
-from kunnan_docs.core.resources import printable_characters
+from kunnan_docs.core.resources import load_json, printable_characters
 from kunnan_docs.core.workcal import WorkCalendar, add_months
 from kunnan_docs.core.zh import zh_date
 
@@ -399,6 +399,77 @@ def attachments(case: Case, _: WorkCalendar) -> Iterator[Finding]:
         if problem:
             code = "ATT-MISSING" if problem == MISSING else "ATT-PATH"
             yield Finding(code, E, p, f"{field(p)}“{att['path']}”{problem}")
+
+
+def form_keys(case: Case) -> dict[str, list[str]]:
+    """The forms the case prints now, by checklist item: their keys in templates/forms.json (annex7-1, annex7-2 …
+    one per return visit), for the items whose exit stage has come — the forms forms.fill.forms_for fills."""
+    items = {item.id: item for item in kind_spec(case.kind).items}
+    stage = exit_stage(case)
+    found: dict[str, list[str]] = {}
+    for spec in load_json("templates", "forms.json")["forms"]:
+        item = items.get(spec["item"])
+        if item is None or not item.reached(stage, follow_up_done=True):
+            continue
+        visits = len(case.exit.get("return_visits", []))
+        keys = [f"{spec['key']}-{n}" for n in range(1, visits + 1)] if spec.get("per") else [spec["key"]]
+        found.setdefault(item.id, []).extend(keys)
+    return found
+
+
+def form_name(key: str) -> str:
+    """How a clerk names one of our printed forms: 附件3, 附件7（第2次回访）, 注销审批表."""
+    base, _, seq = key.partition("-")
+    spec = next((f for f in load_json("templates", "forms.json")["forms"] if f["key"] == base), None)
+    if spec is None:
+        return key
+    name = f"附件{spec['annex']}" if spec["annex"] else spec["label"]
+    return name + (spec.get("subtitle", "（第{seq}份）").format(seq=seq) if seq else "")
+
+
+@rule()
+def hand_filled(case: Case, _: WorkCalendar) -> Iterator[Finding]:
+    """A hand-filled original (paper first) stands for one form the case prints now: which one must be clear."""
+    printed = form_keys(case)
+    ours = {spec["item"] for spec in load_json("templates", "forms.json")["forms"]}
+    items = {item.id: item for item in kind_spec(case.kind).items}
+    taken: set[str] = set()
+    for i, att in enumerate(case.data.get("attachments", [])):
+        base, item = f"/attachments/{i}", items.get(att["item"])
+        if item is None:
+            continue  # the attachments rule names the item
+        what = f"第{item.no}项 {item.title}"
+        if "form" in att and not att.get("hand_filled"):
+            p = f"{base}/form"
+            yield Finding("ATT-HAND-FILLED", E, p, f"{field(p)}只用于手填原件。请去掉它,或注明这份扫描件是手填原件。")
+        if not att.get("hand_filled"):
+            continue
+        p = f"{base}/hand_filled"
+        keys = printed.get(item.id, [])
+        names = "、".join(form_name(k) for k in keys)
+        if att.get("signed"):
+            yield Finding("ATT-HAND-FILLED", E, p,
+                          f"{what}的扫描件“{att['path']}”既标为签章原件又标为手填原件。打印后签字盖章的表单(有二维码)"
+                          "是签章原件,手工填写签字的纸质表是手填原件:请只选一种。")
+        elif item.id not in ours:
+            yield Finding("ATT-HAND-FILLED", E, p,
+                          f"{what}不是本工具打印的表单,手填原件只用于入户调查表、脱困申请表、脱困公示、退档通知书、"
+                          "回访记录单和注销审批表。请把“手填原件”去掉,作为普通扫描件入卷。")
+        elif not keys:
+            yield Finding("ATT-HAND-FILLED", E, p,
+                          f"本户案卷现在还没有{what}的表单(办理到该阶段后才有)。请先登记该阶段,再把手填原件入卷。")
+        elif "form" in att and att["form"] not in keys:
+            q = f"{base}/form"
+            yield Finding("ATT-HAND-FILLED", E, q,
+                          f"{field(q)}“{att['form']}”不是本户{what}的表单(现有:{names})。请改为其中一张。")
+        elif "form" not in att and len(keys) > 1:
+            yield Finding("ATT-HAND-FILLED", E, p,
+                          f"{what}有多张表({names}),请注明这份手填原件是哪一张。")
+        elif (key := att.get("form", keys[0])) in taken:
+            yield Finding("ATT-HAND-FILLED", E, p,
+                          f"{form_name(key)}已有一份手填原件。一张表只入卷一份:请去掉多余的一份(多页的表请扫描成一个文件)。")
+        else:
+            taken.add(key)
 
 
 @rule()

@@ -46,7 +46,13 @@ from kunnan_docs.package import pdfa, sheets
 from kunnan_docs.package.attachments import is_image, load
 from kunnan_docs.package.ink import form_flags
 from kunnan_docs.package.layout import Corrected
-from kunnan_docs.package.signed import Offer, SignedOriginal, read_signed_attachment, stored_offer
+from kunnan_docs.package.signed import (
+    Offer,
+    SignedOriginal,
+    hand_filled_offer,
+    read_signed_attachment,
+    stored_offer,
+)
 
 
 @dataclass
@@ -97,7 +103,10 @@ class ItemResult:
 
 def _document(part: Part) -> dict[str, Any]:
     doc: dict[str, Any] = {"title": part.title, "pages": [part.first, part.last], "generated": part.generated}
-    if part.signed:
+    if part.signed and part.signed.hand_filled:  # paper first: no code, no fingerprint, no ink checked
+        doc["signed_original"] = {"form_key": part.signed.form_key, "hand_filled": True, "source": part.signed.source,
+                                  "source_pages": part.signed.pages}
+    elif part.signed:
         doc["signed_original"] = {"form_key": part.signed.form_key, "fingerprint": part.signed.fingerprint,
                                   "source": part.signed.source, "source_pages": part.signed.pages,
                                   "ink": [f.to_dict() for f in part.signed.ink or []]}
@@ -237,6 +246,10 @@ def _collect(case: Case, forms: list[tuple[FilledForm, bytes]], boxes: dict[str,
             if problem:  # validated before, but the file may have changed since
                 raise AttachmentError(att["path"], problem)
             loaded = load(case.folder / att["path"], att["path"], decode_checked=True)
+            if att.get("hand_filled"):  # the rules made sure it names one form this case prints
+                key = att.get("form") or next(form_key(f) for f, _ in forms if f.spec.item == item.id)
+                offers.setdefault(key, []).insert(0, hand_filled_offer(loaded.pdf, att["path"], key))
+                continue
             if att.get("signed"):
                 found, notes = read_signed_attachment(loaded.pdf, att["path"], case.archive_no)
                 for offer in found:
@@ -268,11 +281,14 @@ def _form_part(item: Item, form: FilledForm, pdf: bytes, boxes: list[Box], union
                result: ItemResult) -> Part:
     """The signed original of a generated form when one of this very print is in; else the form itself.
 
-    The case's own signed attachments come first, then the store filled by scan-in."""
+    The case's own hand-filled original comes first (the clerk filed it as the signed form), then its signed
+    attachments, then the store filled by scan-in."""
     title = form.title + (f"（{form.spec.label}）" if form.spec.annex else "")
     expected = form_fingerprint(form)
     for offer in offered:
         original = offer.original
+        if original.hand_filled:
+            return Part(item, title, form.date, union, "", offer.pages, False, original, form_key(form))
         if original.fingerprint != expected:
             result.notes.append(f"{title}:扫描件“{original.source}”(第{_page_list(original.pages)}页)是旧版打印件,"
                                 f"内容已改动,未采用。请打印新表,签字盖章后重新扫描。")
@@ -346,7 +362,10 @@ def remarks_text(pkg: Package) -> list[str]:
                      f"(须{r.item.needs_note})。卷内暂放打印稿;请签字盖章后扫描,放入扫描件文件夹,签章原件会自动入卷。")
     for r in pkg.results:
         for p in r.parts:
-            if p.signed:
+            if p.signed and p.signed.hand_filled:
+                lines.append(f"第{r.item.no}项 {p.title}:手工填写并签字的纸质原件已入卷(扫描件“{p.signed.source}”,"
+                             f"共{p.pages}页);它没有本工具的二维码,未经二维码识别和签字盖章位置核对。")
+            elif p.signed:
                 lines.append(f"第{r.item.no}项 {p.title}:签章原件已入卷(扫描件“{p.signed.source}”"
                              f"第{_page_list(p.signed.pages)}页)。")
     lines += [f"请核对:{note}" for note in pkg.notes]

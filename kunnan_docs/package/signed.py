@@ -38,6 +38,7 @@ class SignedOriginal:
     pages: list[int]  # page numbers within that file, in form order
     ink: list[InkFlag] | None = None  # None: not checked yet (the build checks it)
     filed: str = ""  # when the pages were filed (ISO date-time), for the due list; empty if unknown
+    hand_filled: bool = False  # a form filled in and signed by hand (paper first): no code read, no ink checked
 
     @property
     def blank_areas(self) -> list[InkFlag]:
@@ -127,6 +128,13 @@ class Offer:
         """The scanned pages in grey, for the ink check: each page's own image where it is one."""
         pages = ScanPages(self.pages)
         return [pages.image(i, SCAN_DPI) for i in range(len(self.pages.pages))]
+
+
+def hand_filled_offer(pdf: pikepdf.Pdf, name: str, key: str) -> Offer:
+    """A case attachment marked `hand_filled`: the whole file is the signed original of the form `key`. It has no
+    code of ours, so nothing is read from its pages and no signature area is checked (`ink` stays empty)."""
+    return Offer(SignedOriginal(key, Path(name), "", name, list(range(1, len(pdf.pages) + 1)), [], hand_filled=True),
+                 pdf)
 
 
 def stored_offer(original: SignedOriginal) -> Offer:

@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, BinaryIO
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from reportlab.graphics import renderSVG
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
-from starlette.datastructures import FormData, Headers, MutableHeaders
+from starlette.datastructures import FormData, Headers, MutableHeaders, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
@@ -37,9 +37,12 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kunnan_docs.core.findings import Finding
+from kunnan_docs.core.checklist import kind_spec
+from kunnan_docs.core.findings import Finding, Severity
 from kunnan_docs.core.labels import InboxStage, label
-from kunnan_docs.errors import KunnanError
+from kunnan_docs.core.rules import DUPLICATE_REASON
+from kunnan_docs.core.zh import zh_date
+from kunnan_docs.errors import BodyTooLarge, KunnanError
 from kunnan_docs.inbox.ledger import PUBLISHED, Ledger
 from kunnan_docs.inbox.watcher import Watcher
 from kunnan_docs.package.layout import HANDOVER_REGISTER, HANDOVERS, LEDGER, safe_name
@@ -92,6 +95,9 @@ from kunnan_docs.web.security import (
     host_of,
     open_inside,
 )
+from kunnan_docs.web.steps import Step, form_fields, offered, printed_forms, step_by_id, track, with_step
+from kunnan_docs.web.uploads import MAX_BODY as UPLOAD_BODY
+from kunnan_docs.web.uploads import MAX_FILE, MAX_FILES, Upload
 
 HERE = Path(__file__).resolve().parent
 COOKIE = "kunnan_desk"  # a logged-in session
@@ -100,6 +106,7 @@ PUBLIC_PATHS = ("/login", "/static/")
 RECENT = 30  # rows per section of the inbox page
 LIST_LIMIT = 200  # package rows on one page; a clerk narrows a longer list with the search field
 MAX_BODY = 1 << 20  # bytes of a request: a district's handover form (an archive number a case) stays far below
+UPLOADS = re.compile(r"/packages/[^/]+/(upload|hand-filled)")  # the only requests that may carry more: scans
 
 # Only our own stylesheet and script (no inline script or style), framed by nobody, no referrer, no caching of
 # personal data. Files of the outbox may be framed by the desk's own package page (the PDF) and run nothing.
@@ -142,6 +149,7 @@ templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.filters["mask_ids"] = mask_text
 templates.env.filters["label"] = label  # the Chinese word of any of our codes (core.labels): the one table
 templates.env.globals["DESK_SOURCE"] = DESK_SOURCE
+templates.env.filters["zh_date"] = lambda iso: zh_date(date.fromisoformat(iso)) if iso else ""
 
 
 def _session(request: Request) -> Session:
@@ -165,8 +173,9 @@ def page(request: Request, name: str, status_code: int = 200, **context: Any) ->
     return templates.TemplateResponse(request, name, context, status_code=status_code)
 
 
-def problem(request: Request, message: str, status_code: int = 400) -> HTMLResponse:
-    return page(request, "problem.html", status_code, message=message)
+def problem(request: Request, message: str, status_code: int = 400, back: str = "") -> HTMLResponse:
+    """The desk's page for what could not be done; `back`: the page to go back to (a package's)."""
+    return page(request, "problem.html", status_code, message=message, back=back)
 
 
 # -- the door: headers, host names, sizes, errors, sessions ----------------------------------------------
@@ -224,7 +233,8 @@ class HostGate:
 
 class BodyLimit:
     """No request body over MAX_BODY: refused by its Content-Length, or read up to the limit before the desk sees
-    it (a body sent in chunks has no length to check)."""
+    it (a body sent in chunks has no length to check). Uploads of scans (UPLOADS) may carry up to UPLOAD_BODY: they
+    are counted as they stream to the form parser (which spools files to disk), never held in memory whole."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -232,9 +242,12 @@ class BodyLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        upload = scope["method"] == "POST" and UPLOADS.fullmatch(scope["path"]) is not None
         length = Headers(scope=scope).get("content-length", "0")
-        if not length.isdigit() or int(length) > MAX_BODY:
+        if not length.isdigit() or int(length) > (UPLOAD_BODY if upload else MAX_BODY):
             return await too_large(Request(scope))(scope, receive, send)
+        if upload:
+            return await self._counted(scope, receive, send)
         body, more = bytearray(), True
         while more:
             message = await receive()
@@ -251,9 +264,37 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
+    async def _counted(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """An upload streams through, counted; past the limit the desk stops reading it and says so (unless it had
+        begun to answer), whichever task was reading it."""
+        seen, started = 0, False
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > UPLOAD_BODY:
+                raise BodyTooLarge
+            return message
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, watched)
+        except* BodyTooLarge:
+            if not started:
+                await too_large(Request(scope))(scope, receive, send)
+
 
 def too_large(request: Request) -> Response:
+    if UPLOADS.fullmatch(request.url.path):
+        return problem(request, f"一次上传的文件合计超过 {UPLOAD_BODY >> 20} MB,没有保存。请分几次上传,或用 200–300 dpi "
+                                "重新扫描后再上传。", 413)
     return problem(request, f"提交的内容太大(超过 {MAX_BODY // 1024} KB),没有处理。请分几次提交,例如每次少选一些案卷。", 413)
+
 
 
 ERRORS = {
@@ -313,12 +354,15 @@ def state_changing(handler: Handler) -> Callable[[Request], Awaitable[Response]]
     @functools.wraps(handler)
     async def endpoint(request: Request) -> Response:
         form = await request.form()
-        if not csrf_ok(_session(request), form.get("csrf")):
-            desk, key = _desk(request), f"address:{_address(request)}"
-            if desk.throttle.begin([key]) == 0 or desk.throttle.first_report([key]):
-                audit(desk.state, _user(request), "安全校验未通过", path=request.url.path, address=_address(request))
-            return problem(request, "表单已过期或来源不明(安全校验未通过)。请刷新页面后重新操作。", 403)
-        return await handler(request, form)
+        try:
+            if not csrf_ok(_session(request), form.get("csrf")):
+                desk, key = _desk(request), f"address:{_address(request)}"
+                if desk.throttle.begin([key]) == 0 or desk.throttle.first_report([key]):
+                    audit(desk.state, _user(request), "安全校验未通过", path=request.url.path, address=_address(request))
+                return problem(request, "表单已过期或来源不明(安全校验未通过)。请刷新页面后重新操作。", 403)
+            return await handler(request, form)
+        finally:
+            await form.close()  # an upload's spooled files: gone with the request, whatever happened
 
     return endpoint
 
@@ -434,12 +478,18 @@ def package(request: Request) -> Response:
         pkg = Damaged(pkg.folder, reason)
     if isinstance(pkg, Damaged):
         return page(request, "damaged.html", damaged=pkg)
-    documents = sorted(p.relative_to(desk.outbox).as_posix() for p in (pkg.folder / "documents").glob("*")
-                       if p.is_file())
     versions = [(n, old, old.folder.relative_to(desk.outbox).as_posix()) for n, old in history(desk.outbox, pkg)]
     drafts = [d for d in desk.casework.drafts() if d.archive_no == pkg.archive_no]
-    return page(request, "package.html", pkg=pkg, rel=pkg.folder.name, documents=documents, versions=versions,
-                records=records(pkg.kind), drafts=drafts)
+    try:
+        case: dict[str, Any] = desk.casework.current(pkg.folder.name)[0]
+    except KunnanError:
+        case = {}  # a package made before input/ was kept: nothing to record on it at the desk
+    forms = printed_forms(pkg.report)
+    items = [(i.id, f"第{i.no}项 {i.title}") for i in kind_spec(pkg.kind).items]
+    return page(request, "package.html", pkg=pkg, rel=pkg.folder.name, versions=versions, writable=bool(case),
+                records=records(pkg.kind) if case else [], drafts=drafts, steps=offered(case), track=track(case),
+                forms=forms, items=items, signable=[f for f in forms if f.state], max_files=MAX_FILES,
+                max_file=MAX_FILE >> 20, max_body=UPLOAD_BODY >> 20)
 
 
 async def package_zip(request: Request) -> Response:
@@ -669,8 +719,13 @@ async def progress_pdf(request: Request) -> Response:
 # -- 重复建档 ------------------------------------------------------------------------------------------
 
 def duplicates_page(request: Request) -> Response:
-    """Plain def: Starlette runs it in its thread pool, off the event loop, while it reads the outbox."""
-    return page(request, "duplicates.html", found=duplicates(_desk(request).outbox))
+    """Plain def: Starlette runs it in its thread pool, off the event loop, while it reads the outbox. Each later
+    file links to its 注销 with the reason and the kept archive number filled in."""
+    found = duplicates(_desk(request).outbox)
+    cancel = {p.folder.name: f"/packages/{quote(p.folder.name)}/steps/cancellation?" + urlencode(
+        {"/cancellation/reason": DUPLICATE_REASON, "/cancellation/duplicate_of": d.files[0].archive_no})
+        for d in found for p in d.files[1:]}
+    return page(request, "duplicates.html", found=found, cancel=cancel)
 
 
 # -- 新建档案, 草稿, 登记, 更正 (the write path is web/casework.py; here only requests and pages) -------------
@@ -832,6 +887,119 @@ async def record_save(request: Request, form: FormData) -> Response:
     return _submitted(done)
 
 
+# -- 办理 (exit stage by stage, 注销), 上传扫描件, 手填原件入卷 ----------------------------------------------------
+
+def _step_or_problem(request: Request, pkg: Published) -> tuple[Step, dict[str, Any]] | Response:
+    """The step asked for, if the family's current case offers it now, with that case."""
+    try:
+        case = _desk(request).casework.current(pkg.folder.name)[0]
+    except KunnanError as exc:
+        return problem(request, str(exc))
+    step = next((s for s in offered(case) if s.id == request.path_params["step"]), None)
+    if step is None:
+        wanted = step_by_id(request.path_params["step"])
+        return problem(request, f"这份案卷现在不能办理“{wanted.title if wanted else '这一步'}”:脱困要按通知规定的次序一步一步办理,"
+                                "注销只用于在档的档案。请回到案卷页,用那里列出的按钮办理下一步。", 404)
+    return step, case
+
+
+def _step_item(step: Step, pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """What a step's form (or a link's query) says of the step's object, typed by the schema."""
+    found: Any = parse_form(pairs)
+    for part in step.pointer.strip("/").split("/"):
+        found = found.get(part, {}) if isinstance(found, dict) else {}
+    if step.many:
+        found = found[0] if isinstance(found, list) and found else {}
+    return found if isinstance(found, dict) else {}
+
+
+def step_view(request: Request, pkg: Published, step: Step, case: dict[str, Any], item: dict[str, Any],
+              findings: list[Finding] | None = None, message: str = "", status_code: int = 200) -> HTMLResponse:
+    """The step's form, each finding of the rules beside its field; errors the form has no field for on top (warnings
+    elsewhere in the file are not this step's business)."""
+    fields = form_fields(step, case, item, prefilled=findings is None and not message)
+    places = pointers(fields)
+    mine = [f for f in findings or [] if f.severity is Severity.ERROR or f.pointer.startswith(step.pointer)]
+    placed = place(mine, places)
+    dropped = with_step(case, step, {})[1]
+    spec = {i.id: i for i in kind_spec(str(case.get("kind"))).items}
+    taken = list(dict.fromkeys(f"第{spec[a['item']].no}项 {spec[a['item']].title}" for a in dropped if a.get("item") in spec))
+    return page(request, "step.html", status_code, pkg=pkg, step=step, fields=fields, placed=placed,
+                general=placed.get("", []), dropped=taken, message=message, ROW=ROW)
+
+
+def step_page(request: Request) -> Response:
+    """A step's form; a link may fill some of its fields (the 重复建档 page: reason and the kept archive number)."""
+    pkg = _package_or_problem(request)
+    if not isinstance(pkg, Published):
+        return pkg
+    found = _step_or_problem(request, pkg)
+    if isinstance(found, Response):
+        return found
+    step, case = found
+    return step_view(request, pkg, step, case, _step_item(step, list(request.query_params.multi_items())))
+
+
+@state_changing
+async def step_save(request: Request, form: FormData) -> Response:
+    pkg = _package_or_problem(request)
+    if not isinstance(pkg, Published):
+        return pkg
+    found = _step_or_problem(request, pkg)
+    if isinstance(found, Response):
+        return found
+    step, case = found
+    item = _step_item(step, [(k, v) for k, v in form.multi_items() if isinstance(v, str)])
+    try:
+        done = await asyncio.to_thread(_desk(request).casework.step, pkg.folder.name, step.id, item, _user(request))
+    except KunnanError as exc:
+        return step_view(request, pkg, step, case, item, message=str(exc), status_code=400)
+    if done.findings:
+        return step_view(request, pkg, step, case, item, done.findings,
+                         "没有保存:请按各项下面的红字改正后再保存。", 400)
+    return _submitted(done)
+
+
+def _uploads(form: FormData) -> tuple[list[UploadFile], list[str]]:
+    """The files chosen (a file input left empty sends one nameless, empty part) and the items chosen per file."""
+    files = [f for f in form.getlist("files") if isinstance(f, UploadFile) and (f.filename or f.size)]
+    return files, [str(v) for v in form.getlist("item")]
+
+
+@state_changing
+async def upload(request: Request, form: FormData) -> Response:
+    """上传扫描件: each file with its checklist item (chosen per file by the page's script, or one for all without
+    it)."""
+    pkg = _package_or_problem(request)
+    if not isinstance(pkg, Published):
+        return pkg
+    files, items = _uploads(form)
+    if len(items) != len(files):
+        items = [str(form.get("item-all", ""))] * len(files)
+    chosen = [Upload(item, f.filename or "", f.file) for item, f in zip(items, files, strict=True)]
+    try:
+        done = await asyncio.to_thread(_desk(request).casework.upload, pkg.folder.name, chosen, _user(request))
+    except KunnanError as exc:
+        return problem(request, str(exc), back=f"/packages/{quote(pkg.folder.name)}")
+    return _submitted(done)
+
+
+@state_changing
+async def hand_filled(request: Request, form: FormData) -> Response:
+    """手填原件入卷: the form chosen, its scanned pages."""
+    pkg = _package_or_problem(request)
+    if not isinstance(pkg, Published):
+        return pkg
+    files, _ = _uploads(form)
+    chosen = [Upload("", f.filename or "", f.file) for f in files]
+    try:
+        done = await asyncio.to_thread(_desk(request).casework.hand_filled, pkg.folder.name, str(form.get("form", "")),
+                                       chosen, _user(request))
+    except KunnanError as exc:
+        return problem(request, str(exc), back=f"/packages/{quote(pkg.folder.name)}")
+    return _submitted(done)
+
+
 def correct_page(request: Request) -> Response:
     desk = _desk(request)
     pkg = _package_or_problem(request)
@@ -895,6 +1063,10 @@ def create_app(desk: Desk) -> Starlette:
         Route("/drafts/{draft}/delete", draft_delete, methods=["POST"]), Route("/check", check, methods=["POST"]),
         Route("/packages/{folder}/record/{record}", record_page),
         Route("/packages/{folder}/record/{record}", record_save, methods=["POST"]),
+        Route("/packages/{folder}/steps/{step}", step_page),
+        Route("/packages/{folder}/steps/{step}", step_save, methods=["POST"]),
+        Route("/packages/{folder}/upload", upload, methods=["POST"]),
+        Route("/packages/{folder}/hand-filled", hand_filled, methods=["POST"]),
         Route("/packages/{folder}/correct", correct_page),
         Route("/packages/{folder}/correct", correct_save, methods=["POST"]),
         Route("/inbox/rejected/{row:int}/open", open_rejected, methods=["POST"]),

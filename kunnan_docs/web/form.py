@@ -192,7 +192,12 @@ def attachments(case: dict[str, Any]) -> list[Attachment]:
 
 def record_form(pointer: str) -> list[Node]:
     """The fields of one new item of a list (a home visit, an aid payment …), named as its first row."""
-    node = _node(f"{pointer}/0", None, True)
+    return object_form(f"{pointer}/0", None)
+
+
+def object_form(pointer: str, value: Any) -> list[Node]:
+    """The fields of the object at `pointer` (a stage of the exit, a list's next item), filled with `value`."""
+    node = _node(pointer, value, True)
     return node.children if isinstance(node, Box) else [node]
 
 
@@ -356,6 +361,11 @@ def _shaped(tree: Any, pointer: str) -> Any:
         rows = sorted((int(k), v) for k, v in tree.items() if k.isdigit())
         return [_shaped(v, f"{pointer}/{ROW}") for _, v in rows]
     return {k: _shaped(v, f"{pointer}/{k}") for k, v in tree.items()}
+
+
+def ordered(case: dict[str, Any]) -> dict[str, Any]:
+    """The case's keys in the schema's order (the same case, the same bytes)."""
+    return _ordered(case, "")
 
 
 def _ordered(data: Any, pointer: str) -> Any:
