@@ -176,7 +176,14 @@ class Document:
     title: str
     pages: tuple[int, int]
     generated: bool
-    signed_original: dict[str, Any] | None = None  # form_key, fingerprint, source, source_pages, ink (areas checked)
+    signed_original: dict[str, Any] | None = None  # form_key, fingerprint, source, source_pages, ink (areas checked),
+    # filed (when scan-in filed it; absent for a signed original in the case's own attachments)
+
+    @property
+    def page_range(self) -> str:
+        """"3" or "3-5", as report.json writes an item's pages."""
+        first, last = self.pages
+        return str(first) if first == last else f"{first}-{last}"
 
 
 @dataclass(frozen=True)

@@ -407,11 +407,17 @@ def _check_structure(pdf: pikepdf.Pdf, report: Report, name: str) -> list[Proble
 
 
 def _check_contents_list(doc: pdfium.PdfDocument, report: Report, name: str) -> list[Problem]:
-    """The printed contents list (pages between the cover and the first content page) names every range."""
+    """The printed contents list (pages between the cover and the first content page) names the page range of
+    every document (it lists the 件), or of every item (as lists printed before did)."""
     start = min(report.pages.content_start_index, len(doc))
     toc_text = "".join(doc[i].get_textpage().get_text_range() for i in range(1, start))
+
+    def printed(pages: str) -> bool:
+        return page_span(pages) in toc_text or pages in toc_text
+
     return [Problem(ProblemKind.CONTENTS, f"卷内文件目录中找不到清单第{e.no}项的页号 {e.pages}。", name)
-            for e in _present(report) if not e.pages or (page_span(e.pages) not in toc_text and e.pages not in toc_text)]
+            for e in _present(report)
+            if not (all(printed(d.page_range) for d in e.documents) or (e.pages and printed(e.pages)))]
 
 
 def _destination_index(mark: pikepdf.OutlineItem, objgen: dict[tuple[int, int], int]) -> int | None:
