@@ -1,14 +1,23 @@
 """The record an archivist accepts (issue 21): the contents list by the 件 (DA/T 22) read back cell by cell from
-the PDF, one page count everywhere, and a remarks sheet (备考表) that states facts."""
+the PDF, one page count everywhere, a remarks sheet (备考表) that states facts, the DA/T 46 metadata validated
+against its XSD, and the 四性检测 (DA/T 70) report, with tampered packages failing the right check."""
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
+import re
 import shutil
+import zipfile
 from pathlib import Path
 
+import pikepdf
 import pypdfium2 as pdfium
 import pytest
+from lxml import etree
+from openpyxl import load_workbook
+from reportlab.pdfgen.canvas import Canvas
 
 from kunnan_docs.cli import main
 from kunnan_docs.core.checklist import kind_spec
@@ -16,6 +25,10 @@ from kunnan_docs.core.labels import Kind
 from kunnan_docs.core.resources import checklist_data
 from kunnan_docs.errors import ExitCode
 from kunnan_docs.forms.typeset import zh_punct
+from kunnan_docs.package import metadata
+from kunnan_docs.package.checks import PACKAGE_CHECKS
+from kunnan_docs.package.layout import write_manifests
+from kunnan_docs.package.pdfa import check_file
 from kunnan_docs.package.sheets import TOC_HEADER
 
 from .conftest import CANCELLED_EXAMPLE, EXIT_EXAMPLE, FILING_EXAMPLE, set_pointer
@@ -34,7 +47,7 @@ def table(page: pdfium.PdfPage) -> list[dict[str, str]]:
     for bottom, top in row_bands(page):
         cells = ["".join(g.char for g in found if left < (g.left + g.right) / 2 < right
                          and bottom < (g.bottom + g.top) / 2 < top)
-                 for left, right in zip(walls, walls[1:], strict=False)]
+                 for left, right in itertools.pairwise(walls)]
         rows.append(cells)
     header, *body = rows
     assert header == TOC_HEADER
@@ -144,3 +157,243 @@ def test_other_kinds_list_their_documents_too(built_examples: Path, example: Pat
     report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
     assert len(rows) == sum(len(e["documents"]) for e in report["checklist"])
     assert all(r["责任者"] for r in rows)
+
+
+# -- one page count everywhere ------------------------------------------------------------------------------
+
+def test_one_page_count_and_one_document_count_in_every_place(built_examples: Path, tmp_path: Path) -> None:
+    """Content pages (archive page numbers 1…n) and documents (件), read back from the cover, the contents list,
+    the remarks sheet, report.json, the metadata XML and the handover register (PDF and workbook)."""
+    folder = built_examples / EXIT_NO
+    report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    pages, documents = report["pages"]["content"], sum(len(e["documents"]) for e in report["checklist"])
+    doc = pdfium.PdfDocument(folder / f"{EXIT_NO}.pdf")
+    numbered = [i for i in range(len(doc)) if top_right_number(doc[i]) is not None]
+    assert [top_right_number(doc[i]) for i in numbered] == list(range(1, pages + 1))  # what is printed on them
+    assert f"共 {documents} 件 {pages} 页" in page_text(folder, EXIT_NO, 0)
+    rows = contents(folder, EXIT_NO)
+    assert len(rows) == documents and rows[-1]["页号"].split("～")[-1] == str(pages)
+    assert f"本卷共 {documents} 件，{pages} 页" in page_text(folder, EXIT_NO, len(doc) - 1)
+    volume = metadata.read_file(folder / f"{EXIT_NO}.xml")
+    assert (volume.pages, len(volume.pieces), volume.pieces[-1].last) == (pages, documents, pages)
+    outbox = tmp_path / "outbox"
+    shutil.copytree(built_examples, outbox)
+    assert main(["handover", "--outbox", str(outbox), "--district", "成都市锦江区总工会", "--date", "2020-05-06",
+                 "-o", str(tmp_path / "移交")]) == ExitCode.OK
+    register = pdfium.PdfDocument(tmp_path / "移交" / "移交清单.pdf")[0].get_textpage().get_text_range()
+    assert f"1 {EXIT_NO} 王淑芬 脱困 {pages} 是" in register.replace("\r\n", " ")
+    sheet = load_workbook(tmp_path / "移交" / "移交清单.xlsx").active
+    assert [r[4] for r in sheet.iter_rows(values_only=True) if r[1] == EXIT_NO] == [pages]
+
+
+def top_right_number(page: pdfium.PdfPage) -> int | None:
+    """The archive page number printed in the page's top-right corner, if any."""
+    width, height = page.get_size()
+    zone = 20 * 72 / 25.4
+    text = page.get_textpage().get_text_bounded(width - 3 * zone, height - zone, width, height).strip()
+    return int(text) if text.isdigit() else None
+
+
+# -- the metadata XML (DA/T 46) ------------------------------------------------------------------------------
+
+XSD = etree.XMLSchema(etree.parse(str(Path(__file__).resolve().parent.parent / "schemas" / "dat46-package.xsd")))
+NS = {"m": metadata.NAMESPACE}
+
+
+@pytest.mark.parametrize("archive_no", ["CD510104-2018-0112", "CD510108-2019-0037", "CD510107-2024-0008",
+                                        "CD510106-2018-0045"])
+def test_every_package_has_metadata_valid_against_the_shipped_xsd(built_examples: Path, archive_no: str) -> None:
+    folder = built_examples / archive_no
+    tree = etree.parse(str(folder / f"{archive_no}.xml"))
+    XSD.assertValid(tree)  # the XSD read here on its own, not through the module that wrote the XML
+    assert tree.findtext("m:档号/m:室编案卷号", namespaces=NS) == archive_no
+    assert f"  {archive_no}.xml" in (folder / "manifest-sha256.txt").read_text(encoding="utf-8")
+    assert f"  {archive_no}.xml" in (folder / "manifest-sm3.txt").read_text(encoding="utf-8")
+    rows = contents(folder, archive_no)
+    pieces = tree.findall("m:文件", NS)
+    assert [(p.findtext("m:档号/m:室编件号", namespaces=NS), p.findtext("m:档号/m:页号", namespaces=NS).replace("-", "～"),
+             zh_punct(p.findtext("m:内容描述/m:题名", namespaces=NS)), p.findtext("m:内容描述/m:责任者", namespaces=NS))
+            for p in pieces] == [(r["顺序号"], r["页号"], r["题名"], r["责任者"]) for r in rows]
+    for node in tree.iter(f"{{{metadata.NAMESPACE}}}电子属性"):  # every file it names, with its digests
+        if node.getparent().find("m:存储位置", NS) is not None:
+            continue
+        data = (folder / node.findtext("m:计算机文件名", namespaces=NS)).read_bytes()
+        digests = {d.get("算法"): d.text for d in node.iterfind("m:固化信息/m:数字摘要", NS)}
+        assert digests == {"SHA-256": hashlib.sha256(data).hexdigest(), "SM3": hashlib.new("sm3", data).hexdigest()}
+        assert int(node.findtext("m:计算机文件大小", namespaces=NS)) == len(data)
+
+
+def test_the_metadata_names_the_package_its_kind_and_its_documents(built_examples: Path) -> None:
+    volume = metadata.read_file(built_examples / EXIT_NO / f"{EXIT_NO}.xml")
+    assert (volume.archive_no, volume.year, volume.retention, volume.classification) == (EXIT_NO, 2018, "定期30年", "非密")
+    assert (volume.keeper, volume.responsible, volume.person) == ("成都市锦江区总工会", "锦江区书院街街道总工会", "王淑芬")
+    assert volume.title == "王淑芬 脱困困难职工档案" and volume.dates == ("2018-04-02", "2020-04-15")
+    assert (volume.pdf.name, volume.pdf.format) == (f"{EXIT_NO}.pdf", "PDF/A-2b") and volume.note == "材料齐全"
+    own = next(p for p in volume.pieces if p.title == "本人签字的脱困申请")
+    assert (own.responsible, own.date, own.note) == ("王淑芬", "2019-09-02", "清单第11项 困难职工解困脱困申请表")
+    assert own.file and (own.file.name, own.file.format) == ("input/scans/11-脱困申请(本人签字).jpg", "JPEG")
+    annex3 = volume.pieces[6]
+    assert annex3.note == "清单第7项 困难职工入户调查表;签章原件"
+    assert annex3.file and annex3.file.name == "input/scans/签章-附件3-入户调查表.pdf"
+
+
+def test_a_print_awaiting_signature_and_an_original_from_the_store_are_described(four_visits: Path) -> None:
+    visits = [p for p in metadata.read_file(four_visits / f"{EXIT_NO}.xml").pieces if "回访记录单" in p.title]
+    assert [p.date for p in visits] == [iso for iso, _ in VISITS]
+    assert all(p.note.endswith("待签章,卷内为打印稿") for p in visits)
+    assert [p.file.name for p in visits if p.file] == [f"documents/附件7-回访记录单-{n}.pdf" for n in range(1, 5)]
+
+
+# -- 四性检测 (DA/T 70) ---------------------------------------------------------------------------------------
+
+def inspected(path: Path) -> dict[str, dict]:
+    """The checks of the one package `verify` was given, by id, from the JSON it wrote beside it."""
+    report = json.loads(path.with_name(f"{path.name}-四性检测报告.json").read_text(encoding="utf-8"))
+    [package] = report["packages"]
+    return {c["id"]: c for c in package["checks"]}
+
+
+def failed(path: Path) -> set[str]:
+    return {i for i, c in inspected(path).items() if not c["passed"]}
+
+
+@pytest.fixture
+def copy(built_examples: Path, tmp_path: Path) -> Path:
+    target = tmp_path / EXIT_NO
+    shutil.copytree(built_examples / EXIT_NO, target)
+    return target
+
+
+def test_verify_writes_the_four_properties_beside_the_package(copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = sorted(p.name for p in copy.rglob("*"))
+    assert main(["verify", str(copy)]) == ExitCode.OK
+    assert "四性检测:四性检测通过" in capsys.readouterr().out
+    assert sorted(p.name for p in copy.rglob("*")) == before  # nothing inside the manifest-covered folder
+    checks = inspected(copy)
+    assert list(checks) == [c.value for c in PACKAGE_CHECKS] and all(c["passed"] for c in checks.values())
+    assert {c["property_label"] for c in checks.values()} == {"真实性", "完整性", "可用性", "安全性"}
+    pdf = copy.with_name(f"{EXIT_NO}-四性检测报告.pdf")
+    text = "".join(p.get_textpage().get_text_range() for p in pdfium.PdfDocument(pdf)).replace("\r\n", "")
+    assert "四性检测报告" in text and "DA/T 70-2018" in text and "结论：四性检测通过" in text
+    for check in PACKAGE_CHECKS:
+        assert check.label.replace(",", "，").replace("(", "（").replace(")", "）")[:8] in text
+    assert check_file(pdf) == (True, [])  # PDF/A-2b like every PDF we write
+    assert main(["verify", str(copy)]) == ExitCode.OK  # and the package still verifies
+
+
+def reseal(folder: Path) -> None:
+    """Rewrite the manifests to match the folder, as someone who knows the format would after an edit."""
+    write_manifests(folder)
+
+
+def test_a_changed_scan_fails_fixity_by_both_manifests(copy: Path) -> None:
+    scan = copy / "input" / "scans" / "01-身份证复印件.jpg"
+    scan.write_bytes(scan.read_bytes()[:-1] + b"\0")
+    assert main(["verify", str(copy)]) == ExitCode.VERIFY_FAILED
+    assert failed(copy) == {"fixity_sha256", "fixity_sm3", "metadata_agrees"}  # the XML's digest disagrees too
+
+
+def test_metadata_edited_and_resealed_fails_agreement_not_fixity(copy: Path) -> None:
+    xml = copy / f"{EXIT_NO}.xml"
+    xml.write_text(xml.read_text(encoding="utf-8").replace("<页数>18</页数>", "<页数>19</页数>"), encoding="utf-8")
+    reseal(copy)
+    assert main(["verify", str(copy)]) == ExitCode.VERIFY_FAILED
+    assert failed(copy) == {"metadata_agrees"}
+    assert "页数为 19,report.json 记载 18" in inspected(copy)["metadata_agrees"]["details"][0]
+
+
+def test_metadata_that_breaks_the_xsd_fails_its_validity(copy: Path) -> None:
+    xml = copy / f"{EXIT_NO}.xml"
+    xml.write_text(re.sub(r"<室编案卷号>.*</室编案卷号>", "", xml.read_text(encoding="utf-8")), encoding="utf-8")
+    reseal(copy)
+    assert main(["verify", str(copy)]) == ExitCode.VERIFY_FAILED
+    assert failed(copy) == {"metadata_valid"}
+
+
+def test_a_piece_dropped_from_the_metadata_fails_the_pieces_check(copy: Path) -> None:
+    xml = copy / f"{EXIT_NO}.xml"
+    tree = etree.parse(str(xml))
+    tree.getroot().remove(tree.findall("m:文件", NS)[-1])
+    tree.write(str(xml), xml_declaration=True, encoding="UTF-8")
+    reseal(copy)
+    assert main(["verify", str(copy)]) == ExitCode.VERIFY_FAILED
+    assert failed(copy) == {"pieces"}
+
+
+@pytest.mark.parametrize(("edit", "check"), [
+    ("javascript", "no_active"), ("attachment", "no_active"), ("link", "no_links"), ("encrypt", "not_encrypted")])
+def test_a_pdf_made_unsafe_and_resealed_fails_its_security_check(copy: Path, edit: str, check: str) -> None:
+    path = copy / f"{EXIT_NO}.pdf"
+    with pikepdf.open(path, allow_overwriting_input=True) as pdf:
+        if edit == "javascript":
+            pdf.Root.OpenAction = pdf.make_indirect(pikepdf.Dictionary(S=pikepdf.Name.JavaScript,
+                                                                       JS=pikepdf.String("app.alert(1)")))
+        elif edit == "attachment":
+            pdf.attachments["a.txt"] = pikepdf.AttachedFileSpec(pdf, b"hidden")
+        elif edit == "link":
+            pdf.pages[2].Annots = pdf.make_indirect(pikepdf.Array([pikepdf.Dictionary(
+                Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Link, Rect=[0, 0, 10, 10],
+                A=pikepdf.Dictionary(S=pikepdf.Name.URI, URI=pikepdf.String("http://example.com/")))]))
+        pdf.save(path, encryption=pikepdf.Encryption(owner="x", user="") if edit == "encrypt" else None)
+    reseal(copy)
+    assert main(["verify", str(copy)]) == ExitCode.VERIFY_FAILED
+    assert check in failed(copy) and failed(copy) <= {check, "metadata_agrees", "pdfa"}  # the XML's digest, PDF/A
+
+
+def test_a_page_removed_and_resealed_fails_the_page_checks(copy: Path) -> None:
+    path = copy / f"{EXIT_NO}.pdf"
+    with pikepdf.open(path, allow_overwriting_input=True) as pdf:
+        del pdf.pages[5]
+        pdf.save(path)
+    reseal(copy)
+    assert main(["verify", str(copy)]) == ExitCode.VERIFY_FAILED
+    assert {"pages", "metadata_agrees"} <= failed(copy)
+
+
+def test_an_incomplete_package_verifies_but_its_report_says_what_is_missing(case_copy, tmp_path: Path) -> None:
+    case_file = case_copy(EXIT_EXAMPLE)
+    data = json.loads(case_file.read_text(encoding="utf-8"))
+    data["attachments"] = [a for a in data["attachments"] if a["item"] != "labour_relation"]
+    data["exit"]["return_visits"].append({"date": "2020-04-29", "visitor": "黄丽", "situation": "生活稳定。"})
+    case_file.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    assert main(["build", str(case_file), "-o", str(tmp_path / "out")]) == ExitCode.INCOMPLETE
+    folder = tmp_path / "out" / EXIT_NO
+    assert main(["verify", str(folder)]) == ExitCode.OK  # whole and unaltered: it is what it says
+    checks = inspected(folder)
+    assert {i for i, c in checks.items() if not c["passed"]} == {"checklist", "signed"}
+    assert checks["checklist"]["details"] == ["缺第3项 劳动关系证明"]
+    assert checks["signed"]["details"] == ["第15项 成都市总工会解困脱困回访记录单（第3次）（附件7）:待签章,卷内为打印稿"]
+
+
+def test_a_scanners_pdf_with_a_font_it_does_not_carry_fails_fonts_and_pdfa(case_copy, tmp_path: Path) -> None:
+    case_file = case_copy(FILING_EXAMPLE)
+    canvas = Canvas(str(case_file.parent / "scans" / "04-承诺书和收入证明.pdf"), initialFontName="Helvetica")
+    canvas.drawString(72, 720, "Income statement")
+    canvas.save()
+    assert main(["build", str(case_file), "-o", str(tmp_path / "out")]) == ExitCode.OK
+    folder = tmp_path / "out" / "CD510108-2019-0037"
+    assert main(["verify", str(folder)]) == ExitCode.OK
+    checks = inspected(folder)
+    assert {i for i, c in checks.items() if not c["passed"]} == {"fonts", "pdfa"}
+    assert checks["fonts"]["details"] == ["未嵌入的字体:Helvetica"]
+
+
+def test_the_handover_carries_one_report_per_package_and_a_summary(built_examples: Path, tmp_path: Path) -> None:
+    outbox = tmp_path / "outbox"
+    shutil.copytree(built_examples, outbox)
+    target = tmp_path / "锦江区-2020-05"
+    assert main(["handover", "--outbox", str(outbox), "--district", "成都市锦江区总工会", "--date", "2020-05-06",
+                 "-o", str(target)]) == ExitCode.OK
+    with zipfile.ZipFile(target.with_suffix(".zip")) as zf:
+        names = {n.removeprefix(f"{target.name}/") for n in zf.namelist()}
+    assert {f"四性检测报告/{EXIT_NO}.pdf", f"四性检测报告/{EXIT_NO}.json", "四性检测报告/汇总.pdf",
+            "四性检测报告/汇总.json"} <= names
+    summary = json.loads((target / "四性检测报告" / "汇总.json").read_text(encoding="utf-8"))
+    assert (summary["container"], summary["date"], summary["passed"]) == ("handover", "2020-05-06", True)
+    assert [p["archive_no"] for p in summary["packages"]] == [EXIT_NO]
+    assert "  四性检测报告/汇总.pdf" in (target / "manifest-sha256.txt").read_text(encoding="utf-8")
+    assert main(["verify", str(target.with_suffix(".zip")), "--report-dir", str(tmp_path / "收到")]) == ExitCode.OK
+    received = json.loads((tmp_path / "收到" / f"{target.name}-四性检测报告.json").read_text(encoding="utf-8"))
+    assert received["container"] == "zip" and [c["id"] for c in received["checks"]] == [
+        "handover_fixity", "handover_complete", "container_opens", "container_safe"]
+    assert received["passed"]

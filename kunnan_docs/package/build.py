@@ -247,8 +247,8 @@ def _collect(case: Case, forms: list[tuple[FilledForm, bytes]], boxes: dict[str,
                     offers.setdefault(offer.original.form_key, []).append((offer, att["path"]))
                 result.notes += notes
                 continue
-            scans.append(Part(item, att.get("title") or item.title, parse_date(att.get("date")),
-                              att.get("responsible") or implied_responsible(item, case), att.get("doc_no", ""),
+            scans.append(Part(item, _given(att, "title") or item.title, parse_date(att.get("date")),
+                              _given(att, "responsible") or implied_responsible(item, case), _given(att, "doc_no"),
                               loaded.pdf, False, source=att["path"]))
         for f, pdf in forms:
             if f.spec.item == item.id:
@@ -259,6 +259,11 @@ def _collect(case: Case, forms: list[tuple[FilledForm, bytes]], boxes: dict[str,
         result.status = _state(item, result, case, stage, follow_up_done)
         results.append(result)
     return results
+
+
+def _given(attachment: dict[str, Any], key: str) -> str:
+    """An attachment's own title, 责任者 or 文号, or "" where it gives none (or only blanks)."""
+    return (attachment.get(key) or "").strip()
 
 
 def implied_responsible(item: Item, case: Case) -> str:

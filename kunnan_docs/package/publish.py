@@ -18,6 +18,7 @@ from typing import Any
 from kunnan_docs.core.casefile import Case
 from kunnan_docs.errors import injected_write_fault
 from kunnan_docs.package.build import Package, remarks_text, to_do
+from kunnan_docs.package.describe import write_metadata
 from kunnan_docs.package.layout import (
     DOCUMENTS,
     GENERATOR,
@@ -126,7 +127,8 @@ def write_folder(pkg: Package, folder: Path, inputs: Path | None = None,
     (folder / SUMMARY).write_text(summary(pkg), encoding="utf-8-sig")  # BOM: Windows Notepad shows it right
     if inputs is not None:
         os.rename(inputs, folder / INPUT_DIR)
-    write_manifests(folder, {f"{INPUT_DIR}/{rel}": digests for rel, digests in (input_digests or {}).items()})
+    known = {f"{INPUT_DIR}/{rel}": digests for rel, digests in (input_digests or {}).items()}
+    write_manifests(folder, write_metadata(pkg, folder, known))
 
 
 
