@@ -293,6 +293,16 @@ def test_a_changed_scan_fails_fixity_by_both_manifests(copy: Path) -> None:
     assert failed(copy) == {"fixity_sha256", "fixity_sm3", "metadata_agrees"}  # the XML's digest disagrees too
 
 
+def test_the_report_masks_an_id_number_a_file_is_named_by(copy: Path) -> None:
+    (copy / "input" / "510104196811021242.jpg").write_bytes(b"?")
+    assert main(["verify", str(copy)]) == ExitCode.VERIFY_FAILED
+    assert failed(copy) == {"fixity_sha256", "fixity_sm3"}
+    pdf = copy.with_name(f"{EXIT_NO}-四性检测报告.pdf")
+    text = "".join(p.get_textpage().get_text_range() for p in pdfium.PdfDocument(pdf))
+    written = copy.with_name(f"{EXIT_NO}-四性检测报告.json").read_text(encoding="utf-8") + text
+    assert "510104196811021242" not in written and "510104********1242" in written
+
+
 def test_metadata_edited_and_resealed_fails_agreement_not_fixity(copy: Path) -> None:
     xml = copy / f"{EXIT_NO}.xml"
     xml.write_text(xml.read_text(encoding="utf-8").replace("<页数>18</页数>", "<页数>19</页数>"), encoding="utf-8")

@@ -13,6 +13,7 @@ from typing import Any
 from kunnan_docs.core.labels import ItemState
 from kunnan_docs.package.checks import PACKAGE_CHECKS, Check, Property
 from kunnan_docs.package.verify import Container, Examination, Problem, ProblemKind, Verified
+from kunnan_docs.privacy import mask_text
 
 STANDARD = "DA/T 70-2018《文书类电子档案检测一般要求》"
 BOTH = (Check.FIXITY_SHA256, Check.FIXITY_SM3)
@@ -76,7 +77,8 @@ class Inspection:
     def to_dict(self) -> dict[str, Any]:
         return {"package": self.package, "archive_no": self.archive_no, "passed": self.passed,
                 "conclusion": self.conclusion, "properties": {p.value: ok for p, ok in self.properties.items()},
-                "checks": [r.to_dict() for r in self.results], "problems": [p.to_dict() for p in self.problems]}
+                "checks": [r.to_dict() for r in self.results],
+                "problems": [{k: mask_text(v) for k, v in p.to_dict().items()} for p in self.problems]}
 
 
 def inspect(found: Examination) -> Inspection:
@@ -84,7 +86,7 @@ def inspect(found: Examination) -> Inspection:
     failing: dict[Check, list[str]] = {}
     for problem in found.problems:
         for check in checks_of(problem):
-            failing.setdefault(check, []).append(problem.fault)
+            failing.setdefault(check, []).append(mask_text(problem.fault))  # a file may be named by an ID number
     report = found.report
     untested: dict[Check, str] = {}
     if report is None:
@@ -158,6 +160,6 @@ def summarize(found: Verified, name: str, day: date) -> Summary:
         if problem.package:
             continue
         for check in checks_of(problem):
-            failing.setdefault(Check.HANDOVER_FIXITY if check in BOTH else check, []).append(problem.fault)
+            failing.setdefault(Check.HANDOVER_FIXITY if check in BOTH else check, []).append(mask_text(problem.fault))
     results = tuple(Result(c, c not in failing, tuple(failing.get(c, ()))) for c in CONTAINER_CHECKS[found.container])
     return Summary(name, found.container, day, results, tuple(inspect(e) for e in found.packages))

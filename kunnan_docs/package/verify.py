@@ -1,12 +1,15 @@
 """What the district runs on receipt: is the package folder whole, unaltered and self-consistent?
 
-Checks, in order: every file against both manifests, SHA-256 and SM3 (no byte changed, none missing, none added); report.json has
-the shape layout.py promises; the PDF opens; it and every form that declare PDF/A-2b pass the self-check
-(package/pdfa.py); its page count, bookmarks and contents list agree with report.json;
-the QR codes on the cover and on the first page of every generated form decode to the archive number (QR only,
-from the bottom strip of the page in grey: a handover verifies hundreds of packages).
+Checks, in order: every file against both manifests, SHA-256 and SM3 (no byte changed, none missing, none
+added); report.json has the shape layout.py promises; the PDF opens; its page count and bookmarks agree with
+report.json; the metadata XML follows its XSD and agrees with the PDF, report.json and the files' digests; it
+and every form that declare PDF/A-2b pass the self-check (package/pdfa.py); no PDF is encrypted or holds
+JavaScript, embedded files or links out; the contents list names every page range; the QR codes on the cover
+and on the first page of every generated form decode to the archive number (QR only, from the bottom strip of
+the page in grey: a handover verifies hundreds of packages); every page renders.
 A damaged file is a problem of its package, never an exception: a PDF that does not open or read to its end is
 `bad_pdf`. A handover zip is judged from its directory before anything is extracted (zip_refusals).
+`examine` keeps, besides the problems, what the 四性检测 report needs (package/inspection.py).
 Depends on the package layout only, not on the builder.
 """
 
