@@ -20,16 +20,20 @@ from openpyxl import load_workbook
 from reportlab.pdfgen.canvas import Canvas
 
 from kunnan_docs.cli import main
+from kunnan_docs.core.casefile import read_case
 from kunnan_docs.core.checklist import kind_spec
 from kunnan_docs.core.labels import Kind
 from kunnan_docs.core.resources import checklist_data
 from kunnan_docs.errors import ExitCode
+from kunnan_docs.forms.fill import forms_for
+from kunnan_docs.forms.qr import form_fingerprint, form_key
 from kunnan_docs.forms.typeset import zh_punct
 from kunnan_docs.package import metadata
 from kunnan_docs.package.checks import PACKAGE_CHECKS
 from kunnan_docs.package.layout import write_manifests
 from kunnan_docs.package.pdfa import check_file
 from kunnan_docs.package.sheets import TOC_HEADER
+from kunnan_docs.package.signed import store_original
 
 from .conftest import CANCELLED_EXAMPLE, EXIT_EXAMPLE, FILING_EXAMPLE, set_pointer
 from .test_paper import glyphs, row_bands, rules
@@ -244,6 +248,27 @@ def test_a_print_awaiting_signature_and_an_original_from_the_store_are_described
     assert [p.file.name for p in visits if p.file] == [f"documents/附件7-回访记录单-{n}.pdf" for n in range(1, 5)]
 
 
+def test_a_signed_original_from_the_store_is_described_where_it_is_kept(case_copy, tmp_path: Path) -> None:
+    case_file = case_copy(EXIT_EXAMPLE)
+    data = json.loads(case_file.read_text(encoding="utf-8"))
+    data["attachments"] = [a for a in data["attachments"] if "附件6" not in a["path"]]
+    case_file.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    form = next(f for f in forms_for(read_case(case_file)) if form_key(f) == "annex6")
+    out = tmp_path / "out"
+    store_original(out, EXIT_NO, "annex6", case_file.parent / "scans" / "签章-附件6-退档通知书.pdf",
+                   {"fingerprint": form_fingerprint(form), "source": "扫描仪-0007.pdf", "pages": [1],
+                    "filed": "2019-10-20T09:00:00"})
+    assert main(["build", str(case_file), "-o", str(out)]) == ExitCode.OK
+    folder = out / EXIT_NO
+    piece = next(p for p in metadata.read_file(folder / f"{EXIT_NO}.xml").pieces if "退档通知书" in p.title)
+    stored = out / "_签章原件" / EXIT_NO / "annex6.pdf"
+    assert piece.file and (piece.file.location, piece.file.name) == (f"_签章原件/{EXIT_NO}", "annex6.pdf")
+    assert piece.file.sha256 == hashlib.sha256(stored.read_bytes()).hexdigest()
+    doc = pdfium.PdfDocument(folder / f"{EXIT_NO}.pdf")
+    assert "签章原件已入卷（第16页，2019年10月20日扫描）" in page_text(folder, EXIT_NO, len(doc) - 1)
+    assert main(["verify", str(folder)]) == ExitCode.OK and failed(folder) == set()
+
+
 # -- 四性检测 (DA/T 70) ---------------------------------------------------------------------------------------
 
 def inspected(path: Path) -> dict[str, dict]:
@@ -301,6 +326,15 @@ def test_the_report_masks_an_id_number_a_file_is_named_by(copy: Path) -> None:
     text = "".join(p.get_textpage().get_text_range() for p in pdfium.PdfDocument(pdf))
     written = copy.with_name(f"{EXIT_NO}-四性检测报告.json").read_text(encoding="utf-8") + text
     assert "510104196811021242" not in written and "510104********1242" in written
+
+
+def test_a_package_made_before_the_metadata_verifies_and_its_report_says_what_could_not_be_checked(
+        copy: Path) -> None:
+    (copy / f"{EXIT_NO}.xml").unlink()
+    reseal(copy)  # as packages were published before the metadata was written
+    assert main(["verify", str(copy)]) == ExitCode.OK
+    assert failed(copy) == {"metadata_valid", "metadata_agrees", "pieces"}
+    assert inspected(copy)["pieces"]["details"] == ["案卷中没有元数据文件(本工具较早版本生成的案卷),无法核对"]
 
 
 def test_metadata_edited_and_resealed_fails_agreement_not_fixity(copy: Path) -> None:
