@@ -437,7 +437,7 @@ def test_the_handover_carries_one_report_per_package_and_a_summary(built_example
     assert [p["archive_no"] for p in summary["packages"]] == [EXIT_NO]
     assert "  四性检测报告/汇总.pdf" in (target / "manifest-sha256.txt").read_text(encoding="utf-8")
     assert main(["verify", str(target.with_suffix(".zip")), "--report-dir", str(tmp_path / "收到")]) == ExitCode.OK
-    received = json.loads((tmp_path / "收到" / f"{target.name}-四性检测报告.json").read_text(encoding="utf-8"))
+    received = json.loads((tmp_path / "收到" / f"{target.name}.zip-四性检测报告.json").read_text(encoding="utf-8"))
     assert received["container"] == "zip" and [c["id"] for c in received["checks"]] == [
         "handover_fixity", "handover_complete", "container_opens", "container_safe"]
     assert received["passed"]

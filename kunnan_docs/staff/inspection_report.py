@@ -103,7 +103,7 @@ def _json(data: object) -> bytes:
 def write_beside(summary: Summary, verified: Path, folder: Path | None = None) -> Path:
     """`verify`'s report, beside what it verified (or in `folder`); returns the PDF's path. A place where it
     cannot be written is a UsageError saying where else to write it."""
-    stem = f"{verified.name.removesuffix('.zip') if verified.suffix.lower() == '.zip' else verified.name}-{INSPECTION}"
+    stem = f"{verified.name}-{INSPECTION}"  # a zip keeps its .zip: the folder it unpacks to may be verified too
     where = folder or verified.resolve().parent
     try:
         where.mkdir(parents=True, exist_ok=True)
