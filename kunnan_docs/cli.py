@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, NoReturn
 
 from kunnan_docs import __version__
 from kunnan_docs.errors import CaseRejected, ExitCode, KunnanError, UsageError, worst
-from kunnan_docs.package.layout import INPUT_DIR, LEDGER, STATE_DIR
+from kunnan_docs.package.layout import HANDOVER_INSPECTIONS, INPUT_DIR, LEDGER, STATE_DIR
 
 if TYPE_CHECKING:
     from kunnan_docs.core.validate import Validation
     from kunnan_docs.core.workcal import WorkCalendar
     from kunnan_docs.inbox.watcher import Config
+    from kunnan_docs.package.inspection import Summary
     from kunnan_docs.package.outbox import Published
     from kunnan_docs.pipeline import CaseResult
 
@@ -198,24 +199,40 @@ def _print_result(result: CaseResult) -> None:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from kunnan_docs.package.verify import verify_path
-    results = []
-    for path in [Path(f) for f in args.folders]:
+    from kunnan_docs.package.inspection import summarize
+    from kunnan_docs.package.verify import examine_path
+
+    paths = [Path(f) for f in args.folders]
+    for path in paths:
         if not path.is_dir() and path.suffix.lower() != ".zip":
             raise UsageError(f"{path} 不是文件夹或 zip 压缩包。请给出案卷文件夹、移交文件夹或移交压缩包。")
-        results.append((path, verify_path(path)))
-    failed = any(problems for _, problems in results)
+    results = []
+    for path in paths:
+        found = examine_path(path)
+        summary = summarize(found, path.name, date.today())
+        report = None if args.no_report else _write_inspection(summary, path, args.report_dir)
+        results.append((path, list(found.problems), summary, report))
+    failed = any(problems for _, problems, _, _ in results)
     if args.json:
-        print(json.dumps([{"path": str(path), "ok": not problems, "problems": [p.to_dict() for p in problems]}
-                          for path, problems in results], ensure_ascii=False, indent=2))
+        print(json.dumps([{"path": str(path), "ok": not problems, "problems": [p.to_dict() for p in problems],
+                           "inspection": {"passed": summary.passed, "conclusion": summary.conclusion,
+                                          "report": str(report) if report else None}}
+                          for path, problems, summary, report in results], ensure_ascii=False, indent=2))
     else:
-        for path, problems in results:
+        for path, problems, summary, report in results:
             print(f"{'通过' if not problems else '未通过'}  {path}")
             for problem in problems:
                 print(f"    {problem}")
+            print(f"    四性检测:{summary.conclusion}" + (f"(报告 {report})" if report else ""))
         if failed:
             print("请把未通过的案卷退回移交方,要求重新成卷后再移交。")
     return ExitCode.VERIFY_FAILED if failed else ExitCode.OK
+
+
+def _write_inspection(summary: Summary, verified: Path, folder: str | None) -> Path:
+    """The 四性检测报告 beside what was verified: the one part of `verify` that needs the PDF writer."""
+    from kunnan_docs.staff.inspection_report import write_beside
+    return write_beside(summary, verified, Path(folder) if folder else None)
 
 
 def _watch_config(args: argparse.Namespace) -> Config:
@@ -369,6 +386,7 @@ def cmd_handover(args: argparse.Namespace) -> int:
     incomplete = sum(not p.complete for p in result.packages)
     print(f"已生成移交文件夹 {result.folder} 和压缩包 {result.zip}:{len(result.packages)} 卷,共 {result.pages} 页"
           + (f",其中 {incomplete} 卷材料不全、待签章或在回访期中(见移交清单备注)" if incomplete else "") + "。")
+    print(f"每卷的四性检测报告及汇总在 {result.folder / HANDOVER_INSPECTIONS},已随移交文件夹和压缩包一并移交。")
     print("已记入发件夹的移交记录;接收方可运行 kunnan-docs verify 检查压缩包或文件夹是否完整。")
     return ExitCode.OK
 
@@ -558,11 +576,14 @@ def build_parser() -> argparse.ArgumentParser:
     _batch_options(p)
 
     p = command("verify", cmd_verify, "接收方校验案卷文件夹、移交文件夹或移交压缩包是否完整、未被改动",
-                "重新计算 SHA-256 清单,检查 PDF 能否打开、页数与目录是否一致、二维码是否为档案号。",
+                "按 SHA-256 和 SM3 清单逐个核对文件,检查 PDF 能否打开、页数与目录是否一致、二维码是否为档案号、"
+                "元数据是否与案卷一致、有无加密、脚本和外部链接;并在旁边写出四性检测报告(PDF 和 JSON)。",
                 "kunnan-docs verify outbox/CD510104-2018-0112", "kunnan-docs verify 移交/锦江区-2019-10.zip",
                 "kunnan-docs verify outbox/CD510104-2018-0112 --json")
     p.add_argument("folders", nargs="+", metavar="FOLDER", help="案卷文件夹、移交文件夹或移交 zip")
     p.add_argument("--json", action="store_true", help="以 JSON 输出每个问题(kind 为问题类别),供其他程序读取")
+    p.add_argument("--report-dir", metavar="DIR", help="四性检测报告写到这个文件夹(默认写在被校验的文件夹或压缩包旁边)")
+    p.add_argument("--no-report", action="store_true", help="不写四性检测报告")
 
     p = command("watch", cmd_watch, "监视收件夹:自动校验、成卷、发布,处理完的文件归档",
                 "监视收件夹,对放入的案卷自动成卷并发布到发件夹;原文件移到 processed/,"

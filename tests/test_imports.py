@@ -32,8 +32,11 @@ def test_verify_and_status_run_without_the_rendering_stack(tmp_path: Path) -> No
     state.mkdir(parents=True)
     subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; from kunnan_docs.inbox.ledger import "
                     f"Ledger; Ledger(Path({str(state / 'ledger.sqlite')!r})).close()"], check=True)
-    verify = loaded_after(f"from kunnan_docs.cli import main; main(['verify', {str(tmp_path / 'pkg')!r}])", tmp_path)
+    pkg = str(tmp_path / "pkg")
+    verify = loaded_after(f"from kunnan_docs.cli import main; main(['verify', {pkg!r}, '--no-report'])", tmp_path)
     assert "pikepdf" in verify and verify & RENDERING == set()  # it did run: it opened its PDF library
+    reported = loaded_after(f"from kunnan_docs.cli import main; main(['verify', {pkg!r}])", tmp_path)
+    assert reported & RENDERING == {"reportlab"}  # the 四性检测报告's PDF, and nothing else of the forms' stack
     status = loaded_after(f"from kunnan_docs.cli import main; main(['status', '--outbox', {str(tmp_path / 'outbox')!r}])",
                           tmp_path)
     assert "sqlite3" in status and status & RENDERING == set()

@@ -289,7 +289,9 @@ def test_verify_json_lists_each_problem_with_its_kind_and_file(exit_package, tmp
     copy = tmp_path / EXIT_NO
     shutil.copytree(exit_package, copy)
     assert main(["verify", str(copy), "--json"]) == ExitCode.OK
-    assert json.loads(capsys.readouterr().out) == [{"path": str(copy), "ok": True, "problems": []}]
+    report = tmp_path / f"{EXIT_NO}-四性检测报告.pdf"  # written beside the package, never into it
+    assert json.loads(capsys.readouterr().out) == [{"path": str(copy), "ok": True, "problems": [], "inspection": {
+        "passed": True, "conclusion": "四性检测通过", "report": str(report)}}]
     (copy / "报告.txt").write_text("改过", encoding="utf-8")
     (copy / "documents" / "附件6-退档通知书.docx").unlink()
     (copy / "extra.txt").write_text("?", encoding="utf-8")

@@ -127,7 +127,8 @@ def test_a_stored_original_is_filed_and_an_empty_signature_cell_flagged(case_cop
     pages = ms.signed_scan(form, FILING_NO, "猛追湾街道总工会", unsigned=frozenset({"职工本人签字"}))
     out = tmp_path / "out"
     store_original(out, FILING_NO, form_key(form), ms.scanner_pdf(pages),
-                   {"fingerprint": form_fingerprint(form), "source": "扫描仪-0001.pdf", "pages": [3]})
+                   {"fingerprint": form_fingerprint(form), "source": "扫描仪-0001.pdf", "pages": [3],
+                    "filed": "2020-03-20T10:15:00"})
     assert main(["build", str(case_file), "-o", str(out)]) == ExitCode.OK  # filed: signed by the surveyor
     rep = report(out / FILING_NO)
     original = rep["checklist"][6]["documents"][0]["signed_original"]
@@ -138,7 +139,10 @@ def test_a_stored_original_is_filed_and_an_empty_signature_cell_flagged(case_cop
     assert main(["status", "--outbox", str(out)]) == ExitCode.OK
     status = capsys.readouterr().out
     assert "待签章:0 卷" in status and f"请核对:1 处\n    {FILING_NO}  第7项" in status and "似为空白" in status
-    assert "似为空白" in texts(out / FILING_NO / f"{FILING_NO}.pdf")[-1]
+    assert "似为空白" in (out / FILING_NO / "报告.txt").read_text(encoding="utf-8-sig")  # the clerk checks it
+    remarks = texts(out / FILING_NO / f"{FILING_NO}.pdf")[-1]  # the record states the fact, with the scan's date
+    assert "似为空白" not in remarks and "扫描仪-0001.pdf" not in remarks
+    assert "成都市总工会建档困难职工入户调查表（附件3）：签章原件已入卷（第8页，2020年3月20日扫描）" in remarks
 
 
 def _variants(pages: list[Image.Image]) -> dict[str, list[Image.Image]]:

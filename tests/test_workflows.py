@@ -333,8 +333,11 @@ def test_pinyin_order_with_place_name_overrides() -> None:
 def test_package_sheets_speak_to_people(outbox) -> None:
     pages = texts(outbox / "CD510104-2018-0200" / "CD510104-2018-0200.pdf")
     remarks, contents, cover = pages[-1], pages[1], pages[0]
-    assert "提醒：脱困后须继续关注" in remarks and "【脱困退档/回访记录】尚未覆盖" in remarks
-    assert "2019年10月25日至2020年4月25日" in remarks
+    # the sheet states the fact; the reminder, which says what to do, is the clerk's (报告.txt)
+    assert "本户于2019年10月25日书面通知脱困，回访应至2020年4月25日，尚在回访期中" in remarks
+    assert "提醒" not in remarks and "请核对" not in remarks and "重新成卷" not in remarks
+    summary = (outbox / "CD510104-2018-0200" / "报告.txt").read_text(encoding="utf-8-sig")
+    assert "提醒:脱困后须继续关注" in summary and "2019年10月25日至2020年4月25日" in summary
     import re
 
     for sheet in (remarks, contents, cover):

@@ -292,6 +292,29 @@ def _nothing(canvas: Canvas, doc: SimpleDocTemplate) -> None:
     """No page furniture."""
 
 
+def numbered_canvas(title: str) -> type[Canvas]:
+    """Every page says 第x页 共y页 at its foot: pages are held until the count is known."""
+
+    class NumberedCanvas(Canvas):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+            self._held: list[dict[str, object]] = []
+
+        def showPage(self) -> None:
+            self._held.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self) -> None:
+            for page, state in enumerate(self._held, start=1):
+                self.__dict__.update(state)
+                self.setFont(register(), 10)
+                self.drawCentredString(PAGE_W / 2, EDGE + 4 * mm, f"{title}　第{page}页　共{len(self._held)}页")
+                super().showPage()
+            super().save()
+
+    return NumberedCanvas
+
+
 RULE = 0.8  # points: every table rule
 CELL_PAD_X, CELL_PAD_Y = 2, 4  # points inside each cell, left and right / top and bottom
 CELL_STYLE = [

@@ -31,6 +31,7 @@ from kunnan_docs.core.rules import (
     attachment_path_problem,
     exit_stage,
     follow_up_pending,
+    follow_up_until,
     next_exit_step,
 )
 from kunnan_docs.core.workcal import WorkCalendar
@@ -68,6 +69,7 @@ class Part:
     generated: bool
     signed: SignedOriginal | None = None  # the scanned, signed original standing in for a generated form
     form_key: str = ""  # annex3, annex7-2 …: set for a generated form and for its signed original
+    source: str = ""  # the file its pages came from: the case's attachment path; "" for a generated form
     first: int = 0  # archive page numbers (页号), 1-based, set when laid out
     last: int = 0
 
@@ -110,6 +112,8 @@ def _document(part: Part) -> dict[str, Any]:
         doc["signed_original"] = {"form_key": part.signed.form_key, "fingerprint": part.signed.fingerprint,
                                   "source": part.signed.source, "source_pages": part.signed.pages,
                                   "ink": [f.to_dict() for f in part.signed.ink or []]}
+        if part.signed.filed:
+            doc["signed_original"]["filed"] = part.signed.filed  # when scan-in filed it (remarks sheet)
     return doc
 
 
@@ -238,7 +242,7 @@ def _collect(case: Case, forms: list[tuple[FilledForm, bytes]], boxes: dict[str,
     for item in kind_spec(case.kind).items:
         result = ItemResult(item, ItemState.MISSING)
         scans: list[Part] = []
-        offers: dict[str, list[Offer]] = {}
+        offers: dict[str, list[tuple[Offer, str]]] = {}  # form key → signed originals in the case, by path
         for att in case.data.get("attachments", []):
             if att["item"] != item.id:
                 continue
@@ -248,25 +252,40 @@ def _collect(case: Case, forms: list[tuple[FilledForm, bytes]], boxes: dict[str,
             loaded = load(case.folder / att["path"], att["path"], decode_checked=True)
             if att.get("hand_filled"):  # the rules made sure it names one form this case prints
                 key = att.get("form") or next(form_key(f) for f, _ in forms if f.spec.item == item.id)
-                offers.setdefault(key, []).insert(0, hand_filled_offer(loaded.pdf, att["path"], key))
+                offers.setdefault(key, []).insert(0, (hand_filled_offer(loaded.pdf, att["path"], key), att["path"]))
                 continue
             if att.get("signed"):
                 found, notes = read_signed_attachment(loaded.pdf, att["path"], case.archive_no)
                 for offer in found:
-                    offers.setdefault(offer.original.form_key, []).append(offer)
+                    offers.setdefault(offer.original.form_key, []).append((offer, att["path"]))
                 result.notes += notes
                 continue
-            scans.append(Part(item, att.get("title") or item.title, parse_date(att.get("date")),
-                              att.get("responsible", ""), att.get("doc_no", ""), loaded.pdf, False))
+            scans.append(Part(item, _given(att, "title") or item.title, parse_date(att.get("date")),
+                              _given(att, "responsible") or implied_responsible(item, case), _given(att, "doc_no"),
+                              loaded.pdf, False, source=att["path"]))
         for f, pdf in forms:
             if f.spec.item == item.id:
                 key = form_key(f)
-                offered = offers.get(key, []) + ([stored_offer(stored[key])] if key in stored else [])
+                offered = offers.get(key, []) + ([(stored_offer(stored[key]), "")] if key in stored else [])
                 result.parts.append(_form_part(item, f, pdf, boxes[key], union, offered, result))
         result.parts += scans
         result.status = _state(item, result, case, stage, follow_up_done)
         results.append(result)
     return results
+
+
+def _given(attachment: dict[str, Any], key: str) -> str:
+    """An attachment's own title, 责任者 or 文号, or "" where it gives none (or only blanks)."""
+    return (attachment.get(key) or "").strip()
+
+
+def implied_responsible(item: Item, case: Case) -> str:
+    """责任者 of a scan whose attachment names none: the body its checklist item implies (schemas/checklists.json
+    `responsible`: the union, the district, the employer, the worker, or a body named outright)."""
+    rule = checklist_data()["responsible"][item.id]
+    named = {"@union": case.data.get("union"), "@district": case.data.get("district"),
+             "@employer": case.worker.get("employer"), "@worker": case.worker.get("name")}
+    return (named[rule] or "") if rule in named else rule
 
 
 def _state(item: Item, result: ItemResult, case: Case, stage: ExitStage | None, follow_up_done: bool) -> ItemState:
@@ -277,18 +296,19 @@ def _state(item: Item, result: ItemResult, case: Case, stage: ExitStage | None, 
     return ItemState.MISSING if applies(item, case.data) else ItemState.NOT_APPLICABLE
 
 
-def _form_part(item: Item, form: FilledForm, pdf: bytes, boxes: list[Box], union: str, offered: list[Offer],
-               result: ItemResult) -> Part:
+def _form_part(item: Item, form: FilledForm, pdf: bytes, boxes: list[Box], union: str,
+               offered: list[tuple[Offer, str]], result: ItemResult) -> Part:
     """The signed original of a generated form when one of this very print is in; else the form itself.
 
     The case's own hand-filled original comes first (the clerk filed it as the signed form), then its signed
-    attachments, then the store filled by scan-in."""
+    attachments, then the store filled by scan-in. `offered`: each with the case attachment's path it came in,
+    or "" from the store."""
     title = form.title + (f"（{form.spec.label}）" if form.spec.annex else "")
     expected = form_fingerprint(form)
-    for offer in offered:
+    for offer, source in offered:
         original = offer.original
         if original.hand_filled:
-            return Part(item, title, form.date, union, "", offer.pages, False, original, form_key(form))
+            return Part(item, title, form.date, union, "", offer.pages, False, original, form_key(form), source)
         if original.fingerprint != expected:
             result.notes.append(f"{title}:扫描件“{original.source}”(第{_page_list(original.pages)}页)是旧版打印件,"
                                 f"内容已改动,未采用。请打印新表,签字盖章后重新扫描。")
@@ -296,7 +316,7 @@ def _form_part(item: Item, form: FilledForm, pdf: bytes, boxes: list[Box], union
         if original.ink is None:
             original = replace(original, ink=form_flags(offer.images(), pdf, boxes))
         result.notes += [f"{title}:{flag.message}" for flag in original.blank_areas]
-        return Part(item, title, form.date, union, "", offer.pages, False, original, form_key(form))
+        return Part(item, title, form.date, union, "", offer.pages, False, original, form_key(form), source)
     part = Part(item, title, form.date, union, "", pikepdf.open(io.BytesIO(pdf)), True, None, form_key(form))
     if item.needs_signing:
         result.awaiting.append(part)
@@ -314,14 +334,13 @@ def _date_range(content: list[Part]) -> str:
 
 def _cover(pkg: Package, content: list[Part]) -> bytes:
     case, worker, spec = pkg.case, pkg.case.worker, pkg.spec
-    present = [r for r in pkg.results if r.parts]
     fields = [
         ("档案号", case.archive_no), ("档案层级", case.data.get("level", "")),
         ("职工姓名", worker.get("name", "")), ("工作单位", worker.get("employer", "")),
         ("所在工会", case.data.get("union", "")), ("上级工会", case.data.get("district", "")),
         ("案卷类别", f"{spec.label}(对照{spec.checklist_title})"),
         ("起止日期", _date_range(content)),
-        ("件数 / 页数", f"共 {len(present)} 件 {pkg.content_pages} 页"),
+        ("件数 / 页数", f"共 {len(content)} 件 {pkg.content_pages} 页"),
         ("保管期限", checklist_data()["retention"]),
     ]
     if case.data.get("previous_archive_no"):
@@ -331,66 +350,87 @@ def _cover(pkg: Package, content: list[Part]) -> bytes:
 
 
 def _toc_rows(pkg: Package) -> list[sheets.TocRow]:
+    """卷内文件目录 by the 件 (DA/T 22): one row per document, with its own 责任者, 题名, 日期 and 页号; the
+    checklist item it is filed under, and 待签章 for a printed form standing in, in 备注."""
     rows = []
-    for seq, r in enumerate((r for r in pkg.results if r.parts), start=1):
-        titles = [p.title for p in r.parts]
-        title = r.item.title if titles == [r.item.title] else f"{r.item.title}:" + ";".join(titles)
-        dates = sorted(p.date for p in r.parts if p.date)
-        date_text = zh_date(dates[0]) if dates else ""
-        responsible = "、".join(dict.fromkeys(p.responsible for p in r.parts if p.responsible))
-        doc_nos = "、".join(p.doc_no for p in r.parts if p.doc_no)
-        remark = f"第{r.item.no}项" + (f",{len(r.parts)}份" if len(r.parts) > 1 else "") + (
-            ",待签章" if r.awaiting else "")
-        rows.append(sheets.TocRow(seq, doc_nos, responsible, title, date_text, page_span(r.page_range), remark))
+    for seq, (result, p) in enumerate(((r, p) for r in pkg.results for p in r.parts), start=1):
+        remark = f"第{result.item.no}项" + ("，待签章" if any(p is a for a in result.awaiting) else "")
+        rows.append(sheets.TocRow(seq, p.doc_no, p.responsible, p.title, zh_date(p.date) if p.date else "",
+                                  page_span(_pages(p)), remark))
     return rows
 
 
 def remarks_text(pkg: Package) -> list[str]:
-    """卷内情况说明: what is in the file, what the checklist found missing, and the validator's warnings."""
+    """卷内情况说明 as a permanent record states it: what the file holds, what is missing or awaits signatures,
+    signed originals and when they were scanned, corrections with date and reason. Facts only: what the clerk
+    is to do goes to 报告.txt (to_do) and the desk, never onto the sheet."""
     present = [r for r in pkg.results if r.parts]
     na = [r for r in pkg.results if r.status is ItemState.NOT_APPLICABLE]
     not_yet = [r for r in pkg.results if r.status is ItemState.NOT_YET]
-    lines = [f"本卷共 {len(present)} 件,{pkg.content_pages} 页(不含封面、卷内文件目录和本表)。",
+    documents = sum(len(r.parts) for r in present)
+    lines = [f"本卷共 {documents} 件,{pkg.content_pages} 页(不含封面、卷内文件目录和本表)。",
              f"对照{pkg.spec.checklist_title}检查:应有 {len(pkg.results) - len(na) - len(not_yet)} 项,"
              f"已有 {len(present)} 项,缺 {len(pkg.missing)} 项,待签章 {len(pkg.awaiting)} 项"
              + (f",未到办理阶段 {len(not_yet)} 项" if not_yet else "") + "。"]
     lines += _procedure_lines(pkg)
     for r in pkg.missing:
-        lines.append(f"缺:第{r.item.no}项 {r.item.title}。请补充后重新成卷。")
+        lines.append(f"缺:第{r.item.no}项 {r.item.title}。")
     for r in pkg.awaiting:
-        lines.append(f"待签章:第{r.item.no}项 {r.item.title}——{'、'.join(p.title for p in r.awaiting)}尚无签章原件"
-                     f"(须{r.item.needs_note})。卷内暂放打印稿;请签字盖章后扫描,放入扫描件文件夹,签章原件会自动入卷。")
+        for p in r.awaiting:
+            lines.append(f"待签章:第{r.item.no}项 {p.title}尚无签章原件(须{r.item.needs_note}),"
+                         f"卷内第{page_span(_pages(p))}页为打印稿。")
     for r in pkg.results:
         for p in r.parts:
             if p.signed and p.signed.hand_filled:
-                lines.append(f"第{r.item.no}项 {p.title}:手工填写并签字的纸质原件已入卷(扫描件“{p.signed.source}”,"
-                             f"共{p.pages}页);它没有本工具的二维码,未经二维码识别和签字盖章位置核对。")
+                lines.append(f"第{r.item.no}项 {p.title}:手工填写并签字的纸质原件已入卷(第{page_span(_pages(p))}页);"
+                             f"它没有本工具的二维码,未经二维码识别和签字盖章位置核对。")
             elif p.signed:
-                lines.append(f"第{r.item.no}项 {p.title}:签章原件已入卷(扫描件“{p.signed.source}”"
-                             f"第{_page_list(p.signed.pages)}页)。")
-    lines += [f"请核对:{note}" for note in pkg.notes]
+                scanned = parse_date(p.signed.filed[:10]) if p.signed.filed else None
+                when = f",{zh_date(scanned)}扫描" if scanned else ""
+                lines.append(f"第{r.item.no}项 {p.title}:签章原件已入卷(第{page_span(_pages(p))}页{when})。")
     for r in na:
-        lines.append(f"第{r.item.no}项 {r.item.title}:本户困难类别和帮扶记录不需要此类证明,不适用。")
+        lines.append(f"第{r.item.no}项 {r.item.title}:不适用(本户困难类别和帮扶记录不需要此类证明)。")
     for r in not_yet:
-        lines.append(f"第{r.item.no}项 {r.item.title}:{ItemState.NOT_YET.label},办到该阶段后补入并重新成卷。")
+        lines.append(f"第{r.item.no}项 {r.item.title}:{ItemState.NOT_YET.label}。")
     if not pkg.follow_up_done:
-        lines.append("本户脱困未满六个月,仍在回访期中;回访满六个月后请补录回访记录并重新成卷。")
+        notice, until = pkg.case.date_at("/exit/notice/date"), follow_up_until(pkg.case)
+        assert notice and until  # follow-up is pending only after the written notice
+        lines.append(f"本户于{zh_date(notice)}书面通知脱困,回访应至{zh_date(until)},尚在回访期中。")
     for c in pkg.corrections:
         lines.append(f"更正:{zh_date(date.fromisoformat(c.date))},{c.by}更正{'、'.join(c.fields) or '案卷'},"
-                     f"原因:{c.reason}。更正前的版本保存在历史版本中。")
-    warnings = [f for f in pkg.findings if f.severity is Severity.WARNING]
-    for f in warnings:
-        lines.append("提醒：" + for_people(f.message))
+                     f"原因:{c.reason}。更正前的版本另行保存。")
     lines.append(f"结论:{pkg.status_label}。")
     return lines
 
 
+def to_do(pkg: Package) -> list[str]:
+    """What the clerk is to check or do next (报告.txt): kept off the remarks sheet, which states facts."""
+    lines = []
+    if pkg.in_progress and pkg.next_step:
+        lines.append(f"下一步:{pkg.next_step.text}(自{zh_date(pkg.next_step.from_date)}起)。")
+    lines += [f"请核对:{note}" for note in pkg.notes]
+    lines += ["提醒:" + for_people(f.message) for f in pkg.findings if f.severity is Severity.WARNING]
+    for r in pkg.results:
+        for p in r.parts:
+            if p.signed:
+                lines.append(f"第{r.item.no}项 {p.title}:签章原件取自扫描件“{p.signed.source}”"
+                             f"第{_page_list(p.signed.pages)}页。")
+    if any(r.status is ItemState.NOT_YET for r in pkg.results):
+        lines.append("未到办理阶段的材料,办到该阶段后补入并重新成卷。")
+    if not pkg.follow_up_done:
+        lines.append("回访满六个月后,请补录回访记录并重新成卷。")
+    return lines
+
+
+def _pages(part: Part) -> str:
+    return str(part.first) if part.first == part.last else f"{part.first}-{part.last}"
+
+
 def _procedure_lines(pkg: Package) -> list[str]:
-    """Where the kind's procedure stands: an exit in progress and its next step; a cancellation and its reason."""
+    """Where the kind's procedure stands: the stage an exit in progress has reached; a cancellation, its reason."""
     lines = []
     if pkg.in_progress and pkg.exit_stage is not None:
-        step = f"下一步:{pkg.next_step.text}。" if pkg.next_step else ""
-        lines.append(f"{Outcome.EXIT_IN_PROGRESS.label}:{pkg.exit_stage.label}。{step}")
+        lines.append(f"{Outcome.EXIT_IN_PROGRESS.label}:{pkg.exit_stage.label}。")
     cancellation = pkg.case.data.get("cancellation") if pkg.spec.has_cancellation else None
     if cancellation:
         day = parse_date(cancellation["date"])

@@ -7,6 +7,7 @@ hand-edited or truncated report.json becomes a clear Chinese message instead of 
     outbox/
       <档案号>/                    one current package (folder name: safe_name(档案号))
         <档案号>.pdf               the indexed archive PDF
+        <档案号>.xml               its metadata: DA/T 46-2009's elements, per schemas/dat46-package.xsd (metadata.py)
         documents/附件N-….pdf|docx the generated annex forms
         input/                     the case file and scans it was built from
         report.json                Report below
@@ -18,7 +19,9 @@ hand-edited or truncated report.json becomes a clear Chinese message instead of 
       .staging/                    folders being written, one per writer (package/lock.py); renamed into place
       .locks/                      the outbox's publish lock (package/lock.py)
       .kunnan/                     the watcher's ledger and log; identity.key and identity.sqlite (identity.py)
-    <移交>/                        a handover: handover.json, 案卷/<档案号>/…, 移交清单.pdf|xlsx, manifest
+    <移交>/                        a handover: handover.json, 案卷/<档案号>/…, 移交清单.pdf|xlsx,
+                                   四性检测报告/<档案号>.pdf|json and 汇总.pdf|json, manifest
+    <name>-四性检测报告.pdf|json   what `verify` writes beside the package folder, handover folder or zip it checked
 """
 
 from __future__ import annotations
@@ -58,6 +61,9 @@ IDENTITY_DB = "identity.sqlite"  # in STATE_DIR: the identity index (package/ide
 HANDOVER_MARKER = "handover.json"
 HANDOVER_PACKAGES = "案卷"
 HANDOVER_REGISTER = "移交清单"
+INSPECTION = "四性检测报告"  # verify's report beside what it checked: <name>-四性检测报告.pdf|json
+HANDOVER_INSPECTIONS = INSPECTION  # the folder of a handover's reports, one per package and the summary
+INSPECTION_SUMMARY = "汇总"
 GENERATOR = f"kunnan-docs {__version__}"  # in report.json: a rebuild after an upgrade is not skipped as up to date
 NOTICE_FORM = "publicity"  # the Annex 5 notice, printed in runs by `notices`
 
@@ -73,6 +79,11 @@ def safe_name(archive_no: str) -> str:
 
 def package_pdf(folder: Path, archive_no: str) -> Path:
     return folder / f"{safe_name(archive_no)}.pdf"
+
+
+def package_metadata(folder: Path, archive_no: str) -> Path:
+    """The package's metadata XML, beside its PDF and named like it (package/metadata.py)."""
+    return folder / f"{safe_name(archive_no)}.xml"
 
 
 def document(stem: str, ext: str) -> str:
@@ -177,7 +188,14 @@ class Document:
     title: str
     pages: tuple[int, int]
     generated: bool
-    signed_original: dict[str, Any] | None = None  # form_key, fingerprint, source, source_pages, ink (areas checked)
+    signed_original: dict[str, Any] | None = None  # form_key, fingerprint, source, source_pages, ink (areas checked),
+    # filed (when scan-in filed it; absent for a signed original in the case's own attachments)
+
+    @property
+    def page_range(self) -> str:
+        """"3" or "3-5", as report.json writes an item's pages."""
+        first, last = self.pages
+        return str(first) if first == last else f"{first}-{last}"
 
 
 @dataclass(frozen=True)

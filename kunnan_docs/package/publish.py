@@ -16,7 +16,8 @@ from typing import Any
 
 from kunnan_docs.core.casefile import Case
 from kunnan_docs.errors import injected_write_fault
-from kunnan_docs.package.build import Package, remarks_text
+from kunnan_docs.package.build import Package, remarks_text, to_do
+from kunnan_docs.package.describe import write_metadata
 from kunnan_docs.package.layout import (
     DOCUMENTS,
     GENERATOR,
@@ -96,6 +97,8 @@ def summary(pkg: Package) -> str:
         lines.append(f"  {r.item.no:>2}. {r.item.title}:{r.status.label}{pages}")
     lines.append("")
     lines += remarks_text(pkg)
+    if notes := to_do(pkg):
+        lines += ["", *notes]
     if pkg.pdfa_problems:
         lines += ["", "案卷 PDF 未能声明为 PDF/A-2b(长期保存格式),因为扫描件 PDF 中有以下内容,需重新导出才能符合:"]
         lines += [f"  {problem}" for problem in pkg.pdfa_problems]
@@ -123,7 +126,8 @@ def write_folder(pkg: Package, folder: Path, inputs: Path | None = None,
     (folder / SUMMARY).write_text(summary(pkg), encoding="utf-8-sig")  # BOM: Windows Notepad shows it right
     if inputs is not None:
         os.rename(inputs, folder / INPUT_DIR)
-    write_manifests(folder, {f"{INPUT_DIR}/{rel}": digests for rel, digests in (input_digests or {}).items()})
+    known = {f"{INPUT_DIR}/{rel}": digests for rel, digests in (input_digests or {}).items()}
+    write_manifests(folder, write_metadata(pkg, folder, known))
 
 
 def stage(pkg: Package, staging: Path, inputs: Path | None = None,

@@ -3,9 +3,10 @@
 outbox (handover_log), so that the next one offers only what is new or corrected since.
 
 Only packages that verify are handed over — the copies in the handover folder are verified, so what goes is
-what was checked. A package whose generated forms still wait for their signed originals (待签章) is refused
-unless the clerk allows it explicitly; then the register marks it "否（待签章）" and names the forms, so that
-nobody takes unsigned drafts for the archive's originals. The folder is written aside and renamed into place.
+what was checked, and each one's 四性检测报告 (and their summary) goes with them. A package whose generated
+forms still wait for their signed originals (待签章) is refused unless the clerk allows it explicitly; then the
+register marks it "否（待签章）" and names the forms, so that nobody takes unsigned drafts for the archive's
+originals. The folder is written aside and renamed into place.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from pathlib import Path
 from reportlab.lib import colors
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Spacer, Table, TableStyle
 from tqdm import tqdm
 
@@ -32,17 +32,17 @@ from kunnan_docs.forms.fonts import register
 from kunnan_docs.forms.qr import form_label
 from kunnan_docs.forms.typeset import (
     CELL_STYLE,
-    EDGE,
     FRAME_W,
-    PAGE_W,
     Para,
     Title,
     cells,
     document,
+    numbered_canvas,
     sheet_text,
     styles,
     zh_punct,
 )
+from kunnan_docs.package.inspection import Summary, inspect
 from kunnan_docs.package.layout import (
     HANDOVER_MARKER,
     HANDOVER_PACKAGES,
@@ -51,8 +51,9 @@ from kunnan_docs.package.layout import (
 )
 from kunnan_docs.package.nolinks import files_below, open_below
 from kunnan_docs.package.outbox import Published
-from kunnan_docs.package.verify import verify_folders
+from kunnan_docs.package.verify import Container, examine_folders
 from kunnan_docs.staff.handover_log import Handed, HandoverRecord, Offer, Standing, manifest_digest, record, version
+from kunnan_docs.staff.inspection_report import write_into_handover
 from kunnan_docs.staff.xlsx import ZH_DATE_FORMAT, new_workbook, put, write_table
 
 HEADERS = ["序号", "档案号", "姓名", "类别", "页数", "材料齐全", "备注"]
@@ -141,29 +142,6 @@ def _row(seq: int, offer: Offer) -> list[object]:
             remark(offer)]
 
 
-def _numbered_canvas(title: str) -> type[Canvas]:
-    """Every page says 第x页 共y页 at its foot: pages are held until the count is known."""
-
-    class NumberedCanvas(Canvas):
-        def __init__(self, *args: object, **kwargs: object) -> None:
-            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-            self._held: list[dict[str, object]] = []
-
-        def showPage(self) -> None:
-            self._held.append(dict(self.__dict__))
-            self._startPage()
-
-        def save(self) -> None:
-            for page, state in enumerate(self._held, start=1):
-                self.__dict__.update(state)
-                self.setFont(register(), 10)
-                self.drawCentredString(PAGE_W / 2, EDGE + 4 * mm, f"{title}　第{page}页　共{len(self._held)}页")
-                super().showPage()
-            super().save()
-
-    return NumberedCanvas
-
-
 def _signatures(when: date, style: ParagraphStyle) -> Table:
     """Both sides' seal, signature and date, side by side: each unit seals, each clerk signs and dates."""
     rows = [[Para("移交单位（盖章）：", style), Para("接收单位（盖章）：", style)],
@@ -193,7 +171,7 @@ def register_pdf(rows: list[list[object]], giver: str, receiver: str, when: date
     story = [Title("困难职工档案移交清单", st["title"]),
              Para(sheet_text(f"移交单位：{giver}"), st["sign"]), Para(sheet_text(f"接收单位：{receiver}"), st["sign"]),
              Spacer(1, 3 * mm), table]
-    return document(story, f"移交清单 {receiver}", canvasmaker=_numbered_canvas("移交清单"))
+    return document(story, f"移交清单 {receiver}", canvasmaker=numbered_canvas("移交清单"))
 
 
 def register_xlsx(rows: list[list[object]], giver: str, receiver: str, when: date, total_pages: int,
@@ -263,8 +241,8 @@ def hand_over(outbox: Path, offers: list[Offer], district: str, target: Path, wh
     copies = [staging / HANDOVER_PACKAGES / o.package.folder.name for o in offers]
     for offer, copy in tqdm(list(zip(offers, copies, strict=True)), desc="复制案卷", unit="卷", disable=None):
         shutil.copytree(offer.package.folder, copy)
-    broken = [(o.package.archive_no, problems) for o, problems in zip(offers, verify_folders(copies), strict=True)
-              if problems]
+    examined = examine_folders(copies)
+    broken = [(o.package.archive_no, e.problems) for o, e in zip(offers, examined, strict=True) if e.problems]
     if broken:
         shutil.rmtree(staging)
         detail = ";".join(f"{no}:{problems[0].fault}" for no, problems in broken)
@@ -274,6 +252,8 @@ def hand_over(outbox: Path, offers: list[Offer], district: str, target: Path, wh
     giver = handing_unit(result.packages)
     (staging / f"{HANDOVER_REGISTER}.pdf").write_bytes(register_pdf(rows, giver, receiver, when, result.pages))
     register_xlsx(rows, giver, receiver, when, result.pages, staging / f"{HANDOVER_REGISTER}.xlsx")
+    write_into_handover(Summary(target.name, Container.HANDOVER, when, (), tuple(inspect(e) for e in examined)),
+                        staging)
     marker = {"district": district, "receiver": receiver, "date": when.isoformat(),
               "packages": [o.package.archive_no for o in offers]}
     (staging / HANDOVER_MARKER).write_text(json.dumps(marker, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
