@@ -10,21 +10,25 @@ so a pair torn by a crash between the two renames is not taken for an original.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pikepdf
 from PIL import Image
 
+if TYPE_CHECKING:
+    from kunnan_docs.forms.pdf import Box
+
 from kunnan_docs.errors import injected_write_fault
 from kunnan_docs.forms.qr import form_key as form_key  # the store's file names: annex3, annex7-2 …
 from kunnan_docs.forms.qr import parse
-from kunnan_docs.package.ink import SCAN_DPI, InkFlag
+from kunnan_docs.package.ink import METHOD, SCAN_DPI, InkFlag, form_flags
 from kunnan_docs.package.layout import SIGNED, safe_name
 from kunnan_docs.package.pageimage import ScanPages
 
@@ -38,10 +42,14 @@ class SignedOriginal:
     pages: list[int]  # page numbers within that file, in form order
     ink: list[InkFlag] | None = None  # None: not checked yet (the build checks it)
     filed: str = ""  # when the pages were filed (ISO date-time), for the due list; empty if unknown
+    sha256: str = ""  # of the stored PDF (empty for a case's own attachment): keys its ink check's record
 
     @property
     def blank_areas(self) -> list[InkFlag]:
         return [f for f in self.ink or [] if not f.ink]
+
+
+PHOTOS = ".原图.pdf"  # beside <form_key>.pdf: the photos its pages were made flat from, as they came
 
 
 def store_dir(outbox: Path, archive_no: str) -> Path:
@@ -76,17 +84,24 @@ def _pdf_bytes(pages: Path | bytes | pikepdf.Pdf | list[pikepdf.Page]) -> bytes:
 
 
 def store_original(outbox: Path, archive_no: str, key: str, pages: Path | bytes | pikepdf.Pdf | list[pikepdf.Page],
-                   meta: dict[str, Any]) -> SignedOriginal:
+                   meta: dict[str, Any], photos: list[pikepdf.Page] | None = None) -> SignedOriginal:
     """File one form's signed pages (replacing an earlier scan of the same form).
 
-    `meta` holds fingerprint, source, pages and optionally ink (list of InkFlag dicts) and filed."""
+    `meta` holds fingerprint, source, pages and optionally ink (list of InkFlag dicts) and filed. `photos`: the
+    phone photos some of the pages were made flat from, kept beside them as `<form_key>.原图.pdf`."""
     folder = store_dir(outbox, archive_no)
     folder.mkdir(parents=True, exist_ok=True)
+    photo_path = folder / f"{key}{PHOTOS}"
+    if photos:
+        write_atomic(photo_path, _pdf_bytes(photos))
+        meta = {**meta, "photos": photo_path.name}
     data = _pdf_bytes(pages)
     pdf_path = folder / f"{key}.pdf"
     write_atomic(pdf_path, data)
     record = {**meta, "form_key": key, "archive_no": archive_no, "pdf_sha256": hashlib.sha256(data).hexdigest()}
     write_atomic(folder / f"{key}.json", (json.dumps(record, ensure_ascii=False, indent=2) + "\n").encode())
+    if not photos:
+        photo_path.unlink(missing_ok=True)  # an earlier original's photos, replaced with it
     return _original(pdf_path, record)
 
 
@@ -94,7 +109,7 @@ def _original(pdf: Path, record: dict[str, Any]) -> SignedOriginal:
     return SignedOriginal(str(record["form_key"]), pdf, str(record["fingerprint"]), str(record.get("source", "")),
                           [int(p) for p in record.get("pages", [])],
                           [InkFlag.from_dict(d) for d in record["ink"]] if "ink" in record else None,
-                          str(record.get("filed", "")))
+                          str(record.get("filed", "")), str(record.get("pdf_sha256", "")))
 
 
 def originals_for(outbox: Path, archive_no: str) -> dict[str, SignedOriginal]:
@@ -128,6 +143,33 @@ class Offer:
         pages = ScanPages(self.pages)
         return [pages.image(i, SCAN_DPI) for i in range(len(self.pages.pages))]
 
+    def ink(self, blank_pdf: bytes, boxes: list[Box]) -> list[InkFlag]:
+        """The ink check of these pages against the print. For a stored original it is kept beside it
+        (`<form_key>.ink`), keyed by the SHA-256 of its pages and of the print, the areas and the method: a
+        rebuild, which changes none of them, reads it instead of checking again. A store it cannot write to
+        only means the next build checks again."""
+        record = self._ink_record()
+        key = {"pages": self.original.sha256, "print": hashlib.sha256(blank_pdf).hexdigest(), "method": METHOD,
+               "areas": [[b.name, b.page, b.x0, b.y0, b.x1, b.y1] for b in boxes]}
+        if record:
+            try:
+                kept = json.loads(record.read_text(encoding="utf-8"))
+                if kept.get("key") == key:
+                    return [InkFlag.from_dict(d) for d in kept["flags"]]
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                pass
+        flags = form_flags(self.images(), blank_pdf, boxes)
+        if record:
+            with contextlib.suppress(OSError):
+                write_atomic(record, json.dumps({"key": key, "flags": [f.to_dict() for f in flags]},
+                                                ensure_ascii=False).encode())
+        return flags
+
+    def _ink_record(self) -> Path | None:
+        """Where a stored original's ink check is kept; None for a case's own attachment (not in the store)."""
+        pdf = self.original.pdf
+        return pdf.with_suffix(".ink") if self.original.sha256 and pdf.is_absolute() else None
+
 
 def stored_offer(original: SignedOriginal) -> Offer:
     return Offer(original, pikepdf.open(original.pdf))
@@ -142,7 +184,11 @@ def read_signed_attachment(pdf: pikepdf.Pdf, name: str, archive_no: str) -> tupl
     groups: dict[str, dict[int, tuple[int, str, int]]] = {}  # form_key → page → (index in file, fingerprint, n)
     notes: list[str] = []
     for index in range(len(pdf.pages)):
-        codes = [c for found in scanned.codes(index)[0] if (c := parse(found.text))]
+        read = scanned.codes(index)
+        codes = [c for found in read.found if (c := parse(found.text))]
+        if read.problem:
+            notes.append(f"签章扫描件“{name}”第{index + 1}页未入卷:{read.problem}")
+            continue
         if not codes:
             notes.append(f"签章扫描件“{name}”第{index + 1}页的二维码无法识别,未入卷。请重新扫描这一页。")
             continue
