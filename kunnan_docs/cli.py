@@ -252,8 +252,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_scan_in(args: argparse.Namespace) -> int:
+    from kunnan_docs.batch import executor_for
     from kunnan_docs.package.publish import recover
-    from kunnan_docs.scan.filing import scan_in
+    from kunnan_docs.scan.filing import pool_rebuild, scan_in
 
     calendar = _calendar(args)
     outbox = Path(args.output)
@@ -264,18 +265,11 @@ def cmd_scan_in(args: argparse.Namespace) -> int:
         if not path.is_file():
             raise UsageError(f"找不到扫描件 {path}。请给出扫描仪保存的文件(PDF、TIFF、JPEG 或 PNG)。")
 
-    def rebuild(case_files: list[Path]) -> list[str]:
-        """Each package once, on a process pool when there are several (README "签章原件回收")."""
-        from kunnan_docs.batch import default_workers, executor_for, run_cases
-        lines = []
-        with executor_for(None, args.workers or default_workers(len(case_files))) as executor:
-            for result in run_cases(case_files, outbox, args.calendar, executor, force=True):
-                lines.append(f"已重新成卷  {result.folder}  结论:{result.label}" if result.outcome.published else
-                             f"重新成卷失败  {result.archive_no}:" + ";".join(result.messages))
-        return lines
-
-    report = scan_in(files, outbox, calendar, rebuild, review=Path(args.review) if args.review else None,
-                     processed=Path(args.processed) if args.processed else None)
+    workers = args.workers or os.cpu_count() or 1
+    with executor_for(None, workers) as executor:  # its processes start when first asked
+        report = scan_in(files, outbox, calendar, pool_rebuild(outbox, args.calendar, executor, workers), executor=executor,
+                         review=Path(args.review) if args.review else None,
+                         processed=Path(args.processed) if args.processed else None)
     for line in report.lines:
         print(line)
     return ExitCode.INCOMPLETE if report.review or report.waiting else ExitCode.OK
@@ -606,7 +600,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="OUTBOX", help="发件夹")
     p.add_argument("--review", metavar="DIR", help="待核对区(默认扫描件旁的 待核对/)")
     p.add_argument("--processed", metavar="DIR", help="已处理区(默认扫描件旁的 已处理/)")
-    p.add_argument("--workers", type=int, default=0, metavar="N", help="并行重新成卷的进程数(默认 CPU 核数)")
+    p.add_argument("--workers", type=int, default=0, metavar="N", help="并行读取扫描件和重新成卷的进程数(默认 CPU 核数)")
 
     p = command("status", cmd_status, "查看等待、成卷中、退回和今天发布的案卷",
                 "读取台账,列出等待中、成卷中、已退回(附原因)和今天发布的案卷。",

@@ -754,3 +754,23 @@ def test_a_watcher_outlives_forged_damaged_and_huge_scans(world: dict[str, Path]
     assert sorted(originals_for(outbox, EXIT_NO)) == ["annex6"]
     assert (outbox / HISTORY / safe_name(EXIT_NO) / "第1版").is_dir()
     assert sorted(p.name for p in scanner.iterdir()) == [PROCESSED, REVIEW], "nothing left holding the inbox"
+
+
+def test_a_long_file_is_read_on_the_pool_as_here(world: dict[str, Path], tmp_path: Path) -> None:
+    """A file of PARALLEL_PAGES pages or more is read on the process pool too: the same codes, turns and blanks."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from kunnan_docs.scan.pages import PARALLEL_PAGES, _read_aside
+
+    printed = _printed(world["outbox"], EXIT_NO)
+    sheets = [encoded(scan(printed[key][0], Spoil(turn=turn))) for key in printed for turn in (0, 180)]
+    sheets.append(encoded(duplex_back(scan(printed["annex3"][0]))))
+    assert len(sheets) >= PARALLEL_PAGES
+    path = scanner_pdf(sheets, tmp_path / "long.pdf")
+    with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:
+        assert len(_read_aside(path, len(sheets), pool)) == len(sheets)
+        aside = read_scan(path, pool).pages
+    here = read_scan(path).pages
+    assert [(p.code, p.rotate, p.blank) for p in aside] == [(p.code, p.rotate, p.blank) for p in here]
+    assert here[-1].blank and all(p.code for p in here[:-1])

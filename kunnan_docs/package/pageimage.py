@@ -228,13 +228,15 @@ class ScanPages:
     """The pages of a scanner PDF, read from their own images; pdfium is opened on the file only when some
     page is not a single image."""
 
-    def __init__(self, pdf: pikepdf.Pdf) -> None:
+    def __init__(self, pdf: pikepdf.Pdf, done: dict[int, PageRead] | None = None) -> None:
+        """`done`: pages already read elsewhere (another process read part of a long scanner file), by index."""
         self.pdf = pdf
         self.doc = None
+        self.done = done or {}
 
     def codes(self, index: int) -> PageRead:
         """The codes of page `index` (0-based): the quick search, then (unless the page is blank) the hard one."""
-        return self._read(index, thorough=False)
+        return self.done.get(index) or self._read(index, thorough=False)
 
     def search(self, index: int) -> PageRead:
         """Every code on page `index`, read from the whole page (several forms printed on one sheet)."""

@@ -115,20 +115,24 @@ def _original(pdf: Path, record: dict[str, Any]) -> SignedOriginal:
 def originals_for(outbox: Path, archive_no: str) -> dict[str, SignedOriginal]:
     """Every complete (PDF and matching JSON) original filed for this archive number, by form_key."""
     folder = store_dir(outbox, archive_no)
-    found: dict[str, SignedOriginal] = {}
     if not folder.is_dir():
-        return found
-    for meta_path in sorted(folder.glob("*.json")):
-        pdf_path = meta_path.with_suffix(".pdf")
-        try:
-            record = json.loads(meta_path.read_text(encoding="utf-8"))
-            data = pdf_path.read_bytes()
-        except (OSError, ValueError):
-            continue
-        if record.get("pdf_sha256") != hashlib.sha256(data).hexdigest() or record.get("form_key") != meta_path.stem:
-            continue
-        found[meta_path.stem] = _original(pdf_path, record)
-    return found
+        return {}
+    found = (original_in(meta_path) for meta_path in sorted(folder.glob("*.json")))
+    return {original.form_key: original for original in found if original}
+
+
+def original_in(meta_path: Path) -> SignedOriginal | None:
+    """The original a `<form_key>.json` of the store describes, if its PDF is there whole (scan-in asks for one form
+    at a time, not every PDF of the archive number)."""
+    pdf_path = meta_path.with_suffix(".pdf")
+    try:
+        record = json.loads(meta_path.read_text(encoding="utf-8"))
+        data = pdf_path.read_bytes()
+    except (OSError, ValueError):
+        return None
+    if record.get("pdf_sha256") != hashlib.sha256(data).hexdigest() or record.get("form_key") != meta_path.stem:
+        return None
+    return _original(pdf_path, record)
 
 
 @dataclass

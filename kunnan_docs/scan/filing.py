@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable, Collection
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -31,10 +32,13 @@ import pikepdf
 from kunnan_docs.errors import CaseRejected
 from kunnan_docs.forms import qr
 from kunnan_docs.package.layout import INPUT_DIR, REPORT, SIGNED, safe_name
-from kunnan_docs.package.signed import originals_for, store_dir, store_original, write_atomic
+from kunnan_docs.package.signed import original_in, store_dir, store_original, write_atomic
 
 if TYPE_CHECKING:  # `status` lists waiting forms from here without the case, form and scan stacks
+    from concurrent.futures import Executor
+
     from kunnan_docs.core.workcal import WorkCalendar
+    from kunnan_docs.pipeline import CaseResult
     from kunnan_docs.scan.pages import ScanFile, ScannedPage
 
 SCANNER_FOLDER = "扫描件"  # inside the inbox
@@ -318,26 +322,54 @@ def _journal(outbox: Path, path: Path) -> Path:
 Rebuild = Callable[[list[Path]], list[str]]  # packages' input case files → Chinese lines saying what became of each
 
 
+def pool_rebuild(outbox: Path, calendar: str | None, executor: Executor | None, workers: int) -> Rebuild:
+    """`scan-in`'s rebuilds: each package once, on the process pool (of `workers` processes) when there are several,
+    in small batches so that the processes finish together (`calendar`: the calendar file, if any). Should the pool
+    break (a process killed), the packages it did not report are rebuilt here."""
+    def rebuild(case_files: list[Path]) -> list[str]:
+        from kunnan_docs.batch import run_cases
+        from kunnan_docs.core.workcal import WorkCalendar as Calendar
+        from kunnan_docs.pipeline import process_case
+
+        lines: list[str] = []
+        pool = executor if len(case_files) > 1 else None
+        try:
+            for result in run_cases(case_files, outbox, calendar, pool, batch_size=-(-len(case_files) // (4 * workers)),
+                                    force=True):
+                lines.append(_rebuilt_line(result))
+        except BrokenProcessPool:
+            lines += [_rebuilt_line(process_case(f, outbox, Calendar(calendar))) for f in case_files[len(lines):]]
+        return lines
+
+    return rebuild
+
+
+def _rebuilt_line(result: CaseResult) -> str:
+    return (f"已重新成卷  {result.folder}  结论:{result.label}" if result.outcome.published else
+            f"重新成卷失败  {result.archive_no}:" + ";".join(result.messages))
+
+
 def scan_in(files: list[Path], outbox: Path, calendar: WorkCalendar, rebuild: Rebuild, *,
-            review: Path | None = None, processed: Path | None = None) -> ScanReport:
+            review: Path | None = None, processed: Path | None = None, executor: Executor | None = None) -> ScanReport:
     """Take scanner files: file their pages, move each file to the processed area, then rebuild what changed —
     each package once for the whole stack (and what a killed run had promised with it).
 
-    `review` and `processed` default to 待核对/ and 已处理/ beside each file."""
+    `review` and `processed` default to 待核对/ and 已处理/ beside each file; `executor`, a process pool, reads long
+    files' pages on its processes too."""
     report = ScanReport()
-    file_scans(files, outbox, calendar, report, review=review, processed=processed)
+    file_scans(files, outbox, calendar, report, review=review, processed=processed, executor=executor)
     rebuild_pending(outbox, calendar, rebuild, report)
     return report
 
 
 def file_scans(files: list[Path], outbox: Path, calendar: WorkCalendar, report: ScanReport, *,
-               review: Path | None = None, processed: Path | None = None) -> None:
+               review: Path | None = None, processed: Path | None = None, executor: Executor | None = None) -> None:
     """File each scanner file's pages and move it to the processed area; the rebuilds it calls for are journaled
     for `rebuild_pending` (the watcher runs them once no worker is building those archive numbers)."""
     packages = _Packages(outbox, calendar)
     for path in files:
         done_area = processed or path.parent / PROCESSED
-        archives = _take(path, outbox, packages, review or path.parent / REVIEW, done_area, report)
+        archives = _take(path, outbox, packages, review or path.parent / REVIEW, done_area, report, executor)
         journal = _journal(outbox, path)
         journal.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(journal, json.dumps({"file": str(path), "archives": sorted(archives)},
@@ -385,14 +417,14 @@ def _rebuild_all(archives: list[str], packages: _Packages, rebuild: Rebuild, rep
         report.notes += rebuild(case_files)
 
 
-def _take(path: Path, outbox: Path, packages: _Packages, review: Path, processed: Path,
-          report: ScanReport) -> set[str]:
+def _take(path: Path, outbox: Path, packages: _Packages, review: Path, processed: Path, report: ScanReport,
+          executor: Executor | None = None) -> set[str]:
     """File one scanner file's pages; returns the archive numbers whose packages must be rebuilt."""
     from kunnan_docs.scan.pages import read_scan
 
     stem = Path(_free_name(processed, path.name).name).stem  # the name it will have there names its review folder
     try:
-        scan = read_scan(path)
+        scan = read_scan(path, executor)
     except UNREADABLE as exc:
         _review_whole(path, review, stem, str(exc) if isinstance(exc, CaseRejected) else
                       f"扫描件 {path.name} 无法读取({type(exc).__name__})。", report)
@@ -444,7 +476,7 @@ def _review_whole(path: Path, review: Path, stem: str, reason: str, report: Scan
 def _file_form(outbox: Path, code: qr.PageCode, pages: dict[int, _Page], scan_name: str, report: ScanReport) -> bool:
     """File the form if all its pages are now there; True when its package must be rebuilt."""
     label = f"{code.archive_no} {qr.form_label(code.form_key)}"
-    filed = originals_for(outbox, code.archive_no).get(code.form_key)
+    filed = original_in(store_dir(outbox, code.archive_no) / f"{code.form_key}.json")
     if filed and filed.fingerprint == code.fingerprint:
         if scan_name in filed.source.split("、"):
             return True  # filed by this very file before a crash: the rebuild may not have happened

@@ -18,8 +18,10 @@ A page with no code and next to no ink is a blank back of a duplex scan.
 from __future__ import annotations
 
 import io
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import img2pdf
 import pikepdf
@@ -29,7 +31,16 @@ from kunnan_docs.errors import AttachmentError
 from kunnan_docs.forms import qr
 from kunnan_docs.package.attachments import load
 from kunnan_docs.package.geometry import fills, find_paper, flatten, page_quad
-from kunnan_docs.package.pageimage import BLANK_SHARE, Drawn, ScanPages, TooLarge, decode, reduction, single_image
+from kunnan_docs.package.pageimage import (
+    BLANK_SHARE,
+    Drawn,
+    PageRead,
+    ScanPages,
+    TooLarge,
+    decode,
+    reduction,
+    single_image,
+)
 
 SCANNER_SUFFIXES = (".pdf", ".jpg", ".jpeg", ".png", ".tif", ".tiff")
 MAX_SCAN_PAGES = 1000  # a scanner file of more pages is not a stack a clerk scanned
@@ -69,15 +80,16 @@ class ScanFile:
     kept: list[pikepdf.Pdf] = field(default_factory=list)  # the PDFs made pages are copied from, kept open
 
 
-def read_scan(path: Path) -> ScanFile:
+def read_scan(path: Path, executor: Executor | None = None) -> ScanFile:
     """Raises AttachmentError (Chinese message) for a file that is not a readable scan; a page that cannot be
-    read within the limits, or is damaged, gets its reason and the other pages are read on."""
+    read within the limits, or is damaged, gets its reason and the other pages are read on. Given a process pool,
+    a long file's pages are read on its processes too (a page whose read failed there is read here)."""
     pdf = load(path, path.name).pdf
     if len(pdf.pages) > MAX_SCAN_PAGES:
         raise AttachmentError(path.name, f"有 {len(pdf.pages)} 页,超过一个扫描件 {MAX_SCAN_PAGES} 页的上限。"
                                          "请分成几个文件扫描后再放入。")
     scan = ScanFile(path, pdf, [])
-    scanned = ScanPages(pdf)
+    scanned = ScanPages(pdf, _read_aside(path, len(pdf.pages), executor) if executor else None)
     for number in range(1, len(pdf.pages) + 1):
         try:
             scan.pages += _read_page(scan, scanned, number)
@@ -86,6 +98,39 @@ def read_scan(path: Path) -> ScanFile:
             scan.pages.append(ScannedPage(number, None, None, 0, problem=f"此页已损坏,无法解码({reason})。"
                                                                          "请重新扫描这一页。"))
     return scan
+
+
+PARALLEL_PAGES = 12  # a file this long or longer is read on the pool too, in chunks of this many pages
+
+
+def _read_aside(path: Path, count: int, executor: Executor) -> dict[int, PageRead]:
+    """The codes of a long file's pages, read on the pool's processes, chunk by chunk; what failed is left out."""
+    if count < PARALLEL_PAGES:
+        return {}
+    chunks = [list(range(start, min(start + PARALLEL_PAGES, count))) for start in range(0, count, PARALLEL_PAGES)]
+    futures = [(chunk, executor.submit(read_codes, str(path), chunk)) for chunk in chunks]
+    done: dict[int, PageRead] = {}
+    for chunk, future in futures:
+        try:
+            done.update(zip(chunk, future.result(), strict=True))
+        except Exception:  # whatever broke there is met again, and reported, when the page is read here
+            continue
+    return done
+
+
+def read_codes(path: str, indices: list[int]) -> list[PageRead]:
+    """Runs on a pool process: the quick reading of some pages of a scanner file (opened once a process, however
+    many of its chunks come to the process)."""
+    stat = Path(path).stat()
+    key = (path, stat.st_size, stat.st_mtime_ns)
+    if _opened.get("key") != key:
+        _opened.clear()
+        _opened.update(key=key, pages=ScanPages(load(Path(path), Path(path).name).pdf))
+    pages: ScanPages = _opened["pages"]
+    return [pages.codes(i) for i in indices]
+
+
+_opened: dict[str, Any] = {}  # on a pool process: the scanner file whose pages it is reading
 
 
 def _ours(found: list[qr.Found]) -> list[tuple[qr.PageCode, qr.Found]]:
