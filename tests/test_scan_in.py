@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import img2pdf
 import pikepdf
 import pypdfium2 as pdfium
 import pytest
@@ -595,8 +596,7 @@ def test_two_forms_on_one_sheet_are_cut_into_their_halves(world: dict[str, Path]
             box = pdf.pages[0].mediabox
             assert sorted(round(float(box[i + 2]) - float(box[i])) for i in (0, 1)) == [421, 595], "half a landscape A4"
     reasons = (scanner / REVIEW / "2up" / REASON_FILE).read_text(encoding="utf-8-sig")
-    assert f"第3页:一张纸上有 2 份表单的二维码({EXIT_NO} 附件3第1页、{REFILED_NO} 附件3第1页)" in reasons.replace(
-        f"{REFILED_NO} 附件3第1页、{EXIT_NO} 附件3第1页", f"{EXIT_NO} 附件3第1页、{REFILED_NO} 附件3第1页")
+    assert f"第3页:一张纸上有 2 份表单的二维码({EXIT_NO} 附件3第1页、{REFILED_NO} 附件3第1页)" in reasons
     assert "annex3" not in originals and originals_for(outbox, REFILED_NO) == {}
 
 
@@ -774,3 +774,15 @@ def test_a_long_file_is_read_on_the_pool_as_here(world: dict[str, Path], tmp_pat
     here = read_scan(path).pages
     assert [(p.code, p.rotate, p.blank) for p in aside] == [(p.code, p.rotate, p.blank) for p in here]
     assert here[-1].blank and all(p.code for p in here[:-1])
+
+
+def test_a_signed_attachment_of_two_forms_a_sheet_is_not_used_as_either(world: dict[str, Path]) -> None:
+    """A case's own signed scan (not scan-in) with two forms on a sheet: neither is taken as the whole sheet."""
+    from kunnan_docs.package.signed import read_signed_attachment
+
+    printed = _printed(world["outbox"], EXIT_NO)
+    sheet = two_up(printed["annex4"][0], printed["annex6"][0])
+    pdf = pikepdf.open(io.BytesIO(img2pdf.convert([encoded(sheet)], nodate=True)))
+    offers, notes = read_signed_attachment(pdf, "签章.pdf", EXIT_NO)
+    assert offers == [] and notes == ["签章扫描件“签章.pdf”第1页印有多份表单(附件4第1页、附件6第1页),未入卷。"
+                                      "请每张纸只打印一页表单,签字盖章后重新扫描。"]

@@ -22,15 +22,16 @@ from typing import TYPE_CHECKING, Any
 import pikepdf
 from PIL import Image
 
-if TYPE_CHECKING:
-    from kunnan_docs.forms.pdf import Box
-
 from kunnan_docs.errors import injected_write_fault
+from kunnan_docs.forms.qr import PAGE_MM, PageCode, code_square, form_label, parse
 from kunnan_docs.forms.qr import form_key as form_key  # the store's file names: annex3, annex7-2 …
-from kunnan_docs.forms.qr import parse
+from kunnan_docs.package.geometry import fills, page_quad
 from kunnan_docs.package.ink import METHOD, SCAN_DPI, InkFlag, form_flags
 from kunnan_docs.package.layout import SIGNED, safe_name
-from kunnan_docs.package.pageimage import ScanPages
+from kunnan_docs.package.pageimage import PageRead, ScanPages
+
+if TYPE_CHECKING:
+    from kunnan_docs.forms.pdf import Box  # the renderer's areas, for the ink check
 
 
 @dataclass(frozen=True)
@@ -179,6 +180,13 @@ def stored_offer(original: SignedOriginal) -> Offer:
     return Offer(original, pikepdf.open(original.pdf))
 
 
+def _elsewhere(code: PageCode, read: PageRead) -> bool:
+    """Whether the page is not where its code puts it in the picture read (a part of a sheet, or of a photo)."""
+    hit = next(f for f in read.found if f.text == code.text)
+    square = code_square(code)
+    return bool(square and read.own_image and not fills(page_quad(hit.corners, square, PAGE_MM), read.size))
+
+
 def read_signed_attachment(pdf: pikepdf.Pdf, name: str, archive_no: str) -> tuple[list[Offer], list[str]]:
     """A case attachment marked `signed`: its pages sorted into forms by their QR codes.
 
@@ -195,6 +203,14 @@ def read_signed_attachment(pdf: pikepdf.Pdf, name: str, archive_no: str) -> tupl
             continue
         if not codes:
             notes.append(f"签章扫描件“{name}”第{index + 1}页的二维码无法识别,未入卷。请重新扫描这一页。")
+            continue
+        if len({c.text for c in codes}) == 1 and _elsewhere(codes[0], read):  # two forms a sheet, or a photo
+            codes = [c for found in scanned.search(index).found if (c := parse(found.text))] or codes
+        if len({c.text for c in codes}) > 1:
+            forms = "、".join(dict.fromkeys(f"{form_label(c.form_key)}第{c.page}页" for c in
+                                           sorted(codes, key=lambda c: (c.form_key, c.page))))
+            notes.append(f"签章扫描件“{name}”第{index + 1}页印有多份表单({forms}),未入卷。"
+                         "请每张纸只打印一页表单,签字盖章后重新扫描。")
             continue
         code = codes[0]
         if code.archive_no != archive_no:

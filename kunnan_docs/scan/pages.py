@@ -209,7 +209,7 @@ def _several(scan: ScanFile, number: int, ours: list[tuple[qr.PageCode, qr.Found
              size: tuple[int, int], rotate: int) -> list[ScannedPage]:
     """A sheet with two or more of our codes: two forms of one archive number printed side by side are cut into
     their halves; anything else goes to review, naming every form on it."""
-    codes = list({c.text: (c, f) for c, f in ours}.values())
+    codes = sorted({c.text: (c, f) for c, f in ours}.values(), key=lambda cf: (cf[0].archive_no, cf[0].form_key, cf[0].page))
     if drawn and len(codes) == 2 and codes[0][0].archive_no == codes[1][0].archive_no:
         halves = _halves(scan, number, codes, drawn, size)
         if halves:
