@@ -26,6 +26,7 @@ from reportlab.pdfgen.canvas import Canvas
 
 from kunnan_docs.cli import main
 from kunnan_docs.core.casefile import read_case
+from kunnan_docs.core.resources import load_json
 from kunnan_docs.core.workcal import WorkCalendar
 from kunnan_docs.errors import ExitCode
 from kunnan_docs.forms import qr
@@ -40,7 +41,7 @@ from kunnan_docs.scan.filing import PROCESSED, REASON_FILE, REVIEW, REVIEW_PDF, 
 from kunnan_docs.scan.folder import ScannerFolder
 from kunnan_docs.scan.pages import read_scan
 
-from .conftest import EXIT_EXAMPLE, FILING_EXAMPLE, REFILED_EXAMPLE, set_pointer
+from .conftest import CANCELLED_EXAMPLE, EXIT_EXAMPLE, FILING_EXAMPLE, REFILED_EXAMPLE, set_pointer
 from .scanner_sim import (
     Spoil,
     code_sheet,
@@ -501,9 +502,12 @@ def test_every_field_of_a_code_is_parsed_strictly() -> None:
 
 
 def test_code_square_is_where_the_forms_print_their_code() -> None:
-    """scan-in and the ink check place a page by where its code is printed (qr.code_square): the renders agree."""
-    case = read_case(EXIT_EXAMPLE / "case.json")
-    for form in forms_for(case):
+    """scan-in and the ink check place a page by where its code is printed (qr.code_square): the renders of every
+    form of templates/forms.json agree."""
+    forms = [(form, case) for case in (read_case(EXIT_EXAMPLE / "case.json"), read_case(CANCELLED_EXAMPLE / "case.json"))
+             for form in forms_for(case)]
+    assert {form.spec.key for form, _ in forms} == {f["key"] for f in load_json("templates", "forms.json")["forms"]}
+    for form, case in forms:
         [hit] = qr.read(pages_of(render_pdf(form, case.archive_no))[0].render(scale=300 / 72).to_pil())
         code = qr.parse(hit.text)
         assert code

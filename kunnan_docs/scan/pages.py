@@ -42,7 +42,6 @@ from kunnan_docs.package.pageimage import (
     single_image,
 )
 
-SCANNER_SUFFIXES = (".pdf", ".jpg", ".jpeg", ".png", ".tif", ".tiff")
 MAX_SCAN_PAGES = 1000  # a scanner file of more pages is not a stack a clerk scanned
 PHOTO_DPI = 200  # a photographed page is made an A4 page at this resolution
 PHOTO_QUALITY = 85
