@@ -43,13 +43,20 @@ def scan(page: pdfium.PdfPage, spoil: Spoil = Spoil(), seed: int = 0) -> Image.I
     if spoil.turn:
         img = img.rotate(-spoil.turn, expand=True)
     if spoil.noise:
-        random.seed(seed)
-        noise = Image.effect_noise(img.size, spoil.noise).convert(img.mode)  # centred on 128
+        noise = _noise(img.size, spoil.noise, seed).convert(img.mode)
         img = ImageChops.add(img, noise, scale=1.0, offset=-128)
     if spoil.bw:
         img = img.point(lambda v: 255 if v > 150 else 0).convert("1")
     img.info["dpi"] = (spoil.dpi, spoil.dpi)
     return img
+
+
+def _noise(size: tuple[int, int], sigma: float, seed: int) -> Image.Image:
+    """Grey sensor noise centred on 128 with this standard deviation, the same for the same seed (Pillow's
+    effect_noise draws from C's rand(), which the tests before a test have moved on: a test's page would differ
+    with the tests run before it)."""
+    uniform = Image.frombytes("L", size, random.Random(seed).randbytes(size[0] * size[1]))
+    return uniform.point([max(0, min(255, round(128 + (v - 127.5) * sigma / 73.9))) for v in range(256)])
 
 
 def encoded(img: Image.Image, spoil: Spoil = Spoil(), header_dpi: int | None = None) -> bytes:
@@ -74,8 +81,7 @@ def duplex_back(front: Image.Image, seed: int = 0) -> Image.Image:
     """The blank back of a printed sheet as a duplex scanner gives it: grey paper, the front showing through
     mirrored and faint, sensor noise, a dark scanner edge along one side."""
     back = ImageOps.mirror(front.convert("L")).point(lambda v: 232 - (255 - v) * 22 // 100)
-    random.seed(seed)
-    back = ImageChops.add(back, Image.effect_noise(back.size, 10).convert("L"), scale=1.0, offset=-128)
+    back = ImageChops.add(back, _noise(back.size, 10, seed), scale=1.0, offset=-128)
     back.paste(40, (0, 0, back.width, max(2, back.height // 300)))
     back.info["dpi"] = front.info.get("dpi", (200, 200))
     return back
@@ -130,13 +136,12 @@ def phone_photo(page: pdfium.PdfPage, corners: tuple[tuple[float, float], ...], 
     mask = Image.new("L", sheet.size, 255).transform(size, Image.Transform.PERSPECTIVE, coefficients,
                                                     Image.Resampling.BILINEAR)
     warped = sheet.transform(size, Image.Transform.PERSPECTIVE, coefficients, Image.Resampling.BICUBIC)
-    random.seed(seed)
-    desk = Image.merge("RGB", [Image.effect_noise(size, 18).point(lambda v, k=k: v * k // 255)
+    desk = Image.merge("RGB", [_noise(size, 18, seed + k).point(lambda v, k=k: v * k // 255)
                                for k in (150, 110, 80)])  # brown wood
     photo = Image.composite(warped, desk, mask)
     light = Image.linear_gradient("L").resize(size).point(lambda v: 200 + v * 55 // 255)
     photo = ImageChops.multiply(photo, Image.merge("RGB", (light, light, light)))
-    photo = ImageChops.add(photo, Image.effect_noise(size, 6).convert("RGB"), scale=1.0, offset=-128)
+    photo = ImageChops.add(photo, _noise(size, 6, seed).convert("RGB"), scale=1.0, offset=-128)
     photo.info["dpi"] = (72, 72)
     return photo
 

@@ -34,6 +34,7 @@ QUICK_DPI = 100  # first try: most clean scans decode at 2.3 pixels a module, an
 DECODE_DPI = 150  # then: enough for our 20 mm codes on poor scans (about 3.5 pixels a module)
 RENDER_DPI = 200
 STRIP = 0.25  # share of the page height searched first, at the bottom and then at the top
+CORNER = 0.3  # side of the corner squares searched last, as a share of the page's shorter side
 MAX_DECODED = 200_000_000  # bytes one decoded page image may take (a case's whole budget, README goal 7)
 RENDER_PIXELS = 40_000_000  # a rendered page is made smaller than this (an A4 page at 200 dpi is 3.9 million)
 INK_DPI = 50  # the blank-page measure looks at the page this coarsely: noise and dust average out
@@ -217,6 +218,18 @@ def _strips(picture: Image.Image, scale: float, enlarge: int = 1) -> list[qr.Fou
     return []
 
 
+def _corners(picture: Image.Image, scale: float, enlarge: int = 4) -> list[qr.Found]:
+    """Codes in the picture's corners (where our forms carry theirs, however the sheet lay), each read `enlarge`
+    times its size: a small, worn code that a reader misses in a wide strip is found in a tight crop."""
+    width, height = picture.size
+    side = int(min(width, height) * CORNER)
+    for left, top in ((width - side, height - side), (0, 0), (0, height - side), (width - side, 0)):
+        part = picture.crop((left, top, left + side, top + side))
+        if found := _read(part.resize((side * enlarge, side * enlarge), Image.Resampling.BICUBIC)):
+            return [f.moved(1 / enlarge, left, top).moved(scale) for f in found]
+    return []
+
+
 def _whole(picture: Image.Image, scale: float, enlarge: int = 1) -> list[qr.Found]:
     if enlarge > 1:
         return [f.moved(scale / enlarge) for f in _read(
@@ -283,7 +296,8 @@ class ScanPages:
             if safe > 1:
                 attempts.append(lambda: _whole(grey(image, safe // 2), safe // 2))
             if not thorough:  # a small code (the posted notice's) on a coarse scan: modules of two pixels
-                attempts += [lambda: _strips(picture, safe, 3), lambda: _whole(picture, safe, 2)]
+                attempts += [lambda: _strips(picture, safe, 3), lambda: _corners(picture, safe),
+                             lambda: _whole(picture, safe, 2)]
             return PageRead(_first(attempts, thorough), True, size, ink)
         except _DECODE_ERRORS:
             return None
@@ -304,7 +318,7 @@ class ScanPages:
 
         attempts: list[Callable[[], list[qr.Found]]] = [lambda: _read(picture), on_red]
         if not thorough:
-            attempts += [lambda: _strips(picture, 1, 3), lambda: _whole(picture, 1, 2)]
+            attempts += [lambda: _strips(picture, 1, 3), lambda: _corners(picture, 1), lambda: _whole(picture, 1, 2)]
         return PageRead(_first(attempts, thorough), False, picture.size, ink)
 
     def image(self, index: int, at_least_dpi: int) -> Image.Image:
