@@ -269,9 +269,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_scan_in(args: argparse.Namespace) -> int:
+    from kunnan_docs.batch import executor_for
     from kunnan_docs.package.publish import recover
-    from kunnan_docs.pipeline import process_case
-    from kunnan_docs.scan.filing import scan_in
+    from kunnan_docs.scan.filing import pool_rebuild, scan_in
 
     calendar = _calendar(args)
     outbox = Path(args.output)
@@ -282,14 +282,11 @@ def cmd_scan_in(args: argparse.Namespace) -> int:
         if not path.is_file():
             raise UsageError(f"找不到扫描件 {path}。请给出扫描仪保存的文件(PDF、TIFF、JPEG 或 PNG)。")
 
-    def rebuild(case_file: Path) -> str:
-        result = process_case(case_file, outbox, calendar)
-        if not result.outcome.published:
-            return f"重新成卷失败  {result.archive_no}:" + ";".join(result.messages)
-        return f"已重新成卷  {result.folder}  结论:{result.label}"
-
-    report = scan_in(files, outbox, calendar, rebuild, review=Path(args.review) if args.review else None,
-                     processed=Path(args.processed) if args.processed else None)
+    workers = args.workers or os.cpu_count() or 1
+    with executor_for(None, workers) as executor:  # its processes start when first asked
+        report = scan_in(files, outbox, calendar, pool_rebuild(outbox, args.calendar, executor, workers), executor=executor,
+                         review=Path(args.review) if args.review else None,
+                         processed=Path(args.processed) if args.processed else None)
     for line in report.lines:
         print(line)
     return ExitCode.INCOMPLETE if report.review or report.waiting else ExitCode.OK
@@ -624,6 +621,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="OUTBOX", help="发件夹")
     p.add_argument("--review", metavar="DIR", help="待核对区(默认扫描件旁的 待核对/)")
     p.add_argument("--processed", metavar="DIR", help="已处理区(默认扫描件旁的 已处理/)")
+    p.add_argument("--workers", type=int, default=0, metavar="N", help="并行读取扫描件和重新成卷的进程数(默认 CPU 核数)")
 
     p = command("status", cmd_status, "查看等待、成卷中、退回和今天发布的案卷",
                 "读取台账,列出等待中、成卷中、已退回(附原因)和今天发布的案卷。",

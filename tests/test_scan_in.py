@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import random
 import shutil
@@ -16,6 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import img2pdf
 import pikepdf
 import pypdfium2 as pdfium
 import pytest
@@ -24,6 +26,7 @@ from reportlab.pdfgen.canvas import Canvas
 
 from kunnan_docs.cli import main
 from kunnan_docs.core.casefile import read_case
+from kunnan_docs.core.resources import load_json
 from kunnan_docs.core.workcal import WorkCalendar
 from kunnan_docs.errors import ExitCode
 from kunnan_docs.forms import qr
@@ -38,8 +41,22 @@ from kunnan_docs.scan.filing import PROCESSED, REASON_FILE, REVIEW, REVIEW_PDF, 
 from kunnan_docs.scan.folder import ScannerFolder
 from kunnan_docs.scan.pages import read_scan
 
-from .conftest import EXIT_EXAMPLE, FILING_EXAMPLE, REFILED_EXAMPLE, set_pointer
-from .scanner_sim import Spoil, encoded, pages_of, scan, scanner_pdf
+from .conftest import CANCELLED_EXAMPLE, EXIT_EXAMPLE, FILING_EXAMPLE, REFILED_EXAMPLE, set_pointer
+from .scanner_sim import (
+    Spoil,
+    code_sheet,
+    duplex_back,
+    encoded,
+    flate_bomb_pdf,
+    jpeg_claiming,
+    pages_of,
+    phone_photo,
+    red_seal,
+    scan,
+    scanner_pdf,
+    two_up,
+    with_jpeg_claiming,
+)
 
 EXIT_NO, FILING_NO, REFILED_NO = "CD510104-2018-0112", "CD510108-2019-0037", "CD510107-2024-0008"
 LONG_REASON = "".join(f"第{i}句:企业停产,收入骤减。" for i in range(70))  # makes the filing survey two pages
@@ -213,8 +230,8 @@ def test_pages_waiting_from_an_outdated_print_stop_waiting(world: dict[str, Path
     shutil.copytree(world["outbox"], outbox, ignore=shutil.ignore_patterns("_签章原件", HISTORY))
     old_first_page = _printed(outbox, FILING_NO)["annex3"][0]
 
-    def rebuild(case_file: Path) -> str:
-        return "rebuilt"
+    def rebuild(case_files: list[Path]) -> list[str]:
+        return ["rebuilt"] * len(case_files)
 
     scan_in([scanner_pdf([encoded(scan(old_first_page))], tmp_path / "a.pdf")], outbox, WorkCalendar(), rebuild)
     assert waiting_forms(outbox) == [f"{FILING_NO} 附件3(共2页):已收到第1页,缺第2页"]
@@ -240,16 +257,20 @@ def test_crash_after_filing_before_rebuild_is_finished_by_the_next_run(world: di
     shutil.rmtree(outbox / "_签章原件" / safe_name(EXIT_NO))
     rebuilt: list[Path] = []
 
-    def dies(case_file: Path) -> str:
+    def dies(case_files: list[Path]) -> list[str]:
         raise KeyboardInterrupt  # stands for kill -9 in the middle of the rebuild
 
     with pytest.raises(KeyboardInterrupt):
         scan_in([scan_file], outbox, WorkCalendar(), dies)
     assert not scan_file.exists() and (scanner / PROCESSED / "again.pdf").exists()
     assert "annex5" in originals_for(outbox, EXIT_NO)
-    report = scan_in([], outbox, WorkCalendar(), lambda f: rebuilt.append(f) or "ok")
+    def rebuild(case_files: list[Path]) -> list[str]:
+        rebuilt.extend(case_files)
+        return ["ok"] * len(case_files)
+
+    report = scan_in([], outbox, WorkCalendar(), rebuild)
     assert report.rebuilt == [EXIT_NO] and len(rebuilt) == 1
-    assert scan_in([], outbox, WorkCalendar(), lambda f: rebuilt.append(f) or "ok").rebuilt == []
+    assert scan_in([], outbox, WorkCalendar(), rebuild).rebuilt == []
 
 
 def test_kill_9_at_any_moment_loses_nothing(world: dict[str, Path], tmp_path: Path) -> None:
@@ -447,3 +468,325 @@ def test_watch_on_a_full_disk_keeps_the_scan_and_files_it_once_space_is_freed(wo
     assert sorted(p.name for p in (outbox / HISTORY / safe_name(EXIT_NO)).iterdir()) == ["第1版"]
     assert verify_folder(outbox / safe_name(EXIT_NO)) == []
     assert not list((outbox / "_签章原件" / ".journal").iterdir())
+
+
+# -- scans as offices make them, and as forgers do (issue 22) --------------------------------------------------------
+
+def _copy_outbox(world: dict[str, Path], tmp_path: Path) -> Path:
+    """The three families' packages, nothing filed yet."""
+    outbox = tmp_path / "outbox"
+    shutil.copytree(world["outbox"], outbox, ignore=shutil.ignore_patterns("_签章原件", HISTORY, STATE_DIR))
+    return outbox
+
+
+def _no_rebuild(case_files: list[Path]) -> list[str]:
+    return [f"重建 {f.parent.parent.name}" for f in case_files]
+
+
+def _code_of(outbox: Path, archive_no: str, key: str) -> qr.PageCode:
+    code = qr.parse(qr.read(_printed(outbox, archive_no)[key][0].render(scale=2).to_pil())[0].text)
+    assert code
+    return code
+
+
+def test_every_field_of_a_code_is_parsed_strictly() -> None:
+    good = qr.PageCode(EXIT_NO, "annex7-2", 2, 3, "0123abcd")
+    assert qr.parse(good.text) == good
+    assert qr.parse(qr.PageCode(EXIT_NO, "annex3", 0, 0, "0123abcd").text), "a Word print's 0/0"
+    forged = [f"KD1|{EXIT_NO}|annex3|²/1|0123abcd", f"KD1|{EXIT_NO}|annex3|1/{'9' * 4400}|0123abcd",
+              f"KD1|{EXIT_NO}|annex3|1/3000000|0123abcd", f"KD1|{'A' * 2000}|annex3|1/1|0123abcd",
+              f"KD1|{EXIT_NO}\n|annex3|1/1|0123abcd", f"KD1|{EXIT_NO}|annex3|١/1|0123abcd", f"KD1|{EXIT_NO}|annex3|2/1|0123abcd",
+              f"KD1|{EXIT_NO}|annex3|0/1|0123abcd", f"KD1|{EXIT_NO}|annex3|1/1|0123ABCD", f"KD1|{EXIT_NO}|附件3|1/1|0123abcd",
+              f"KD1|{EXIT_NO}|annex3|1/1|0123abcd|x", f"KD1|{EXIT_NO}|annex3|+1/1|0123abcd", "KD1|../x|annex3|1/1|0123abcd"]
+    assert [text[:40] for text in forged if qr.parse(text)] == []
+
+
+def test_code_square_is_where_the_forms_print_their_code() -> None:
+    """scan-in and the ink check place a page by where its code is printed (qr.code_square): the renders of every
+    form of templates/forms.json agree."""
+    forms = [(form, case) for case in (read_case(EXIT_EXAMPLE / "case.json"), read_case(CANCELLED_EXAMPLE / "case.json"))
+             for form in forms_for(case)]
+    assert {form.spec.key for form, _ in forms} == {f["key"] for f in load_json("templates", "forms.json")["forms"]}
+    for form, case in forms:
+        [hit] = qr.read(pages_of(render_pdf(form, case.archive_no))[0].render(scale=300 / 72).to_pil())
+        code = qr.parse(hit.text)
+        assert code
+        square = qr.code_square(code)
+        assert square, code
+        left, top, side = square
+        expected = [(left, top), (left + side, top), (left + side, top + side), (left, top + side)]
+        found = [(x * 25.4 / 300, y * 25.4 / 300) for x, y in hit.corners]
+        assert max(math.dist(a, b) for a, b in zip(expected, found, strict=True)) < 0.3, (code.form_key, found)
+
+
+def test_a_reused_scanner_name_never_replaces_an_earlier_review(world: dict[str, Path], tmp_path: Path) -> None:
+    """Scanners name their files scan0001.pdf every day. The clerk has emptied 已处理/ but not yet looked at
+    待核对/scan0001/: the next scan0001.pdf gets a review folder of its own. A file read twice (a crash before it
+    moved on) writes its review once."""
+    outbox = _copy_outbox(world, tmp_path)
+    scanner = tmp_path / "扫描件"
+    scanner.mkdir()
+    first = scanner_pdf([_blank_scan()], scanner / "scan0001.pdf")
+    scan_in([first], outbox, WorkCalendar(), _no_rebuild)
+    kept = (scanner / REVIEW / "scan0001" / REVIEW_PDF).read_bytes()
+    (scanner / PROCESSED / "scan0001.pdf").unlink()
+    smudges = Image.new("L", (1654, 2339), 235)
+    smudges.paste(60, (200, 300, 1400, 1900))
+    second = scanner_pdf([encoded(smudges), _blank_scan()], scanner / "scan0001.pdf")
+    shutil.copy(second, tmp_path / "again.pdf")
+    scan_in([second], outbox, WorkCalendar(), _no_rebuild)
+    shutil.copy(tmp_path / "again.pdf", second)  # the same file met again (the move was lost in a crash)
+    report = scan_in([second], outbox, WorkCalendar(), _no_rebuild)
+    assert sorted(p.name for p in (scanner / REVIEW).iterdir()) == ["scan0001", "scan0001-2"]
+    assert (scanner / REVIEW / "scan0001" / REVIEW_PDF).read_bytes() == kept
+    assert len(pikepdf.open(scanner / REVIEW / "scan0001-2" / REVIEW_PDF).pages) == 2
+    assert report.review == [scanner / REVIEW / "scan0001-2"]
+    broken = scanner / "scan0001.pdf"
+    for _ in range(2):  # a file that is no scan at all: whole, into a folder of its own, beside the others
+        broken.write_bytes(b"%PDF-1.7\n1 0 obj garbage")
+        scan_in([broken], outbox, WorkCalendar(), _no_rebuild)
+    assert sorted(p.name for p in (scanner / REVIEW).iterdir()) == ["scan0001", "scan0001-2", "scan0001-3"]
+    assert sorted(p.name for p in (scanner / REVIEW / "scan0001-3").iterdir()) == sorted([
+        ".sha256", REASON_FILE, "scan0001.pdf", "scan0001-2.pdf"]), "the same bytes again: beside the first, kept"
+
+
+def test_duplex_blank_backs_are_set_aside_and_listed(world: dict[str, Path], tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """A duplex scan of one-sided forms: every other page is a blank back (paper grey, the front showing through
+    mirrored, its code too, a dark scanner edge). They are listed as 空白页, not sent to review."""
+    outbox = _copy_outbox(world, tmp_path)
+    printed = _printed(outbox, EXIT_NO)
+    fronts = [scan(printed[key][0], Spoil(noise=8), seed=i) for i, key in enumerate(("annex4", "annex6"))]
+    pages = [encoded(p) for front in fronts for p in (front, duplex_back(front))]
+    (tmp_path / "扫描件").mkdir()
+    duplex = scanner_pdf(pages, tmp_path / "扫描件" / "duplex.pdf")
+    assert main(["scan-in", str(duplex), "-o", str(outbox)]) == ExitCode.OK
+    out = capsys.readouterr().out
+    assert "空白页  duplex.pdf 第2、4页" in out and "待核对" not in out and "重新打印" not in out
+    assert sorted(originals_for(outbox, EXIT_NO)) == ["annex4", "annex6"]
+    assert not (tmp_path / "扫描件" / REVIEW).exists()
+
+
+def test_a_red_seal_over_the_code_and_the_posted_notice_at_150_dpi_are_read(world: dict[str, Path]) -> None:
+    printed = _printed(world["outbox"], EXIT_NO)
+    colour = scan(printed["annex4"][0], Spoil(colour=True))
+    mm = 200 / 25.4
+    sealed = red_seal(colour, (colour.width - 30 * mm, colour.height - 20 * mm), 21 * mm)  # over the code
+    poster = [encoded(scan(printed["annex5"][0], Spoil(dpi=150, noise=12, skew=i % 3 - 1), seed=i),
+                      Spoil(dpi=150, quality=50)) for i in range(9)]
+    pages = read_scan(scanner_pdf([encoded(sealed), *poster], world["root"] / "seal-and-posters.pdf")).pages
+    assert [(p.code.form_key if p.code else None) for p in pages] == ["annex4"] + ["annex5"] * 9
+
+
+def test_two_forms_on_one_sheet_are_cut_into_their_halves(world: dict[str, Path], tmp_path: Path) -> None:
+    """Printed two pages a sheet: each half is filed as its own form (the same image, each page showing its half),
+    on a landscape scan or a sheet turned on the glass. Two families' forms on one sheet go to review naming both."""
+    outbox = _copy_outbox(world, tmp_path)
+    printed, other = _printed(outbox, EXIT_NO), _printed(outbox, REFILED_NO)
+    sheet = two_up(printed["annex4"][0], printed["annex6"][0])
+    turned = two_up(printed["annex7-1"][0], printed["annex7-2"][0]).rotate(90, expand=True)
+    mixed = two_up(printed["annex3"][0], other["annex3"][0])
+    scanner = tmp_path / "扫描件"
+    scanner.mkdir()
+    path = scanner_pdf([encoded(sheet), encoded(turned), encoded(mixed)], scanner / "2up.pdf")
+    report = scan_in([path], outbox, WorkCalendar(), _no_rebuild)
+    assert sorted((f.form_key, tuple(f.sources)) for f in report.filed) == [
+        ("annex4", (("2up.pdf", 1),)), ("annex6", (("2up.pdf", 1),)), ("annex7-1", (("2up.pdf", 2),)),
+        ("annex7-2", (("2up.pdf", 2),))]
+    originals = originals_for(outbox, EXIT_NO)
+    for key in ("annex4", "annex6", "annex7-1", "annex7-2"):
+        assert _codes_of_stored(originals[key].pdf) == [(key, 1, 0)], "the half shows its own form, upright"
+        with pikepdf.open(originals[key].pdf) as pdf:
+            box = pdf.pages[0].mediabox
+            assert sorted(round(float(box[i + 2]) - float(box[i])) for i in (0, 1)) == [421, 595], "half a landscape A4"
+    reasons = (scanner / REVIEW / "2up" / REASON_FILE).read_text(encoding="utf-8-sig")
+    assert f"第3页:一张纸上有 2 份表单的二维码({EXIT_NO} 附件3第1页、{REFILED_NO} 附件3第1页)" in reasons
+    assert "annex3" not in originals and originals_for(outbox, REFILED_NO) == {}
+
+
+def test_a_phone_photo_is_straightened_onto_a4_and_kept(world: dict[str, Path], tmp_path: Path) -> None:
+    """A photo of the sheet on a desk, in perspective, with a 72-dpi header (1058 mm wide as it says): the page is
+    found by its code and its edges, mapped onto an upright A4 page, and the photo kept beside it as it came."""
+    outbox = _copy_outbox(world, tmp_path)
+    corners = ((0.12, 0.10), (0.86, 0.14), (0.90, 0.90), (0.08, 0.86))
+    photo = phone_photo(_printed(outbox, EXIT_NO)["annex3"][0], corners)
+    path = tmp_path / "IMG_2041.jpg"
+    photo.save(path, quality=88, dpi=(72, 72))
+    [page] = read_scan(path).pages
+    assert page.photo and page.code and page.code.form_key == "annex3"
+    report = scan_in([path], outbox, WorkCalendar(), _no_rebuild)
+    assert [f.form_key for f in report.filed] == ["annex3"]
+    original = originals_for(outbox, EXIT_NO)["annex3"]
+    with pikepdf.open(original.pdf) as pdf:
+        box = pdf.pages[0].mediabox
+        assert (round(float(box[2])), round(float(box[3]))) == (595, 842), "an A4 page"
+    [(key, number, turned)] = _codes_of_stored(original.pdf)
+    assert (key, number, turned) == ("annex3", 1, 0)
+    doc = pdfium.PdfDocument(original.pdf)
+    [hit] = qr.read(doc[0].render(scale=200 / 72, grayscale=True).to_pil())
+    left, top, side = qr.code_square(page.code)  # type: ignore[misc]
+    found = [(x * 25.4 / 200, y * 25.4 / 200) for x, y in hit.corners]
+    assert math.dist(found[0], (left, top)) < 3 and math.dist(found[2], (left + side, top + side)) < 3, found
+    with pikepdf.open(original.pdf.with_name("annex3.原图.pdf")) as kept:
+        [image] = kept.pages[0].get_images().values()
+        assert bytes(image.read_raw_bytes()) == (tmp_path / PROCESSED / path.name).read_bytes(), "the photo as it came"
+
+
+def test_the_paper_is_found_by_its_edges(world: dict[str, Path]) -> None:
+    """The page's corners come from the paper's edges, not only from the code (whose 20 mm say little of where a
+    297 mm page ends): within 1 % of the photo's size of where the sheet lies."""
+    from kunnan_docs.package.geometry import find_paper, page_quad
+
+    corners = ((0.15, 0.08), (0.88, 0.12), (0.86, 0.93), (0.10, 0.88))
+    photo = phone_photo(_printed(world["outbox"], EXIT_NO)["annex4"][0], corners, size=(1500, 2000), seed=3)
+    [hit] = qr.read(photo.convert("L"))
+    code = qr.parse(hit.text)
+    assert code
+    seed = page_quad(hit.corners, qr.code_square(code), qr.PAGE_MM)  # type: ignore[arg-type]
+    found = find_paper(photo, seed)
+    assert found
+    truth = [(x * 1500, y * 2000) for x, y in corners]
+    assert max(math.dist(a, b) for a, b in zip(found, truth, strict=True)) < 20, found
+
+
+def test_an_absurd_resolution_takes_the_size_the_code_says(world: dict[str, Path], tmp_path: Path) -> None:
+    """A 200-dpi scan whose file says 72 dpi would be a page 1058 mm wide: it is filed as the A4 sheet it is."""
+    outbox = _copy_outbox(world, tmp_path)
+    path = tmp_path / "scan72.jpg"
+    path.write_bytes(encoded(scan(_printed(outbox, EXIT_NO)["annex6"][0]), header_dpi=72))
+    scan_in([path], outbox, WorkCalendar(), _no_rebuild)
+    with pikepdf.open(originals_for(outbox, EXIT_NO)["annex6"].pdf) as pdf:
+        box = pdf.pages[0].mediabox
+        assert abs(float(box[2]) - 595) < 6 and abs(float(box[3]) - 842) < 6, box
+
+
+def test_a_stack_rebuilds_each_package_once(world: dict[str, Path], tmp_path: Path) -> None:
+    """Two scanner files with forms of the same family, and a journal a killed run left for it: one rebuild."""
+    outbox = _copy_outbox(world, tmp_path)
+    printed = _printed(outbox, EXIT_NO)
+    files = [scanner_pdf([encoded(scan(printed[key][0]))], tmp_path / f"{key}.pdf") for key in ("annex4", "annex6")]
+    rebuilt: list[Path] = []
+
+    def rebuild(case_files: list[Path]) -> list[str]:
+        rebuilt.extend(case_files)
+        return ["ok"] * len(case_files)
+
+    report = scan_in(files, outbox, WorkCalendar(), rebuild)
+    assert report.rebuilt == [EXIT_NO] and [f.parent.parent.name for f in rebuilt] == [safe_name(EXIT_NO)]
+
+
+def test_forged_codes_cost_nothing_and_a_genuine_scan_still_files(world: dict[str, Path], tmp_path: Path) -> None:
+    """Forged or damaged codes (a page total of 3,000,000 with the real fingerprint, 4,400 digits, a superscript
+    digit, a 2,000-character number) go to review as foreign codes; `status` stays small; the genuine scan files."""
+    outbox = _copy_outbox(world, tmp_path)
+    real = _code_of(outbox, EXIT_NO, "annex6")
+    forged = [f"KD1|{EXIT_NO}|annex6|1/3000000|{real.fingerprint}", f"KD1|{EXIT_NO}|annex6|1/{'7' * 4400}|{real.fingerprint}",
+              f"KD1|{EXIT_NO}|annex6|²/1|{real.fingerprint}", f"KD1|{'CD' * 1000}|annex6|1/1|{real.fingerprint}",
+              f"KD1|{EXIT_NO}|annex6|1/30|{real.fingerprint}"]  # within bounds: waits for 29 pages that never come
+    scanner = tmp_path / "扫描件"
+    scanner.mkdir()
+    path = scanner_pdf([encoded(code_sheet(text)) for text in forged], scanner / "forged.pdf")
+    proc = subprocess.run([sys.executable, "-m", "kunnan_docs", "scan-in", str(path), "-o", str(outbox)],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == ExitCode.INCOMPLETE, proc.stderr
+    assert len(proc.stdout) < 2000 and "1/3000000" not in proc.stdout
+    reasons = (scanner / REVIEW / "forged" / REASON_FILE).read_text(encoding="utf-8-sig")
+    assert all(f"第{n}页:二维码不是本系统打印的表单二维码" in reasons for n in (1, 2, 3, 4)) and len(reasons) < 2000
+    status = subprocess.run([sys.executable, "-m", "kunnan_docs", "status", "--outbox", str(outbox)],
+                            capture_output=True, text=True, check=True).stdout
+    assert len(status) < 2000 and f"{EXIT_NO} 附件6(共30页):已收到第1页" in status
+    genuine = scanner_pdf([encoded(scan(_printed(outbox, EXIT_NO)["annex6"][0]))], scanner / "scan0002.pdf")
+    report = scan_in([genuine], outbox, WorkCalendar(), _no_rebuild)
+    assert [(f.form_key, f.sources) for f in report.filed] == [("annex6", [("scan0002.pdf", 1)])]
+    assert any(n.startswith("旧版") and "forged.pdf 第5页" in n for n in report.notes)
+    assert waiting_forms(outbox) == []
+
+
+def _rss_of(command: list[str]) -> tuple[int, int]:
+    """Run a real process; its exit code and its peak memory in MB (that process's own, from wait4)."""
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, usage.ru_maxrss // 1024
+
+
+def test_decompression_bombs_go_to_review_in_little_memory(world: dict[str, Path], tmp_path: Path) -> None:
+    """A 110 KB PDF holding a 30000² image, a 40000² JPEG (in a PDF and as a file), a Flate stream that inflates
+    far beyond its image, a page that would be rendered with such an image: each goes to review with a Chinese
+    reason, never decoded; the genuine page beside them is filed. The process stays small and exits 3."""
+    outbox = _copy_outbox(world, tmp_path)
+    scanner = tmp_path / "扫描件"
+    scanner.mkdir()
+    flate_bomb_pdf(scanner / "bomb30000.pdf", 30000)
+    assert (scanner / "bomb30000.pdf").stat().st_size < 200_000
+    flate_bomb_pdf(scanner / "liar.pdf", 20000, claimed=2000)
+    flate_bomb_pdf(scanner / "rendered.pdf", 30000, with_text=True)
+    (scanner / "header40000.jpg").write_bytes(jpeg_claiming(40000, 40000))
+    genuine = encoded(scan(_printed(outbox, EXIT_NO)["annex6"][0]))
+    with_jpeg_claiming([genuine], 40000, 40000, scanner / "mixed.pdf")
+    files = sorted(str(p) for p in scanner.iterdir())
+    code, peak = _rss_of([sys.executable, "-m", "kunnan_docs", "scan-in", *files, "-o", str(outbox)])
+    assert code == ExitCode.INCOMPLETE and peak < 400, peak
+    reasons = {p.name: (p / REASON_FILE).read_text(encoding="utf-8-sig") for p in (scanner / REVIEW).iterdir()}
+    assert sorted(reasons) == ["bomb30000", "header40000", "liar", "mixed", "rendered"]
+    assert "30000×30000" in reasons["bomb30000"] and "超出处理上限" in reasons["bomb30000"]
+    assert "疑似压缩炸弹" in reasons["liar"] and "30000×30000" in reasons["rendered"]
+    assert "像素太多" in reasons["header40000"] and "第1页" in reasons["mixed"] and "40000×40000" in reasons["mixed"]
+    assert sorted(originals_for(outbox, EXIT_NO)) == ["annex6"]
+
+
+def test_a_watcher_outlives_forged_damaged_and_huge_scans(world: dict[str, Path], tmp_path: Path) -> None:
+    """`watch --once`, twice (a watcher that died on such a file would die again on every start): the forged and
+    damaged files go to review, a 2,000-character number holds nothing, the genuine scan is filed and rebuilt."""
+    outbox, inbox = _copy_outbox(world, tmp_path), tmp_path / "inbox"
+    scanner = inbox / "扫描件"
+    scanner.mkdir(parents=True)
+    real = _code_of(outbox, EXIT_NO, "annex6")
+    scanner_pdf([encoded(code_sheet(f"KD1|{'CD' * 1000}|annex6|1/1|{real.fingerprint}")),
+                 encoded(code_sheet(f"KD1|{EXIT_NO}|annex6|²/1|{real.fingerprint}"))], scanner / "forged.pdf")
+    flate_bomb_pdf(scanner / "bomb.pdf", 30000)
+    (scanner / "truncated.pdf").write_bytes(scanner_pdf([encoded(scan(_printed(outbox, EXIT_NO)["annex4"][0]))],
+                                                        tmp_path / "whole.pdf").read_bytes()[:3000])
+    scanner_pdf([encoded(scan(_printed(outbox, EXIT_NO)["annex6"][0]))], scanner / "scan0001.pdf")
+    command = [sys.executable, "-m", "kunnan_docs", "watch", str(inbox), str(outbox), "--once", "--settle", "0.3",
+               "--workers", "1"]
+    for _ in range(2):
+        proc = subprocess.run(command, capture_output=True, text=True, check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert sorted(p.name for p in (scanner / REVIEW).iterdir()) == ["bomb", "forged", "truncated"]
+    assert sorted(p.name for p in (scanner / PROCESSED).iterdir()) == ["bomb.pdf", "forged.pdf", "scan0001.pdf"]
+    assert sorted(originals_for(outbox, EXIT_NO)) == ["annex6"]
+    assert (outbox / HISTORY / safe_name(EXIT_NO) / "第1版").is_dir()
+    assert sorted(p.name for p in scanner.iterdir()) == [PROCESSED, REVIEW], "nothing left holding the inbox"
+
+
+def test_a_long_file_is_read_on_the_pool_as_here(world: dict[str, Path], tmp_path: Path) -> None:
+    """A file of PARALLEL_PAGES pages or more is read on the process pool too: the same codes, turns and blanks."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from kunnan_docs.scan.pages import PARALLEL_PAGES, _read_aside
+
+    printed = _printed(world["outbox"], EXIT_NO)
+    sheets = [encoded(scan(printed[key][0], Spoil(turn=turn))) for key in printed for turn in (0, 180)]
+    sheets.append(encoded(duplex_back(scan(printed["annex3"][0]))))
+    assert len(sheets) >= PARALLEL_PAGES
+    path = scanner_pdf(sheets, tmp_path / "long.pdf")
+    with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:
+        assert len(_read_aside(path, len(sheets), pool)) == len(sheets)
+        aside = read_scan(path, pool).pages
+    here = read_scan(path).pages
+    assert [(p.code, p.rotate, p.blank) for p in aside] == [(p.code, p.rotate, p.blank) for p in here]
+    assert here[-1].blank and all(p.code for p in here[:-1])
+
+
+def test_a_signed_attachment_of_two_forms_a_sheet_is_not_used_as_either(world: dict[str, Path]) -> None:
+    """A case's own signed scan (not scan-in) with two forms on a sheet: neither is taken as the whole sheet."""
+    from kunnan_docs.package.signed import read_signed_attachment
+
+    printed = _printed(world["outbox"], EXIT_NO)
+    sheet = two_up(printed["annex4"][0], printed["annex6"][0])
+    pdf = pikepdf.open(io.BytesIO(img2pdf.convert([encoded(sheet)], nodate=True)))
+    offers, notes = read_signed_attachment(pdf, "签章.pdf", EXIT_NO)
+    assert offers == [] and notes == ["签章扫描件“签章.pdf”第1页印有多份表单(附件4第1页、附件6第1页),未入卷。"
+                                      "请每张纸只打印一页表单,签字盖章后重新扫描。"]

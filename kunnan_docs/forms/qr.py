@@ -11,11 +11,13 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
+import re
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from kunnan_docs.core.resources import load_json
+from kunnan_docs.core.resources import case_schema, load_json
 
 if TYPE_CHECKING:  # reading codes (verify, status, scan-in) must not load the drawing stack
     from PIL.Image import Image
@@ -29,6 +31,16 @@ COVER_KEY = "cover"
 UNKNOWN_PAGE = 0  # page field of a Word print: Word paginates itself, so the page is not known
 SIZE_MM = 20  # printed size of a form's code, in PDF and Word
 POSTER_SIZE_MM = 13  # the posted notice (Annex 5) is for the public: its code stays small
+PAGE_MM = (210.0, 297.0)  # our forms are A4
+# Where forms/pdf.py prints a form page's code (its footer), in mm: the right margin plus the code from the right
+# edge, its bottom EDGE_MM above the paper's; the posted notice's code 4 mm in from the EDGE_MM margin.
+# tests/test_scan_in.py checks code_square against real renders.
+RIGHT_MM, EDGE_MM, POSTER_INSET_MM = 20.0, 10.0, 4.0
+MAX_PAGES = 60  # a form has at most a few dozen pages: a larger page total is forged or damaged
+MAX_TEXT = 120  # longest payload we print (a 40-character archive number in UTF-8 and the rest) with room
+_KEY = re.compile(r"[a-z][a-z0-9]{0,15}(?:-[1-9][0-9]{0,2})?")  # annex3, annex7-12, cover …: ASCII, bounded
+_NUMBER = re.compile(r"[0-9]{1,3}")  # ASCII digits only: str.isdigit() would take ², ٣ and 4,400-digit totals
+_FINGERPRINT = re.compile(r"[0-9a-f]{8}")
 # Any mask reads back (ISO/IEC 18004); choosing the best of eight per code was most of the drawing time. Mask 2
 # (vertical stripes) has the lowest mean and worst-case penalty score over our payloads (KD1|档案号|…).
 MASK_PATTERN = 2
@@ -47,6 +59,24 @@ class PageCode:
     @property
     def text(self) -> str:
         return f"{PREFIX}|{self.archive_no}|{self.form_key}|{self.page}/{self.pages}|{self.fingerprint}"
+
+
+def code_square(code: PageCode) -> tuple[float, float, float] | None:
+    """Where a form page's code symbol is printed: its left and top edges in mm from the page's top-left corner,
+    and its side; None for a code printed elsewhere (the cover, a Word print) or a form we do not know. The
+    scan-in and the ink check locate a page by it."""
+    if code.form_key == COVER_KEY or code.page == UNKNOWN_PAGE:
+        return None
+    base = code.form_key.partition("-")[0]
+    spec = next((f for f in load_json("templates", "forms.json")["forms"] if f.get("key") == base), None)
+    if spec is None:
+        return None
+    public = bool(spec.get("public"))
+    size = POSTER_SIZE_MM if public else SIZE_MM
+    quiet = QUIET_ZONE * size / len(matrix(code.text))
+    left = PAGE_MM[0] - (EDGE_MM + POSTER_INSET_MM + size if public else RIGHT_MM + size) + quiet
+    top = PAGE_MM[1] - EDGE_MM - size + quiet
+    return left, top, size - 2 * quiet
 
 
 def form_key(form: FilledForm) -> str:
@@ -82,32 +112,74 @@ def form_code(form: FilledForm, archive_no: str, page: int, pages: int) -> PageC
     return PageCode(archive_no, form_key(form), page, pages, form_fingerprint(form))
 
 
+@cache
+def _archive_pattern() -> re.Pattern[str]:
+    """The case schema's own pattern: a code names only an archive number a case could have."""
+    return re.compile(case_schema()["properties"]["archive_no"]["pattern"])
+
+
 def parse(text: str) -> PageCode | None:
-    """The page code in a decoded QR text, or None for any other text (an older print, a foreign code)."""
+    """The page code in a decoded QR text, or None for any other text (an older print, a foreign, forged or
+    damaged code). Every field is checked before it is used: the archive number against the case schema's
+    pattern, the form key and numbers as bounded ASCII, the page within 1..MAX_PAGES (0/0 for a Word print)."""
+    if len(text) > MAX_TEXT:
+        return None
     parts = text.split("|")
-    if len(parts) < 5 or parts[0] != PREFIX:
+    if len(parts) != 5 or parts[0] != PREFIX:
         return None
-    archive_no, key, pages, fp = "|".join(parts[1:-3]), parts[-3], parts[-2], parts[-1]
+    _, archive_no, key, pages, fp = parts
     page, sep, total = pages.partition("/")
-    if not (archive_no and key and sep and page.isdigit() and total.isdigit() and len(fp) == 8):
+    if not (sep and _NUMBER.fullmatch(page) and _NUMBER.fullmatch(total) and _KEY.fullmatch(key)
+            and _FINGERPRINT.fullmatch(fp) and _archive_pattern().fullmatch(archive_no)):
         return None
-    return PageCode(archive_no, key, int(page), int(total), fp)
+    number, count = int(page), int(total)
+    if not (number == count == UNKNOWN_PAGE or 1 <= number <= count <= MAX_PAGES):
+        return None
+    return PageCode(archive_no, key, number, count, fp)
+
+
+Point = tuple[float, float]
 
 
 @dataclass(frozen=True)
 class Found:
-    """A decoded QR code: its text and how far it is turned clockwise in the image (0, 90, 180, 270)."""
+    """A decoded QR code: its text, how far it is turned clockwise in the image (0, 90, 180, 270), and its
+    symbol's corners in the image's pixels (top-left, top-right, bottom-right, bottom-left of the symbol as it
+    reads), which say where it lies, how large it is printed and how the sheet lies under the camera."""
 
     text: str
     turned: int
+    corners: tuple[Point, Point, Point, Point] = ((0, 0), (0, 0), (0, 0), (0, 0))
+
+    def moved(self, scale: float, dx: float = 0, dy: float = 0) -> Found:
+        """The same code in another image: this one's pixels times `scale`, then shifted by (dx, dy)."""
+        corners = tuple((x * scale + dx, y * scale + dy) for x, y in self.corners)
+        return Found(self.text, self.turned, corners)  # type: ignore[arg-type]
+
+    @property
+    def centre(self) -> Point:
+        return sum(x for x, _ in self.corners) / 4, sum(y for _, y in self.corners) / 4
+
+    @property
+    def side(self) -> float:
+        """The symbol's mean side length, in pixels."""
+        (x0, y0), (x1, y1), (x2, y2), (x3, y3) = self.corners
+        return (math.dist((x0, y0), (x1, y1)) + math.dist((x1, y1), (x2, y2)) + math.dist((x2, y2), (x3, y3))
+                + math.dist((x3, y3), (x0, y0))) / 4
 
 
-def read(image: Image) -> list[Found]:
-    """QR codes only, no other symbology and no inverted search: what made handover checks slow."""
+def read(image: Image, limit: int = 4) -> list[Found]:
+    """QR codes only, no other symbology and no inverted search: what made handover checks slow. At most `limit`
+    codes, none of whose text is longer than a page code can be (a forged code cannot flood a log or a report)."""
     import zxingcpp  # imported here: most commands never read a code
 
     results = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode, try_invert=False)
-    return [Found(r.text, round(r.orientation / 90) % 4 * 90) for r in results]
+    found = []
+    for r in results[:limit]:
+        p = r.position
+        corners = tuple((float(c.x), float(c.y)) for c in (p.top_left, p.top_right, p.bottom_right, p.bottom_left))
+        found.append(Found(r.text[:MAX_TEXT + 1], round(r.orientation / 90) % 4 * 90, corners))  # type: ignore[arg-type]
+    return found
 
 
 @cache

@@ -20,8 +20,8 @@ import pikepdf
 from PIL import Image, UnidentifiedImageError
 
 from kunnan_docs.errors import AttachmentError
+from kunnan_docs.package.pageimage import MAX_PIXELS
 
-MAX_PIXELS = 120_000_000  # about a 1.2 m² sheet at 300 dpi: larger images would exhaust a clerk's PC
 MIN_DPI, MAX_DPI = 50, 2400  # outside this the resolution stored in the file is not believable
 A4 = (img2pdf.mm_to_pt(210), img2pdf.mm_to_pt(297))
 ACTIVE_PAGE_KEYS = ("/Annots", "/AA")
@@ -108,14 +108,15 @@ def _load_image(path: Path, name: str, decode_checked: bool) -> pikepdf.Pdf:
             frames = getattr(img, "n_frames", 1)
             width, height = img.size
             if width * height > MAX_PIXELS:
-                raise AttachmentError(name, f"的像素太多({width}×{height}),处理时会耗尽内存。"
-                                            "请用 300 dpi 以下的分辨率重新扫描。")
+                raise AttachmentError(name, _too_many_pixels(f"({width}×{height})"))
             dpi = img.info.get("dpi")
             has_alpha = img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
             if not decode_checked:
                 _check_decodes(img, frames)
     except AttachmentError:
         raise
+    except Image.DecompressionBombError:  # Pillow refuses it on opening, or a later frame of a TIFF is too large
+        raise AttachmentError(name, _too_many_pixels("")) from None
     except _UNDECODABLE as exc:
         raise AttachmentError(name, _undecodable(exc)) from None
     source: Path | bytes = _flatten(path) if has_alpha else path
@@ -139,6 +140,10 @@ class _Spool(io.BufferedRandom):
         self.close()
 
 
+def _too_many_pixels(size: str) -> str:
+    return f"的像素太多{size},处理时会耗尽内存,未解码。请用 300 dpi 以下的分辨率重新扫描。"
+
+
 def _undecodable(exc: BaseException) -> str:
     return f"已损坏或不完整,无法解码({_short(exc)})。请重新扫描或重新复制该文件。"
 
@@ -158,6 +163,8 @@ def undecodable(files: list[tuple[Path, str]]) -> dict[str, str]:
             with _open_image(path) as img:
                 if img.size[0] * img.size[1] <= MAX_PIXELS:
                     _check_decodes(img, getattr(img, "n_frames", 1))
+        except Image.DecompressionBombError:
+            problems[name] = _too_many_pixels("")
         except _UNDECODABLE as exc:
             problems[name] = _undecodable(exc)
     return problems
@@ -170,9 +177,12 @@ def _open_image(path: Path) -> Image.Image:
 
 
 def _check_decodes(img: Image.Image, frames: int) -> None:
-    """Decode each frame cheaply (JPEG at 1/8 scale) so that a truncated file is caught now."""
+    """Decode each frame cheaply (JPEG at 1/8 scale) so that a truncated file is caught now; a frame beyond the
+    pixel limit is not decoded at all."""
     for i in range(frames):
         img.seek(i)
+        if img.size[0] * img.size[1] > MAX_PIXELS:
+            raise Image.DecompressionBombError(f"frame {i + 1}: {img.size[0]}×{img.size[1]}")
         if img.format == "JPEG":
             img.draft(img.mode, (max(1, img.size[0] // 8), max(1, img.size[1] // 8)))
         img.load()

@@ -45,7 +45,6 @@ from kunnan_docs.forms.qr import form_fingerprint, form_key
 from kunnan_docs.forms.typeset import PAGE_H, PAGE_NUMBER_STRIP, PAGE_W
 from kunnan_docs.package import pdfa, sheets
 from kunnan_docs.package.attachments import is_image, load
-from kunnan_docs.package.ink import form_flags
 from kunnan_docs.package.layout import Corrected
 from kunnan_docs.package.signed import (
     Offer,
@@ -314,7 +313,7 @@ def _form_part(item: Item, form: FilledForm, pdf: bytes, boxes: list[Box], union
                                 f"内容已改动,未采用。请打印新表,签字盖章后重新扫描。")
             continue
         if original.ink is None:
-            original = replace(original, ink=form_flags(offer.images(), pdf, boxes))
+            original = replace(original, ink=offer.ink(pdf, boxes))
         result.notes += [f"{title}:{flag.message}" for flag in original.blank_areas]
         return Part(item, title, form.date, union, "", offer.pages, False, original, form_key(form), source)
     part = Part(item, title, form.date, union, "", pikepdf.open(io.BytesIO(pdf)), True, None, form_key(form))

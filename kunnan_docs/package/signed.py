@@ -10,23 +10,28 @@ so a pair torn by a crash between the two renames is not taken for an original.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pikepdf
 from PIL import Image
 
 from kunnan_docs.errors import injected_write_fault
+from kunnan_docs.forms.qr import PAGE_MM, PageCode, code_square, form_label, parse
 from kunnan_docs.forms.qr import form_key as form_key  # the store's file names: annex3, annex7-2 …
-from kunnan_docs.forms.qr import parse
-from kunnan_docs.package.ink import SCAN_DPI, InkFlag
+from kunnan_docs.package.geometry import fills, page_quad
+from kunnan_docs.package.ink import METHOD, SCAN_DPI, InkFlag, form_flags
 from kunnan_docs.package.layout import SIGNED, safe_name
-from kunnan_docs.package.pageimage import ScanPages
+from kunnan_docs.package.pageimage import PageRead, ScanPages
+
+if TYPE_CHECKING:
+    from kunnan_docs.forms.pdf import Box  # the renderer's areas, for the ink check
 
 
 @dataclass(frozen=True)
@@ -38,11 +43,15 @@ class SignedOriginal:
     pages: list[int]  # page numbers within that file, in form order
     ink: list[InkFlag] | None = None  # None: not checked yet (the build checks it)
     filed: str = ""  # when the pages were filed (ISO date-time), for the due list; empty if unknown
+    sha256: str = ""  # of the stored PDF (empty for a case's own attachment): keys its ink check's record
     hand_filled: bool = False  # a form filled in and signed by hand (paper first): no code read, no ink checked
 
     @property
     def blank_areas(self) -> list[InkFlag]:
         return [f for f in self.ink or [] if not f.ink]
+
+
+PHOTOS = ".原图.pdf"  # beside <form_key>.pdf: the photos its pages were made flat from, as they came
 
 
 def store_dir(outbox: Path, archive_no: str) -> Path:
@@ -77,17 +86,24 @@ def _pdf_bytes(pages: Path | bytes | pikepdf.Pdf | list[pikepdf.Page]) -> bytes:
 
 
 def store_original(outbox: Path, archive_no: str, key: str, pages: Path | bytes | pikepdf.Pdf | list[pikepdf.Page],
-                   meta: dict[str, Any]) -> SignedOriginal:
+                   meta: dict[str, Any], photos: list[pikepdf.Page] | None = None) -> SignedOriginal:
     """File one form's signed pages (replacing an earlier scan of the same form).
 
-    `meta` holds fingerprint, source, pages and optionally ink (list of InkFlag dicts) and filed."""
+    `meta` holds fingerprint, source, pages and optionally ink (list of InkFlag dicts) and filed. `photos`: the
+    phone photos some of the pages were made flat from, kept beside them as `<form_key>.原图.pdf`."""
     folder = store_dir(outbox, archive_no)
     folder.mkdir(parents=True, exist_ok=True)
+    photo_path = folder / f"{key}{PHOTOS}"
+    if photos:
+        write_atomic(photo_path, _pdf_bytes(photos))
+        meta = {**meta, "photos": photo_path.name}
     data = _pdf_bytes(pages)
     pdf_path = folder / f"{key}.pdf"
     write_atomic(pdf_path, data)
     record = {**meta, "form_key": key, "archive_no": archive_no, "pdf_sha256": hashlib.sha256(data).hexdigest()}
     write_atomic(folder / f"{key}.json", (json.dumps(record, ensure_ascii=False, indent=2) + "\n").encode())
+    if not photos:
+        photo_path.unlink(missing_ok=True)  # an earlier original's photos, replaced with it
     return _original(pdf_path, record)
 
 
@@ -95,26 +111,30 @@ def _original(pdf: Path, record: dict[str, Any]) -> SignedOriginal:
     return SignedOriginal(str(record["form_key"]), pdf, str(record["fingerprint"]), str(record.get("source", "")),
                           [int(p) for p in record.get("pages", [])],
                           [InkFlag.from_dict(d) for d in record["ink"]] if "ink" in record else None,
-                          str(record.get("filed", "")))
+                          str(record.get("filed", "")), str(record.get("pdf_sha256", "")))
 
 
 def originals_for(outbox: Path, archive_no: str) -> dict[str, SignedOriginal]:
     """Every complete (PDF and matching JSON) original filed for this archive number, by form_key."""
     folder = store_dir(outbox, archive_no)
-    found: dict[str, SignedOriginal] = {}
     if not folder.is_dir():
-        return found
-    for meta_path in sorted(folder.glob("*.json")):
-        pdf_path = meta_path.with_suffix(".pdf")
-        try:
-            record = json.loads(meta_path.read_text(encoding="utf-8"))
-            data = pdf_path.read_bytes()
-        except (OSError, ValueError):
-            continue
-        if record.get("pdf_sha256") != hashlib.sha256(data).hexdigest() or record.get("form_key") != meta_path.stem:
-            continue
-        found[meta_path.stem] = _original(pdf_path, record)
-    return found
+        return {}
+    found = (original_in(meta_path) for meta_path in sorted(folder.glob("*.json")))
+    return {original.form_key: original for original in found if original}
+
+
+def original_in(meta_path: Path) -> SignedOriginal | None:
+    """The original a `<form_key>.json` of the store describes, if its PDF is there whole (scan-in asks for one form
+    at a time, not every PDF of the archive number)."""
+    pdf_path = meta_path.with_suffix(".pdf")
+    try:
+        record = json.loads(meta_path.read_text(encoding="utf-8"))
+        data = pdf_path.read_bytes()
+    except (OSError, ValueError):
+        return None
+    if record.get("pdf_sha256") != hashlib.sha256(data).hexdigest() or record.get("form_key") != meta_path.stem:
+        return None
+    return _original(pdf_path, record)
 
 
 @dataclass
@@ -129,6 +149,33 @@ class Offer:
         pages = ScanPages(self.pages)
         return [pages.image(i, SCAN_DPI) for i in range(len(self.pages.pages))]
 
+    def ink(self, blank_pdf: bytes, boxes: list[Box]) -> list[InkFlag]:
+        """The ink check of these pages against the print. For a stored original it is kept beside it
+        (`<form_key>.ink`), keyed by the SHA-256 of its pages and of the print, the areas and the method: a
+        rebuild, which changes none of them, reads it instead of checking again. A store it cannot write to
+        only means the next build checks again."""
+        record = self._ink_record()
+        key = {"pages": self.original.sha256, "print": hashlib.sha256(blank_pdf).hexdigest(), "method": METHOD,
+               "areas": [[b.name, b.page, b.x0, b.y0, b.x1, b.y1] for b in boxes]}
+        if record:
+            try:
+                kept = json.loads(record.read_text(encoding="utf-8"))
+                if kept.get("key") == key:
+                    return [InkFlag.from_dict(d) for d in kept["flags"]]
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                pass
+        flags = form_flags(self.images(), blank_pdf, boxes)
+        if record:
+            with contextlib.suppress(OSError):
+                write_atomic(record, json.dumps({"key": key, "flags": [f.to_dict() for f in flags]},
+                                                ensure_ascii=False).encode())
+        return flags
+
+    def _ink_record(self) -> Path | None:
+        """Where a stored original's ink check is kept; None for a case's own attachment (not in the store)."""
+        pdf = self.original.pdf
+        return pdf.with_suffix(".ink") if self.original.sha256 and pdf.is_absolute() else None
+
 
 def hand_filled_offer(pdf: pikepdf.Pdf, name: str, key: str) -> Offer:
     """A case attachment marked `hand_filled`: the whole file is the signed original of the form `key`. It has no
@@ -141,6 +188,13 @@ def stored_offer(original: SignedOriginal) -> Offer:
     return Offer(original, pikepdf.open(original.pdf))
 
 
+def _elsewhere(code: PageCode, read: PageRead) -> bool:
+    """Whether the page is not where its code puts it in the picture read (a part of a sheet, or of a photo)."""
+    hit = next(f for f in read.found if f.text == code.text)
+    square = code_square(code)
+    return bool(square and read.own_image and not fills(page_quad(hit.corners, square, PAGE_MM), read.size))
+
+
 def read_signed_attachment(pdf: pikepdf.Pdf, name: str, archive_no: str) -> tuple[list[Offer], list[str]]:
     """A case attachment marked `signed`: its pages sorted into forms by their QR codes.
 
@@ -150,9 +204,21 @@ def read_signed_attachment(pdf: pikepdf.Pdf, name: str, archive_no: str) -> tupl
     groups: dict[str, dict[int, tuple[int, str, int]]] = {}  # form_key → page → (index in file, fingerprint, n)
     notes: list[str] = []
     for index in range(len(pdf.pages)):
-        codes = [c for found in scanned.codes(index)[0] if (c := parse(found.text))]
+        read = scanned.codes(index)
+        codes = [c for found in read.found if (c := parse(found.text))]
+        if read.problem:
+            notes.append(f"签章扫描件“{name}”第{index + 1}页未入卷:{read.problem}")
+            continue
         if not codes:
             notes.append(f"签章扫描件“{name}”第{index + 1}页的二维码无法识别,未入卷。请重新扫描这一页。")
+            continue
+        if len({c.text for c in codes}) == 1 and _elsewhere(codes[0], read):  # two forms a sheet, or a photo
+            codes = [c for found in scanned.search(index).found if (c := parse(found.text))] or codes
+        if len({c.text for c in codes}) > 1:
+            forms = "、".join(dict.fromkeys(f"{form_label(c.form_key)}第{c.page}页" for c in
+                                           sorted(codes, key=lambda c: (c.form_key, c.page))))
+            notes.append(f"签章扫描件“{name}”第{index + 1}页印有多份表单({forms}),未入卷。"
+                         "请每张纸只打印一页表单,签字盖章后重新扫描。")
             continue
         code = codes[0]
         if code.archive_no != archive_no:

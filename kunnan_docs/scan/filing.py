@@ -21,20 +21,24 @@ import json
 import os
 import shutil
 from collections.abc import Callable, Collection
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pikepdf
 
 from kunnan_docs.errors import CaseRejected
 from kunnan_docs.forms import qr
 from kunnan_docs.package.layout import INPUT_DIR, REPORT, SIGNED, safe_name
-from kunnan_docs.package.signed import originals_for, store_dir, store_original, write_atomic
+from kunnan_docs.package.signed import original_in, store_dir, store_original, write_atomic
 
 if TYPE_CHECKING:  # `status` lists waiting forms from here without the case, form and scan stacks
+    from concurrent.futures import Executor
+
     from kunnan_docs.core.workcal import WorkCalendar
+    from kunnan_docs.pipeline import CaseResult
     from kunnan_docs.scan.pages import ScanFile, ScannedPage
 
 SCANNER_FOLDER = "扫描件"  # inside the inbox
@@ -44,6 +48,11 @@ WAITING = "待补页"  # inside an archive number's signed originals folder
 JOURNAL = ".journal"  # inside the signed originals store
 REASON_FILE = "原因.txt"
 REVIEW_PDF = "待核对页.pdf"
+SOURCE_FILE = ".sha256"  # in a review folder: the SHA-256 of the scanner file it was written for
+# A scanner file that raises one of these while it is read is no readable scan: it goes to review whole. (An
+# OSError is the disk's, not the file's: the caller pauses and tries again.)
+UNREADABLE: tuple[type[BaseException], ...] = (CaseRejected, pikepdf.PdfError, ValueError, RuntimeError, KeyError,
+                                               TypeError, MemoryError)
 
 
 @dataclass
@@ -64,6 +73,7 @@ class ScanReport:
     review: list[Path] = field(default_factory=list)  # review folders written
     waiting: list[str] = field(default_factory=list)  # forms still missing pages
     rebuilt: list[str] = field(default_factory=list)  # archive numbers rebuilt
+    blank: list[tuple[str, int]] = field(default_factory=list)  # blank pages set aside: scanner file, page
 
     @property
     def lines(self) -> list[str]:
@@ -114,7 +124,9 @@ class _Packages:
 def _problem(page: ScannedPage, packages: _Packages) -> str | None:
     """Why this page cannot be filed, in Chinese, or None."""
     code = page.code
-    where = f"第{page.number}页"
+    where = page.where
+    if page.problem:
+        return f"{where}:{page.problem}"
     if code is None:
         return (f"{where}:二维码不是本系统打印的表单二维码。" if page.foreign else
                 f"{where}:未能识别二维码(可能不是本系统打印的表单,或二维码被遮挡、污损、扫描太淡)。") + \
@@ -130,7 +142,7 @@ def _problem(page: ScannedPage, packages: _Packages) -> str | None:
     if code.page == qr.UNKNOWN_PAGE:
         return (f"{where}:是 Word 版打印的{qr.form_label(code.form_key)},二维码不含页码。"
                 "请打印 PDF 版(documents 文件夹中)签字后再扫描。")
-    if code.fingerprint != forms[code.form_key] or not 1 <= code.page <= code.pages:
+    if code.fingerprint != forms[code.form_key]:
         return (f"{where}:是档案号 {code.archive_no} {qr.form_label(code.form_key)}的旧版打印件(案卷内容已改动)。"
                 "请打印发件夹中最新的表单,签字盖章后再扫描。")
     return None
@@ -153,6 +165,7 @@ class _Page:
     number: int
     pdf: pikepdf.Pdf  # kept open: a page is only usable while its PDF is
     index: int
+    photo: int | None = None  # the photo this page was made flat from, as a page of `pdf`
 
     @property
     def page(self) -> pikepdf.Page:
@@ -164,17 +177,36 @@ def _waiting_dir(outbox: Path, archive_no: str) -> Path:
 
 
 def _waiting_stem(code: qr.PageCode, page: int) -> str:
-    return f"{code.form_key}.{code.fingerprint}.{page:03d}"
+    """annex3.<fingerprint>.001-002: page 1 of 2 (the total is in the name: a page printed as 1 of 2 never stands
+    in for a page 1 of 1)."""
+    return f"{code.form_key}.{code.fingerprint}.{page:03d}-{code.pages:03d}"
+
+
+def _waiting_records(folder: Path, pattern: str = "*.json") -> list[tuple[Path, dict[str, Any]]]:
+    """The waiting pages' records whose fields are what a page code can say (a record written from a forged or
+    damaged code by an earlier version is left out: it must not make `status` print a 3,000,000-page form)."""
+    found = []
+    for meta in sorted(folder.glob(pattern)):
+        try:
+            record = json.loads(meta.read_text(encoding="utf-8"))
+            code = qr.PageCode(str(record["archive_no"]), str(record["form_key"]), int(record["page_of_form"]),
+                               int(record["pages_of_form"]), meta.stem.split(".")[1])
+        except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError):
+            continue
+        if qr.parse(code.text) == code and code.page != qr.UNKNOWN_PAGE:
+            found.append((meta, {**record, "archive_no": code.archive_no, "form_key": code.form_key,
+                                 "page_of_form": code.page, "pages_of_form": code.pages}))
+    return found
 
 
 def _waiting_pages(outbox: Path, code: qr.PageCode) -> dict[int, _Page]:
     found: dict[int, _Page] = {}
     folder = _waiting_dir(outbox, code.archive_no)
-    for i in range(1, code.pages + 1):
-        meta = folder / f"{_waiting_stem(code, i)}.json"
-        if meta.is_file():
-            record = json.loads(meta.read_text(encoding="utf-8"))
-            found[i] = _Page(record["source"], int(record["page"]), pikepdf.open(meta.with_suffix(".pdf")), 0)
+    for meta, record in _waiting_records(folder, f"{code.form_key}.{code.fingerprint}.*.json"):
+        if record["pages_of_form"] == code.pages and meta.with_suffix(".pdf").is_file():
+            pdf = pikepdf.open(meta.with_suffix(".pdf"))
+            found[record["page_of_form"]] = _Page(record["source"], int(record["page"]), pdf, 0,
+                                                  1 if len(pdf.pages) > 1 else None)  # a photo's second page: the photo
     return found
 
 
@@ -183,26 +215,28 @@ def _keep_waiting(outbox: Path, code: qr.PageCode, page: _Page) -> None:
     folder = _waiting_dir(outbox, code.archive_no)
     folder.mkdir(parents=True, exist_ok=True)
     stem = _waiting_stem(code, code.page)
-    write_atomic(folder / f"{stem}.pdf", _pdf_of([page.page]))
+    write_atomic(folder / f"{stem}.pdf", _pdf_of([page.page] + ([page.pdf.pages[page.photo]] if page.photo else [])))
     record = {"archive_no": code.archive_no, "form_key": code.form_key, "page_of_form": code.page,
               "pages_of_form": code.pages, "source": page.source, "page": page.number}
     write_atomic(folder / f"{stem}.json", json.dumps(record, ensure_ascii=False).encode())
 
 
 def _drop_waiting(outbox: Path, code: qr.PageCode) -> None:
+    """The waiting pages of this form, now filed: the JSON first, so that no PDF is left counting without it."""
     folder = _waiting_dir(outbox, code.archive_no)
-    for i in range(1, code.pages + 1):
-        for suffix in (".json", ".pdf"):
-            (folder / f"{_waiting_stem(code, i)}{suffix}").unlink(missing_ok=True)
+    for meta, record in _waiting_records(folder, f"{code.form_key}.{code.fingerprint}.*.json"):
+        if record["pages_of_form"] == code.pages:
+            meta.unlink()
+            meta.with_suffix(".pdf").unlink(missing_ok=True)
 
 
 def _drop_outdated_waiting(outbox: Path, code: qr.PageCode, report: ScanReport) -> None:
-    """Pages waiting from an earlier print of this form can never complete it now that the case has changed:
-    say so and stop waiting for them (the pages stay in their scanner file in the processed area)."""
-    for meta in sorted(_waiting_dir(outbox, code.archive_no).glob(f"{code.form_key}.*.json")):
-        if meta.stem.split(".")[1] == code.fingerprint:
+    """Pages waiting from another print of this form (an earlier one, or one whose code gave another page total)
+    can never complete it now: say so and stop waiting for them (the pages stay in their scanner file in the
+    processed area)."""
+    for meta, record in _waiting_records(_waiting_dir(outbox, code.archive_no), f"{code.form_key}.*.json"):
+        if meta.stem.split(".")[1] == code.fingerprint and record["pages_of_form"] == code.pages:
             continue
-        record = json.loads(meta.read_text(encoding="utf-8"))
         report.notes.append(f"旧版  {code.archive_no} {qr.form_label(code.form_key)}:{record['source']} 第{record['page']}页"
                             "是旧版打印件,不再等待它的其余页(原页仍在已处理的扫描件中)。")
         meta.unlink()
@@ -212,9 +246,9 @@ def _drop_outdated_waiting(outbox: Path, code: qr.PageCode, report: ScanReport) 
 def waiting_forms(outbox: Path) -> list[str]:
     """For `status`: every form with some pages back but not all, e.g. '… 附件3:已收到第1页,缺第2页'."""
     groups: dict[tuple[str, str, int], list[int]] = {}
-    for meta in sorted((outbox / SIGNED).glob(f"*/{WAITING}/*.json")):
-        r = json.loads(meta.read_text(encoding="utf-8"))
-        groups.setdefault((r["archive_no"], r["form_key"], r["pages_of_form"]), []).append(r["page_of_form"])
+    for folder in sorted((outbox / SIGNED).glob(f"*/{WAITING}")):
+        for _, r in _waiting_records(folder):
+            groups.setdefault((r["archive_no"], r["form_key"], r["pages_of_form"]), []).append(r["page_of_form"])
     return [_missing_text(archive_no, key, sorted(pages), total) for (archive_no, key, total), pages in groups.items()]
 
 
@@ -224,19 +258,51 @@ def _missing_text(archive_no: str, key: str, have: list[int], total: int) -> str
             f"缺第{'、'.join(map(str, missing))}页")
 
 
-def _review(scan: ScanFile, troubles: list[tuple[ScannedPage, str]], folder: Path) -> None:
-    """The pages a clerk must look at, as one PDF, and why, written aside and renamed into place."""
-    staging = folder.with_name(f".{folder.name}.part")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    pages = [scan.pdf.pages[p.number - 1] for p, _ in troubles]
-    (staging / REVIEW_PDF).write_bytes(_pdf_of(pages))
-    text = [f"扫描件 {scan.path.name} 中有 {len(troubles)} 页无法自动归档,见 {REVIEW_PDF}(按原页序):", ""]
+def _review(scan: ScanFile, troubles: list[tuple[ScannedPage, str]], review: Path, stem: str) -> Path:
+    """The pages a clerk must look at, as one PDF, and why, in a review folder of their own (never an earlier
+    one: a scanner reusing a file name gets stem-2, stem-3 …); returns the folder."""
+    digest = _sha256(scan.path)
+    folder = _review_folder(review, stem, digest)
+    if folder.exists():
+        return folder  # this very file's review, written before a crash
+    numbers = list(dict.fromkeys(p.number for p, _ in troubles))  # a sheet's two halves are one page of the file
+    text = [f"扫描件 {scan.path.name} 中有 {len(troubles)} 处无法自动归档,见 {REVIEW_PDF}(按原页序,共 {len(numbers)} 页):",
+            ""]
     text += [reason for _, reason in troubles]
     text += ["", "处理后可把改好的页面重新扫描放入扫描件文件夹;此文件夹可在核对后删除。"]
-    (staging / REASON_FILE).write_text("\n".join(text) + "\n", encoding="utf-8-sig")
-    shutil.rmtree(folder, ignore_errors=True)
-    os.rename(staging, folder)
+    _write_review(folder, digest, {REVIEW_PDF: _pdf_of([scan.pdf.pages[n - 1] for n in numbers]),
+                                   REASON_FILE: ("\n".join(text) + "\n").encode("utf-8-sig")})
+    return folder
+
+
+def _review_folder(review: Path, stem: str, digest: str) -> Path:
+    """review/stem, or stem-2, stem-3 …: the first that is free, or that already holds this file's review."""
+    n = 1
+    while True:
+        folder = review / (stem if n == 1 else f"{stem}-{n}")
+        if not folder.exists():
+            return folder
+        try:
+            if (folder / SOURCE_FILE).read_text(encoding="ascii").strip() == digest:
+                return folder
+        except (OSError, ValueError):
+            pass
+        n += 1
+
+
+def _write_review(folder: Path, digest: str, files: dict[str, bytes]) -> None:
+    """Written aside and renamed into place: a review folder is whole or absent, and never replaces another."""
+    staging = folder.with_name(f".{folder.name}.{os.getpid()}.part")
+    shutil.rmtree(staging, ignore_errors=True)  # our own leftover from a killed run
+    staging.mkdir(parents=True)
+    for name, data in {**files, SOURCE_FILE: digest.encode()}.items():
+        (staging / name).write_bytes(data)
+    os.rename(staging, folder)  # fails, rather than replace it, if another process made the folder meanwhile
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _free_name(folder: Path, name: str) -> Path:
@@ -253,30 +319,57 @@ def _journal(outbox: Path, path: Path) -> Path:
     return outbox / SIGNED / JOURNAL / f"{digest}.json"
 
 
-Rebuild = Callable[[Path], str]  # a package's input case file → a Chinese line saying what became of it
+Rebuild = Callable[[list[Path]], list[str]]  # packages' input case files → Chinese lines saying what became of each
+
+
+def pool_rebuild(outbox: Path, calendar: str | None, executor: Executor | None, workers: int) -> Rebuild:
+    """`scan-in`'s rebuilds: each package once, on the process pool (of `workers` processes) when there are several,
+    in small batches so that the processes finish together (`calendar`: the calendar file, if any). Should the pool
+    break (a process killed), the packages it did not report are rebuilt here."""
+    def rebuild(case_files: list[Path]) -> list[str]:
+        from kunnan_docs.batch import run_cases
+        from kunnan_docs.core.workcal import WorkCalendar as Calendar
+        from kunnan_docs.pipeline import process_case
+
+        lines: list[str] = []
+        pool = executor if len(case_files) > 1 else None
+        try:
+            for result in run_cases(case_files, outbox, calendar, pool, batch_size=-(-len(case_files) // (4 * workers)),
+                                    force=True):
+                lines.append(_rebuilt_line(result))
+        except BrokenProcessPool:
+            lines += [_rebuilt_line(process_case(f, outbox, Calendar(calendar))) for f in case_files[len(lines):]]
+        return lines
+
+    return rebuild
+
+
+def _rebuilt_line(result: CaseResult) -> str:
+    return (f"已重新成卷  {result.folder}  结论:{result.label}" if result.outcome.published else
+            f"重新成卷失败  {result.archive_no}:" + ";".join(result.messages))
 
 
 def scan_in(files: list[Path], outbox: Path, calendar: WorkCalendar, rebuild: Rebuild, *,
-            review: Path | None = None, processed: Path | None = None) -> ScanReport:
-    """Take scanner files: file their pages, move each file to the processed area, rebuild what changed.
+            review: Path | None = None, processed: Path | None = None, executor: Executor | None = None) -> ScanReport:
+    """Take scanner files: file their pages, move each file to the processed area, then rebuild what changed —
+    each package once for the whole stack (and what a killed run had promised with it).
 
-    `review` and `processed` default to 待核对/ and 已处理/ beside each file."""
+    `review` and `processed` default to 待核对/ and 已处理/ beside each file; `executor`, a process pool, reads long
+    files' pages on its processes too."""
     report = ScanReport()
-    rebuild_pending(outbox, calendar, rebuild, report)  # what a killed run had promised
-    for path in files:
-        file_scans([path], outbox, calendar, report, review=review, processed=processed)
-        rebuild_pending(outbox, calendar, rebuild, report)  # rebuilt packages may carry new fingerprints
+    file_scans(files, outbox, calendar, report, review=review, processed=processed, executor=executor)
+    rebuild_pending(outbox, calendar, rebuild, report)
     return report
 
 
 def file_scans(files: list[Path], outbox: Path, calendar: WorkCalendar, report: ScanReport, *,
-               review: Path | None = None, processed: Path | None = None) -> None:
+               review: Path | None = None, processed: Path | None = None, executor: Executor | None = None) -> None:
     """File each scanner file's pages and move it to the processed area; the rebuilds it calls for are journaled
     for `rebuild_pending` (the watcher runs them once no worker is building those archive numbers)."""
     packages = _Packages(outbox, calendar)
     for path in files:
         done_area = processed or path.parent / PROCESSED
-        archives = _take(path, outbox, packages, review or path.parent / REVIEW, done_area, report)
+        archives = _take(path, outbox, packages, review or path.parent / REVIEW, done_area, report, executor)
         journal = _journal(outbox, path)
         journal.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(journal, json.dumps({"file": str(path), "archives": sorted(archives)},
@@ -299,43 +392,49 @@ def pending_rebuilds(outbox: Path) -> dict[Path, list[str]]:
 
 def rebuild_pending(outbox: Path, calendar: WorkCalendar, rebuild: Rebuild, report: ScanReport,
                     busy: Collection[str] = ()) -> None:
-    """Rebuild what the journals call for, then drop them; a journal naming an archive number in `busy` (being
-    built elsewhere) waits for a later call, so that two builders never race on one package."""
-    for journal, archives in pending_rebuilds(outbox).items():
-        if not set(archives) & set(busy):
-            _rebuild_all(archives, _Packages(outbox, calendar), rebuild, report)
-            journal.unlink()
+    """Rebuild what the journals call for, each archive number once however many files named it, then drop them;
+    a journal naming an archive number in `busy` (being built elsewhere) waits for a later call, so that two
+    builders never race on one package."""
+    ready = {journal: archives for journal, archives in pending_rebuilds(outbox).items()
+             if not set(archives) & set(busy)}
+    archives = sorted(set().union(*ready.values()))
+    if archives:
+        _rebuild_all(archives, _Packages(outbox, calendar), rebuild, report)
+    for journal in ready:
+        journal.unlink()
 
 
 def _rebuild_all(archives: list[str], packages: _Packages, rebuild: Rebuild, report: ScanReport) -> None:
+    case_files = []
     for archive_no in archives:
         case_file = packages.case_file(archive_no)
         if case_file is None:
             report.notes.append(f"未重新成卷  {archive_no}:案卷中没有输入副本。请把该案卷重新放入收件夹成卷。")
             continue
-        report.notes.append(rebuild(case_file))
+        case_files.append(case_file)
         report.rebuilt.append(archive_no)
+    if case_files:
+        report.notes += rebuild(case_files)
 
 
-def _take(path: Path, outbox: Path, packages: _Packages, review: Path, processed: Path,
-          report: ScanReport) -> set[str]:
+def _take(path: Path, outbox: Path, packages: _Packages, review: Path, processed: Path, report: ScanReport,
+          executor: Executor | None = None) -> set[str]:
     """File one scanner file's pages; returns the archive numbers whose packages must be rebuilt."""
     from kunnan_docs.scan.pages import read_scan
 
-    name = _free_name(processed, path.name).name  # the name it will have there, which also names its review folder
+    stem = Path(_free_name(processed, path.name).name).stem  # the name it will have there names its review folder
     try:
-        scan = read_scan(path)
-    except CaseRejected as exc:
-        folder = _free_name(review, Path(name).stem)
-        folder.mkdir(parents=True)
-        (folder / REASON_FILE).write_text(f"{exc}\n此文件无法读取,已整个移到这里,请核对后重新扫描。\n", encoding="utf-8-sig")
-        shutil.move(path, folder / path.name)
-        report.notes.append(f"待核对  {path.name}:{exc} 已移到 {folder}")
-        report.review.append(folder)
+        scan = read_scan(path, executor)
+    except UNREADABLE as exc:
+        _review_whole(path, review, stem, str(exc) if isinstance(exc, CaseRejected) else
+                      f"扫描件 {path.name} 无法读取({type(exc).__name__})。", report)
         return set()
     troubles: list[tuple[ScannedPage, str]] = []
     groups: dict[tuple[str, str, str, int], dict[int, _Page]] = {}
     for page in scan.pages:
+        if page.blank:
+            report.blank.append((path.name, page.number))
+            continue
         if reason := _problem(page, packages):
             troubles.append((page, reason))
             continue
@@ -343,14 +442,17 @@ def _take(path: Path, outbox: Path, packages: _Packages, review: Path, processed
         assert code is not None
         group = groups.setdefault((code.archive_no, code.form_key, code.fingerprint, code.pages), {})
         if code.page in group:
-            report.notes.append(f"重复  {path.name} 第{page.number}页与第{group[code.page].number}页是同一页"
+            report.notes.append(f"重复  {path.name} {page.where}与第{group[code.page].number}页是同一页"
                                 f"({code.archive_no} {qr.form_label(code.form_key)}第{code.page}页),只归档一次。")
             continue
-        group[code.page] = _Page(path.name, page.number, scan.pdf, page.number - 1)
+        group[code.page] = _Page(path.name, page.number, scan.pdf, page.index, page.number - 1 if page.photo else None)
+    blanks = [n for name, n in report.blank if name == path.name]
+    if blanks:
+        report.notes.append(f"空白页  {path.name} 第{'、'.join(map(str, blanks))}页没有二维码,几乎没有字迹"
+                            "(双面扫描的背面),已略过,不需要处理。")
     if troubles:
-        folder = review / Path(name).stem
-        _review(scan, troubles, folder)
-        report.notes.append(f"待核对  {path.name} 中 {len(troubles)} 页无法归档,见 {folder / REASON_FILE}")
+        folder = _review(scan, troubles, review, stem)
+        report.notes.append(f"待核对  {path.name} 中 {len(troubles)} 处无法归档,见 {folder / REASON_FILE}")
         report.review.append(folder)
     archives: set[str] = set()
     for (archive_no, key, fp, total), pages in sorted(groups.items()):
@@ -359,10 +461,22 @@ def _take(path: Path, outbox: Path, packages: _Packages, review: Path, processed
     return archives
 
 
+def _review_whole(path: Path, review: Path, stem: str, reason: str, report: ScanReport) -> None:
+    """A file that is no readable scan at all moves whole into a review folder of its own, with its reason."""
+    digest = _sha256(path)
+    folder = _review_folder(review, stem, digest)
+    if not folder.exists():
+        text = f"{reason}\n此文件无法读取,已整个移到这里,请核对后重新扫描。\n"
+        _write_review(folder, digest, {REASON_FILE: text.encode("utf-8-sig")})
+    shutil.move(path, _free_name(folder, path.name))
+    report.notes.append(f"待核对  {path.name}:{reason} 已移到 {folder}")
+    report.review.append(folder)
+
+
 def _file_form(outbox: Path, code: qr.PageCode, pages: dict[int, _Page], scan_name: str, report: ScanReport) -> bool:
     """File the form if all its pages are now there; True when its package must be rebuilt."""
     label = f"{code.archive_no} {qr.form_label(code.form_key)}"
-    filed = originals_for(outbox, code.archive_no).get(code.form_key)
+    filed = original_in(store_dir(outbox, code.archive_no) / f"{code.form_key}.json")
     if filed and filed.fingerprint == code.fingerprint:
         if scan_name in filed.source.split("、"):
             return True  # filed by this very file before a crash: the rebuild may not have happened
@@ -384,7 +498,8 @@ def _file_form(outbox: Path, code: qr.PageCode, pages: dict[int, _Page], scan_na
     store_original(outbox, code.archive_no, code.form_key, [p.page for p in ordered], {
         "fingerprint": code.fingerprint, "source": "、".join(dict.fromkeys(p.source for p in ordered)),
         "pages": [p.number for p in ordered], "sources": [list(s) for s in sources],
-        "filed": datetime.now().isoformat(timespec="seconds")})
+        "filed": datetime.now().isoformat(timespec="seconds")},
+        photos=[p.pdf.pages[p.photo] for p in ordered if p.photo is not None])
     _drop_waiting(outbox, code)
     report.filed.append(Filed(code.archive_no, code.form_key, sources))
     return True

@@ -4,10 +4,11 @@ the packages they complete are rebuilt when the watcher says no worker is buildi
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from kunnan_docs.core.workcal import WorkCalendar
-from kunnan_docs.scan.filing import Rebuild, ScanReport, file_scans, pending_rebuilds, rebuild_pending
+from kunnan_docs.scan.filing import ScanReport, file_scans, pending_rebuilds, rebuild_pending
 
 SKIPPED_PREFIXES = (".", "~$")  # hidden files and the temporary copies some scanner software writes first
 
@@ -16,9 +17,11 @@ class ScannerFolder:
     """Call `poll` and then `rebuild` from a loop: a file whose size and time have not changed for `settle`
     seconds is filed; the rebuilds it calls for wait (journaled) until their archive numbers are not busy."""
 
-    def __init__(self, folder: Path, outbox: Path, calendar: WorkCalendar, rebuild: Rebuild,
+    def __init__(self, folder: Path, outbox: Path, calendar: WorkCalendar, rebuild: Callable[[Path], str],
                  settle: float = 2.0) -> None:
-        self.folder, self.outbox, self.calendar, self._rebuild, self.settle = folder, outbox, calendar, rebuild, settle
+        """`rebuild`: one package's input case file → a Chinese line saying what became of it."""
+        self.folder, self.outbox, self.calendar, self.settle = folder, outbox, calendar, settle
+        self._rebuild = lambda case_files: [rebuild(f) for f in case_files]
         self._seen: dict[str, tuple[tuple[int, int], float]] = {}
         self.pending: set[str] = set()  # archive numbers whose rebuild is journaled, not yet done
         self._journals_read = False

@@ -95,7 +95,7 @@ def receive(upload: Upload, folder: Path) -> tuple[str, LoadedAttachment]:
 def codes(loaded: LoadedAttachment) -> list[PageCode | None]:
     """The code of ours on each page, or None (read as scan-in reads a page: its own image, strips first)."""
     pages = ScanPages(loaded.pdf)
-    return [next((c for found in pages.codes(i)[0] if (c := parse(found.text))), None)
+    return [next((c for found in pages.codes(i).found if (c := parse(found.text))), None)
             for i in range(loaded.page_count)]
 
 
