@@ -19,7 +19,6 @@ from kunnan_docs.core.resources import load_json
 from kunnan_docs.core.rules import DUPLICATE_REASON, exit_stage
 from kunnan_docs.core.workcal import WorkCalendar
 from kunnan_docs.core.zh import zh_date
-from kunnan_docs.forms.qr import form_label
 
 
 def forms_data() -> dict[str, Any]:
@@ -39,7 +38,7 @@ class FormSpec:
     @property
     def label(self) -> str:
         """附件3 …, or the short name of a form of our own (注销审批表)."""
-        return form_label(self.key)
+        return f"附件{self.annex}" if self.annex else self.raw["label"]  # as forms.qr.form_label names it
 
     @property
     def fields(self) -> tuple[str, ...]:
