@@ -157,7 +157,7 @@ def test_progress_shows_the_cancelled_apart_in_the_terminal_the_pdf_and_the_desk
 @pytest.mark.parametrize(("edits", "code", "pointer"), [
     ({"reason": "其他"}, "CANCEL-NOTE", "/cancellation/note"),
     ({"reason": "重复建档"}, "CANCEL-DUPLICATE-OF", "/cancellation/duplicate_of"),
-    ({"reason": "重复建档", "duplicate_of": " cd510108-2019-0037 "}, "CANCEL-DUPLICATE-SELF", "/cancellation/duplicate_of"),
+    ({"reason": "重复建档", "duplicate_of": "cd510108-2019-0037"}, "CANCEL-DUPLICATE-SELF", "/cancellation/duplicate_of"),
     ({"decision": {"date": "2020-05-21", "body": "猛追湾街道总工会委员会"}}, "CANCEL-ORDER",
      "/cancellation/district_approval/date"),
     ({"date": "2019-03-01", "decision": {"date": "2019-02-01", "body": "某工会"},
