@@ -98,6 +98,7 @@ def room(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     damaged = outbox / "CD510199-2020-0001"
     damaged.mkdir()
     (damaged / "report.json").write_text("{", encoding="utf-8")
+    os.symlink("/etc/hostname", outbox / KEPT / "链接.txt")  # its zip is refused
     return areas
 
 
@@ -166,6 +167,7 @@ def pages(client: TestClient) -> Iterator[tuple[str, str]]:
     yield "上传坏文件", client.post(f"/packages/{KEPT}/upload", data={"csrf": token, "item-all": "id_card_copy"},
                                  files=[("files", ("scan.pdf", b"%PDF-1.4 broken", "application/pdf"))]).text
     yield "405", client.post("/inbox", data={"csrf": token}).text
+    yield "zip 链接", client.get(f"/packages/{KEPT}/zip").text
 
 
 def test_no_page_speaks_to_engineers(worked: dict[str, Path], client: TestClient) -> None:
@@ -174,6 +176,8 @@ def test_no_page_speaks_to_engineers(worked: dict[str, Path], client: TestClient
     assert len(shown) > 25 and any("/drafts/" in url for url in shown)
     bad = {url: words for url, html in shown.items() if (words := engineer_words(visible(html), *paths))}
     assert bad == {}
+    assert "请不勾选它们,先移交其他案卷" in shown["/handover 篡改"]  # the desk's form of the refusal, not the command's
+    assert "请管理员把它从发件夹中移走" in shown["zip 链接"]
 
 
 def test_the_rejected_reasons_name_what_to_do_at_the_desk(worked: dict[str, Path], client: TestClient) -> None:
