@@ -168,6 +168,8 @@ def pages(client: TestClient) -> Iterator[tuple[str, str]]:
                                  files=[("files", ("scan.pdf", b"%PDF-1.4 broken", "application/pdf"))]).text
     yield "405", client.post("/inbox", data={"csrf": token}).text
     yield "zip 链接", client.get(f"/packages/{KEPT}/zip").text
+    for row in re.findall(r'action="/inbox/rejected/(\d+)/open"', client.get("/inbox").text):  # 在工作台中改正
+        yield f"打开退回 {row}", client.post(f"/inbox/rejected/{row}/open", data={"csrf": token}).text
 
 
 def test_no_page_speaks_to_engineers(worked: dict[str, Path], client: TestClient) -> None:
