@@ -322,11 +322,13 @@ def _print_corrected(outbox: Path, packages: list[Published]) -> None:
     history = past(outbox)
     if not history:
         return
-    changed = [o for o in standings(packages, history) if o.standing is Standing.CHANGED]
-    print(f"{Standing.CHANGED.label}:{len(changed)} 卷" + ("(在工作台“移交”页或用 kunnan-docs handover 移交)"
-                                                          if changed else ""))
-    for offer in changed:
-        print(f"    {offer.package.archive_no}  {offer.package.case.get('district') or ''}  {offer.text}")
+    offers = standings(packages, history)
+    for standing in (Standing.CORRECTED, Standing.CHANGED):
+        changed = [o for o in offers if o.standing is standing]
+        print(f"{standing.label}:{len(changed)} 卷" + ("(在工作台“移交”页或用 kunnan-docs handover 移交)"
+                                                       if changed else ""))
+        for offer in changed:
+            print(f"    {offer.package.archive_no}  {offer.package.case.get('district') or ''}  {offer.text}")
 
 
 def _print_signatures(packages: list[Published]) -> None:

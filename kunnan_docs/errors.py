@@ -38,12 +38,19 @@ def worst(codes: Iterable[ExitCode]) -> ExitCode:
 
 class KunnanError(Exception):
     """Base of every error a clerk may see; the message is Chinese, says what to do, and has its ID and
-    phone numbers masked (it ends up in reason files, the ledger and status lines)."""
+    phone numbers masked (it ends up in reason files, the ledger and status lines). `people`: the same for the
+    desk, where the message names a command, an option or a path (README "说给办事员的话")."""
 
     exit_code = ExitCode.INTERNAL
 
-    def __init__(self, message: str = "") -> None:
+    def __init__(self, message: str = "", people: str = "") -> None:
         super().__init__(mask_text(message))
+        self.people = mask_text(people)
+
+    @property
+    def for_people(self) -> str:
+        """What a clerk reads at the desk: desk actions, no command, option or server path."""
+        return self.people or str(self)
 
 
 class UsageError(KunnanError):
@@ -109,5 +116,6 @@ class LinkFound(UsageError):
     """A link, or something that is neither a file nor a folder, where only our own files should be."""
 
     def __init__(self, where: str) -> None:
-        super().__init__(f"“{where}”是一个链接或特殊文件,不是本程序生成的普通文件;为安全起见没有读取它。"
-                         "请把它从发件夹中移走,再重新成卷(kunnan-docs build 该案卷的 input/case.json)。")
+        found = f"“{where}”是一个链接或特殊文件,不是本程序生成的普通文件;为安全起见没有读取它。"
+        super().__init__(found + "请把它从发件夹中移走,再重新成卷(kunnan-docs build 该案卷的 input/case.json)。",
+                         found + "请管理员把它从发件夹中移走,再把这个案卷重新成卷。")

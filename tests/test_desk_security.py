@@ -447,5 +447,5 @@ def test_ipv6_host_header_reaches_the_desk(outbox: Path) -> None:
     client = TestClient(create_app(d), base_url="http://[::1]:8765")
     assert client.get("/packages").status_code == 200
     refused = client.get("/packages", headers={"host": "evil.example:8765"})
-    assert refused.status_code == 400 and "--allowed-host" in refused.text
+    assert refused.status_code == 400 and "允许的名称" in refused.text
 

@@ -71,7 +71,7 @@ def handover(outbox: Path, target: Path, *extra: str) -> int:
 
 
 def correct(outbox: Path, tmp_path: Path) -> None:
-    """A correction after the handover: an archive check recorded late, the package rebuilt (第2版)."""
+    """A change after the handover (not a 更正): an archive check recorded late, the package rebuilt (第2版)."""
     folder = Path(shutil.copytree(EXIT_EXAMPLE, tmp_path / "corrected"))
     data = json.loads((folder / "case.json").read_text(encoding="utf-8"))
     data["archive_checks"].append({"date": "2020-02-14", "checker": "张涛"})
@@ -125,23 +125,23 @@ def test_a_package_corrected_after_its_handover_is_offered_again_and_flagged(out
     found = {o.package.archive_no: o for o in standings(published(outbox), past(outbox))}
     changed = found[EXIT_NO]
     assert changed.standing is Standing.CHANGED and found[SECOND_NO].standing is Standing.HANDED_OVER
-    assert changed.text == "移交后已更正，需重新移交（前次2019年11月1日移交第1版）"
+    assert changed.text == "移交后有变动，需重新移交（前次2019年11月1日移交第1版）"
     capsys.readouterr()
     assert main(["status", "--outbox", str(outbox)]) == ExitCode.OK
     out = capsys.readouterr().out
-    assert "移交后已更正，需重新移交:1 卷" in out and f"    {EXIT_NO}  {JINJIANG}  移交后已更正" in out
+    assert "移交后有变动，需重新移交:1 卷" in out and f"    {EXIT_NO}  {JINJIANG}  移交后有变动" in out
 
     assert handover(outbox, tmp_path / "h2") == ExitCode.OK
     out = capsys.readouterr().out
-    assert f"移交  {EXIT_NO}" in out and "移交后已更正，需重新移交（前次2019年11月1日移交第1版）" in out
+    assert f"移交  {EXIT_NO}" in out and "移交后有变动，需重新移交（前次2019年11月1日移交第1版）" in out
     assert "另有 1 卷已移交且之后没有更正" in out and SECOND_NO not in out.split("另有")[0]
     assert [p.name for p in (tmp_path / "h2" / "案卷").iterdir()] == [EXIT_NO]
     [row] = [r for r in load_workbook(tmp_path / "h2" / "移交清单.xlsx").active.iter_rows(values_only=True)
              if r[1] == EXIT_NO]
-    assert row[6] == "更正后重新移交，前次2019年11月1日移交第1版"
+    assert row[6] == "变动后重新移交，前次2019年11月1日移交第1版"
     assert past(outbox)[-1].holds(EXIT_NO).version == 2
     assert main(["status", "--outbox", str(outbox)]) == ExitCode.OK
-    assert "移交后已更正，需重新移交:0 卷" in capsys.readouterr().out
+    assert "移交后有变动，需重新移交:0 卷" in capsys.readouterr().out
 
 
 def _append(path: str, n: int) -> None:
@@ -213,7 +213,7 @@ def test_desk_offers_new_packages_unticks_unsigned_ones_and_lists_past_handovers
 
     correct(outbox, tmp_path)  # corrected since: offered again, flagged
     page = client.get("/handover", params={"district": JINJIANG}).text
-    assert "移交后已更正，需重新移交" in _row(page, EXIT_NO) and SECOND_NO not in page.split('id="past-handovers"')[0]
+    assert "移交后有变动，需重新移交" in _row(page, EXIT_NO) and SECOND_NO not in page.split('id="past-handovers"')[0]
 
 
 def test_a_truncated_pdf_is_one_marked_row_and_verify_reports_it(outbox, tmp_path, capsys) -> None:

@@ -167,7 +167,7 @@ def parse_case_json(raw: bytes, name: str) -> dict[str, Any]:
         ) from None
     if (line := _too_deep_at(text)) is not None:
         raise CaseRejected(f"案卷文件 {name} 第 {line} 行处括号嵌套超过 {MAX_CASE_DEPTH} 层,不是案卷的结构。"
-                           "请用 kunnan-docs 的示例或 Excel 模板重新生成案卷文件。")
+                           "请用本工具的示例或 Excel 模板重新生成案卷文件。")
     numbers = _NumberGuard()
     try:
         data = json.loads(text, parse_constant=numbers.refuse, parse_float=numbers.finite_float, parse_int=numbers.short_int)

@@ -58,8 +58,8 @@ def load(path: Path, name: str, decode_checked: bool = False) -> LoadedAttachmen
         size = path.stat().st_size
         with path.open("rb") as f:
             head = f.read(1024)
-    except OSError as exc:
-        raise AttachmentError(name, f"无法读取({exc.strerror})。请确认文件没有被其他程序占用。") from None
+    except OSError:
+        raise AttachmentError(name, "无法读取。请确认文件没有被其他程序占用,并且可以读取。") from None
     if size == 0:
         raise AttachmentError(name, "是空文件(0 字节),可能复制时出错。请重新扫描或重新复制该文件。")
     if not any(head.startswith(m) or (suffix == ".pdf" and m in head) for m in _MAGIC[suffix]):
@@ -74,8 +74,8 @@ def _load_pdf(path: Path, name: str) -> pikepdf.Pdf:
         src = pikepdf.open(path)
     except pikepdf.PasswordError:
         raise AttachmentError(name, "设置了打开密码(已加密)。请取消密码后重新导出 PDF 再提交。") from None
-    except pikepdf.PdfError as exc:
-        raise AttachmentError(name, f"已损坏,无法打开({_short(exc)})。请重新扫描或重新导出 PDF。") from None
+    except pikepdf.PdfError:
+        raise AttachmentError(name, "已损坏,无法打开。请重新扫描或重新导出 PDF。") from None
     if src.is_encrypted:
         raise AttachmentError(name, "设置了权限密码(已加密)。请取消加密后重新导出 PDF 再提交。")
     if len(src.pages) == 0:
@@ -93,13 +93,9 @@ def _load_pdf(path: Path, name: str) -> pikepdf.Pdf:
             for stream in contents if isinstance(contents, pikepdf.Array) else [contents]:
                 if isinstance(stream, pikepdf.Stream):
                     stream.read_bytes()
-    except (pikepdf.PdfError, RuntimeError, KeyError, ValueError) as exc:
-        raise AttachmentError(name, f"已损坏,页面无法读取({_short(exc)})。请重新扫描或重新导出 PDF。") from None
+    except (pikepdf.PdfError, RuntimeError, KeyError, ValueError):
+        raise AttachmentError(name, "已损坏,页面无法读取。请重新扫描或重新导出 PDF。") from None
     return clean
-
-
-def _short(exc: Exception) -> str:
-    return str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
 
 
 def _load_image(path: Path, name: str, decode_checked: bool) -> pikepdf.Pdf:
@@ -117,8 +113,8 @@ def _load_image(path: Path, name: str, decode_checked: bool) -> pikepdf.Pdf:
         raise
     except Image.DecompressionBombError:  # Pillow refuses it on opening, or a later frame of a TIFF is too large
         raise AttachmentError(name, _too_many_pixels("")) from None
-    except _UNDECODABLE as exc:
-        raise AttachmentError(name, _undecodable(exc)) from None
+    except _UNDECODABLE:
+        raise AttachmentError(name, _undecodable()) from None
     source: Path | bytes = _flatten(path) if has_alpha else path
     try:
         spool = _Spool(tempfile.TemporaryFile(buffering=0))  # noqa: SIM115 - closes with the Pdf that reads it
@@ -127,8 +123,8 @@ def _load_image(path: Path, name: str, decode_checked: bool) -> pikepdf.Pdf:
         spool.seek(0)
         return pikepdf.open(spool)
     except (img2pdf.ImageOpenError, img2pdf.UnsupportedColorspaceError, img2pdf.JpegColorspaceError,
-            img2pdf.AlphaChannelError, ValueError, OSError, pikepdf.PdfError) as exc:
-        raise AttachmentError(name, f"无法转换为 PDF({_short(exc)})。请另存为普通 JPEG 或 PDF 后重新提交。") from None
+            img2pdf.AlphaChannelError, ValueError, OSError, pikepdf.PdfError):
+        raise AttachmentError(name, "无法转换为 PDF。请另存为普通 JPEG 或 PDF 后重新提交。") from None
 
 
 class _Spool(io.BufferedRandom):
@@ -144,8 +140,9 @@ def _too_many_pixels(size: str) -> str:
     return f"的像素太多{size},处理时会耗尽内存,未解码。请用 300 dpi 以下的分辨率重新扫描。"
 
 
-def _undecodable(exc: BaseException) -> str:
-    return f"已损坏或不完整,无法解码({_short(exc)})。请重新扫描或重新复制该文件。"
+def _undecodable() -> str:
+    """No detail of the decoder: it is English and may quote a server path (README "说给办事员的话")."""
+    return "已损坏或不完整,无法解码。请重新扫描或重新复制该文件。"
 
 
 def is_image(path: Path) -> bool:
@@ -165,8 +162,8 @@ def undecodable(files: list[tuple[Path, str]]) -> dict[str, str]:
                     _check_decodes(img, getattr(img, "n_frames", 1))
         except Image.DecompressionBombError:
             problems[name] = _too_many_pixels("")
-        except _UNDECODABLE as exc:
-            problems[name] = _undecodable(exc)
+        except _UNDECODABLE:
+            problems[name] = _undecodable()
     return problems
 
 

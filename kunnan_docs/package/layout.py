@@ -424,8 +424,10 @@ def _report_data(folder: Path) -> Any:
         return json.loads((folder / REPORT).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise BadPackage(f"缺少 {REPORT}。" + _ADVICE) from None
-    except (OSError, ValueError) as exc:
-        raise BadPackage(f"{REPORT} 无法读取({str(exc)[:100]})。" + _ADVICE) from None
+    except ValueError:
+        raise BadPackage(f"{REPORT} 无法读取(内容不完整或不是 JSON)。" + _ADVICE) from None
+    except OSError as exc:  # no English detail, no path: a clerk reads it on the desk's 损坏 list
+        raise BadPackage(f"{REPORT} 无法读取(错误号 {exc.errno})。" + _ADVICE) from None
 
 
 def read_report(folder: Path) -> Report:

@@ -39,8 +39,11 @@ def publishing(outbox: Path, archive_no: str) -> Iterator[None]:
     try:
         lock.acquire(timeout=PUBLISH_WAIT)
     except Timeout:
-        raise UsageError(f"档案号 {archive_no} 的案卷等了 {PUBLISH_WAIT:g} 秒仍无法发布:发件夹 {outbox} 被另一个程序占用"
-                         f"({folder / PUBLISH_LOCK})。请确认没有卡住的 kunnan-docs 程序(必要时结束它),再重新运行。") from None
+        waited = f"档案号 {archive_no} 的案卷等了 {PUBLISH_WAIT:g} 秒仍无法发布:发件夹"
+        raise UsageError(f"{waited} {outbox} 被另一个程序占用({folder / PUBLISH_LOCK})。请确认没有卡住的 kunnan-docs 程序"
+                         "(必要时结束它),再重新运行。",
+                         f"{waited}正被另一个程序占用。请过几分钟再提交一次;一直如此的,请管理员检查运行工作台的电脑。"
+                         ) from None
     try:
         yield
     finally:

@@ -145,7 +145,7 @@ def pdf_problem(pkg: Published) -> str | None:
     return None if whole else f"案卷 PDF({name})不完整:文件在中途被截断了。" + _REBUILD
 
 
-_REBUILD = "请重新成卷:kunnan-docs build 该案卷文件夹里的 input/case.json。"
+_REBUILD = "这个案卷需要重新成卷。"  # the desk's 损坏 page says by whom and how (only the desk shows reasons)
 
 
 def history(outbox: Path, pkg: Published) -> list[tuple[int, Published]]:

@@ -222,7 +222,8 @@ def read_signed_attachment(pdf: pikepdf.Pdf, name: str, archive_no: str) -> tupl
             continue
         code = codes[0]
         if code.archive_no != archive_no:
-            notes.append(f"签章扫描件“{name}”第{index + 1}页属于档案号 {code.archive_no},不是本卷,未入卷。")
+            notes.append(f"签章扫描件“{name}”第{index + 1}页属于档案号 {code.archive_no},不是本卷,未入卷。"
+                         "请把它归入那一卷,本卷换用本卷表单的签章扫描件。")
             continue
         groups.setdefault(code.form_key, {}).setdefault(code.page, (index, code.fingerprint, code.pages))
     offers = []

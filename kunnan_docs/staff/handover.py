@@ -130,8 +130,9 @@ def remark(offer: Offer) -> str:
     if pkg.listing.awaiting_signature:
         parts.append(f"{Outcome.AWAITING_SIGNATURE.label}：" + "、".join(_short_form(a.form_key, a.title)
                                                                   for a in pkg.listing.awaiting_signature))
-    if offer.standing is Standing.CHANGED and offer.last is not None:
-        parts.append(f"更正后重新移交，前次{zh_date(offer.last.date)}移交第{offer.last_version}版")
+    if offer.standing in (Standing.CHANGED, Standing.CORRECTED) and offer.last is not None:
+        why = "更正" if offer.standing is Standing.CORRECTED else "变动"
+        parts.append(f"{why}后重新移交，前次{zh_date(offer.last.date)}移交第{offer.last_version}版")
     return zh_punct("；".join(parts))
 
 
@@ -230,9 +231,11 @@ def hand_over(outbox: Path, offers: list[Offer], district: str, target: Path, wh
         raise UsageError(f"输出文件夹 {target} 已存在且不是空的。请换一个文件夹名,以免覆盖上一次的移交。")
     unsigned = [o.package.archive_no for o in offers if unsigned_forms(o.package)]
     if unsigned and not allow_unsigned:
-        raise UsageError(f"以下案卷待签章(表单签章原件尚未扫描入卷),不能作为原件移交:{'、'.join(unsigned)}。"
-                         "请把签字盖章后的表单扫描入卷(kunnan-docs scan-in)再移交;或用 --cases 只移交其他案卷;"
-                         "确需先行移交的,加 --allow-unsigned,移交清单会标明“否(待签章)”。")
+        which = f"以下案卷待签章(表单签章原件尚未扫描入卷),不能作为原件移交:{'、'.join(unsigned)}。"
+        raise UsageError(which + "请把签字盖章后的表单扫描入卷(kunnan-docs scan-in)再移交;或用 --cases 只移交其他案卷;"
+                                 "确需先行移交的,加 --allow-unsigned,移交清单会标明“否(待签章)”。",
+                         which + "请在案卷页“上传扫描件”上传签字盖章后的表单再移交;或只勾选其他案卷;确需先行移交的,"
+                                 "勾选它,移交清单会标明“否(待签章)”。")
     receiver = receiver or district
     staging = target.with_name(f".{target.name}.part")
     if staging.exists():
@@ -246,7 +249,9 @@ def hand_over(outbox: Path, offers: list[Offer], district: str, target: Path, wh
     if broken:
         shutil.rmtree(staging)
         detail = ";".join(f"{no}:{problems[0].fault}" for no, problems in broken)
-        raise UsageError(f"以下案卷校验未通过,不能移交:{detail}。请重新成卷后再移交。")
+        raise UsageError(f"以下案卷校验未通过,不能移交:{detail}。请重新成卷后再移交。",
+                         f"以下案卷校验未通过,不能移交:{detail}。请不勾选它们,先移交其他案卷;它们要由管理员重新成卷后"
+                         "再移交。")
     result = Handover(target, target.with_suffix(".zip"), offers)
     rows = [_row(i, o) for i, o in enumerate(offers, start=1)]
     giver = handing_unit(result.packages)

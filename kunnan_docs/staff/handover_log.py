@@ -24,7 +24,8 @@ from typing import Any
 from filelock import FileLock
 
 from kunnan_docs.core.zh import zh_date
-from kunnan_docs.package.layout import HISTORY, MANIFEST, STATE_DIR, VERSION
+from kunnan_docs.errors import BadPackage
+from kunnan_docs.package.layout import HISTORY, MANIFEST, STATE_DIR, VERSION, read_report
 from kunnan_docs.package.outbox import Published
 
 LOG = "handovers.jsonl"  # in the outbox's state folder, beside the ledger and the desk's audit log
@@ -122,11 +123,13 @@ class Standing(StrEnum):
 
     NEW = "new"
     HANDED_OVER = "handed_over"
-    CHANGED = "changed"  # its manifest differs from the one handed over: corrected since
+    CHANGED = "changed"  # its manifest differs from the one handed over: a record, a scan, a step since
+    CORRECTED = "corrected"  # changed, and a correction (更正) among the changes: named as such
 
     @property
     def label(self) -> str:
-        return {"new": "未移交", "handed_over": "已移交", "changed": "移交后已更正，需重新移交"}[self.value]
+        return {"new": "未移交", "handed_over": "已移交", "changed": "移交后有变动，需重新移交",
+                "corrected": "移交后已更正，需重新移交"}[self.value]
 
 
 @dataclass(frozen=True)
@@ -140,7 +143,7 @@ class Offer:
 
     @property
     def offered(self) -> bool:
-        """Offered by default: never handed over, or changed since."""
+        """Offered by default: never handed over, or changed or corrected since."""
         return self.standing is not Standing.HANDED_OVER
 
     @property
@@ -170,5 +173,19 @@ def standings(packages: Iterable[Published], history: list[HandoverRecord]) -> l
             same = manifest_digest(pkg.folder) == handed.manifest
         except OSError:  # a manifest gone missing: verify names the problem, here it is simply not the same
             same = False
-        offers.append(Offer(pkg, Standing.HANDED_OVER if same else Standing.CHANGED, handover, handed.version))
+        standing = Standing.HANDED_OVER if same else corrected_since(pkg, handed)
+        offers.append(Offer(pkg, standing, handover, handed.version))
     return offers
+
+
+def corrected_since(pkg: Published, handed: Handed) -> Standing:
+    """CORRECTED when the package records more corrections than the version handed over did (corrections are carried
+    forward from version to version), else CHANGED. Reads the two report.json files of a changed package only."""
+    try:
+        now = len(pkg.report.corrections)
+        if not now:
+            return Standing.CHANGED
+        then = read_report(pkg.folder.parent / HISTORY / pkg.folder.name / f"第{handed.version}版").corrections
+    except BadPackage:  # the version handed over is gone from the history: any correction may be newer
+        return Standing.CORRECTED
+    return Standing.CORRECTED if now > len(then) else Standing.CHANGED

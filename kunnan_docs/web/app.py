@@ -226,7 +226,7 @@ class HostGate:
                 request = Request(scope, receive)
                 shown = (host_of(header) or header)[:100]
                 response = problem(request, f"工作台不接受发往“{shown}”的请求(防止其他网站冒用本机地址)。请用启动工作台时"
-                                            "显示的地址打开;要用别的名称访问(例如单位内部域名),请在启动时加 --allowed-host 该名称。")
+                                            "显示的地址打开;要用别的名称访问(例如单位内部域名),请管理员在启动工作台时把该名称加入允许的名称。")
                 return await response(scope, receive, send)
         await self.app(scope, receive, send)
 
@@ -393,7 +393,7 @@ async def login(request: Request, form: FormData) -> Response:
         minutes = max(1, math.ceil(wait / 60))
         response = page(request, "login.html", 429, next=target,
                         error=f"密码输错的次数太多,登录已暂停。请 {minutes} 分钟后再试;忘记密码的,请管理员在运行工作台的"
-                              "电脑上用 kunnan-docs serve --set-password --user 用户名 重新设置。")
+                              "电脑上为你重新设置密码。")
         response.headers["Retry-After"] = str(math.ceil(wait))
         return response
     fits = len(name) <= NAME_MAX and len(password) <= PASSWORD_MAX
@@ -459,7 +459,16 @@ def packages(request: Request) -> Response:
     damaged = sorted([*damaged, *(Damaged(p.folder, reason) for p, reason in cut)], key=lambda d: d.folder.name)
     spoilt = {p.folder for p, _ in cut}
     found = [p for p in readable if p.folder not in spoilt and _matches(p, query)]
-    return page(request, "packages.html", packages=found[:LIST_LIMIT], total=len(found), q=query, damaged=damaged)
+    shown = found[:LIST_LIMIT]
+    return page(request, "packages.html", packages=shown, total=len(found), q=query, damaged=damaged,
+                standing=_standing(_desk(request).outbox, shown))
+
+
+def _standing(outbox: Path, shown: list[Published]) -> dict[str, Offer]:
+    """The packages handed over before, by folder, with their standing: 已移交, or changed or corrected since (the
+    district's copy is outdated). Reads the manifests of packages handed over only."""
+    history = past(outbox)
+    return {o.package.folder.name: o for o in standings(shown, history) if o.last is not None} if history else {}
 
 
 def _matches(pkg: Published, query: str) -> bool:
@@ -487,6 +496,7 @@ def package(request: Request) -> Response:
     forms = printed_forms(pkg.report)
     items = [(i.id, f"第{i.no}项 {i.title}") for i in kind_spec(pkg.kind).items]
     return page(request, "package.html", pkg=pkg, rel=pkg.folder.name, versions=versions, writable=bool(case),
+                standing=_standing(desk.outbox, [pkg]).get(pkg.folder.name),
                 records=records(pkg.kind) if case else [], drafts=drafts, steps=offered(case), track=track(case),
                 forms=forms, items=items, signable=[f for f in forms if f.state], max_files=MAX_FILES,
                 max_file=MAX_FILE >> 20, max_body=UPLOAD_BODY >> 20)
@@ -505,7 +515,7 @@ async def package_zip(request: Request) -> Response:
     except KunnanError as exc:
         shutil.rmtree(tmp, True)
         audit(desk.state, _user(request), "下载被拒", folder=pkg.folder.name, reason=str(exc))
-        return problem(request, str(exc), 409)
+        return problem(request, exc.for_people, 409)
     audit(desk.state, _user(request), "下载", folder=pkg.folder.name, file=target.name)
     return FileResponse(target, filename=target.name, background=BackgroundTask(shutil.rmtree, tmp, True))
 
@@ -661,7 +671,7 @@ async def handover_make(request: Request, form: FormData) -> Response:
         result, target = await asyncio.to_thread(_make_handover, desk, district, cases, user)
     except KunnanError as exc:
         audit(desk.state, _user(request), "移交被拒", district=district, cases=cases, reason=str(exc))
-        return problem(request, str(exc))
+        return problem(request, exc.for_people)
     audit(desk.state, user, "移交", district=district, folder=target.name, cases=[p.archive_no for p in result.packages])
     rel = target.relative_to(desk.outbox).as_posix()
     done = {"zip": f"{HANDOVERS}/{result.zip.name}", "pdf": f"{rel}/{HANDOVER_REGISTER}.pdf",
@@ -806,7 +816,7 @@ async def _save_or_submit(request: Request, form: FormData, draft: Draft) -> Res
     try:
         done = await asyncio.to_thread(_desk(request).casework.submit, draft, _user(request))
     except KunnanError as exc:
-        return draft_editor(request, draft, draft.findings, 400, str(exc))
+        return draft_editor(request, draft, draft.findings, 400, exc.for_people)
     return _submitted(done)
 
 
@@ -883,7 +893,7 @@ async def record_save(request: Request, form: FormData) -> Response:
                                        _user(request))
     except KunnanError as exc:
         return page(request, "record.html", 400, pkg=pkg, spec=spec, fields=record_form(spec["pointer"]), placed={},
-                    ROW=ROW, message=str(exc))
+                    ROW=ROW, message=exc.for_people)
     return _submitted(done)
 
 
@@ -894,7 +904,7 @@ def _step_or_problem(request: Request, pkg: Published) -> tuple[Step, dict[str, 
     try:
         case = _desk(request).casework.current(pkg.folder.name)[0]
     except KunnanError as exc:
-        return problem(request, str(exc))
+        return problem(request, exc.for_people)
     step = next((s for s in offered(case) if s.id == request.path_params["step"]), None)
     if step is None:
         wanted = step_by_id(request.path_params["step"])
@@ -953,7 +963,7 @@ async def step_save(request: Request, form: FormData) -> Response:
     try:
         done = await asyncio.to_thread(_desk(request).casework.step, pkg.folder.name, step.id, item, _user(request))
     except KunnanError as exc:
-        return step_view(request, pkg, step, case, item, message=str(exc), status_code=400)
+        return step_view(request, pkg, step, case, item, message=exc.for_people, status_code=400)
     if done.findings:
         return step_view(request, pkg, step, case, item, done.findings,
                          "没有保存:请按各项下面的红字改正后再保存。", 400)
@@ -980,7 +990,7 @@ async def upload(request: Request, form: FormData) -> Response:
     try:
         done = await asyncio.to_thread(_desk(request).casework.upload, pkg.folder.name, chosen, _user(request))
     except KunnanError as exc:
-        return problem(request, str(exc), back=f"/packages/{quote(pkg.folder.name)}")
+        return problem(request, exc.for_people, back=f"/packages/{quote(pkg.folder.name)}")
     return _submitted(done)
 
 
@@ -996,7 +1006,7 @@ async def hand_filled(request: Request, form: FormData) -> Response:
         done = await asyncio.to_thread(_desk(request).casework.hand_filled, pkg.folder.name, str(form.get("form", "")),
                                        chosen, _user(request))
     except KunnanError as exc:
-        return problem(request, str(exc), back=f"/packages/{quote(pkg.folder.name)}")
+        return problem(request, exc.for_people, back=f"/packages/{quote(pkg.folder.name)}")
     return _submitted(done)
 
 
@@ -1008,7 +1018,7 @@ def correct_page(request: Request) -> Response:
     try:
         case, _ = desk.casework.current(pkg.folder.name)
     except KunnanError as exc:
-        return problem(request, str(exc))
+        return problem(request, exc.for_people)
     return editor_page(request, case, f"/packages/{quote(pkg.folder.name)}/correct", f"更正:{pkg.archive_no}",
                        package=pkg.folder.name, reason="")
 
@@ -1023,7 +1033,7 @@ async def correct_save(request: Request, form: FormData) -> Response:
     try:
         current, _ = desk.casework.current(pkg.folder.name)
     except KunnanError as exc:
-        return problem(request, str(exc))
+        return problem(request, exc.for_people)
     case = case_from_form(form.multi_items(), current)
     draft = await asyncio.to_thread(desk.casework.from_package, pkg.folder.name, _user(request), Origin.CORRECTION,
                                     case, reason=str(form.get("reason", "")))
@@ -1037,7 +1047,7 @@ async def open_rejected(request: Request, form: FormData) -> Response:
         draft = await asyncio.to_thread(_desk(request).casework.from_rejected, int(request.path_params["row"]),
                                         _user(request))
     except KunnanError as exc:
-        return problem(request, str(exc), 404)
+        return problem(request, exc.for_people, 404)
     return RedirectResponse(f"/drafts/{draft.id}", status_code=303)
 
 
