@@ -119,3 +119,11 @@ class LinkFound(UsageError):
         found = f"“{where}”是一个链接或特殊文件,不是本程序生成的普通文件;为安全起见没有读取它。"
         super().__init__(found + "请把它从发件夹中移走,再重新成卷(kunnan-docs build 该案卷的 input/case.json)。",
                          found + "请管理员把它从发件夹中移走,再把这个案卷重新成卷。")
+
+
+class BadMetadata(ValueError):
+    """The XML does not parse or does not follow the XSD; the message says where (Chinese)."""
+
+
+class TooLarge(Exception):
+    """A page or image beyond our limits; the message is the clerk's, in Chinese."""

@@ -16,7 +16,7 @@ from pathlib import Path
 from lxml import etree
 
 from kunnan_docs.core.resources import data_dir
-from kunnan_docs.errors import ConfigError
+from kunnan_docs.errors import BadMetadata, ConfigError
 
 NAMESPACE = "urn:kunnan-docs:dat46:1"
 SCHEME = "DA/T 46-2009"
@@ -153,10 +153,6 @@ def schema() -> etree.XMLSchema:
     except (OSError, etree.XMLSchemaParseError, etree.XMLSyntaxError) as exc:
         raise ConfigError(f"元数据格式文件 schemas/{XSD} 缺失或已损坏({str(exc)[:80]})。"
                           "请重新安装 kunnan-docs(在源码目录运行 pip install -e .)后再试。") from None
-
-
-class BadMetadata(ValueError):
-    """The XML does not parse or does not follow the XSD; the message says where (Chinese)."""
 
 
 def _parse(data: bytes) -> etree._Element:

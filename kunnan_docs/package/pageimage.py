@@ -27,6 +27,7 @@ import pikepdf
 from pikepdf.models.image import PdfImage
 from PIL import Image
 
+from kunnan_docs.errors import TooLarge
 from kunnan_docs.forms import qr
 
 MAX_PIXELS = 120_000_000  # about a 1.2 m² sheet at 300 dpi: larger images would exhaust a clerk's PC (scans too)
@@ -68,10 +69,6 @@ class PageRead:
     size: tuple[int, int]
     ink: float | None = None
     problem: str | None = None
-
-
-class TooLarge(Exception):
-    """A page or image beyond our limits; the message is the clerk's, in Chinese."""
 
 
 def single_image(page: pikepdf.Page) -> Drawn | None:
