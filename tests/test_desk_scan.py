@@ -61,12 +61,14 @@ def outbox(printed: Path, tmp_path: Path) -> Path:
     return tmp_path / "outbox"
 
 
-def annex3(outbox: Path, unsigned: frozenset[str] = frozenset(), covered: bool = False) -> list[Image.Image]:
+def annex3(outbox: Path, unsigned: frozenset[str] = frozenset(), covered: bool = False, no: str = NO
+           ) -> list[Image.Image]:
     """Annex 3 as the package prints it, signed and sealed by hand (but `unsigned` areas) and scanned; `covered`:
     its QR code blotted out (a sticker, a tear), so that scan-in cannot tell where it belongs."""
     ms = make_signed()
-    [form] = [f for f in forms_for(read_case(outbox / NO / INPUT_DIR / "case.json")) if form_key(f) == "annex3"]
-    pages = ms.signed_scan(form, NO, ms.sealing_union(form, UNION), unsigned)
+    case = read_case(outbox / no / INPUT_DIR / "case.json")
+    [form] = [f for f in forms_for(case) if form_key(f) == "annex3"]
+    pages = ms.signed_scan(form, no, ms.sealing_union(form, str(case.data.get("union") or UNION)), unsigned)
     if covered:
         for page in pages:  # the code: 20 mm square, 20 mm from the right edge, 10 mm from the bottom
             mm = DPI / 25.4
@@ -218,7 +220,7 @@ def test_a_stack_is_filed_and_what_it_could_not_file_waits_in_review(client: Tes
         ledger.close()
 
     page = client.get("/review")
-    assert "扫描 第1批.pdf" not in page.text  # the review folder names the file as we stored it, never a path
+    assert "扫描 第1批.pdf 第2页" in visible(page.text) and "上传-" not in visible(page.text)
     [src] = re.findall(r'<img src="(/review/[^"]+\.png)"', page.text)
     image = client.get(src)
     assert image.status_code == 200 and image.headers["content-type"] == "image/png"

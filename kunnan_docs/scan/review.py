@@ -32,6 +32,7 @@ from kunnan_docs.package.signed import write_atomic
 from kunnan_docs.scan.filing import (
     PROCESSED,
     REASON_FILE,
+    REVIEW,
     REVIEW_PAGES,
     REVIEW_PDF,
     Packages,
@@ -65,6 +66,11 @@ class ReviewPage:
     source: str  # the scanner file's name
     number: int  # its page in the scanner file (0 for a whole file)
     reasons: list[str]
+    shown: str = ""  # the name a clerk knows the file by (the browser's, for a file uploaded at the desk)
+
+    @property
+    def name(self) -> str:
+        return self.shown or self.source
 
 
 @dataclass
@@ -77,7 +83,7 @@ class Handled:
 
 
 def review_area(scanner: Path) -> Path:
-    return scanner / "待核对"
+    return scanner / REVIEW
 
 
 def processed_area(scanner: Path) -> Path:
@@ -121,11 +127,23 @@ def folder_pages(folder: Path) -> list[ReviewPage]:
         data: dict[str, Any] = json.loads((folder / REVIEW_PAGES).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         data = _from_reasons(folder)
-    source = str(data.get("source") or folder.name)
+    source, shown = str(data.get("source") or folder.name), str(data.get("shown") or "")
     if data.get("whole"):
-        return [ReviewPage(folder.name, 0, source, 0, [str(data.get("reason", ""))])]
-    return [ReviewPage(folder.name, i, source, int(p["page"]), [str(r) for r in p["reasons"]])
+        return [ReviewPage(folder.name, 0, source, 0, [str(data.get("reason", ""))], shown)]
+    return [ReviewPage(folder.name, i, source, int(p["page"]), [str(r) for r in p["reasons"]], shown)
             for i, p in enumerate(data.get("pages", []), start=1)]
+
+
+def name_files(folder: Path, shown: dict[str, str]) -> None:
+    """Records the name a clerk knows the scanner file by, from `shown` (stored name → shown name): the desk stores
+    its uploads under names it makes."""
+    path = folder / REVIEW_PAGES
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if str(data.get("source")) in shown:
+        write_atomic(path, json.dumps({**data, "shown": shown[str(data["source"])]}, ensure_ascii=False).encode())
 
 
 def _from_reasons(folder: Path) -> dict[str, Any]:
@@ -182,7 +200,7 @@ def set_blank(scanner: Path, folder_name: str, index: int, by: str) -> Handled:
         raise UsageError("这是一个无法读取的整个文件,不是一页,不能标为空白页。请核对后作废,并重新扫描。")
     folder = _folder(scanner, folder_name)
     _note(folder, page, {"action": Action.BLANK}, by)
-    return Handled([f"{page.source} 第{page.number}页已标为空白页,不需要归档。"], moved=_maybe_move(scanner, folder))
+    return Handled([f"{page.name} 第{page.number}页已标为空白页,不需要归档。"], moved=_maybe_move(scanner, folder))
 
 
 def discard(scanner: Path, folder_name: str, index: int, reason: str, by: str) -> Handled:
@@ -195,7 +213,7 @@ def discard(scanner: Path, folder_name: str, index: int, reason: str, by: str) -
     page = page_of(scanner, folder_name, index)
     folder = _folder(scanner, folder_name)
     _note(folder, page, {"action": Action.DISCARDED, "reason": reason}, by)
-    what = f"{page.source}" + (f" 第{page.number}页" if page.number else "")
+    what = page.name + (f" 第{page.number}页" if page.number else "")
     return Handled([f"{what}已作废,原页保留在已处理中。"], moved=_maybe_move(scanner, folder))
 
 
@@ -241,7 +259,7 @@ def assign(scanner: Path, folder_name: str, index: int, outbox: Path, calendar: 
     label = f"{archive_no} {qr.form_label(form_key)}第{form_page}页"
     _note(folder, page, {"action": Action.ASSIGNED, "archive_no": archive_no, "form_key": form_key,
                          "form_page": form_page, "filed": filed}, by)
-    done = Handled([f"{page.source} 第{page.number}页已指定为 {label}" +
+    done = Handled([f"{page.name} 第{page.number}页已指定为 {label}" +
                     ("。" if filed else f",等待其余页:{'、'.join(report.waiting)}。")],
                    moved=_maybe_move(scanner, folder))
     done.lines += [n for n in report.notes if not n.startswith("待补页")]

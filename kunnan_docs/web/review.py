@@ -11,6 +11,7 @@ folder, the one the watcher uses, so that the desk's 待核对 page shows the pa
 from __future__ import annotations
 
 import io
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from kunnan_docs.scan.review import (
     assign,
     discard,
     folder_pages,
+    name_files,
     page_of,
     review_area,
     set_blank,
@@ -74,32 +76,36 @@ class ScanDesk:
         self.casework, self.scanner = casework, scanner
         self.outbox, self.state = casework.outbox, casework.state
         self.calendar = WorkCalendar(calendar)
+        self._scanning = threading.Lock()  # one 扫描入卷 at a time: each takes what its staging folder holds
 
     # -- 扫描入卷 -----------------------------------------------------------------------------------------------
     def scan_in(self, uploads: list[Upload], user: str) -> ScanResult:
-        """The files as scan-in takes them from the scanner folder: filed, moved to 已处理/, packages rebuilt."""
+        """The files as scan-in takes them from the scanner folder: filed, moved to 已处理/, packages rebuilt. A file
+        an earlier run staged but did not file (the desk stopped meanwhile) is filed with them."""
         if not uploads:
             raise UsageError("没有选择扫描件。请选择或拖入扫描仪保存的文件后再点“扫描入卷”。")
         if len(uploads) > MAX_FILES:
             raise UsageError(f"一次最多上传 {MAX_FILES} 个扫描件,这次选了 {len(uploads)} 个。请分几次上传。")
         staging = self.scanner / STAGING
-        names: dict[str, str] = {}
-        files: list[Path] = []
-        try:
-            for upload in uploads:
-                path = stream(upload, staging)
-                if path not in files:
-                    files.append(path)
-                    names[path.name] = shown(upload.name)
-        except BaseException:
-            for path in files:
-                path.unlink(missing_ok=True)
-            raise
-        rebuilt: list[CaseResult] = []
-        report = scan_in(files, self.outbox, self.calendar, self._rebuild(user, rebuilt),
-                         review=review_area(self.scanner), processed=self.scanner / PROCESSED)
+        with self._scanning:
+            names: dict[str, str] = {}
+            stored: list[Path] = []
+            try:
+                for upload in uploads:
+                    stored.append(stream(upload, staging))
+                    names.setdefault(stored[-1].name, shown(upload.name))
+            except BaseException:
+                for path in stored:
+                    path.unlink(missing_ok=True)
+                raise
+            files = sorted(p for p in staging.iterdir() if p.name.startswith("上传-") and p.is_file())
+            rebuilt: list[CaseResult] = []
+            report = scan_in(files, self.outbox, self.calendar, self._rebuild(user, rebuilt),
+                             review=review_area(self.scanner), processed=self.scanner / PROCESSED)
+            for folder in report.review:
+                name_files(folder, names)
         result = _result(report, rebuilt, names)
-        audit(self.state, user, "扫描入卷", files=[f"{names[f.name]} → {f.name}" for f in files],
+        audit(self.state, user, "扫描入卷", files=[f"{names.get(f.name, f.name)} → {f.name}" for f in files],
               filed=[f"{a} {form}" for a, form, _ in result.filed], review=len(result.review) + len(result.whole),
               waiting=len(result.waiting), rebuilt=[f"{r.archive_no} {r.label}" for r in result.rebuilt])
         return result
@@ -206,10 +212,9 @@ def _result(report: ScanReport, rebuilt: list[CaseResult], names: dict[str, str]
                                       [] if r.outcome.published else r.messages))
     for folder in report.review:
         for page in folder_pages(folder):  # as the 待核对 page reads them
-            page.source = names.get(page.source, page.source)
             page.reasons = [named(x) for x in page.reasons]
             if page.index == 0:
-                result.whole.append((page.source, page.reasons[0]))
+                result.whole.append((page.name, page.reasons[0]))
             else:
                 result.review.append(page)
     result.waiting = list(report.waiting)
