@@ -35,6 +35,7 @@ from kunnan_docs.web.app import Desk, create_app
 from kunnan_docs.web.security import AUDIT_FILE, Users
 
 from .conftest import FILING_EXAMPLE
+from .scanner_sim import flate_bomb_pdf
 from .test_signed import make_signed
 
 NO = "CD510108-2019-0037"
@@ -303,3 +304,24 @@ def test_every_new_post_needs_the_csrf_token(client: TestClient, outbox: Path, p
     assert (outbox / NO / "manifest-sha256.txt").read_bytes() == before and originals_for(outbox, NO) == {}
     assert {a["action"] for a in audit(outbox)} == {"安全校验未通过"}
     assert not (outbox / STATE_DIR / JOURNAL).exists() and not (outbox / STATE_DIR / "扫描件").exists()
+
+
+def test_a_bomb_in_review_is_shown_as_a_reason_never_decoded(client: TestClient, outbox: Path, tmp_path: Path) -> None:
+    """A page past the scan limits goes to review; its image is refused from its dictionary, in Chinese."""
+    bomb = flate_bomb_pdf(tmp_path / "bomb.pdf", 30000)
+    response = post_scans(client, [("bomb.pdf", bomb.read_bytes())])
+    assert "超出处理上限" in response.text
+    [src] = re.findall(r'<img src="(/review/[^"]+\.png)"', client.get("/review").text)
+    response = client.get(src)
+    assert response.status_code == 404 and "无法显示" in response.text and "超出处理上限" in response.text
+
+
+def test_a_file_a_stopped_desk_staged_is_filed_by_the_next_upload(client: TestClient, outbox: Path,
+                                                                  signed: bytes) -> None:
+    staged = outbox / STATE_DIR / "扫描件" / ".工作台"
+    staged.mkdir(parents=True)
+    (staged / "上传-000000000000.pdf").write_bytes(signed)  # uploaded, then the desk stopped before scan-in
+    response = post_scans(client, [("other.pdf", pdf([smudge()]))])
+    assert NO in re.search(r'<table id="filed">.*?</table>', response.text, re.S).group(0)
+    assert read_report(outbox / NO).status == "complete" and not any(staged.iterdir())
+    assert (outbox / STATE_DIR / "扫描件" / PROCESSED / "上传-000000000000.pdf").is_file()
