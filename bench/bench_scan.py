@@ -46,7 +46,7 @@ from kunnan_docs.package.layout import INPUT_DIR, REPORT, safe_name  # noqa: E40
 from kunnan_docs.package.signed import originals_for, stored_offer  # noqa: E402
 from kunnan_docs.package.verify import read_page_codes  # noqa: E402
 from kunnan_docs.pipeline import process_case  # noqa: E402
-from kunnan_docs.scan.filing import _Packages, _problem  # noqa: E402
+from kunnan_docs.scan.filing import Packages, _problem  # noqa: E402
 from kunnan_docs.scan.pages import read_scan  # noqa: E402
 from tests.scanner_sim import Spoil, encoded, pages_of, scan, scanner_pdf  # noqa: E402
 
@@ -103,7 +103,7 @@ def main() -> None:
 
         t, cpu = time.perf_counter(), time.process_time()
         read = read_scan(path)
-        packages = _Packages(outbox, calendar)
+        packages = Packages(outbox, calendar)
         problems = [_problem(p, packages) for p in read.pages]
         reading, cpu = time.perf_counter() - t, time.process_time() - cpu
         unread = sum(1 for p in problems if p)

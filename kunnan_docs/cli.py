@@ -310,7 +310,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from kunnan_docs.package.outbox import published
 
     packages = published(Path(args.outbox))
-    _print_signatures(packages)
+    _print_signatures(Path(args.outbox), packages)
     _print_corrected(Path(args.outbox), packages)
     return ExitCode.OK
 
@@ -331,16 +331,20 @@ def _print_corrected(outbox: Path, packages: list[Published]) -> None:
             print(f"    {offer.package.archive_no}  {offer.package.case.get('district') or ''}  {offer.text}")
 
 
-def _print_signatures(packages: list[Published]) -> None:
-    """What the outbox still lacks in ink: forms awaiting their signed original, and signature areas that look blank."""
+def _print_signatures(outbox: Path, packages: list[Published]) -> None:
+    """What the outbox still lacks in ink: forms awaiting their signed original, and signature areas that look blank
+    (those a clerk confirmed at the desk, 已核对, are counted apart: package/checked.py)."""
+    from kunnan_docs.package.checked import checked
+
     awaiting = [p for p in packages if p.listing.awaiting_signature]
     print(f"待签章:{len(awaiting)} 卷")
     for p in awaiting:
         print(f"    {p.archive_no}  " + "、".join(a.title for a in p.listing.awaiting_signature))
-    notes = [(p.archive_no, n) for p in packages for n in p.listing.notes]
+    notes = [(p.archive_no, n, c) for p in packages for n, c in checked(outbox, p.archive_no, p.listing.notes)]
+    still = [(archive_no, note) for archive_no, note, c in notes if c is None]
     if notes:
-        print(f"请核对:{len(notes)} 处")
-        for archive_no, note in notes:
+        print(f"请核对:{len(still)} 处" + (f"(另有 {len(notes) - len(still)} 处已核对)" if len(still) < len(notes) else ""))
+        for archive_no, note in still:
             print(f"    {archive_no}  {note}")
 
 

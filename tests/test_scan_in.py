@@ -37,7 +37,15 @@ from kunnan_docs.package.layout import HISTORY, LEDGER, STATE_DIR, safe_name
 from kunnan_docs.package.pageimage import single_image
 from kunnan_docs.package.signed import originals_for
 from kunnan_docs.package.verify import verify_folder
-from kunnan_docs.scan.filing import PROCESSED, REASON_FILE, REVIEW, REVIEW_PDF, scan_in, waiting_forms
+from kunnan_docs.scan.filing import (
+    PROCESSED,
+    REASON_FILE,
+    REVIEW,
+    REVIEW_PAGES,
+    REVIEW_PDF,
+    scan_in,
+    waiting_forms,
+)
 from kunnan_docs.scan.folder import ScannerFolder
 from kunnan_docs.scan.pages import read_scan
 
@@ -547,7 +555,7 @@ def test_a_reused_scanner_name_never_replaces_an_earlier_review(world: dict[str,
         scan_in([broken], outbox, WorkCalendar(), _no_rebuild)
     assert sorted(p.name for p in (scanner / REVIEW).iterdir()) == ["scan0001", "scan0001-2", "scan0001-3"]
     assert sorted(p.name for p in (scanner / REVIEW / "scan0001-3").iterdir()) == sorted([
-        ".sha256", REASON_FILE, "scan0001.pdf", "scan0001-2.pdf"]), "the same bytes again: beside the first, kept"
+        ".sha256", REASON_FILE, REVIEW_PAGES, "scan0001.pdf", "scan0001-2.pdf"]), "the same bytes again: beside the first, kept"
 
 
 def test_duplex_blank_backs_are_set_aside_and_listed(world: dict[str, Path], tmp_path: Path,

@@ -341,7 +341,7 @@ class ScanPages:
         images is beyond the limits (pdfium would decode it whole)."""
         import pypdfium2 as pdfium
 
-        for image in _images_of(self.pdf.pages[index]):
+        for image in images_of(self.pdf.pages[index]):
             check_limits(image)
         if self.doc is None:
             buf = io.BytesIO()
@@ -368,7 +368,7 @@ def _first(attempts: list[Callable[[], list[qr.Found]]], every: bool) -> list[qr
     return list(found.values())
 
 
-def _images_of(page: pikepdf.Page) -> list[pikepdf.Stream]:
+def images_of(page: pikepdf.Page) -> list[pikepdf.Stream]:
     """Every image a page draws, in its resources and in those of its forms (each looked at once)."""
     found: list[pikepdf.Stream] = []
     seen: set[tuple[int, int]] = set()

@@ -48,6 +48,7 @@ WAITING = "待补页"  # inside an archive number's signed originals folder
 JOURNAL = ".journal"  # inside the signed originals store
 REASON_FILE = "原因.txt"
 REVIEW_PDF = "待核对页.pdf"
+REVIEW_PAGES = "待核对.json"  # in a review folder: the scanner file's name and, per page of REVIEW_PDF, its reasons
 SOURCE_FILE = ".sha256"  # in a review folder: the SHA-256 of the scanner file it was written for
 # A scanner file that raises one of these while it is read is no readable scan: it goes to review whole. (An
 # OSError is the disk's, not the file's: the caller pauses and tries again.)
@@ -87,7 +88,7 @@ def _sources_text(sources: list[tuple[str, int]]) -> str:
     return ";".join(f"{name} 第{'、'.join(map(str, pages))}页" for name, pages in by_file.items())
 
 
-class _Packages:
+class Packages:
     """What the outbox says of each archive number: the current fingerprint of each of its forms."""
 
     def __init__(self, outbox: Path, calendar: WorkCalendar) -> None:
@@ -121,7 +122,7 @@ class _Packages:
         return {qr.form_key(f): qr.form_fingerprint(f) for f in forms_for(case, self.calendar)}
 
 
-def _problem(page: ScannedPage, packages: _Packages) -> str | None:
+def _problem(page: ScannedPage, packages: Packages) -> str | None:
     """Why this page cannot be filed, in Chinese, or None."""
     code = page.code
     where = page.where
@@ -158,7 +159,7 @@ def _pdf_of(pages: list[pikepdf.Page]) -> bytes:
 
 
 @dataclass
-class _Page:
+class SourcePage:
     """One page of a form, from this scan or from the waiting pages of earlier scans."""
 
     source: str
@@ -199,18 +200,18 @@ def _waiting_records(folder: Path, pattern: str = "*.json") -> list[tuple[Path, 
     return found
 
 
-def _waiting_pages(outbox: Path, code: qr.PageCode) -> dict[int, _Page]:
-    found: dict[int, _Page] = {}
+def _waiting_pages(outbox: Path, code: qr.PageCode) -> dict[int, SourcePage]:
+    found: dict[int, SourcePage] = {}
     folder = _waiting_dir(outbox, code.archive_no)
     for meta, record in _waiting_records(folder, f"{code.form_key}.{code.fingerprint}.*.json"):
         if record["pages_of_form"] == code.pages and meta.with_suffix(".pdf").is_file():
             pdf = pikepdf.open(meta.with_suffix(".pdf"))
-            found[record["page_of_form"]] = _Page(record["source"], int(record["page"]), pdf, 0,
+            found[record["page_of_form"]] = SourcePage(record["source"], int(record["page"]), pdf, 0,
                                                   1 if len(pdf.pages) > 1 else None)  # a photo's second page: the photo
     return found
 
 
-def _keep_waiting(outbox: Path, code: qr.PageCode, page: _Page) -> None:
+def _keep_waiting(outbox: Path, code: qr.PageCode, page: SourcePage) -> None:
     """PDF first, then the JSON that makes it count: a crash between the two leaves no half page."""
     folder = _waiting_dir(outbox, code.archive_no)
     folder.mkdir(parents=True, exist_ok=True)
@@ -270,8 +271,11 @@ def _review(scan: ScanFile, troubles: list[tuple[ScannedPage, str]], review: Pat
             ""]
     text += [reason for _, reason in troubles]
     text += ["", "处理后可把改好的页面重新扫描放入扫描件文件夹;此文件夹可在核对后删除。"]
+    pages = [{"page": n, "reasons": [reason for p, reason in troubles if p.number == n]} for n in numbers]
     _write_review(folder, digest, {REVIEW_PDF: _pdf_of([scan.pdf.pages[n - 1] for n in numbers]),
-                                   REASON_FILE: ("\n".join(text) + "\n").encode("utf-8-sig")})
+                                   REASON_FILE: ("\n".join(text) + "\n").encode("utf-8-sig"),
+                                   REVIEW_PAGES: json.dumps({"source": scan.path.name, "pages": pages},
+                                                            ensure_ascii=False).encode()})
     return folder
 
 
@@ -366,7 +370,7 @@ def file_scans(files: list[Path], outbox: Path, calendar: WorkCalendar, report: 
                review: Path | None = None, processed: Path | None = None, executor: Executor | None = None) -> None:
     """File each scanner file's pages and move it to the processed area; the rebuilds it calls for are journaled
     for `rebuild_pending` (the watcher runs them once no worker is building those archive numbers)."""
-    packages = _Packages(outbox, calendar)
+    packages = Packages(outbox, calendar)
     for path in files:
         done_area = processed or path.parent / PROCESSED
         archives = _take(path, outbox, packages, review or path.parent / REVIEW, done_area, report, executor)
@@ -399,12 +403,12 @@ def rebuild_pending(outbox: Path, calendar: WorkCalendar, rebuild: Rebuild, repo
              if not set(archives) & set(busy)}
     archives = sorted(set().union(*ready.values()))
     if archives:
-        _rebuild_all(archives, _Packages(outbox, calendar), rebuild, report)
+        _rebuild_all(archives, Packages(outbox, calendar), rebuild, report)
     for journal in ready:
         journal.unlink()
 
 
-def _rebuild_all(archives: list[str], packages: _Packages, rebuild: Rebuild, report: ScanReport) -> None:
+def _rebuild_all(archives: list[str], packages: Packages, rebuild: Rebuild, report: ScanReport) -> None:
     case_files = []
     for archive_no in archives:
         case_file = packages.case_file(archive_no)
@@ -417,7 +421,7 @@ def _rebuild_all(archives: list[str], packages: _Packages, rebuild: Rebuild, rep
         report.notes += rebuild(case_files)
 
 
-def _take(path: Path, outbox: Path, packages: _Packages, review: Path, processed: Path, report: ScanReport,
+def _take(path: Path, outbox: Path, packages: Packages, review: Path, processed: Path, report: ScanReport,
           executor: Executor | None = None) -> set[str]:
     """File one scanner file's pages; returns the archive numbers whose packages must be rebuilt."""
     from kunnan_docs.scan.pages import read_scan
@@ -430,7 +434,7 @@ def _take(path: Path, outbox: Path, packages: _Packages, review: Path, processed
                       f"扫描件 {path.name} 无法读取({type(exc).__name__})。", report)
         return set()
     troubles: list[tuple[ScannedPage, str]] = []
-    groups: dict[tuple[str, str, str, int], dict[int, _Page]] = {}
+    groups: dict[tuple[str, str, str, int], dict[int, SourcePage]] = {}
     for page in scan.pages:
         if page.blank:
             report.blank.append((path.name, page.number))
@@ -445,7 +449,7 @@ def _take(path: Path, outbox: Path, packages: _Packages, review: Path, processed
             report.notes.append(f"重复  {path.name} {page.where}与第{group[code.page].number}页是同一页"
                                 f"({code.archive_no} {qr.form_label(code.form_key)}第{code.page}页),只归档一次。")
             continue
-        group[code.page] = _Page(path.name, page.number, scan.pdf, page.index, page.number - 1 if page.photo else None)
+        group[code.page] = SourcePage(path.name, page.number, scan.pdf, page.index, page.number - 1 if page.photo else None)
     blanks = [n for name, n in report.blank if name == path.name]
     if blanks:
         report.notes.append(f"空白页  {path.name} 第{'、'.join(map(str, blanks))}页没有二维码,几乎没有字迹"
@@ -456,7 +460,7 @@ def _take(path: Path, outbox: Path, packages: _Packages, review: Path, processed
         report.review.append(folder)
     archives: set[str] = set()
     for (archive_no, key, fp, total), pages in sorted(groups.items()):
-        if _file_form(outbox, qr.PageCode(archive_no, key, 0, total, fp), pages, path.name, report):
+        if file_form(outbox, qr.PageCode(archive_no, key, 0, total, fp), pages, path.name, report):
             archives.add(archive_no)
     return archives
 
@@ -467,13 +471,14 @@ def _review_whole(path: Path, review: Path, stem: str, reason: str, report: Scan
     folder = _review_folder(review, stem, digest)
     if not folder.exists():
         text = f"{reason}\n此文件无法读取,已整个移到这里,请核对后重新扫描。\n"
-        _write_review(folder, digest, {REASON_FILE: text.encode("utf-8-sig")})
+        _write_review(folder, digest, {REASON_FILE: text.encode("utf-8-sig"), REVIEW_PAGES: json.dumps(
+            {"source": path.name, "whole": True, "reason": reason}, ensure_ascii=False).encode()})
     shutil.move(path, _free_name(folder, path.name))
     report.notes.append(f"待核对  {path.name}:{reason} 已移到 {folder}")
     report.review.append(folder)
 
 
-def _file_form(outbox: Path, code: qr.PageCode, pages: dict[int, _Page], scan_name: str, report: ScanReport) -> bool:
+def file_form(outbox: Path, code: qr.PageCode, pages: dict[int, SourcePage], scan_name: str, report: ScanReport) -> bool:
     """File the form if all its pages are now there; True when its package must be rebuilt."""
     label = f"{code.archive_no} {qr.form_label(code.form_key)}"
     filed = original_in(store_dir(outbox, code.archive_no) / f"{code.form_key}.json")

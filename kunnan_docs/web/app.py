@@ -43,6 +43,7 @@ from kunnan_docs.core.labels import InboxStage, label
 from kunnan_docs.core.rules import DUPLICATE_REASON
 from kunnan_docs.core.zh import zh_date
 from kunnan_docs.errors import BodyTooLarge, KunnanError
+from kunnan_docs.forms.qr import form_label as qr_label
 from kunnan_docs.inbox.ledger import PUBLISHED, Ledger
 from kunnan_docs.inbox.watcher import Watcher
 from kunnan_docs.package.layout import HANDOVER_REGISTER, HANDOVERS, LEDGER, safe_name
@@ -58,7 +59,7 @@ from kunnan_docs.package.outbox import (
 )
 from kunnan_docs.package.verify import Problem, VerifiedBefore
 from kunnan_docs.privacy import mask_text
-from kunnan_docs.scan.filing import waiting_forms
+from kunnan_docs.scan.filing import SCANNER_FOLDER, waiting_forms
 from kunnan_docs.staff import notices
 from kunnan_docs.staff.due import due_list
 from kunnan_docs.staff.due import write_xlsx as write_due_xlsx
@@ -81,6 +82,7 @@ from kunnan_docs.web.form import (
     record_form,
     unknown_fields,
 )
+from kunnan_docs.web.review import ScanDesk
 from kunnan_docs.web.security import (
     NAME_MAX,
     PASSWORD_MAX,
@@ -106,7 +108,7 @@ PUBLIC_PATHS = ("/login", "/static/")
 RECENT = 30  # rows per section of the inbox page
 LIST_LIMIT = 200  # package rows on one page; a clerk narrows a longer list with the search field
 MAX_BODY = 1 << 20  # bytes of a request: a district's handover form (an archive number a case) stays far below
-UPLOADS = re.compile(r"/packages/[^/]+/(upload|hand-filled)")  # the only requests that may carry more: scans
+UPLOADS = re.compile(r"/packages/[^/]+/(upload|hand-filled)|/scan")  # the only requests that may carry more: scans
 
 # Only our own stylesheet and script (no inline script or style), framed by nobody, no referrer, no caching of
 # personal data. Files of the outbox may be framed by the desk's own package page (the PDF) and run nothing.
@@ -134,10 +136,14 @@ class Desk:
     verified: VerifiedBefore = field(default_factory=VerifiedBefore)  # the 移交 page's verdicts, by files on disk
     calendar: str | None = None  # the watcher's calendar file: the editor's checks count working days alike
     rejected: Path | None = None  # the inbox's rejected/ area: rejected cases open in the editor from there
+    scanner: Path | None = None  # the scanner folder (its 待核对/): the watcher's, else STATE/扫描件
     casework: Casework = field(init=False)  # the write path: drafts, submissions, records, corrections
+    scandesk: ScanDesk = field(init=False)  # 扫描入卷, 待核对, 已核对
 
     def __post_init__(self) -> None:
         self.casework = Casework(self.outbox, self.state, self.calendar, self.rejected)
+        scanner = self.scanner or (self.watcher.scanner.folder if self.watcher else self.state / SCANNER_FOLDER)
+        self.scandesk = ScanDesk(self.casework, scanner, self.calendar)
 
     @property
     def login_required(self) -> bool:
@@ -499,7 +505,7 @@ def package(request: Request) -> Response:
                 standing=_standing(desk.outbox, [pkg]).get(pkg.folder.name),
                 records=records(pkg.kind) if case else [], drafts=drafts, steps=offered(case), track=track(case),
                 forms=forms, items=items, signable=[f for f in forms if f.state], max_files=MAX_FILES,
-                max_file=MAX_FILE >> 20, max_body=UPLOAD_BODY >> 20)
+                max_file=MAX_FILE >> 20, max_body=UPLOAD_BODY >> 20, notes=desk.scandesk.notes(pkg))
 
 
 async def package_zip(request: Request) -> Response:
@@ -1051,6 +1057,81 @@ async def open_rejected(request: Request, form: FormData) -> Response:
     return RedirectResponse(f"/drafts/{draft.id}", status_code=303)
 
 
+# -- 扫描入卷, 待核对, 已核对 (web/review.py) --------------------------------------------------------------------
+
+FORM_CHOICES = ["annex3", "annex4", "annex5", "annex6", *(f"annex7-{n}" for n in range(1, 7)), "cancel"]
+
+
+def scan_page(request: Request) -> Response:
+    return page(request, "scan.html", result=None, waiting=len(_desk(request).scandesk.pages()), max_files=MAX_FILES,
+                max_file=MAX_FILE >> 20, max_body=UPLOAD_BODY >> 20)
+
+
+@state_changing
+async def scan_upload(request: Request, form: FormData) -> Response:
+    """扫描入卷: the scanner files, filed by their codes as scan-in files them; the page says what went where."""
+    desk = _desk(request)
+    files, _ = _uploads(form)
+    chosen = [Upload("", f.filename or "", f.file) for f in files]
+    try:
+        result = await asyncio.to_thread(desk.scandesk.scan_in, chosen, _user(request))
+    except KunnanError as exc:
+        return problem(request, str(exc))
+    return page(request, "scan.html", result=result, waiting=len(desk.scandesk.pages()), max_files=MAX_FILES,
+                max_file=MAX_FILE >> 20, max_body=UPLOAD_BODY >> 20)
+
+
+def review_page(request: Request, done: list[str] | None = None, message: str = "", status_code: int = 200) -> Response:
+    """Every page waiting in 待核对, with its reasons, its image and its three actions."""
+    desk = _desk(request)
+    listing = sorted((p.archive_no for p in survey(desk.outbox)[0]), key=str)
+    forms = [(key, qr_label(key)) for key in FORM_CHOICES]
+    return page(request, "review.html", status_code, pages=desk.scandesk.pages(), archives=listing, forms=forms,
+                done=done or [], message=message)
+
+
+def review_image(request: Request) -> Response:
+    try:
+        png = _desk(request).scandesk.image(request.path_params["folder"], request.path_params["page"])
+    except KunnanError as exc:
+        return problem(request, str(exc), 404)
+    return Response(png, media_type="image/png")
+
+
+@state_changing
+async def review_act(request: Request, form: FormData) -> Response:
+    """指定案卷 / 空白页 / 作废 on one page of 待核对; the page again, saying what was done."""
+    desk, user = _desk(request), _user(request)
+    folder, index, action = request.path_params["folder"], request.path_params["page"], request.path_params["action"]
+    try:
+        if action == "assign":
+            number = str(form.get("form_page", "1")).strip()
+            done = await asyncio.to_thread(desk.scandesk.assign, folder, index, str(form.get("archive_no", "")).strip(),
+                                           str(form.get("form", "")), int(number) if number.isdigit() else 0, user)
+        elif action == "blank":
+            done = await asyncio.to_thread(desk.scandesk.blank, folder, index, user)
+        elif action == "discard":
+            done = await asyncio.to_thread(desk.scandesk.discard, folder, index, str(form.get("reason", "")), user)
+        else:
+            return problem(request, ERRORS[404], 404)
+    except KunnanError as exc:
+        return review_page(request, message=str(exc), status_code=400)
+    return review_page(request, done.lines)
+
+
+@state_changing
+async def confirm_note(request: Request, form: FormData) -> Response:
+    """已核对: one 请核对 note of a package, who and when; back to the package's page."""
+    pkg = _package_or_problem(request)
+    if not isinstance(pkg, Published):
+        return pkg
+    try:
+        await asyncio.to_thread(_desk(request).scandesk.confirm, pkg, request.path_params["note"], _user(request))
+    except KunnanError as exc:
+        return problem(request, str(exc), back=f"/packages/{quote(pkg.folder.name)}")
+    return RedirectResponse(f"/packages/{quote(pkg.folder.name)}#notes", status_code=303)
+
+
 async def home(request: Request) -> Response:
     return RedirectResponse("/inbox", status_code=303)
 
@@ -1080,6 +1161,11 @@ def create_app(desk: Desk) -> Starlette:
         Route("/packages/{folder}/correct", correct_page),
         Route("/packages/{folder}/correct", correct_save, methods=["POST"]),
         Route("/inbox/rejected/{row:int}/open", open_rejected, methods=["POST"]),
+        # 扫描入卷, 待核对, 已核对 (web/review.py)
+        Route("/scan", scan_page), Route("/scan", scan_upload, methods=["POST"]), Route("/review", review_page),
+        Route("/review/{folder}/{page:int}.png", review_image),
+        Route("/review/{folder}/{page:int}/{action:str}", review_act, methods=["POST"]),
+        Route("/packages/{folder}/notes/{note:int}/confirm", confirm_note, methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     middleware = [Middleware(HostGate), Middleware(BodyLimit), Middleware(SessionGate)]

@@ -64,9 +64,16 @@ def receive(upload: Upload, folder: Path) -> tuple[str, LoadedAttachment]:
     """Copy one upload into `folder` (a draft's private case folder) under a name we make, and read it as the build
     will. Returns its path relative to `folder` and its pages. Raises UsageError (or the loader's AttachmentError)
     naming the file by what the browser called it."""
+    stored = stream(upload, folder / "scans")
+    return stored.relative_to(folder).as_posix(), load(stored, shown(upload.name))
+
+
+def stream(upload: Upload, folder: Path) -> Path:
+    """Copy one upload into `folder` as `上传-<12 hex digits of its SHA-256>.<type>`, a chunk at a time, its size
+    bounded and its type taken from its first bytes; nothing is decoded. Raises UsageError naming the file."""
     name = shown(upload.name)
-    part = folder / "scans" / f".upload-{os.getpid()}-{id(upload)}.part"
-    part.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    part = folder / f".upload-{os.getpid()}-{id(upload)}.part"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     digest, size, head = hashlib.sha256(), 0, b""
     fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
@@ -85,11 +92,11 @@ def receive(upload: Upload, folder: Path) -> tuple[str, LoadedAttachment]:
         if ext is None:
             raise UsageError(f"文件“{name}”不是 PDF、JPEG、PNG 或 TIFF 扫描件(按文件内容判断,与文件名无关),"
                              "没有上传。请用扫描软件另存为这几种格式之一再上传。")
-        rel = f"scans/上传-{digest.hexdigest()[:12]}{ext}"
-        os.replace(part, folder / rel)
+        stored = folder / f"上传-{digest.hexdigest()[:12]}{ext}"
+        os.replace(part, stored)
     finally:
         part.unlink(missing_ok=True)
-    return rel, load(folder / rel, name)
+    return stored
 
 
 def codes(loaded: LoadedAttachment) -> list[PageCode | None]:
