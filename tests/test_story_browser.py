@@ -119,11 +119,12 @@ def type_in(driver: webdriver.Chrome, name: str, text: str) -> None:
     field.send_keys(text)
 
 
-def shot(driver: webdriver.Chrome, folder: Path, name: str, anchor: str | None = None) -> None:
+def shot(driver: webdriver.Chrome, folder: Path, name: str, anchor: str | None = None, block: str = "center") -> None:
     """A screenshot for 用户指南 as the clerk sees the page, but with every ID and phone number in a field shown
     masked (the value is put back after): a screenshot is a document too."""
     if anchor:
-        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", driver.find_element(By.ID, anchor))
+        driver.execute_script("arguments[0].scrollIntoView({block: arguments[1]})", driver.find_element(By.ID, anchor),
+                              block)
     driver.implicitly_wait(0)  # a page without text fields must not wait for one
     fields = driver.find_elements(By.CSS_SELECTOR, "input[type=text], input:not([type]), textarea")
     driver.implicitly_wait(WAIT)
@@ -252,7 +253,7 @@ def test_two_years_of_one_family_without_a_terminal(tmp_path: Path, screens: Pat
 
             # the family's papers and the signed Annex 3, uploaded at once: 材料齐全
             upload(browser, [*PLAIN_SCANS, (signed(outbox, NO, "annex3", work), ITEMS["annex3"])])
-            shot(browser, screens, "upload", "upload")
+            shot(browser, screens, "upload", "upload", "start")
             browser.find_element(By.ID, "upload-submit").click()
             saved(browser)
             assert state(browser) == "材料齐全" and "签章原件已入卷" in browser.find_element(By.ID, "forms").text
