@@ -439,5 +439,7 @@ def test_two_years_of_one_family_without_a_terminal(tmp_path: Path, screens: Pat
     actions = [a["action"] for a in audit if a["action"] not in ("查看", "下载")]
     assert actions[:4] == ["登录", "新建草稿", "提交成卷", "上传扫描件"], actions
     assert actions.count("移交") == 2 and "更正" in actions and "手填原件入卷" in actions and "注销" in actions
+    [fix] = [json.dumps(a, ensure_ascii=False) for a in audit if a["action"] == "更正"]
+    assert "身份证号" in fix and "已对照身份证原件核实" in fix  # the field by its title and the reason, no value
     text = json.dumps(audit, ensure_ascii=False)
     assert TYPED_ID not in text and RIGHT_ID not in text and SECOND_ID not in text
