@@ -56,6 +56,7 @@ def test_a_rebuild_after_scan_in_takes_kept_forms_and_equals_a_full_build(tmp_pa
     assert first.outcome is Outcome.AWAITING_SIGNATURE
     documents = sorted((kept / safe_name(EXIT_NO) / "documents").glob("*.pdf"))
     assert len(list((kept / STATE_DIR / FOLDER).rglob("*.form"))) == len(documents)  # one entry a form
+    assert (kept / STATE_DIR / FOLDER).stat().st_mode & 0o777 == 0o700  # personal data: the owner's only
     signed = [encoded(scan(page)) for pdf in documents for page in pages_of(pdf)]
     scan_in([scanner_pdf(signed, tmp_path / "scan0001.pdf")], kept, calendar, lambda files: [])  # filed only
     shutil.copytree(kept, fresh, ignore=shutil.ignore_patterns(FOLDER))  # the same outbox without kept forms

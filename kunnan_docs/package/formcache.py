@@ -9,7 +9,8 @@ rendering libraries). A case that changed, a new template or an upgrade therefor
 entry names its key and the SHA-256 and length of each part, and is checked against them when read: a torn or
 altered file is a miss (and removed), never a form. Entries are written aside and renamed; the folder is bounded
 (`SHARDS` × `SHARD_ENTRIES`, the least recently used go first). A cache that cannot be read or written only means
-the form is typeset again: the package is the same either way.
+the form is typeset again: the package is the same either way. The forms print names and ID numbers, so the
+folder is its owner's only, like identity.key.
 """
 
 from __future__ import annotations
@@ -116,7 +117,8 @@ class FormCache:
                 "parts": [[len(part), hashlib.sha256(part).hexdigest()] for part in (form.pdf, form.docx)]}
         tmp = path.with_name(f".{key}.{os.getpid()}.part")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # the forms print names and ID numbers
+            path.parent.mkdir(mode=0o700, exist_ok=True)
             tmp.write_bytes(MAGIC + json.dumps(head).encode() + b"\n" + form.pdf + form.docx)
             os.replace(tmp, path)
             self._trim(path.parent)
