@@ -8,7 +8,9 @@ sheets upside down or sideways), shuffles them into one `pages`-page scanner PDF
 
 1. on one core, reading and sorting: every page's code decoded (scan/pages.py) and classified against the outbox;
 2. the whole `kunnan-docs scan-in` run as a clerk starts it (a new process, the machine's cores): filing, moving
-   the file, and rebuilding every package that received originals, once each (the goal: 20 pages/s or more);
+   the file, and rebuilding every package that received originals, once each (the goal: 20 pages/s or more) —
+   first on a copy of the outbox without its kept forms (.kunnan/forms: each rebuild typesets its forms again, as
+   before they were kept), then on the outbox itself, whose forms were kept when its packages were built;
 3. on one core, the ink check of every filed page against its print (package/ink.py), and the decoding of the
    scanned page it needs (package/signed.py), per page; then a rebuild of one package, which reads its kept checks;
 4. side by side, the obvious way: render every page at 300 dpi and decode it with every barcode format;
@@ -41,6 +43,7 @@ from kunnan_docs.core.workcal import WorkCalendar  # noqa: E402
 from kunnan_docs.forms.fill import forms_for  # noqa: E402
 from kunnan_docs.forms.pdf import render_with_boxes  # noqa: E402
 from kunnan_docs.forms.qr import form_key  # noqa: E402
+from kunnan_docs.package.formcache import FOLDER as FORMS_CACHE  # noqa: E402
 from kunnan_docs.package.ink import form_flags  # noqa: E402
 from kunnan_docs.package.layout import INPUT_DIR, REPORT, safe_name  # noqa: E402
 from kunnan_docs.package.signed import originals_for, stored_offer  # noqa: E402
@@ -111,24 +114,12 @@ def main() -> None:
               f"{args.pages / cpu:.1f} pages per CPU second ({unread} pages not filable; load average "
               f"{os.getloadavg()[0]:.1f})")
 
-        load = os.getloadavg()[0]
-        t = time.perf_counter()
-        with tempfile.TemporaryFile("w+") as out:
-            run = subprocess.Popen([sys.executable, "-m", "kunnan_docs", "scan-in", str(path), "-o", str(outbox)],
-                                   stdout=out, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                                   preexec_fn=(lambda: os.sched_setaffinity(0, cores)) if cores else None)
-            _, status, usage = os.wait4(run.pid, 0)  # its own CPU and its pool's
-            run.returncode = os.waitstatus_to_exitcode(status)
-            whole = time.perf_counter() - t
-            out.seek(0)
-            said = out.read()
-        cpu = usage.ru_utime + usage.ru_stime
-        filed, rebuilt = said.count("已归档  "), said.count("已重新成卷  ")
-        n = len(cores) or os.cpu_count() or 1
-        print(f"whole `scan-in` run, a new process on {n} cores: {whole:.1f} s, {args.pages / whole:.1f} pages/s "
-              f"({filed} forms filed, {rebuilt} packages rebuilt, exit {run.returncode}; load average {load:.1f} before, "
-              f"{os.getloadavg()[0]:.1f} after); CPU {cpu:.1f} s with its pool: on {n} idle cores no less than "
-              f"{cpu / n:.1f} s, {args.pages / (cpu / n):.1f} pages/s")
+        bare = root / "without kept forms"  # the same outbox and stack, its forms to be typeset again
+        shutil.copytree(outbox, bare / "outbox", ignore=shutil.ignore_patterns(FORMS_CACHE))
+        (bare / "扫描件").mkdir()
+        shutil.copyfile(path, bare / "扫描件" / path.name)
+        whole_run(bare / "扫描件" / path.name, bare / "outbox", args.pages, cores, "forms typeset again")
+        whole_run(path, outbox, args.pages, cores, "forms kept since the packages were built")
         ink_check(outbox, numbers, calendar)
 
         doc = pdfium.PdfDocument(scanner / "已处理" / "scan.pdf")
@@ -138,6 +129,28 @@ def main() -> None:
         print(f"render every page at 300 dpi, all barcode formats: {naive:.1f} s, {len(doc) / naive:.1f} pages/s "
               f"({found} pages decoded) — reading is {naive / reading:.0f}× faster")
         verify_qr(outbox, numbers)
+
+
+def whole_run(path: Path, outbox: Path, pages: int, cores: set[int], what: str) -> None:
+    """`scan-in` as a clerk starts it: a new process on the machine's cores, its pool's CPU counted."""
+    load = os.getloadavg()[0]
+    t = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as out:
+        run = subprocess.Popen([sys.executable, "-m", "kunnan_docs", "scan-in", str(path), "-o", str(outbox)],
+                               stdout=out, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                               preexec_fn=(lambda: os.sched_setaffinity(0, cores)) if cores else None)
+        _, status, usage = os.wait4(run.pid, 0)  # its own CPU and its pool's
+        run.returncode = os.waitstatus_to_exitcode(status)
+        whole = time.perf_counter() - t
+        out.seek(0)
+        said = out.read()
+    cpu = usage.ru_utime + usage.ru_stime
+    filed, rebuilt = said.count("已归档  "), said.count("已重新成卷  ")
+    n = len(cores) or os.cpu_count() or 1
+    print(f"whole `scan-in` run ({what}), a new process on {n} cores: {whole:.1f} s, {pages / whole:.1f} pages/s "
+          f"({filed} forms filed, {rebuilt} packages rebuilt, exit {run.returncode}; load average {load:.1f} before, "
+          f"{os.getloadavg()[0]:.1f} after); CPU {cpu:.1f} s with its pool: on {n} idle cores no less than "
+          f"{cpu / n:.1f} s, {pages / (cpu / n):.1f} pages/s")
 
 
 def ink_check(outbox: Path, numbers: list[str], calendar: WorkCalendar) -> None:

@@ -24,7 +24,7 @@ from kunnan_docs.core.workcal import WorkCalendar
 from kunnan_docs.core.zh import zh_date
 from kunnan_docs.errors import CaseRejected, injected_write_fault
 from kunnan_docs.forms import aside
-from kunnan_docs.package.layout import INPUT_DIR, file_digests
+from kunnan_docs.package.layout import INPUT_DIR, STATE_DIR, file_digests
 
 
 @dataclass
@@ -71,6 +71,8 @@ def process_case(case_file: Path, outbox: Path, calendar: WorkCalendar | None = 
     """
     from kunnan_docs.package import identity
     from kunnan_docs.package.build import build  # here: the CLI and the watcher import this module cheaply
+    from kunnan_docs.package.formcache import FOLDER as FORMS_CACHE
+    from kunnan_docs.package.formcache import FormCache
     from kunnan_docs.package.lock import private_staging, publishing
     from kunnan_docs.package.publish import put_in_place, stage
     from kunnan_docs.package.signed import originals_for
@@ -97,7 +99,8 @@ def process_case(case_file: Path, outbox: Path, calendar: WorkCalendar | None = 
         hashed = aside.start("kunnan_docs.pipeline:hashed_inputs", snapshot, files)  # before the build forks its own
         try:
             pkg = build(case, checked.findings, calendar, originals_for(outbox, case.archive_no),
-                        identity.corrections(outbox, index, case, correction))
+                        identity.corrections(outbox, index, case, correction),
+                        FormCache(outbox / STATE_DIR / FORMS_CACHE))
         except CaseRejected as exc:
             return CaseResult(case_file, Outcome.REJECTED, archive_no, messages=[str(exc)])
         finally:

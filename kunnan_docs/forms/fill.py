@@ -6,16 +6,18 @@ forms of its kind's checklist items whose stage has come (core.checklist.Item.re
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from string import Formatter
 from typing import Any
 
 from kunnan_docs.core import idcard
 from kunnan_docs.core.casefile import Case, parse_date
 from kunnan_docs.core.checklist import kind_spec
-from kunnan_docs.core.resources import load_json
+from kunnan_docs.core.resources import TEMPLATES_ENV, data_dir, load_json
 from kunnan_docs.core.rules import DUPLICATE_REASON, exit_stage
 from kunnan_docs.core.workcal import WorkCalendar
 from kunnan_docs.core.zh import zh_date
@@ -57,6 +59,12 @@ class FormSpec:
     def public(self) -> bool:
         """A notice posted for the public (Annex 5): no internal footer, and only a small QR code."""
         return bool(self.raw.get("public", False))
+
+
+def template_path(spec: FormSpec) -> Path:
+    """Shipped templates, or a clerk's own copies in the folder named by KUNNAN_TEMPLATES."""
+    folder = Path(os.environ[TEMPLATES_ENV]) if os.environ.get(TEMPLATES_ENV) else data_dir("templates")
+    return folder / f"{spec.key}_{spec.id}.docx"
 
 
 @dataclass

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import io
-import os
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -25,10 +24,9 @@ from docx.shared import Mm, Pt
 from docxtpl import DocxTemplate, InlineImage, Listing
 from jinja2.utils import LRUCache
 
-from kunnan_docs.core.resources import TEMPLATES_ENV, data_dir
 from kunnan_docs.errors import TemplateError
 from kunnan_docs.forms import docfonts, qr
-from kunnan_docs.forms.fill import FilledForm, FormSpec, forms_data, letter_text
+from kunnan_docs.forms.fill import FilledForm, forms_data, letter_text, template_path
 
 EXTRA_VARIABLES = {"qr", "seq"}  # provided by the renderer, not by forms.json: the QR code, which return visit
 FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
@@ -39,12 +37,6 @@ OPENED_TEMPLATES = 32  # versions of template files kept open: 7 templates, and 
 SHARED_PARTS = frozenset({CONTENT_TYPE.WML_STYLES, "application/vnd.ms-word.stylesWithEffects+xml",
                           CONTENT_TYPE.WML_SETTINGS, CONTENT_TYPE.WML_WEB_SETTINGS, CONTENT_TYPE.WML_FONT_TABLE,
                           CONTENT_TYPE.OFC_THEME, CONTENT_TYPE.WML_NUMBERING})
-
-
-def template_path(spec: FormSpec) -> Path:
-    """Shipped templates, or a clerk's own copies in the folder named by KUNNAN_TEMPLATES."""
-    folder = Path(os.environ[TEMPLATES_ENV]) if os.environ.get(TEMPLATES_ENV) else data_dir("templates")
-    return folder / f"{spec.key}_{spec.id}.docx"
 
 
 class _CompilingOnceEnvironment(jinja2.Environment):

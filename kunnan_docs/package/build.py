@@ -43,7 +43,7 @@ from kunnan_docs.forms.fill import FilledForm, forms_for
 from kunnan_docs.forms.pdf import Box, render_with_boxes
 from kunnan_docs.forms.qr import form_fingerprint, form_key
 from kunnan_docs.forms.typeset import PAGE_H, PAGE_NUMBER_STRIP, PAGE_W
-from kunnan_docs.package import pdfa, sheets
+from kunnan_docs.package import formcache, pdfa, sheets
 from kunnan_docs.package.attachments import is_image, load
 from kunnan_docs.package.layout import Corrected
 from kunnan_docs.package.signed import (
@@ -192,20 +192,25 @@ class Package:
 
 
 def build(case: Case, findings: list[Finding], calendar: WorkCalendar | None = None,
-          originals: dict[str, SignedOriginal] | None = None, corrections: tuple[Corrected, ...] = ()) -> Package:
+          originals: dict[str, SignedOriginal] | None = None, corrections: tuple[Corrected, ...] = (),
+          cache: formcache.FormCache | None = None) -> Package:
     """Assemble the package; raises AttachmentError (a CaseRejected) for a scan that cannot be used.
 
     `originals` are the signed originals filed for this archive number (signed.originals_for); a case
     attachment marked `signed` is read the same way, by the QR codes on its pages. `corrections` are recorded
-    on the remarks sheet (package.identity.corrections)."""
+    on the remarks sheet (package.identity.corrections). `cache` gives the forms typeset before from exactly
+    these values (a rebuild after scan-in) and keeps the ones typeset now."""
     calendar = calendar or WorkCalendar()
     filled = forms_for(case, calendar)
-    word = aside.start("kunnan_docs.forms.word:render_each", filled, case.archive_no)
+    keys = [formcache.form_key(f, case.archive_no) if cache else None for f in filled]
+    kept = [cache.get(k) if cache and k else None for k in keys]
+    todo = [f for f, k in zip(filled, kept, strict=True) if k is None]
+    word = aside.start("kunnan_docs.forms.word:render_each", todo, case.archive_no) if todo else list
     decoded = aside.start("kunnan_docs.package.attachments:undecodable", _images(case))
     try:
         forms, boxes = [], {}
-        for f in filled:
-            pdf, boxes[form_key(f)] = render_with_boxes(f, case.archive_no)
+        for f, k in zip(filled, kept, strict=True):
+            pdf, boxes[form_key(f)] = (k.pdf, k.boxes) if k else render_with_boxes(f, case.archive_no)
             forms.append((f, pdf))
         results = _collect(case, forms, boxes, originals or {})
         for name, problem in decoded().items():
@@ -220,8 +225,12 @@ def build(case: Case, findings: list[Finding], calendar: WorkCalendar | None = N
         _assemble(pkg, content)
     finally:
         decoded()  # reaped, whatever happened
-        docx = word()  # waited for even when the case is refused: a broken template outranks the case's faults
+        made = iter(word())  # waited for even when the case is refused: a broken template outranks the case's faults
+    docx = [k.docx if k else next(made) for k in kept]
     pkg.forms = [(f, pdf, doc) for (f, pdf), doc in zip(forms, docx, strict=True)]
+    for (f, pdf, doc), key, k in zip(pkg.forms, keys, kept, strict=True):
+        if cache and key and k is None:
+            cache.put(key, formcache.Typeset(pdf, doc, boxes[form_key(f)]))
     return pkg
 
 

@@ -19,6 +19,7 @@ hand-edited or truncated report.json becomes a clear Chinese message instead of 
       .staging/                    folders being written, one per writer (package/lock.py); renamed into place
       .locks/                      the outbox's publish lock (package/lock.py)
       .kunnan/                     the watcher's ledger and log; identity.key and identity.sqlite (identity.py)
+                                   forms/: forms kept between builds, by content (formcache.py)
     <移交>/                        a handover: handover.json, 案卷/<档案号>/…, 移交清单.pdf|xlsx,
                                    四性检测报告/<档案号>.pdf|json and 汇总.pdf|json, manifest
     <name>-四性检测报告.pdf|json   what `verify` writes beside the package folder, handover folder or zip it checked
