@@ -23,6 +23,7 @@ from kunnan_docs.staff.xlsx_import import (
     FIRST_DATA_ROW,
     LAST_TEMPLATE_ROW,
     OPTIONS_SHEET,
+    RowState,
     item_names,
     preview,
     write_template,
@@ -149,6 +150,7 @@ def test_upload_preview_confirm_reimport_and_a_change(client: TestClient, tmp_pa
     page = client.get(answer.headers["location"]).text
     assert rows(page) == {"CD510108-2026-0001": "ready", "CD510108-2026-0002": "ready", "CD510108-2026-0003": "problem"}
     assert "表“案卷”第 5 行【建档日期】:“2019年13月1日”不是有效日期" in page
+    assert "共 3 户" in page and "2 户可以导入" in page and "1 户有问题" in page
     assert "/tmp" not in page and str(tmp_path) not in page and "kunnan-docs" not in page
     [pending] = list((client.app.state.desk.state / "workbooks").iterdir())
     assert (pending / "book.xlsx").read_bytes() == first.read_bytes()  # kept until confirmed or cancelled
@@ -226,3 +228,19 @@ def test_every_post_needs_the_csrf_token(client: TestClient, tmp_path: Path) -> 
     assert not (client.app.state.desk.outbox / "CD510108-2026-0001").exists()
     assert len(list((client.app.state.desk.state / "workbooks").iterdir())) == 1
     assert {line["action"] for line in audit(client)[len(before):]} == {"安全校验未通过"}
+
+
+def test_a_published_familys_scans_stay_and_only_a_changed_row_is_a_change(tmp_path: Path) -> None:
+    """The filing example published with its scans; its row typed without them (scans come to the desk by upload)."""
+    from kunnan_docs.cli import main
+    outbox = tmp_path / "outbox"
+    assert main(["build", str(FILING_EXAMPLE / "case.json"), "-o", str(outbox)]) == 0
+    published = json.loads((FILING_EXAMPLE / "case.json").read_text(encoding="utf-8"))
+    row = copy.deepcopy(published) | {"attachments": []}
+    [same] = preview(book(tmp_path, [row]), outbox, scans_later=False).families
+    assert same.state is RowState.UNCHANGED, same.problems
+    row["worker"]["phone"] = "13908005678"
+    [changed] = preview(book(tmp_path, [row], "second.xlsx"), outbox, scans_later=False).families
+    assert changed.state is RowState.CHANGED and changed.changes == ["职工本人/联系电话"]
+    assert changed.case["attachments"] == published["attachments"]  # kept, and submitted with the package's scans
+    assert changed.folder == outbox / "CD510108-2019-0037" / INPUT_DIR

@@ -43,6 +43,7 @@ from kunnan_docs.staff.xlsx import new_workbook, put
 KEY = "档案号"
 HINT_ROW, FIRST_DATA_ROW = 2, 3
 LAST_TEMPLATE_ROW = 1000  # drop-downs and text-formatted cells reach this row
+ATTACHMENTS = "/attachments"  # the 附件 sheet's list: scans come with the case, never emptied by a re-import
 IGNORED_AT_IMPORT = {"ATT-MISSING"}  # scans are put beside the case file after the import
 
 
@@ -416,8 +417,8 @@ class Preview:
     families: list[Family]
     other: list[str]  # problems of no one family: a row without an archive number, a list row of no family
 
-    def count(self, state: RowState) -> int:
-        return sum(f.state is state for f in self.families)
+    def count(self, state: RowState | str) -> int:
+        return sum(f.state == state for f in self.families)
 
 
 def preview(path: Path, outbox: Path | None, calendar: WorkCalendar | None = None, shown: str | None = None,
@@ -477,9 +478,11 @@ def _merged(old: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
     for col in layout()["main"]["columns"]:
         _put(case, col["pointer"], _get(row, col["pointer"]))
     for sheet in layout()["lists"]:
-        _put(case, sheet["pointer"], _get(row, sheet["pointer"]) or None)
+        if sheet["pointer"] != ATTACHMENTS:
+            _put(case, sheet["pointer"], _get(row, sheet["pointer"]) or None)
     attachments = list(old.get("attachments", []))
-    case["attachments"] = attachments + [a for a in row.get("attachments", []) if a not in attachments]
+    if added := [a for a in row.get("attachments", []) if a not in attachments]:
+        case["attachments"] = attachments + added
     return case
 
 
@@ -503,7 +506,9 @@ def _put(case: dict[str, Any], pointer: str, value: Any) -> None:
         if not isinstance(trail[-1].get(part), dict):
             return
         trail.append(trail[-1][part])
-    trail[-1].pop(parts[-1], None)
+    if trail[-1].get(parts[-1]) is None:  # absent, or a null the case file wrote (an empty cell says the same)
+        return
+    trail[-1].pop(parts[-1])
     for node, part in zip(reversed(trail[:-1]), reversed(parts[:-1]), strict=True):
         if node[part]:
             break
@@ -514,7 +519,7 @@ def _changed(old: Any, new: Any, pointer: str = "") -> list[str]:
     """The Chinese titles of the fields whose values differ (never the values), each once."""
     if isinstance(old, dict) and isinstance(new, dict):
         found = [t for key in dict.fromkeys([*old, *new]) for t in _changed(old.get(key), new.get(key), f"{pointer}/{key}")]
-    elif isinstance(old, list) and isinstance(new, list) and pointer != "/attachments":
+    elif isinstance(old, list) and isinstance(new, list) and pointer != ATTACHMENTS:
         found = [t for i in range(max(len(old), len(new)))
                  for t in _changed(old[i] if i < len(old) else None, new[i] if i < len(new) else None, f"{pointer}/{i}")]
     else:
