@@ -28,6 +28,7 @@ from kunnan_docs.staff.xlsx_import import (
     preview,
     write_template,
 )
+from kunnan_docs.web import workbooks
 from kunnan_docs.web.app import Desk, create_app
 from kunnan_docs.web.security import AUDIT_FILE, Users
 
@@ -244,3 +245,32 @@ def test_a_published_familys_scans_stay_and_only_a_changed_row_is_a_change(tmp_p
     assert changed.state is RowState.CHANGED and changed.changes == ["职工本人/联系电话"]
     assert changed.case["attachments"] == published["attachments"]  # kept, and submitted with the package's scans
     assert changed.folder == outbox / "CD510108-2019-0037" / INPUT_DIR
+
+
+def test_a_workbook_left_a_day_expires_and_one_too_big_is_not_kept(client: TestClient, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    path = book(tmp_path, families(1))
+    location = upload(client, path).headers["location"]
+    meta = client.app.state.desk.state / "workbooks" / location.rsplit("/", 1)[1] / "upload.json"
+    data = json.loads(meta.read_text(encoding="utf-8"))
+    meta.write_text(json.dumps(data | {"uploaded": "2026-01-01T08:00:00"}), encoding="utf-8")
+    assert "没有等待确认的工作簿" in client.get("/workbooks").text
+    assert client.get(location).status_code == 404 and audit(client)[-1]["action"] == "Excel导入预览过期"
+    monkeypatch.setattr(workbooks, "MAX_BOOK", path.stat().st_size - 1)
+    answer = upload(client, path)
+    assert answer.status_code == 400 and "超过" in answer.text
+    assert not list((client.app.state.desk.state / "workbooks").iterdir())
+
+
+def test_import_xlsx_on_the_command_line_skips_what_is_published_unchanged(tmp_path: Path, capsys) -> None:
+    from kunnan_docs.cli import main
+    outbox = tmp_path / "outbox"
+    assert main(["build", str(FILING_EXAMPLE / "case.json"), "-o", str(outbox)]) == 0
+    row = json.loads((FILING_EXAMPLE / "case.json").read_text(encoding="utf-8")) | {"attachments": []}
+    new = families(1)
+    capsys.readouterr()
+    assert main(["import-xlsx", str(book(tmp_path, [row, *new])), "-o", str(tmp_path / "out"),
+                 "--outbox", str(outbox)]) == 0
+    said = capsys.readouterr().out
+    assert "与已成卷的相同,未生成 1 户:CD510108-2019-0037" in said and "导入 1 份案卷" in said
+    assert not (tmp_path / "out" / "CD510108-2019-0037").exists() and (tmp_path / "out" / new[0]["archive_no"]).exists()
