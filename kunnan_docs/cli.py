@@ -482,10 +482,16 @@ def cmd_template_xlsx(args: argparse.Namespace) -> int:
 
 
 def cmd_import_xlsx(args: argparse.Namespace) -> int:
-    from kunnan_docs.staff.xlsx_import import import_book
-    written, problems = import_book(Path(args.book), Path(args.output), _checked_outbox(args.outbox))
+    from kunnan_docs.staff.xlsx_import import RowState, import_book
+    written, problems, found = import_book(Path(args.book), Path(args.output), _checked_outbox(args.outbox))
     for path in written:
         print(f"已生成 {path}")
+    for family in found.families:
+        if family.state is RowState.CHANGED:
+            print(f"  {family.archive_no}:已成卷,改动了{'、'.join(family.changes)},放入收件夹后成卷为新版本")
+    if skipped := found.count(RowState.UNCHANGED):
+        print(f"与已成卷的相同,未生成 {skipped} 户:"
+              + "、".join(f.archive_no for f in found.families if f.state is RowState.UNCHANGED))
     for problem in problems:
         print(f"  ✗ {problem}")
     print(f"导入 {len(written)} 份案卷" + (f",{len(problems)} 个问题未导入,请在工作簿中改正后重新导入。" if problems else "。")

@@ -100,6 +100,7 @@ from kunnan_docs.web.security import (
 from kunnan_docs.web.steps import Step, form_fields, offered, printed_forms, step_by_id, track, with_step
 from kunnan_docs.web.uploads import MAX_BODY as UPLOAD_BODY
 from kunnan_docs.web.uploads import MAX_FILE, MAX_FILES, Upload
+from kunnan_docs.web.workbooks import MAX_BOOK, Pending, Workbooks
 
 HERE = Path(__file__).resolve().parent
 COOKIE = "kunnan_desk"  # a logged-in session
@@ -108,7 +109,8 @@ PUBLIC_PATHS = ("/login", "/static/")
 RECENT = 30  # rows per section of the inbox page
 LIST_LIMIT = 200  # package rows on one page; a clerk narrows a longer list with the search field
 MAX_BODY = 1 << 20  # bytes of a request: a district's handover form (an archive number a case) stays far below
-UPLOADS = re.compile(r"/packages/[^/]+/(upload|hand-filled)|/scan")  # the only requests that may carry more: scans
+UPLOADS = re.compile(r"/packages/[^/]+/(upload|hand-filled)|/scan|/workbooks")  # the only requests that may carry
+# more: scans, and an Excel workbook to import (web/workbooks.MAX_BOOK bounds it on its own)
 
 # Only our own stylesheet and script (no inline script or style), framed by nobody, no referrer, no caching of
 # personal data. Files of the outbox may be framed by the desk's own package page (the PDF) and run nothing.
@@ -1076,7 +1078,7 @@ async def scan_upload(request: Request, form: FormData) -> Response:
     try:
         result = await asyncio.to_thread(desk.scandesk.scan_in, chosen, _user(request))
     except KunnanError as exc:
-        return problem(request, str(exc))
+        return problem(request, exc.for_people)
     return page(request, "scan.html", result=result, waiting=len(desk.scandesk.pages()), max_files=MAX_FILES,
                 max_file=MAX_FILE >> 20, max_body=UPLOAD_BODY >> 20)
 
@@ -1094,7 +1096,7 @@ def review_image(request: Request) -> Response:
     try:
         png = _desk(request).scandesk.image(request.path_params["folder"], request.path_params["page"])
     except KunnanError as exc:
-        return problem(request, str(exc), 404)
+        return problem(request, exc.for_people, 404)
     return Response(png, media_type="image/png")
 
 
@@ -1115,7 +1117,7 @@ async def review_act(request: Request, form: FormData) -> Response:
         else:
             return problem(request, ERRORS[404], 404)
     except KunnanError as exc:
-        return review_page(request, message=str(exc), status_code=400)
+        return review_page(request, message=exc.for_people, status_code=400)
     return review_page(request, done.lines)
 
 
@@ -1128,8 +1130,82 @@ async def confirm_note(request: Request, form: FormData) -> Response:
     try:
         await asyncio.to_thread(_desk(request).scandesk.confirm, pkg, request.path_params["note"], _user(request))
     except KunnanError as exc:
-        return problem(request, str(exc), back=f"/packages/{quote(pkg.folder.name)}")
+        return problem(request, exc.for_people, back=f"/packages/{quote(pkg.folder.name)}")
     return RedirectResponse(f"/packages/{quote(pkg.folder.name)}#notes", status_code=303)
+# -- 导入Excel: the template, an uploaded workbook's preview, its confirmation (web/workbooks.py) -----------------
+
+def _workbooks(request: Request) -> Workbooks:
+    return Workbooks(_desk(request).casework)
+
+
+async def workbooks_page(request: Request) -> Response:
+    pending = await asyncio.to_thread(_workbooks(request).pending)
+    return page(request, "workbooks.html", pending=pending, max_book=MAX_BOOK >> 20)
+
+
+async def workbook_template(request: Request) -> Response:
+    """The blank template, made afresh (it follows the schema and the checklists); nothing of a case is in it."""
+    from kunnan_docs.staff.xlsx_import import write_template
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "book.xlsx"
+        await asyncio.to_thread(write_template, path)
+        data = path.read_bytes()
+    return Response(data, media_type=_media_type("x.xlsx"), headers=_attachment("案卷导入模板.xlsx"))
+
+
+@state_changing
+async def workbook_upload(request: Request, form: FormData) -> Response:
+    book = form.get("book")
+    if not isinstance(book, UploadFile) or not (book.filename or book.size):
+        return problem(request, "没有选择工作簿。请选择填好的 Excel 工作簿(.xlsx)后再点“上传并预览”。", back="/workbooks")
+    try:
+        pending, _ = await asyncio.to_thread(_workbooks(request).receive, book.filename or "", book.file,
+                                             _user(request))
+    except KunnanError as exc:
+        return problem(request, exc.for_people, back="/workbooks")
+    return RedirectResponse(f"/workbooks/{pending.id}", status_code=303)
+
+
+def _pending_or_problem(request: Request) -> Pending | Response:
+    pending = _workbooks(request).get(request.path_params["book"])
+    if pending is None:
+        return problem(request, "这个工作簿已经导入或取消了(或上传已超过一天,已过期)。请到“导入Excel”页重新上传。", 404,
+                       back="/workbooks")
+    return pending
+
+
+async def workbook_page(request: Request) -> Response:
+    pending = _pending_or_problem(request)
+    if not isinstance(pending, Pending):
+        return pending
+    try:
+        found = await asyncio.to_thread(_workbooks(request).preview, pending)
+    except KunnanError as exc:
+        return problem(request, exc.for_people, back="/workbooks")
+    return page(request, "workbook.html", pending=pending, preview=found)
+
+
+@state_changing
+async def workbook_confirm(request: Request, form: FormData) -> Response:
+    pending = _pending_or_problem(request)
+    if not isinstance(pending, Pending):
+        return pending
+    chosen = {str(v) for v in form.getlist("cases")}
+    if not chosen:
+        return problem(request, "没有勾选要导入的户。请在预览中勾选后再点“导入所选”。", back=f"/workbooks/{pending.id}")
+    try:
+        done = await asyncio.to_thread(_workbooks(request).confirm, pending, chosen, _user(request))
+    except KunnanError as exc:
+        return problem(request, exc.for_people, back="/workbooks")
+    return page(request, "workbook_done.html", pending=pending, done=done)
+
+
+@state_changing
+async def workbook_cancel(request: Request, form: FormData) -> Response:
+    pending = _pending_or_problem(request)
+    if isinstance(pending, Pending):
+        await asyncio.to_thread(_workbooks(request).cancel, pending, _user(request))
+    return RedirectResponse("/workbooks", status_code=303)
 
 
 async def home(request: Request) -> Response:
@@ -1166,6 +1242,11 @@ def create_app(desk: Desk) -> Starlette:
         Route("/review/{folder}/{page:int}.png", review_image),
         Route("/review/{folder}/{page:int}/{action:str}", review_act, methods=["POST"]),
         Route("/packages/{folder}/notes/{note:int}/confirm", confirm_note, methods=["POST"]),
+        # 导入Excel
+        Route("/workbooks", workbooks_page), Route("/workbooks", workbook_upload, methods=["POST"]),
+        Route("/workbooks/template.xlsx", workbook_template), Route("/workbooks/{book}", workbook_page),
+        Route("/workbooks/{book}/confirm", workbook_confirm, methods=["POST"]),
+        Route("/workbooks/{book}/cancel", workbook_cancel, methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     middleware = [Middleware(HostGate), Middleware(BodyLimit), Middleware(SessionGate)]

@@ -76,11 +76,12 @@ class Origin(StrEnum):
     STEP = "step"  # a step of a procedure (web/steps.py): an exit stage, a return visit, 注销
     UPLOAD = "upload"
     HAND_FILLED = "hand_filled"
+    WORKBOOK = "workbook"  # a family of an uploaded Excel workbook (web/workbooks.py)
 
     @property
     def label(self) -> str:
         return {"new": "新建档案", "from_rejected": "退回的案卷", "correction": "更正", "record": "登记", "step": "办理",
-                "upload": "上传扫描件", "hand_filled": "手填原件入卷"}[self]
+                "upload": "上传扫描件", "hand_filled": "手填原件入卷", "workbook": "导入Excel"}[self]
 
 
 @dataclass
@@ -404,7 +405,7 @@ class Casework:
 
 _OPENED = {Origin.NEW: "新建草稿", Origin.REJECTED: "打开退回案卷", Origin.CORRECTION: "开始更正"}
 _ACTION = {Origin.NEW: "提交成卷", Origin.REJECTED: "退回案卷重新提交", Origin.CORRECTION: "更正", Origin.RECORD: "登记",
-           Origin.STEP: "办理", Origin.UPLOAD: "上传扫描件", Origin.HAND_FILLED: "手填原件入卷"}
+           Origin.STEP: "办理", Origin.UPLOAD: "上传扫描件", Origin.HAND_FILLED: "手填原件入卷", Origin.WORKBOOK: "导入Excel"}
 
 
 def _bounded(files: list[Upload]) -> None:
