@@ -58,13 +58,17 @@ def build_examples(outbox: Path, hash_seed: str) -> Path:
     proc = subprocess.run([sys.executable, "-m", "kunnan_docs", "build", *cases, "-o", str(outbox)],
                           env={**os.environ, "PYTHONHASHSEED": hash_seed}, cwd=ROOT, capture_output=True,
                           text=True, check=False)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.returncode == 0, ("the examples are not all 材料齐全 (exit 0): after changing a form or an example, "
+                                  "run `python examples/make_signed.py`\n" + proc.stdout + proc.stderr)
     return outbox
 
 
 @pytest.fixture(scope="session")
 def built_examples(test_environment: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The examples' packages, built once per session in a separate process (PYTHONHASHSEED=1)."""
+    """The examples' packages, built once per session (per xdist worker) in a separate process (PYTHONHASHSEED=1).
+    Read only: a test or module fixture that writes into an outbox copies it first
+    (`shutil.copytree(built_examples, target, symlinks=True)`), which takes milliseconds where a build takes
+    seconds."""
     return build_examples(tmp_path_factory.mktemp("examples-seed-1") / "outbox", "1")
 
 

@@ -17,16 +17,15 @@ from kunnan_docs.cli import main
 from kunnan_docs.errors import ExitCode
 from kunnan_docs.package.pdfa import check_file, declares_pdfa
 
-from .conftest import EXAMPLES, FILING_EXAMPLE
+from .conftest import FILING_EXAMPLE
 
 
 @pytest.fixture(scope="module")
-def outputs(tmp_path_factory) -> dict[str, list[Path]]:
-    """Packages of every example, their forms, and the staff PDFs made from them."""
+def outputs(built_examples: Path, tmp_path_factory) -> dict[str, list[Path]]:
+    """Packages of every example (the session's build, copied), their forms, and the staff PDFs made from them."""
     root = tmp_path_factory.mktemp("pdfa")
     outbox = root / "outbox"
-    cases = [str(p / "case.json") for p in sorted(EXAMPLES.glob("*/")) if (p / "case.json").exists()]
-    main(["build", *cases, "-o", str(outbox)])
+    shutil.copytree(built_examples, outbox, symlinks=True)
     packages = sorted(p / f"{p.name}.pdf" for p in outbox.iterdir() if not p.name.startswith((".", "_")))
     forms = sorted(outbox.glob("*/documents/*.pdf"))
     assert main(["notices", "--outbox", str(outbox), "-o", str(root / "notices.pdf")]) == ExitCode.OK
