@@ -21,7 +21,11 @@ def main() -> int:
                              cwd=ROOT, check=False)
         if run.returncode:
             return run.returncode
-        for shot in sorted(Path(base, "guide0").glob("guide-*.png")):
+        shots = sorted(Path(base, "guide0").glob("guide-*.png"))
+        if not shots:  # e.g. the test run spread over workers, whose folders are elsewhere
+            print(f"no screenshots in {base}/guide0", file=sys.stderr)
+            return 1
+        for shot in shots:
             image = Image.open(shot).convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
             target = ROOT / "docs" / shot.name
             image.save(target, optimize=True)
