@@ -4,7 +4,10 @@ HTTPS on a network address (127.0.0.2 stands for one) with a password — and dr
 visit and an archive check → the exit stage by stage, each stage's form printed and uploaded signed → two return
 visits → 材料齐全 as exit → handed over → the ID number corrected with a reason → the changed forms re-signed →
 the 移交 page says so and it is handed over again. Then a second family filed paper first and cancelled, a case
-the inbox rejected fixed in the editor, 待办 and 进度. Every result is read back from the files. Each page a clerk
+the inbox rejected fixed in the editor, 收件箱 with 已退回 on top and each family once, three families imported from
+a workbook (one refused by its row and column), their signed Annex 3 scanned in as one stack (a covered code
+assigned in 待核对, a smudge set aside as blank, a 请核对 note confirmed), 待办 and 进度. Every result is read back
+from the files. Each page a clerk
 needs in 用户指南 is saved as guide-*.png (in guide0/ under `--basetemp`; bench/guide_screens.py makes docs/ of them)."""
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from urllib.parse import unquote
 
 import pypdfium2 as pdfium
 import pytest
+from openpyxl import load_workbook
 from PIL import Image
 
 from kunnan_docs.core.casefile import read_case
@@ -30,10 +34,14 @@ from kunnan_docs.forms.fill import forms_for
 from kunnan_docs.package.layout import HISTORY, INPUT_DIR, read_report
 from kunnan_docs.package.verify import verify_path
 from kunnan_docs.privacy import mask_text
+from kunnan_docs.staff.xlsx_import import FIRST_DATA_ROW
 from kunnan_docs.web.security import AUDIT_FILE
 
 from .conftest import FILING_EXAMPLE
 from .desk_kit import form_pairs
+from .test_desk_scan import annex3 as scanned_annex3
+from .test_desk_scan import pdf, smudge
+from .test_desk_xlsx import book, families, headers
 from .test_signed import make_signed
 from .test_web_browser import (  # noqa: F401
     WAIT,
@@ -121,21 +129,30 @@ def type_in(driver: webdriver.Chrome, name: str, text: str) -> None:
 
 def shot(driver: webdriver.Chrome, folder: Path, name: str, anchor: str | None = None, block: str = "center") -> None:
     """A screenshot for 用户指南 as the clerk sees the page, but with every ID and phone number in a field shown
-    masked (the value is put back after): a screenshot is a document too."""
+    masked and the scanned pages of 待核对 (a form prints them) blurred, put back after: a screenshot is a
+    document too."""
     if anchor:
         driver.execute_script("arguments[0].scrollIntoView({block: arguments[1]})", driver.find_element(By.ID, anchor),
                               block)
     driver.implicitly_wait(0)  # a page without text fields must not wait for one
     fields = driver.find_elements(By.CSS_SELECTOR, "input[type=text], input:not([type]), textarea")
-    driver.implicitly_wait(WAIT)
     shown = [(f, f.get_attribute("value") or "") for f in fields]
     shown = [(f, v) for f, v in shown if mask_text(v) != v]
+    scans = driver.find_elements(By.CSS_SELECTOR, "section.review-page img")
+    viewer = driver.find_elements(By.ID, "pdf")  # the package page's PDF: the browser draws it a while after load
+    if driver.find_elements(By.ID, "check-state"):  # the editor checks 0.5 s after the last key: not the masked text
+        time.sleep(1.5)
+    driver.implicitly_wait(WAIT)
     for f, v in shown:
         driver.execute_script("arguments[0].value = arguments[1]", f, mask_text(v))
-    time.sleep(0.3)
+    for image in scans:
+        driver.execute_script("arguments[0].style.filter = 'blur(2px)'", image)
+    time.sleep(3 if viewer else 0.3)
     driver.save_screenshot(str(folder / f"guide-{name}.png"))
     for f, v in shown:
         driver.execute_script("arguments[0].value = arguments[1]", f, v)
+    for image in scans:
+        driver.execute_script("arguments[0].style.filter = ''", image)
 
 
 def saved(driver: webdriver.Chrome) -> None:
@@ -418,12 +435,70 @@ def test_two_years_of_one_family_without_a_terminal(tmp_path: Path, screens: Pat
             drop(FILING_EXAMPLE, tmp_path / "inbox", "李建华", {"gender": "女"})
             browser.get(url + "/inbox")
             wait_for(browser, lambda d: "性别" in d.find_element(By.ID, "rejected").text)
-            shot(browser, screens, "rejected", "rejected")
+            shot(browser, screens, "rejected")
             wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR, "button.open-rejected").click() or True)
             Select(browser.find_element(By.NAME, "/worker/gender")).select_by_visible_text("男")
             browser.find_element(By.ID, "submit").click()
             saved(browser)
             assert read_report(outbox / "CD510108-2019-0037").status == "complete"
+
+            # 收件箱 after all this: 已退回 (nothing left) on top, each family once in 已发布 at its version
+            browser.get(url + "/inbox")
+            published = wait_for(browser, lambda d: d.find_element(By.ID, "published").text)
+            assert published.count(NO) == 1 and f"第{len(list((outbox / HISTORY / NO).iterdir())) + 1}版" in published
+            assert browser.find_element(By.ID, "rejected").rect["y"] < 300  # in view without scrolling
+
+            # 导入Excel: three families typed into the template, the third with a woman's gender for a man's ID
+            imported = [f["archive_no"] for f in families(3)]
+            workbook = book(work, families(3), "三户.xlsx")
+            wb = load_workbook(workbook)
+            wb["案卷"][f"{headers(wb['案卷'])['性别']}{FIRST_DATA_ROW + 2}"] = "女"
+            wb.save(workbook)
+            browser.find_element(By.ID, "nav-workbooks").click()
+            browser.find_element(By.ID, "book").send_keys(str(workbook))
+            browser.find_element(By.ID, "upload-book").click()
+            rows = wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#preview tr[data-archive-no]"))
+            assert [r.get_attribute("class") for r in rows] == ["ready", "ready", "problem"]
+            shot(browser, screens, "workbook", "summary", "start")
+            browser.find_element(By.ID, "confirm-import").click()
+            assert "导入 2 户" in wait_for(browser, lambda d: d.find_element(By.ID, "import-done").text)
+            assert [read_report(outbox / n).status for n in imported[:2]] == ["incomplete", "incomplete"]
+
+            # 扫描入卷: the two families' Annex 3 signed in one stack — the first with one signature left out,
+            # the second's code covered by a sticker — and a smudged sheet
+            ms = make_signed()
+            [form] = [f for f in forms_for(read_case(outbox / imported[0] / INPUT_DIR / "case.json"))
+                      if qr.form_key(f) == "annex3"]
+            unsigned = frozenset(b.name for b in ms.render_with_boxes(form, imported[0])[1] if b.name != ms.SEAL)
+            stack = work / "scan0001.pdf"
+            stack.write_bytes(pdf([*scanned_annex3(outbox, frozenset(sorted(unsigned)[:1]), no=imported[0]),
+                                   *scanned_annex3(outbox, covered=True, no=imported[1]), smudge()]))
+            browser.find_element(By.ID, "nav-scan").click()
+            browser.find_element(By.ID, "scan-files").send_keys(str(stack))
+            browser.find_element(By.ID, "scan-submit").click()
+            assert imported[0] in wait_for(browser, lambda d: d.find_element(By.ID, "filed")).text
+            assert "未能识别二维码" in browser.find_element(By.ID, "to-review").text
+            shot(browser, screens, "scan")
+
+            # 待核对: the covered page assigned to the second family's Annex 3, the smudge set aside as blank
+            browser.find_element(By.ID, "go-review").click()
+            wait_for(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "section.review-page")) == 2)
+            for image in browser.find_elements(By.CSS_SELECTOR, "section.review-page img"):
+                wait_for(browser, lambda d, i=image: d.execute_script("return arguments[0].complete", i))
+            first = browser.find_element(By.ID, "review-1")
+            first.find_element(By.NAME, "archive_no").send_keys(imported[1])
+            Select(first.find_element(By.NAME, "form")).select_by_visible_text("附件3")
+            shot(browser, screens, "review")
+            first.find_element(By.CSS_SELECTOR, "button.assign-submit").click()
+            assert f"已指定为 {imported[1]} 附件3第1页" in wait_for(browser, lambda d: d.find_element(By.ID, "review-done")).text
+            browser.find_element(By.CSS_SELECTOR, "#review-1 button.blank-submit").click()
+            wait_for(browser, lambda d: "已标为空白页" in d.find_element(By.ID, "review-done").text)
+
+            # 已核对: the first family's page with a signature that looks blank, looked at and confirmed
+            browser.get(f"{url}/packages/{imported[0]}")
+            browser.find_element(By.ID, "confirm-1").click()
+            wait_for(browser, lambda d: "已核对:" in d.find_element(By.ID, "notes").text)
+            shot(browser, screens, "checked", "notes")
 
             # 待办 and 进度
             browser.get(url + "/due?as_of=2026-03-01")

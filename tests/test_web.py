@@ -109,6 +109,27 @@ def test_inbox_shows_rejections_with_reasons_but_masks_any_id_number(client: Tes
     assert EXIT_ID not in rejected and "510104********1242" in rejected
 
 
+def test_inbox_lists_rejected_first_and_each_published_family_once(client: TestClient, outbox: Path,
+                                                                    monkeypatch) -> None:
+    """A year of desk work on one family is a ledger row per version; 已发布 shows the family once, at its
+    current version, and 已退回 comes before it."""
+    ledger = Ledger(outbox / ".kunnan" / "ledger.sqlite")
+    for _ in range(17):
+        ledger.record("工作台", "complete", "测试员", archive_no=EXIT_NO)
+    ledger.record("工作台", "incomplete", "测试员", archive_no="CD510108-2019-0037")
+    ledger.record("李四/case.json", "rejected", "", reason="【性别】与身份证号不符", archive_no="CD-X-2")
+    ledger.close()
+    page = client.get("/inbox/live").text
+    assert page.index('id="rejected"') < page.index('id="published"')
+    published = page.split('id="published"')[1]
+    assert published.count(f">{EXIT_NO}</a>") == 1 and published.count(">CD510108-2019-0037</a>") == 1
+    row = re.search(rf">{EXIT_NO}</a>.*?</tr>", published, re.S).group(0)
+    assert "第3版" in row and "已发布:" in row  # built three times: two earlier versions, this the third
+    monkeypatch.setattr("kunnan_docs.web.app.RECENT", 1)
+    published = client.get("/inbox/live").text.split('id="published"')[1]
+    assert published.count('<a href="/packages/') == 1 and ">CD510108-2019-0037</a>" in published  # the newest
+
+
 def test_long_lists_are_cut_with_a_hint_to_search(client: TestClient, monkeypatch) -> None:
     monkeypatch.setattr("kunnan_docs.web.app.LIST_LIMIT", 2)
     page = client.get("/packages").text

@@ -44,7 +44,7 @@ from kunnan_docs.core.rules import DUPLICATE_REASON
 from kunnan_docs.core.zh import zh_date
 from kunnan_docs.errors import BodyTooLarge, KunnanError
 from kunnan_docs.forms.qr import form_label as qr_label
-from kunnan_docs.inbox.ledger import PUBLISHED, Ledger
+from kunnan_docs.inbox.ledger import PUBLISHED, Ledger, Row
 from kunnan_docs.inbox.watcher import Watcher
 from kunnan_docs.package.layout import HANDOVER_REGISTER, HANDOVERS, LEDGER, safe_name
 from kunnan_docs.package.outbox import (
@@ -65,7 +65,7 @@ from kunnan_docs.staff.due import due_list
 from kunnan_docs.staff.due import write_xlsx as write_due_xlsx
 from kunnan_docs.staff.duplicates import duplicates, folded_note
 from kunnan_docs.staff.handover import Handover, choose, hand_over, make_zip
-from kunnan_docs.staff.handover_log import HandoverRecord, Offer, past, standings
+from kunnan_docs.staff.handover_log import HandoverRecord, Offer, past, standings, version
 from kunnan_docs.staff.progress import HEADERS as PROGRESS_HEADERS
 from kunnan_docs.staff.progress import OTHER_HEADERS, tally
 from kunnan_docs.staff.progress_sheet import chart, report_pdf
@@ -106,7 +106,8 @@ HERE = Path(__file__).resolve().parent
 COOKIE = "kunnan_desk"  # a logged-in session
 FORM_COOKIE = "kunnan_form"  # the signed CSRF token of a visitor without a session (double-submit)
 PUBLIC_PATHS = ("/login", "/static/")
-RECENT = 30  # rows per section of the inbox page
+RECENT = 30  # rows per section of the inbox page (families in 已发布)
+FAMILY_ROWS = 1000  # newest ledger rows read to find 已发布's latest RECENT families: a bound, not a promise
 LIST_LIMIT = 200  # package rows on one page; a clerk narrows a longer list with the search field
 MAX_BODY = 1 << 20  # bytes of a request: a district's handover form (an archive number a case) stays far below
 UPLOADS = re.compile(r"/packages/[^/]+/(upload|hand-filled)|/scan|/workbooks")  # the only requests that may carry
@@ -440,11 +441,27 @@ def inbox_state(desk: Desk) -> dict[str, Any]:
     try:
         return {"settling": settling, "signed": signed, "waiting": ledger.newest(RECENT, "waiting"),
                 "building": ledger.newest(RECENT, "building"),
-                "published": [(r, package_in(desk.outbox, safe_name(r.archive_no)) if r.archive_no else None)
-                              for r in ledger.newest(RECENT, *PUBLISHED, InboxStage.DUPLICATE)],
+                "published": published_families(desk.outbox, ledger),
                 "rejected": ledger.newest(RECENT, "rejected")}
     finally:
         ledger.close()
+
+
+def published_families(outbox: Path, ledger: Ledger) -> list[tuple[Row, Published | None, int | None]]:
+    """已发布 one row per family, newest first: its latest ledger row, its current package and that package's
+    version number. A year of desk work on one family (a record, a step, an upload: each a new version) is one
+    line here, so 已退回 stays in view; the family's package page lists the versions."""
+    latest: dict[str, Row] = {}
+    for r in ledger.newest(FAMILY_ROWS, *PUBLISHED, InboxStage.DUPLICATE):
+        key = safe_name(r.archive_no).casefold() if r.archive_no else f"#{r.id}"  # one archive number, one family
+        latest.setdefault(key, r)
+        if len(latest) == RECENT:
+            break
+    shown = []
+    for r in latest.values():
+        pkg = package_in(outbox, safe_name(r.archive_no)) if r.archive_no else None
+        shown.append((r, pkg, version(outbox, pkg.folder) if pkg else None))
+    return shown
 
 
 async def inbox(request: Request) -> Response:
