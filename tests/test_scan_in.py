@@ -91,7 +91,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     assert main(["build", *map(str, cases), "-o", str(outbox)]) == ExitCode.AWAITING_SIGNATURE
     scanner = root / "inbox" / "扫描件"
     scanner.mkdir(parents=True)
-    return {"root": root, "outbox": outbox, "scanner": scanner, "refiled_case": cases[2]}
+    pristine = root / "pristine"  # as built: the tests that file into `outbox` must not change what others copy
+    shutil.copytree(outbox, pristine, symlinks=True)
+    return {"root": root, "outbox": outbox, "pristine": pristine, "scanner": scanner, "refiled_case": cases[2]}
 
 
 def _printed(outbox: Path, archive_no: str) -> dict[str, list[pdfium.PdfPage]]:
@@ -235,7 +237,7 @@ def test_single_colour_pages_png_and_600_dpi_jpeg(tmp_path: Path) -> None:
 
 def test_pages_waiting_from_an_outdated_print_stop_waiting(world: dict[str, Path], tmp_path: Path) -> None:
     outbox = tmp_path / "outbox"
-    shutil.copytree(world["outbox"], outbox, ignore=shutil.ignore_patterns("_签章原件", HISTORY))
+    shutil.copytree(world["pristine"], outbox, ignore=shutil.ignore_patterns("_签章原件", HISTORY))
     old_first_page = _printed(outbox, FILING_NO)["annex3"][0]
 
     def rebuild(case_files: list[Path]) -> list[str]:
@@ -311,7 +313,7 @@ def test_kill_9_at_any_moment_loses_nothing(world: dict[str, Path], tmp_path: Pa
 
 def test_scanner_folder_takes_a_file_once_it_has_settled(world: dict[str, Path], tmp_path: Path) -> None:
     outbox = tmp_path / "outbox"
-    shutil.copytree(world["outbox"], outbox, ignore=shutil.ignore_patterns("_签章原件", HISTORY))
+    shutil.copytree(world["pristine"], outbox, ignore=shutil.ignore_patterns("_签章原件", HISTORY))
     folder = tmp_path / "inbox" / "扫描件"
     folder.mkdir(parents=True)
     rebuilt: list[Path] = []
@@ -367,7 +369,7 @@ def test_a_scan_with_an_ocr_text_layer_is_still_read_from_its_image(tmp_path: Pa
 def test_watch_takes_the_scanner_folder_like_cases(world: dict[str, Path], tmp_path: Path) -> None:
     """`watch --once` files a settled scanner file from inbox/扫描件/ and rebuilds the package; no case is made of it."""
     outbox = tmp_path / "outbox"
-    shutil.copytree(world["outbox"], outbox, ignore=shutil.ignore_patterns("_签章原件", HISTORY))
+    shutil.copytree(world["pristine"], outbox, ignore=shutil.ignore_patterns("_签章原件", HISTORY))
     scanner = tmp_path / "inbox" / "扫描件"
     scanner.mkdir(parents=True)
     scanner_pdf([encoded(scan(_printed(outbox, EXIT_NO)["annex6"][0]))], scanner / "scan.pdf")
@@ -483,7 +485,7 @@ def test_watch_on_a_full_disk_keeps_the_scan_and_files_it_once_space_is_freed(wo
 def _copy_outbox(world: dict[str, Path], tmp_path: Path) -> Path:
     """The three families' packages, nothing filed yet."""
     outbox = tmp_path / "outbox"
-    shutil.copytree(world["outbox"], outbox, ignore=shutil.ignore_patterns("_签章原件", HISTORY, STATE_DIR))
+    shutil.copytree(world["pristine"], outbox, ignore=shutil.ignore_patterns("_签章原件", HISTORY, STATE_DIR))
     return outbox
 
 
@@ -710,12 +712,21 @@ def test_forged_codes_cost_nothing_and_a_genuine_scan_still_files(world: dict[st
     assert waiting_forms(outbox) == []
 
 
+_PEAK = """import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+_, status, usage = os.wait4(pid, 0)
+print(usage.ru_maxrss // 1024)
+sys.exit(os.waitstatus_to_exitcode(status))"""
+
+
 def _rss_of(command: list[str]) -> tuple[int, int]:
-    """Run a real process; its exit code and its peak memory in MB (that process's own, from wait4)."""
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, usage.ru_maxrss // 1024
+    """Run a real process; its exit code and its peak memory in MB (its own and its pool's, from wait4). It is
+    started by a small process of its own: Linux keeps a process's peak across exec, so a child forked straight
+    from this test process would report the test process's size."""
+    proc = subprocess.run([sys.executable, "-c", _PEAK, *command], stdout=subprocess.PIPE, text=True)
+    return proc.returncode, int(proc.stdout.strip().splitlines()[-1])
 
 
 def test_decompression_bombs_go_to_review_in_little_memory(world: dict[str, Path], tmp_path: Path) -> None:

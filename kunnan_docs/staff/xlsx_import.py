@@ -443,6 +443,11 @@ def _family(item: Imported, index: identity.Index, pkg: Published | None, calend
     if item.problems:
         family.problems = [mask_text(p) for p in item.problems]
         return family
+    own = [f for f in index.check(Case(data=item.data, path=Path(safe_name(item.archive_no)) / "case.json"))
+           if f.severity is Severity.ERROR] if pkg is not None else []
+    if own:  # the archive number is another family's: nothing of that family's package is merged into the row
+        family.problems = [mask_text(f"{locate(item, f)}(档案号 {item.archive_no}):{f.message}") for f in own]
+        return family
     old: dict[str, Any] | None = None
     if pkg is not None and len(found := sorted((pkg.folder / INPUT_DIR).glob("*.json"))) == 1:
         old = json.loads(found[0].read_text(encoding="utf-8"))
@@ -457,7 +462,7 @@ def _family(item: Imported, index: identity.Index, pkg: Published | None, calend
     ignored = IGNORED_AT_IMPORT if scans_later else set()
     errors = [f for f in case_findings(case, calendar) if f.severity is Severity.ERROR and f.code not in ignored]
     errors = errors or [f for f in index.check(case) if f.severity is Severity.ERROR]
-    family.problems += [mask_text(f"{locate(item, f)}:{f.message}") for f in errors]
+    family.problems += [mask_text(f"{locate(item, f)}(档案号 {item.archive_no}):{f.message}") for f in errors]
     if family.problems:
         return family
     index.admit(case, f"表“{layout()['main']['sheet']}”第 {item.row} 行")
