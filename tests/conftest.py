@@ -31,11 +31,12 @@ CANCELLED_EXAMPLE = EXAMPLES / "cancelled-chen-guihua"
 
 @pytest.fixture(scope="session", autouse=True)
 def test_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """No KUNNAN_* setting of the person running the tests changes a result; HOME and XDG caches point into a
+    """No KUNNAN_* setting of the person running the tests changes a result (KUNNAN_SCREENSHOTS stays: it only says
+    where the browser tests save what they saw); HOME and XDG caches point into a
     temporary folder (nothing is written to ~/.cache); subprocesses inherit all of it. Yields that HOME."""
     home = tmp_path_factory.mktemp("home")
     with pytest.MonkeyPatch.context() as patch:
-        for name in [n for n in os.environ if n.startswith("KUNNAN_")]:
+        for name in [n for n in os.environ if n.startswith("KUNNAN_") and n != "KUNNAN_SCREENSHOTS"]:  # where to look
             patch.delenv(name)
         patch.setenv("HOME", str(home))
         patch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
