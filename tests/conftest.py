@@ -105,3 +105,10 @@ def case_copy(tmp_path: Path) -> Callable[..., Path]:
         return case_file
 
     return make
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow files first (browser, cluster), each file's tests kept together and in order: spread over workers
+    by file (.ci/run), the short files then fill the gaps instead of one long browser test running alone at the end."""
+    slow = {item.path for item in items if item.get_closest_marker("browser") or item.get_closest_marker("cluster")}
+    items.sort(key=lambda item: item.path not in slow)
