@@ -12,12 +12,13 @@ from typing import Any
 
 import pytest
 
+from kunnan_docs.core.findings import changed_fields
 from kunnan_docs.errors import UsageError
 from kunnan_docs.inbox.ledger import Ledger
 from kunnan_docs.package.layout import HISTORY, INPUT_DIR, read_report
 from kunnan_docs.package.verify import verify_path
 from kunnan_docs.pipeline import Outcome
-from kunnan_docs.web.casework import DESK_SOURCE, Casework, Origin, changed_fields
+from kunnan_docs.web.casework import DESK_SOURCE, Casework, Origin
 from kunnan_docs.web.security import AUDIT_FILE
 
 from .conftest import EXIT_EXAMPLE, FILING_EXAMPLE

@@ -4,6 +4,7 @@ its message is for people: the field's Chinese title, what is wrong and what to 
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterator
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
@@ -84,3 +85,22 @@ def title_of(pointer: str) -> str:
 def field(pointer: str) -> str:
     """How a message names a field: its Chinese title only (the pointer is the finding's own field)."""
     return f"【{title_of(pointer)}】"
+
+
+def changed_fields(old: Any, new: Any, whole: Collection[str] = ()) -> list[str]:
+    """The Chinese titles of the fields whose values differ (never the values), each once: what the audit log says
+    a correction changed, what a re-imported row changes. A pointer in `whole` (e.g. /attachments) is compared as
+    one value and named by its own title."""
+    return list(dict.fromkeys(title_of(p) for p in _differences(old, new, "", whole)))
+
+
+def _differences(old: Any, new: Any, pointer: str, whole: Collection[str]) -> Iterator[str]:
+    if pointer not in whole and isinstance(old, dict) and isinstance(new, dict):
+        for key in dict.fromkeys([*old, *new]):
+            yield from _differences(old.get(key), new.get(key), f"{pointer}/{key}", whole)
+    elif pointer not in whole and isinstance(old, list) and isinstance(new, list):
+        for i in range(max(len(old), len(new))):
+            yield from _differences(old[i] if i < len(old) else None, new[i] if i < len(new) else None,
+                                    f"{pointer}/{i}", whole)
+    elif old != new:
+        yield pointer

@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from kunnan_docs.core.casefile import Case
 from kunnan_docs.core.checklist import kind_spec
-from kunnan_docs.core.findings import Finding, Severity, schema_node, title_of
+from kunnan_docs.core.findings import Finding, Severity, changed_fields, schema_node
 from kunnan_docs.core.identity import archive_key
 from kunnan_docs.core.labels import Kind
 from kunnan_docs.core.resources import load_json
@@ -471,7 +471,7 @@ def _family(item: Imported, index: identity.Index, pkg: Published | None, calend
     elif old == family.case:
         family.state = RowState.UNCHANGED
     else:
-        family.state, family.changes = RowState.CHANGED, _changed(old, family.case)
+        family.state, family.changes = RowState.CHANGED, changed_fields(old, family.case, whole={ATTACHMENTS})
     return family
 
 
@@ -518,18 +518,6 @@ def _put(case: dict[str, Any], pointer: str, value: Any) -> None:
         if node[part]:
             break
         del node[part]
-
-
-def _changed(old: Any, new: Any, pointer: str = "") -> list[str]:
-    """The Chinese titles of the fields whose values differ (never the values), each once."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        found = [t for key in dict.fromkeys([*old, *new]) for t in _changed(old.get(key), new.get(key), f"{pointer}/{key}")]
-    elif isinstance(old, list) and isinstance(new, list) and pointer != ATTACHMENTS:
-        found = [t for i in range(max(len(old), len(new)))
-                 for t in _changed(old[i] if i < len(old) else None, new[i] if i < len(new) else None, f"{pointer}/{i}")]
-    else:
-        found = [title_of(pointer)] if old != new else []
-    return list(dict.fromkeys(found))
 
 
 def import_book(path: Path, out_dir: Path, outbox: Path | None = None) -> tuple[list[Path], list[str], Preview]:

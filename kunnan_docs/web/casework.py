@@ -30,7 +30,6 @@ import re
 import secrets
 import shutil
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -41,7 +40,7 @@ import pikepdf
 
 from kunnan_docs.core.casefile import Case, parse_case_json, read_case_bytes
 from kunnan_docs.core.checklist import kind_spec
-from kunnan_docs.core.findings import Finding, Severity, title_of
+from kunnan_docs.core.findings import Finding, Severity, changed_fields
 from kunnan_docs.core.identity import Correction
 from kunnan_docs.core.labels import Outcome
 from kunnan_docs.core.resources import load_json
@@ -449,24 +448,6 @@ def _item_no(case: dict[str, Any], attachment: dict[str, Any]) -> int:
 def records(kind: str) -> list[dict[str, Any]]:
     """The records (登记) a package of this kind takes: id, title, the list they go to (schemas/desk_form.json)."""
     return [r for r in layout()["records"] if kind in r.get("kinds", [kind])]
-
-
-def changed_fields(old: Any, new: Any, pointer: str = "") -> list[str]:
-    """The Chinese titles of the fields whose values differ (never the values): what the audit log says a
-    correction changed."""
-    return list(dict.fromkeys(title_of(p) for p in _differences(old, new, pointer)))
-
-
-def _differences(old: Any, new: Any, pointer: str) -> Iterator[str]:
-    if isinstance(old, dict) and isinstance(new, dict):
-        for key in dict.fromkeys([*old, *new]):
-            yield from _differences(old.get(key), new.get(key), f"{pointer}/{key}")
-    elif isinstance(old, list) and isinstance(new, list):
-        for i in range(max(len(old), len(new))):
-            yield from _differences(old[i] if i < len(old) else None, new[i] if i < len(new) else None,
-                                    f"{pointer}/{i}")
-    elif old != new:
-        yield pointer
 
 
 def _append(case: dict[str, Any], pointer: str, item: dict[str, Any]) -> None:
