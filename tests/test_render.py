@@ -89,6 +89,17 @@ def test_codes_with_the_fixed_mask_decode_at_every_size(archive_no: str) -> None
     assert code.text == text
 
 
+@pytest.mark.parametrize("archive_no", ["CD1", "CD510104-2018-0112", "12345678901234567890123-0112",
+                                        "CD510104-2018-0112-ABCDEFGHIJKLMNOP", "成都市锦江区总工会-2018-帮扶-0112"])
+def test_the_size_of_a_symbol_is_known_without_drawing_it(archive_no: str) -> None:
+    """scan-in places every page by its code's printed size (qr.code_square) and asks for it per page read: the
+    module count comes from the payload's shape (digits, alphanumerics, other bytes), and must be the drawn one's —
+    runs of 20 digits or alphanumerics change the version qrcode picks."""
+    for page, pages in ((1, 2), (12, 60)):
+        text = qr.PageCode(archive_no, "annex7-2", page, pages, "0123abcd").text
+        assert qr.modules(text) == len(qr.matrix(text))
+
+
 def test_fingerprint_changes_with_any_value_and_parse_refuses_foreign_codes() -> None:
     case = read_case(EXIT_EXAMPLE / "case.json")
     before = qr.form_fingerprint(forms_for(case)[0])

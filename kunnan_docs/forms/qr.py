@@ -44,6 +44,7 @@ _FINGERPRINT = re.compile(r"[0-9a-f]{8}")
 # Any mask reads back (ISO/IEC 18004); choosing the best of eight per code was most of the drawing time. Mask 2
 # (vertical stripes) has the lowest mean and worst-case penalty score over our payloads (KD1|档案号|…).
 MASK_PATTERN = 2
+_ALPHANUMERIC = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")  # QR's alphanumeric mode, besides the digits
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ def code_square(code: PageCode) -> tuple[float, float, float] | None:
         return None
     public = bool(spec.get("public"))
     size = POSTER_SIZE_MM if public else SIZE_MM
-    quiet = QUIET_ZONE * size / len(matrix(code.text))
+    quiet = QUIET_ZONE * size / modules(code.text)
     left = PAGE_MM[0] - (EDGE_MM + POSTER_INSET_MM + size if public else RIGHT_MM + size) + quiet
     top = PAGE_MM[1] - EDGE_MM - size + quiet
     return left, top, size - 2 * quiet
@@ -192,6 +193,14 @@ def matrix(payload: str) -> tuple[tuple[bool, ...], ...]:
     code.add_data(payload.encode("utf-8"))
     code.make(fit=True)
     return tuple(tuple(row) for row in code.get_matrix())
+
+
+def modules(payload: str) -> int:
+    """The side of a payload's symbol in modules, quiet zone included, without drawing it for every page read: the
+    symbol's version depends only on which bytes are digits, which are other alphanumerics and which are neither
+    (how qrcode splits a payload into modes), so payloads of one shape share it."""
+    shape = bytes(48 if 48 <= b <= 57 else 65 if b in _ALPHANUMERIC else 97 for b in payload.encode("utf-8"))
+    return len(matrix(shape.decode("ascii")))
 
 
 def draw(canvas: Canvas, payload: str, x: float, y: float, size: float) -> None:
