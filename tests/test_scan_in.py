@@ -780,23 +780,29 @@ def test_a_watcher_outlives_forged_damaged_and_huge_scans(world: dict[str, Path]
 
 
 def test_a_long_file_is_read_on_the_pool_as_here(world: dict[str, Path], tmp_path: Path) -> None:
-    """A file of PARALLEL_PAGES pages or more is read on the process pool too: the same codes, turns and blanks."""
+    """A file of PARALLEL_PAGES pages or more is read on the process pool too: the same codes, turns and blanks, and
+    the same ink checks, made as each page is read against the print kept in the outbox."""
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
     from kunnan_docs.scan.pages import PARALLEL_PAGES, _read_aside
+    from kunnan_docs.scan.prints import Prints
 
     printed = _printed(world["outbox"], EXIT_NO)
     sheets = [encoded(scan(printed[key][0], Spoil(turn=turn))) for key in printed for turn in (0, 180)]
     sheets.append(encoded(duplex_back(scan(printed["annex3"][0]))))
     assert len(sheets) >= PARALLEL_PAGES
     path = scanner_pdf(sheets, tmp_path / "long.pdf")
+    prints = Prints(world["pristine"], WorkCalendar())
     with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:
-        assert len(_read_aside(path, len(sheets), pool)) == len(sheets)
-        aside = read_scan(path, pool).pages
-    here = read_scan(path).pages
-    assert [(p.code, p.rotate, p.blank) for p in aside] == [(p.code, p.rotate, p.blank) for p in here]
+        assert len(_read_aside(path, len(sheets), pool, prints)) == len(sheets)
+        aside = read_scan(path, pool, prints).pages
+    here = read_scan(path, None, prints).pages
+    assert [(p.code, p.rotate, p.blank, p.ink) for p in aside] == [(p.code, p.rotate, p.blank, p.ink) for p in here]
     assert here[-1].blank and all(p.code for p in here[:-1])
+    checked = [p for p in here if p.ink]
+    assert len(checked) == len(here) - 1, "every page of a form whose print is kept is checked as it is read"
+    assert any(p.ink and p.ink.flags for p in checked) and all(not f.ink for p in checked if p.ink for f in p.ink.flags)
 
 
 def test_a_signed_attachment_of_two_forms_a_sheet_is_not_used_as_either(world: dict[str, Path]) -> None:

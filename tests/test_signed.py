@@ -146,6 +146,40 @@ def test_a_stored_original_is_filed_and_an_empty_signature_cell_flagged(case_cop
     assert "成都市总工会建档困难职工入户调查表（附件3）：签章原件已入卷（第8页，2020年3月20日扫描）" in remarks
 
 
+def test_scan_in_checks_ink_as_it_reads_and_the_rebuild_uses_that_check(case_copy, tmp_path) -> None:
+    """A scanner page is decoded and its code found once, when scan-in reads it: the ink check is made right there
+    against the print kept when the package was built, and kept beside the filed original, where the rebuild finds
+    it (the record is not written again) — the same flags as a check made from the stored pages."""
+    from kunnan_docs.core.workcal import WorkCalendar
+    from kunnan_docs.package.signed import ink_record, originals_for, stored_offer
+    from kunnan_docs.scan.filing import ScanReport, file_scans, pool_rebuild, rebuild_pending
+
+    case_file = unsigned_copy(case_copy)
+    out = tmp_path / "out"
+    assert main(["build", str(case_file), "-o", str(out)]) == ExitCode.AWAITING_SIGNATURE
+    form = forms_for(read_case(case_file))[0]
+    ms = make_signed()
+    scanner = tmp_path / "扫描件"
+    scanner.mkdir()
+    (scanner / "scan0001.pdf").write_bytes(ms.scanner_pdf(ms.signed_scan(
+        form, FILING_NO, "猛追湾街道总工会", unsigned=frozenset({"职工本人签字"}))))
+    calendar, report_ = WorkCalendar(), ScanReport()
+    file_scans([scanner / "scan0001.pdf"], out, calendar, report_)
+    original = originals_for(out, FILING_NO)[form_key(form)]
+    record = ink_record(original.pdf)
+    kept = json.loads(record.read_text(encoding="utf-8"))
+    assert [(f["area"], f["ink"]) for f in kept["flags"]] == [("职工本人签字", False), ("入户调查人员签字", True)]
+    blank, boxes = render_with_boxes(form, FILING_NO)
+    fresh = form_flags([image.copy() for image in stored_offer(original).images()], blank, boxes)
+    assert kept["flags"] == [f.to_dict() for f in fresh]
+    before = record.stat()
+    rebuild_pending(out, calendar, pool_rebuild(out, None, None, 1), report_)
+    assert record.stat().st_ino == before.st_ino and record.stat().st_mtime_ns == before.st_mtime_ns
+    rep = report(out / FILING_NO)
+    signed = rep["checklist"][6]["documents"][0]["signed_original"]
+    assert [(a["area"], a["ink"]) for a in signed["ink"]] == [("职工本人签字", False), ("入户调查人员签字", True)]
+
+
 def _variants(pages: list[Image.Image]) -> dict[str, list[Image.Image]]:
     """make_signed scans at 200 dpi, grey; the other ways an office scanner gives the same sheet back."""
     def scaled(p: Image.Image, k: float) -> Image.Image:

@@ -53,6 +53,7 @@ def default_override_path() -> str | None:
 
 class WorkCalendar:
     def __init__(self, override_path: str | None = None) -> None:
+        self.override_path = override_path  # as given: another process makes the same calendar from it
         self.overrides = load_overrides(override_path if override_path is not None else default_override_path())
 
     def year_known(self, year: int) -> bool:

@@ -137,9 +137,12 @@ def _printed_code(codes_scan: list[Located]) -> list[Located]:
     return [Located(codes_scan[0].text, ((left, top), (left + side, top), (left + side, top + side), (left, top + side)))]
 
 
-def _page_flags(scan: Image.Image, printed: pdfium.PdfPage, boxes: list[Box], page: int) -> list[InkFlag] | None:
-    """Ink found or not in each box of this page; None when either QR code cannot be found."""
-    codes_scan = find_codes(scan)
+def _page_flags(scan: Image.Image, printed: pdfium.PdfPage, boxes: list[Box], page: int,
+                codes_scan: list[Located] | None = None) -> list[InkFlag] | None:
+    """Ink found or not in each box of this page; None when either QR code cannot be found. `codes_scan`: the
+    scan's codes when they were found already (scan-in reads them), else they are looked for here."""
+    if codes_scan is None:
+        codes_scan = find_codes(scan)
     codes_blank = _printed_code(codes_scan) or _blank_code(printed) if codes_scan else []
     if not codes_blank or not codes_scan:
         return None
@@ -216,6 +219,16 @@ def _refine(scan_ink: Image.Image, print_ink: Image.Image, reach: int) -> tuple[
     scan_columns, scan_rows = _profiles(scan_ink)
     print_columns, print_rows = _profiles(print_ink.crop((reach, reach, w - reach, h - reach)))
     return _best_shift(scan_columns, print_columns, reach), _best_shift(scan_rows, print_rows, reach)
+
+
+def page_flags(scan: Image.Image, codes: list[Located], blank: pdfium.PdfDocument, boxes: list[Box],
+               page: int) -> list[InkFlag]:
+    """The ink flags of page `page` of a form, its scan given with the codes found on it when it was read: the check
+    form_flags makes of that page, without looking for its codes again (scan-in, scan/prints.py)."""
+    mine = [b for b in boxes if b.page == page]
+    if not mine or not codes or page > len(blank):
+        return []
+    return _page_flags(scan, blank[page - 1], mine, page, codes) or []
 
 
 def form_flags(scan_pages: list[Image.Image], blank_pdf: bytes, boxes: list[Box]) -> list[InkFlag]:

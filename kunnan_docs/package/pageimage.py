@@ -243,6 +243,9 @@ class ScanPages:
         self.pdf = pdf
         self.doc = None
         self.done = done or {}
+        # the grey picture the last page read here was decoded to: its index, the picture and its reduction (the
+        # ink check of that page, made as it is read, needs exactly it: scan/prints.py)
+        self.picture: tuple[int, Image.Image, int] | None = None
 
     def codes(self, index: int) -> PageRead:
         """The codes of page `index` (0-based): the quick search, then (unless the page is blank) the hard one."""
@@ -256,14 +259,14 @@ class ScanPages:
         try:
             drawn = single_image(self.pdf.pages[index])
             if drawn:
-                read = self._read_image(drawn, thorough)
+                read = self._read_image(drawn, thorough, index)
                 if read is not None:
                     return read
             return self._read_rendered(index, thorough)
         except TooLarge as exc:
             return PageRead([], True, (0, 0), problem=str(exc))
 
-    def _read_image(self, drawn: Drawn, thorough: bool) -> PageRead | None:
+    def _read_image(self, drawn: Drawn, thorough: bool, index: int) -> PageRead | None:
         """None when Pillow cannot decode the image (JBIG2, say): the page is rendered instead."""
         image = drawn.image
         check_limits(image)
@@ -274,9 +277,11 @@ class ScanPages:
         try:
             if thorough:
                 picture = grey(image, safe)
+                self.picture = (index, picture, safe)
             else:
                 for factor in dict.fromkeys((reduction(dpi, QUICK_DPI), safe)):
                     picture = grey(image, factor)
+                    self.picture = (index, picture, factor)
                     if found := _strips(picture, factor):
                         return PageRead(found, True, size)
                 ink = ink_share(picture, dpi / safe)

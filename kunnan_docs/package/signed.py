@@ -155,8 +155,7 @@ class Offer:
         rebuild, which changes none of them, reads it instead of checking again. A store it cannot write to
         only means the next build checks again."""
         record = self._ink_record()
-        key = {"pages": self.original.sha256, "print": hashlib.sha256(blank_pdf).hexdigest(), "method": METHOD,
-               "areas": [[b.name, b.page, b.x0, b.y0, b.x1, b.y1] for b in boxes]}
+        key = ink_key(self.original.sha256, hashlib.sha256(blank_pdf).hexdigest(), ink_areas(boxes))
         if record:
             try:
                 kept = json.loads(record.read_text(encoding="utf-8"))
@@ -166,15 +165,34 @@ class Offer:
                 pass
         flags = form_flags(self.images(), blank_pdf, boxes)
         if record:
-            with contextlib.suppress(OSError):
-                write_atomic(record, json.dumps({"key": key, "flags": [f.to_dict() for f in flags]},
-                                                ensure_ascii=False).encode())
+            keep_ink(record, key, flags)
         return flags
 
     def _ink_record(self) -> Path | None:
         """Where a stored original's ink check is kept; None for a case's own attachment (not in the store)."""
         pdf = self.original.pdf
-        return pdf.with_suffix(".ink") if self.original.sha256 and pdf.is_absolute() else None
+        return ink_record(pdf) if self.original.sha256 and pdf.is_absolute() else None
+
+
+def ink_areas(boxes: list[Box]) -> list[list[Any]]:
+    """A form's signature and seal areas as its kept ink check is keyed by them."""
+    return [[b.name, b.page, b.x0, b.y0, b.x1, b.y1] for b in boxes]
+
+
+def ink_key(pages_sha256: str, print_sha256: str, areas: list[list[Any]]) -> dict[str, Any]:
+    """What a kept ink check was made of: the stored pages, the print, its areas and the method."""
+    return {"pages": pages_sha256, "print": print_sha256, "method": METHOD, "areas": areas}
+
+
+def ink_record(pdf: Path) -> Path:
+    """`<form_key>.ink` beside a stored original's `<form_key>.pdf`."""
+    return pdf.with_suffix(".ink")
+
+
+def keep_ink(record: Path, key: dict[str, Any], flags: list[InkFlag]) -> None:
+    """Keep an ink check beside its original; a store it cannot write to only means the next build checks again."""
+    with contextlib.suppress(OSError):
+        write_atomic(record, json.dumps({"key": key, "flags": [f.to_dict() for f in flags]}, ensure_ascii=False).encode())
 
 
 def hand_filled_offer(pdf: pikepdf.Pdf, name: str, key: str) -> Offer:

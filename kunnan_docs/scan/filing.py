@@ -31,8 +31,18 @@ import pikepdf
 
 from kunnan_docs.errors import CaseRejected
 from kunnan_docs.forms import qr
-from kunnan_docs.package.layout import INPUT_DIR, REPORT, SIGNED, safe_name
-from kunnan_docs.package.signed import original_in, store_dir, store_original, write_atomic
+from kunnan_docs.package.layout import SIGNED
+from kunnan_docs.package.signed import (
+    SignedOriginal,
+    ink_key,
+    ink_record,
+    keep_ink,
+    original_in,
+    store_dir,
+    store_original,
+    write_atomic,
+)
+from kunnan_docs.scan.prints import PageInk, Prints, package_case, package_forms
 
 if TYPE_CHECKING:  # `status` lists waiting forms from here without the case, form and scan stacks
     from concurrent.futures import Executor
@@ -96,30 +106,14 @@ class Packages:
         self._forms: dict[str, dict[str, str] | None] = {}
 
     def case_file(self, archive_no: str) -> Path | None:
-        folder = self.outbox / safe_name(archive_no)
-        if not (folder / REPORT).is_file():
-            return None
-        found = sorted((folder / INPUT_DIR).glob("*.json"))
-        return found[0] if found else None
+        return package_case(self.outbox, archive_no)
 
     def forms(self, archive_no: str) -> dict[str, str] | None:
         """Form key → fingerprint, from the package's own copy of its case; None for an unknown archive number."""
         if archive_no not in self._forms:
-            self._forms[archive_no] = self._read_forms(archive_no)
+            forms = package_forms(self.outbox, archive_no, self.calendar)
+            self._forms[archive_no] = {k: qr.form_fingerprint(f) for k, f in forms.items()} if forms is not None else None
         return self._forms[archive_no]
-
-    def _read_forms(self, archive_no: str) -> dict[str, str] | None:
-        from kunnan_docs.core.casefile import read_case
-        from kunnan_docs.forms.fill import forms_for
-
-        case_file = self.case_file(archive_no)
-        try:
-            case = read_case(case_file) if case_file else None
-        except CaseRejected:
-            return None
-        if case is None or case.archive_no != archive_no:
-            return None
-        return {qr.form_key(f): qr.form_fingerprint(f) for f in forms_for(case, self.calendar)}
 
 
 def _problem(page: ScannedPage, packages: Packages) -> str | None:
@@ -167,6 +161,7 @@ class SourcePage:
     pdf: pikepdf.Pdf  # kept open: a page is only usable while its PDF is
     index: int
     photo: int | None = None  # the photo this page was made flat from, as a page of `pdf`
+    ink: PageInk | None = None  # its ink check, made as it was read
 
     @property
     def page(self) -> pikepdf.Page:
@@ -370,10 +365,10 @@ def file_scans(files: list[Path], outbox: Path, calendar: WorkCalendar, report: 
                review: Path | None = None, processed: Path | None = None, executor: Executor | None = None) -> None:
     """File each scanner file's pages and move it to the processed area; the rebuilds it calls for are journaled
     for `rebuild_pending` (the watcher runs them once no worker is building those archive numbers)."""
-    packages = Packages(outbox, calendar)
+    packages, prints = Packages(outbox, calendar), Prints(outbox, calendar)
     for path in files:
         done_area = processed or path.parent / PROCESSED
-        archives = _take(path, outbox, packages, review or path.parent / REVIEW, done_area, report, executor)
+        archives = _take(path, outbox, packages, review or path.parent / REVIEW, done_area, report, executor, prints)
         journal = _journal(outbox, path)
         journal.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(journal, json.dumps({"file": str(path), "archives": sorted(archives)},
@@ -422,13 +417,13 @@ def _rebuild_all(archives: list[str], packages: Packages, rebuild: Rebuild, repo
 
 
 def _take(path: Path, outbox: Path, packages: Packages, review: Path, processed: Path, report: ScanReport,
-          executor: Executor | None = None) -> set[str]:
+          executor: Executor | None = None, prints: Prints | None = None) -> set[str]:
     """File one scanner file's pages; returns the archive numbers whose packages must be rebuilt."""
     from kunnan_docs.scan.pages import read_scan
 
     stem = Path(_free_name(processed, path.name).name).stem  # the name it will have there names its review folder
     try:
-        scan = read_scan(path, executor)
+        scan = read_scan(path, executor, prints)
     except UNREADABLE as exc:
         _review_whole(path, review, stem, str(exc) if isinstance(exc, CaseRejected) else
                       f"扫描件 {path.name} 无法读取({type(exc).__name__})。", report)
@@ -449,7 +444,8 @@ def _take(path: Path, outbox: Path, packages: Packages, review: Path, processed:
             report.notes.append(f"重复  {path.name} {page.where}与第{group[code.page].number}页是同一页"
                                 f"({code.archive_no} {qr.form_label(code.form_key)}第{code.page}页),只归档一次。")
             continue
-        group[code.page] = SourcePage(path.name, page.number, scan.pdf, page.index, page.number - 1 if page.photo else None)
+        group[code.page] = SourcePage(path.name, page.number, scan.pdf, page.index,
+                                      page.number - 1 if page.photo else None, page.ink)
     blanks = [n for name, n in report.blank if name == path.name]
     if blanks:
         report.notes.append(f"空白页  {path.name} 第{'、'.join(map(str, blanks))}页没有二维码,几乎没有字迹"
@@ -463,6 +459,18 @@ def _take(path: Path, outbox: Path, packages: Packages, review: Path, processed:
         if file_form(outbox, qr.PageCode(archive_no, key, 0, total, fp), pages, path.name, report):
             archives.add(archive_no)
     return archives
+
+
+def _keep_read_ink(original: SignedOriginal, pages: list[SourcePage]) -> None:
+    """The ink checks made as the pages were read, kept beside the original as its first build would keep them
+    (so the rebuild reads them): only when every page was checked against one print."""
+    inks = [p.ink for p in pages]
+    if not all(inks) or len({(i.print_sha256, json.dumps(i.areas)) for i in inks if i}) != 1:
+        return
+    first = inks[0]
+    assert first is not None
+    keep_ink(ink_record(original.pdf), ink_key(original.sha256, first.print_sha256, first.areas),
+             [flag for i in inks if i for flag in i.flags])
 
 
 def _review_whole(path: Path, review: Path, stem: str, reason: str, report: ScanReport) -> None:
@@ -500,11 +508,12 @@ def file_form(outbox: Path, code: qr.PageCode, pages: dict[int, SourcePage], sca
         return False
     ordered = [have[i] for i in range(1, code.pages + 1)]
     sources = [(p.source, p.number) for p in ordered]
-    store_original(outbox, code.archive_no, code.form_key, [p.page for p in ordered], {
+    original = store_original(outbox, code.archive_no, code.form_key, [p.page for p in ordered], {
         "fingerprint": code.fingerprint, "source": "、".join(dict.fromkeys(p.source for p in ordered)),
         "pages": [p.number for p in ordered], "sources": [list(s) for s in sources],
         "filed": datetime.now().isoformat(timespec="seconds")},
         photos=[p.pdf.pages[p.photo] for p in ordered if p.photo is not None])
+    _keep_read_ink(original, ordered)
     _drop_waiting(outbox, code)
     report.filed.append(Filed(code.archive_no, code.form_key, sources))
     return True

@@ -41,6 +41,7 @@ from kunnan_docs.package.pageimage import (
     reduction,
     single_image,
 )
+from kunnan_docs.scan.prints import PageInk, Prints
 
 MAX_SCAN_PAGES = 1000  # a scanner file of more pages is not a stack a clerk scanned
 PHOTO_DPI = 200  # a photographed page is made an A4 page at this resolution
@@ -61,6 +62,7 @@ class ScannedPage:
     problem: str | None = None  # why the page cannot be read or filed as it is, in Chinese
     blank: bool = False  # no code and next to no ink: the back of a duplex scan
     photo: bool = False  # made flat from a photo: the photo itself is the scanner's page `number`
+    ink: PageInk | None = None  # its ink check, made as it was read (a page of the scanner's own, filed as it is)
 
     def __post_init__(self) -> None:
         if self.index < 0:
@@ -79,19 +81,25 @@ class ScanFile:
     kept: list[pikepdf.Pdf] = field(default_factory=list)  # the PDFs made pages are copied from, kept open
 
 
-def read_scan(path: Path, executor: Executor | None = None) -> ScanFile:
+def read_scan(path: Path, executor: Executor | None = None, prints: Prints | None = None) -> ScanFile:
     """Raises AttachmentError (Chinese message) for a file that is not a readable scan; a page that cannot be
     read within the limits, or is damaged, gets its reason and the other pages are read on. Given a process pool,
-    a long file's pages are read on its processes too (a page whose read failed there is read here)."""
+    a long file's pages are read on its processes too (a page whose read failed there is read here). Given the
+    outbox's `prints`, each page of one of its forms is checked for ink as it is read."""
     pdf = load(path, path.name).pdf
     if len(pdf.pages) > MAX_SCAN_PAGES:
         raise AttachmentError(path.name, f"有 {len(pdf.pages)} 页,超过一个扫描件 {MAX_SCAN_PAGES} 页的上限。"
                                          "请分成几个文件扫描后再放入。")
     scan = ScanFile(path, pdf, [])
-    scanned = ScanPages(pdf, _read_aside(path, len(pdf.pages), executor) if executor else None)
+    aside = _read_aside(path, len(pdf.pages), executor, prints) if executor else {}
+    scanned = ScanPages(pdf, {index: read for index, (read, _) in aside.items()})
+    inks = {index: ink for index, (_, ink) in aside.items()}
     for number in range(1, len(pdf.pages) + 1):
+        index = number - 1
         try:
-            scan.pages += _read_page(scan, scanned, number)
+            read = scanned.codes(index)
+            ink = inks[index] if index in aside else _checked(scanned, index, read, prints)
+            scan.pages += _read_page(scan, scanned, number, read, ink)
         except _PAGE_ERRORS as exc:
             reason = str(exc).splitlines()[0][:80] if str(exc) else type(exc).__name__
             scan.pages.append(ScannedPage(number, None, None, 0, problem=f"此页已损坏,无法解码({reason})。"
@@ -102,13 +110,16 @@ def read_scan(path: Path, executor: Executor | None = None) -> ScanFile:
 PARALLEL_PAGES = 12  # a file this long or longer is read on the pool too, in chunks of this many pages
 
 
-def _read_aside(path: Path, count: int, executor: Executor) -> dict[int, PageRead]:
-    """The codes of a long file's pages, read on the pool's processes, chunk by chunk; what failed is left out."""
+def _read_aside(path: Path, count: int, executor: Executor, prints: Prints | None
+                ) -> dict[int, tuple[PageRead, PageInk | None]]:
+    """The codes of a long file's pages (and their ink checks), read on the pool's processes, chunk by chunk; what
+    failed is left out."""
     if count < PARALLEL_PAGES:
         return {}
     chunks = [list(range(start, min(start + PARALLEL_PAGES, count))) for start in range(0, count, PARALLEL_PAGES)]
-    futures = [(chunk, executor.submit(read_codes, str(path), chunk)) for chunk in chunks]
-    done: dict[int, PageRead] = {}
+    where = (str(prints.outbox), prints.calendar.override_path) if prints else None
+    futures = [(chunk, executor.submit(read_codes, str(path), chunk, where)) for chunk in chunks]
+    done: dict[int, tuple[PageRead, PageInk | None]] = {}
     for chunk, future in futures:
         try:
             done.update(zip(chunk, future.result(), strict=True))
@@ -117,30 +128,51 @@ def _read_aside(path: Path, count: int, executor: Executor) -> dict[int, PageRea
     return done
 
 
-def read_codes(path: str, indices: list[int]) -> list[PageRead]:
+def read_codes(path: str, indices: list[int], where: tuple[str, str | None] | None = None
+               ) -> list[tuple[PageRead, PageInk | None]]:
     """Runs on a pool process: the quick reading of some pages of a scanner file (opened once a process, however
-    many of its chunks come to the process)."""
+    many of its chunks come to the process), each checked for ink against its print in the outbox `where` names
+    (with its calendar file)."""
+    from kunnan_docs.core.workcal import WorkCalendar
+
     stat = Path(path).stat()
     key = (path, stat.st_size, stat.st_mtime_ns)
     if _opened.get("key") != key:
         _opened.clear()
         _opened.update(key=key, pages=ScanPages(load(Path(path), Path(path).name).pdf))
+    if where and _opened.get("where") != where:
+        _opened.update(where=where, prints=Prints(Path(where[0]), WorkCalendar(where[1])))
     pages: ScanPages = _opened["pages"]
-    return [pages.codes(i) for i in indices]
+    prints: Prints | None = _opened.get("prints") if where else None
+    return [(read, _checked(pages, i, read, prints)) for i in indices for read in (pages.codes(i),)]
 
 
-_opened: dict[str, Any] = {}  # on a pool process: the scanner file whose pages it is reading
+_opened: dict[str, Any] = {}  # on a pool process: the scanner file whose pages it is reading, and its outbox's prints
+
+
+def _checked(scanned: ScanPages, index: int, read: PageRead, prints: Prints | None) -> PageInk | None:
+    """The ink check of a page just read, on the picture its one code of ours was found in; None when there is
+    nothing to check it against here (the rebuild then checks it). A failure here only defers the check: the
+    rebuild makes it again and reports what fails."""
+    ours = {c.text: c for f in read.found if (c := qr.parse(f.text))}
+    if prints is None or len(ours) != 1 or not read.own_image or not scanned.picture or scanned.picture[0] != index:
+        return None
+    _, picture, factor = scanned.picture
+    try:
+        return prints.page_ink(picture, factor, read.found, next(iter(ours.values())))
+    except Exception:  # see above: the rebuild checks it again
+        return None
 
 
 def _ours(found: list[qr.Found]) -> list[tuple[qr.PageCode, qr.Found]]:
     return [(code, hit) for hit in found if (code := qr.parse(hit.text))]
 
 
-def _read_page(scan: ScanFile, scanned: ScanPages, number: int) -> list[ScannedPage]:
+def _read_page(scan: ScanFile, scanned: ScanPages, number: int, read: PageRead, ink: PageInk | None
+               ) -> list[ScannedPage]:
     index = number - 1
     page = scan.pdf.pages[index]
     rotate = int(page.obj.get("/Rotate", 0)) // 90 * 90 % 360
-    read = scanned.codes(index)
     if read.problem:
         return [ScannedPage(number, None, None, rotate, problem=read.problem)]
     ours = _ours(read.found)
@@ -166,7 +198,7 @@ def _read_page(scan: ScanFile, scanned: ScanPages, number: int) -> list[ScannedP
     shown = hit.turned + (rotate if read.own_image else 0)  # a rendered page is already shown with its /Rotate
     upright = (rotate - shown) % 360
     page.obj.Rotate = upright
-    return [ScannedPage(number, code, None, upright)]
+    return [ScannedPage(number, code, None, upright, ink=ink)]
 
 
 def _pixels_per_mm(drawn: Drawn, size: tuple[int, int]) -> float:
