@@ -18,12 +18,12 @@ A page with no code and next to no ink is a blank back of a duplex scan.
 from __future__ import annotations
 
 import io
+import os
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import img2pdf
 import pikepdf
 from PIL import Image
 
@@ -114,11 +114,15 @@ def _read_aside(path: Path, count: int, executor: Executor, prints: Prints | Non
                 ) -> dict[int, tuple[PageRead, PageInk | None]]:
     """The codes of a long file's pages (and their ink checks), read on the pool's processes, chunk by chunk; what
     failed is left out."""
+    from kunnan_docs.batch import warm_up  # here: it imports the pipeline, which reading pages needs not
+
     if count < PARALLEL_PAGES:
         return {}
     chunks = [list(range(start, min(start + PARALLEL_PAGES, count))) for start in range(0, count, PARALLEL_PAGES)]
     where = (str(prints.outbox), prints.calendar.override_path) if prints else None
     futures = [(chunk, executor.submit(read_codes, str(path), chunk, where)) for chunk in chunks]
+    for _ in range(min(len(chunks), os.cpu_count() or 1)):  # each process, done reading, readies itself to rebuild
+        executor.submit(warm_up)
     done: dict[int, tuple[PageRead, PageInk | None]] = {}
     for chunk, future in futures:
         try:
@@ -276,6 +280,8 @@ def _halves(scan: ScanFile, number: int, codes: list[tuple[qr.PageCode, qr.Found
 def _photo(scan: ScanFile, number: int, code: qr.PageCode, hit: qr.Found, drawn: Drawn,
            quad: tuple[tuple[float, float], ...], size: tuple[int, int]) -> ScannedPage:
     """A photographed page made flat: found by its code and its edges, mapped onto A4 at PHOTO_DPI."""
+    import img2pdf  # here: only a photo is made a page; the processes reading a stack need not load it
+
     square = qr.code_square(code)
     assert square is not None
     dpi = hit.side / square[2] * 25.4  # the page's resolution in the photo

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 from kunnan_docs.errors import CaseRejected
 from kunnan_docs.forms import qr
-from kunnan_docs.package import formcache
 from kunnan_docs.package.ink import InkFlag, Located, page_flags
 from kunnan_docs.package.layout import INPUT_DIR, REPORT, STATE_DIR, safe_name
 from kunnan_docs.package.signed import ink_areas
@@ -29,6 +28,7 @@ if TYPE_CHECKING:
     from kunnan_docs.core.workcal import WorkCalendar
     from kunnan_docs.forms.fill import FilledForm
     from kunnan_docs.forms.pdf import Box
+    from kunnan_docs.package.formcache import FormCache
 
 KEEP_ARCHIVES = 64  # prints kept open per process: a stack of many more families reads some cases twice
 
@@ -74,7 +74,7 @@ class Prints:
 
     def __init__(self, outbox: Path, calendar: WorkCalendar) -> None:
         self.outbox, self.calendar = outbox, calendar
-        self.cache = formcache.FormCache(outbox / STATE_DIR / formcache.FOLDER)
+        self._cache: FormCache | None = None  # opened when a page is first checked: `status` imports this module
         self._forms: dict[str, dict[str, FilledForm] | None] = {}
         self._prints: dict[tuple[str, str, str], tuple[str, list[Box], pdfium.PdfDocument] | None] = {}
 
@@ -99,6 +99,8 @@ class Prints:
     def _load(self, code: qr.PageCode) -> tuple[str, list[Box], pdfium.PdfDocument] | None:
         import pypdfium2 as pdfium
 
+        from kunnan_docs.package import formcache  # here: it loads the form stack, which `status` never needs
+
         if code.archive_no not in self._forms:
             if len(self._forms) >= KEEP_ARCHIVES:
                 self._forms.clear()
@@ -106,8 +108,10 @@ class Prints:
         form = (self._forms[code.archive_no] or {}).get(code.form_key)
         if form is None or qr.form_fingerprint(form) != code.fingerprint:
             return None
+        if self._cache is None:
+            self._cache = formcache.FormCache(self.outbox / STATE_DIR / formcache.FOLDER)
         key = formcache.form_key(form, code.archive_no)
-        kept = self.cache.get(key) if key else None
+        kept = self._cache.get(key) if key else None
         if kept is None:
             return None
         return hashlib.sha256(kept.pdf).hexdigest(), kept.boxes, pdfium.PdfDocument(kept.pdf)
