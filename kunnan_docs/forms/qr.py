@@ -44,7 +44,7 @@ _FINGERPRINT = re.compile(r"[0-9a-f]{8}")
 # Any mask reads back (ISO/IEC 18004); choosing the best of eight per code was most of the drawing time. Mask 2
 # (vertical stripes) has the lowest mean and worst-case penalty score over our payloads (KD1|档案号|…).
 MASK_PATTERN = 2
-_ALPHANUMERIC = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")  # QR's alphanumeric mode, besides the digits
+OPTIMIZE = 20  # qrcode's own default: runs of digits or capitals this long are coded in their own, denser mode
 
 
 @dataclass(frozen=True)
@@ -190,17 +190,20 @@ def matrix(payload: str) -> tuple[tuple[bool, ...], ...]:
     from qrcode.constants import ERROR_CORRECT_M
 
     code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=QUIET_ZONE, mask_pattern=MASK_PATTERN)
-    code.add_data(payload.encode("utf-8"))
+    code.add_data(payload.encode("utf-8"), optimize=OPTIMIZE)
     code.make(fit=True)
     return tuple(tuple(row) for row in code.get_matrix())
 
 
 def modules(payload: str) -> int:
     """The side of a payload's symbol in modules, quiet zone included, without drawing it for every page read: the
-    symbol's version depends only on which bytes are digits, which are other alphanumerics and which are neither
-    (how qrcode splits a payload into modes), so payloads of one shape share it."""
-    shape = bytes(48 if 48 <= b <= 57 else 65 if b in _ALPHANUMERIC else 97 for b in payload.encode("utf-8"))
-    return len(matrix(shape.decode("ascii")))
+    symbol's version depends only on the modes and lengths of the chunks qrcode splits the payload into, so one
+    symbol drawn from a stand-in of the same chunks (digits, capitals, small letters) tells it."""
+    from qrcode.util import MODE_ALPHA_NUM, MODE_NUMBER, optimal_data_chunks
+
+    letter = {MODE_NUMBER: "0", MODE_ALPHA_NUM: "A"}
+    return len(matrix("".join(letter.get(chunk.mode, "a") * len(chunk.data)
+                              for chunk in optimal_data_chunks(payload.encode("utf-8"), minimum=OPTIMIZE))))
 
 
 def draw(canvas: Canvas, payload: str, x: float, y: float, size: float) -> None:

@@ -58,14 +58,16 @@ def store_dir(outbox: Path, archive_no: str) -> Path:
     return outbox / SIGNED / safe_name(archive_no)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Written aside, synced, then renamed: a reader sees the old file or the whole new one."""
+def write_atomic(path: Path, data: bytes, durable: bool = True) -> None:
+    """Written aside, synced, then renamed: a reader sees the old file or the whole new one. Not `durable`: not
+    synced, for what is only kept to save work (a record a power cut may leave empty is checked and made again)."""
     injected_write_fault(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
     with tmp.open("wb") as f:
         f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+        if durable:
+            f.flush()
+            os.fsync(f.fileno())
     os.replace(tmp, path)
 
 
@@ -192,7 +194,8 @@ def ink_record(pdf: Path) -> Path:
 def keep_ink(record: Path, key: dict[str, Any], flags: list[InkFlag]) -> None:
     """Keep an ink check beside its original; a store it cannot write to only means the next build checks again."""
     with contextlib.suppress(OSError):
-        write_atomic(record, json.dumps({"key": key, "flags": [f.to_dict() for f in flags]}, ensure_ascii=False).encode())
+        write_atomic(record, json.dumps({"key": key, "flags": [f.to_dict() for f in flags]}, ensure_ascii=False).encode(),
+                     durable=False)
 
 
 def hand_filled_offer(pdf: pikepdf.Pdf, name: str, key: str) -> Offer:
