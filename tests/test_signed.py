@@ -25,7 +25,7 @@ from kunnan_docs.errors import ExitCode
 from kunnan_docs.forms.fill import forms_for
 from kunnan_docs.forms.pdf import render_with_boxes
 from kunnan_docs.forms.qr import form_fingerprint, form_key
-from kunnan_docs.package.ink import form_flags
+from kunnan_docs.package.ink import find_codes, form_flags
 from kunnan_docs.package.pageimage import single_image
 from kunnan_docs.package.signed import read_signed_attachment, store_original
 
@@ -233,6 +233,15 @@ def test_a_signed_attachment_is_sorted_and_ink_checked_from_its_own_images(varia
     assert all(single_image(page) for page in offer.pages.pages)
     flags = form_flags(offer.images(), pdf, boxes)
     assert [(f.area, f.ink) for f in flags] == [(n, n != names[0]) for n in names]
+    # the build's own check uses the codes found when the pages were sorted, not a second search: in the pixels
+    # of the images it checks, where a search would find them
+    images = offer.images()
+    for image, known in zip(images, offer._codes(images), strict=True):
+        [found] = find_codes(image)
+        assert known and [c.text for c in known] == [found.text]
+        assert max(abs(a - b) for p, q in zip(known[0].corners, found.corners, strict=True)
+                   for a, b in zip(p, q, strict=True)) < 3
+    assert [(f.area, f.ink) for f in offer.ink(pdf, boxes)] == [(n, n != names[0]) for n in names]
 
 
 def _g4_tiff(pages: list[Image.Image]) -> bytes:

@@ -231,8 +231,10 @@ def page_flags(scan: Image.Image, codes: list[Located], blank: pdfium.PdfDocumen
     return _page_flags(scan, blank[page - 1], mine, page, codes) or []
 
 
-def form_flags(scan_pages: list[Image.Image], blank_pdf: bytes, boxes: list[Box]) -> list[InkFlag]:
-    """Ink flags for every signature and seal area of a form, its scanned pages given in form order.
+def form_flags(scan_pages: list[Image.Image], blank_pdf: bytes, boxes: list[Box],
+               codes: list[list[Located] | None] | None = None) -> list[InkFlag]:
+    """Ink flags for every signature and seal area of a form, its scanned pages given in form order (with the codes
+    found on each when it was read, in its pixels, if they were: they are not looked for again).
 
     An area whose page cannot be registered (QR code unreadable) counts as not checked: no flag is raised
     for it, since the tool cannot tell. Only the print's pages with areas are rendered."""
@@ -246,7 +248,8 @@ def form_flags(scan_pages: list[Image.Image], blank_pdf: bytes, boxes: list[Box]
         for page in sorted({b.page for b in boxes}):
             if page > len(scan_pages) or page > len(doc):
                 continue
-            found = _page_flags(scan_pages[page - 1], doc[page - 1], [b for b in boxes if b.page == page], page)
+            found = _page_flags(scan_pages[page - 1], doc[page - 1], [b for b in boxes if b.page == page], page,
+                                codes[page - 1] if codes else None)
             flags += found or []
         return flags
     finally:

@@ -26,7 +26,7 @@ from kunnan_docs.errors import injected_write_fault
 from kunnan_docs.forms.qr import PAGE_MM, PageCode, code_square, form_label, parse
 from kunnan_docs.forms.qr import form_key as form_key  # the store's file names: annex3, annex7-2 …
 from kunnan_docs.package.geometry import fills, page_quad
-from kunnan_docs.package.ink import METHOD, SCAN_DPI, InkFlag, form_flags
+from kunnan_docs.package.ink import METHOD, SCAN_DPI, InkFlag, Located, form_flags
 from kunnan_docs.package.layout import SIGNED, safe_name
 from kunnan_docs.package.pageimage import PageRead, ScanPages
 
@@ -145,11 +145,20 @@ class Offer:
 
     original: SignedOriginal
     pages: pikepdf.Pdf
+    read: list[PageRead] | None = None  # each page's codes as they were read, when they were (a case's signed scan)
 
     def images(self) -> list[Image.Image]:
         """The scanned pages in grey, for the ink check: each page's own image where it is one."""
         pages = ScanPages(self.pages)
         return [pages.image(i, SCAN_DPI) for i in range(len(self.pages.pages))]
+
+    def _codes(self, images: list[Image.Image]) -> list[list[Located] | None]:
+        """The codes found when the pages were read, in the pixels of `images` (None: to be looked for)."""
+        if self.read is None:
+            return [None] * len(images)
+        return [[Located(f.text, tuple((x * image.width / read.size[0], y * image.width / read.size[0])
+                                       for x, y in f.corners)) for f in read.found] if read.size[0] else None
+                for image, read in zip(images, self.read, strict=True)]
 
     def ink(self, blank_pdf: bytes, boxes: list[Box]) -> list[InkFlag]:
         """The ink check of these pages against the print. For a stored original it is kept beside it
@@ -165,7 +174,8 @@ class Offer:
                     return [InkFlag.from_dict(d) for d in kept["flags"]]
             except (OSError, ValueError, KeyError, TypeError, AttributeError):
                 pass
-        flags = form_flags(self.images(), blank_pdf, boxes)
+        images = self.images()
+        flags = form_flags(images, blank_pdf, boxes, self._codes(images))
         if record:
             keep_ink(record, key, flags)
         return flags
@@ -224,8 +234,9 @@ def read_signed_attachment(pdf: pikepdf.Pdf, name: str, archive_no: str) -> tupl
     scanned = ScanPages(pdf)
     groups: dict[str, dict[int, tuple[int, str, int]]] = {}  # form_key → page → (index in file, fingerprint, n)
     notes: list[str] = []
+    reads: dict[int, PageRead] = {}
     for index in range(len(pdf.pages)):
-        read = scanned.codes(index)
+        read = reads[index] = scanned.codes(index)
         codes = [c for found in read.found if (c := parse(found.text))]
         if read.problem:
             notes.append(f"签章扫描件“{name}”第{index + 1}页未入卷:{read.problem}")
@@ -258,5 +269,5 @@ def read_signed_attachment(pdf: pikepdf.Pdf, name: str, archive_no: str) -> tupl
         subset = pikepdf.new()
         subset.pages.extend(pdf.pages[i] for i in order)
         original = SignedOriginal(key, Path(name), pages[1][1], name, [i + 1 for i in order])
-        offers.append(Offer(original, subset))
+        offers.append(Offer(original, subset, [reads[i] for i in order]))
     return offers, notes
