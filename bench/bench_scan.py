@@ -11,8 +11,10 @@ sheets upside down or sideways), shuffles them into one `pages`-page scanner PDF
    the file, and rebuilding every package that received originals, once each (the goal: 20 pages/s or more) —
    first on a copy of the outbox without its kept forms (.kunnan/forms: each rebuild typesets its forms again, as
    before they were kept), then on the outbox itself, whose forms were kept when its packages were built;
-3. on one core, the ink check of every filed page against its print (package/ink.py), and the decoding of the
-   scanned page it needs (package/signed.py), per page; then a rebuild of one package, which reads its kept checks;
+3. on one core, the ink check of every page as scan-in makes it while reading the page (scan/prints.py: on the
+   picture the page was read from, its code known), then the check a build makes from stored pages alone
+   (package/ink.py, its page decoded and its code looked for again), per page; then a rebuild of one package,
+   which reads its kept checks;
 4. side by side, the obvious way: render every page at 300 dpi and decode it with every barcode format;
 5. `verify`'s QR check of the rebuilt packages (what `handover` spends its time on): QR only, grey, bottom
    strip first, against rendering each checked page whole at 150 dpi in colour with every format.
@@ -43,14 +45,17 @@ from kunnan_docs.core.workcal import WorkCalendar  # noqa: E402
 from kunnan_docs.forms.fill import forms_for  # noqa: E402
 from kunnan_docs.forms.pdf import render_with_boxes  # noqa: E402
 from kunnan_docs.forms.qr import form_key  # noqa: E402
+from kunnan_docs.package.attachments import load  # noqa: E402
 from kunnan_docs.package.formcache import FOLDER as FORMS_CACHE  # noqa: E402
 from kunnan_docs.package.ink import form_flags  # noqa: E402
 from kunnan_docs.package.layout import INPUT_DIR, REPORT, safe_name  # noqa: E402
+from kunnan_docs.package.pageimage import ScanPages  # noqa: E402
 from kunnan_docs.package.signed import originals_for, stored_offer  # noqa: E402
 from kunnan_docs.package.verify import read_page_codes  # noqa: E402
 from kunnan_docs.pipeline import process_case  # noqa: E402
 from kunnan_docs.scan.filing import Packages, _problem  # noqa: E402
-from kunnan_docs.scan.pages import read_scan  # noqa: E402
+from kunnan_docs.scan.pages import _checked, read_scan  # noqa: E402
+from kunnan_docs.scan.prints import Prints  # noqa: E402
 from tests.scanner_sim import Spoil, encoded, pages_of, scan, scanner_pdf  # noqa: E402
 
 EXAMPLE = ROOT / "examples" / "exit-wang-shufen"
@@ -120,7 +125,7 @@ def main() -> None:
         shutil.copyfile(path, bare / "扫描件" / path.name)
         whole_run(bare / "扫描件" / path.name, bare / "outbox", args.pages, cores, "forms typeset again")
         whole_run(path, outbox, args.pages, cores, "forms kept since the packages were built")
-        ink_check(outbox, numbers, calendar)
+        ink_check(outbox, numbers, calendar, scanner / "已处理" / "scan.pdf")
 
         doc = pdfium.PdfDocument(scanner / "已处理" / "scan.pdf")
         t = time.perf_counter()
@@ -153,23 +158,42 @@ def whole_run(path: Path, outbox: Path, pages: int, cores: set[int], what: str) 
           f"{cpu / n:.1f} s, {pages / (cpu / n):.1f} pages/s")
 
 
-def ink_check(outbox: Path, numbers: list[str], calendar: WorkCalendar) -> None:
-    """CPU per page of the ink check and of decoding its scans, over every filed original; then one rebuild."""
-    decoding, checking, pages = 0.0, 0.0, 0
+def ink_check(outbox: Path, numbers: list[str], calendar: WorkCalendar, scanner: Path) -> None:
+    """CPU per page of the ink check as scan-in makes it — on the picture each page was read from, with the codes
+    found there (scan/prints.py) — then of the check a build makes from stored pages alone (a stored original
+    without its kept check: its scan decoded and its codes looked for again); then one rebuild."""
+    pages = ScanPages(load(scanner, scanner.name).pdf)
+    prints = Prints(outbox, calendar)
+    reading, checking, checked = 0.0, 0.0, 0
+    for first in (True, False):  # the first round also opens each form's print (once a process per form)
+        for i in range(len(pages.pdf.pages)):
+            cpu = time.process_time()
+            read = pages.codes(i)
+            reading += time.process_time() - cpu
+            cpu = time.process_time()
+            ink = _checked(pages, i, read, prints)
+            if not first:
+                checking += time.process_time() - cpu
+                checked += ink is not None
+    print(f"ink check as scan-in makes it, {checked} pages: {checking * 1000 / checked:.1f} ms CPU a page (its picture "
+          f"and code from reading it, {reading * 500 / len(pages.pdf.pages):.1f} ms a page; load average "
+          f"{os.getloadavg()[0]:.1f})")
+    decoding, checking, count = 0.0, 0.0, 0
     for no in numbers:
         case = read_case(next((outbox / safe_name(no) / INPUT_DIR).glob("*.json")))
-        prints = {form_key(f): render_with_boxes(f, no) for f in forms_for(case, calendar)}
+        printed = {form_key(f): render_with_boxes(f, no) for f in forms_for(case, calendar)}
         for key, original in originals_for(outbox, no).items():
-            blank, boxes = prints[key]
+            blank, boxes = printed[key]
             cpu = time.process_time()
             images = [image.copy() for image in stored_offer(original).images()]  # decoded now
             decoding += time.process_time() - cpu
             cpu = time.process_time()
             form_flags(images, blank, boxes)
             checking += time.process_time() - cpu
-            pages += len(images)
-    print(f"ink check of {pages} filed pages: {checking * 1000 / pages:.1f} ms CPU a page, and {decoding * 1000 / pages:.1f}"
-          f" ms decoding the page's scan for it (load average {os.getloadavg()[0]:.1f})")
+            count += len(images)
+    print(f"ink check from the stored pages alone ({count} pages; a stored original without its kept check): "
+          f"{checking * 1000 / count:.1f} ms CPU a page, and {decoding * 1000 / count:.1f} ms decoding the page's scan "
+          f"for it (load average {os.getloadavg()[0]:.1f})")
     case_file = next((outbox / safe_name(numbers[0]) / INPUT_DIR).glob("*.json"))
     cpu = time.process_time()
     process_case(case_file, outbox, calendar)
