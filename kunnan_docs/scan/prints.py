@@ -11,6 +11,7 @@ package, is simply not checked here: the rebuild checks it as before.
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,7 +31,8 @@ if TYPE_CHECKING:
     from kunnan_docs.forms.pdf import Box
     from kunnan_docs.package.formcache import FormCache
 
-KEEP_ARCHIVES = 64  # prints kept open per process: a stack of many more families reads some cases twice
+KEEP_FORMS = 160  # prints kept open per process, the least recently used let go first (about 0.3 MB each)
+KEEP_ARCHIVES = 64  # packages' forms kept per process, likewise
 
 
 @dataclass(frozen=True)
@@ -75,8 +77,8 @@ class Prints:
     def __init__(self, outbox: Path, calendar: WorkCalendar) -> None:
         self.outbox, self.calendar = outbox, calendar
         self._cache: FormCache | None = None  # opened when a page is first checked: `status` imports this module
-        self._forms: dict[str, dict[str, FilledForm] | None] = {}
-        self._prints: dict[tuple[str, str, str], tuple[str, list[Box], pdfium.PdfDocument] | None] = {}
+        self._forms: OrderedDict[str, dict[str, FilledForm] | None] = OrderedDict()
+        self._prints: OrderedDict[tuple[str, str, str], tuple[str, list[Box], pdfium.PdfDocument] | None] = OrderedDict()
 
     def page_ink(self, picture: Image.Image, factor: int, found: list[qr.Found], code: qr.PageCode) -> PageInk | None:
         """The ink check of a page of the form `code` names, on `picture` (its own image reduced by `factor`, in
@@ -91,9 +93,9 @@ class Prints:
     def _print(self, code: qr.PageCode) -> tuple[str, list[Box], pdfium.PdfDocument] | None:
         key = (code.archive_no, code.form_key, code.fingerprint)
         if key not in self._prints:
-            if len(self._prints) >= KEEP_ARCHIVES * 8:
-                self._prints.clear()
             self._prints[key] = self._load(code)
+            _bound(self._prints, KEEP_FORMS)
+        self._prints.move_to_end(key)
         return self._prints[key]
 
     def _load(self, code: qr.PageCode) -> tuple[str, list[Box], pdfium.PdfDocument] | None:
@@ -102,9 +104,9 @@ class Prints:
         from kunnan_docs.package import formcache  # here: it loads the form stack, which `status` never needs
 
         if code.archive_no not in self._forms:
-            if len(self._forms) >= KEEP_ARCHIVES:
-                self._forms.clear()
             self._forms[code.archive_no] = package_forms(self.outbox, code.archive_no, self.calendar)
+            _bound(self._forms, KEEP_ARCHIVES)
+        self._forms.move_to_end(code.archive_no)
         form = (self._forms[code.archive_no] or {}).get(code.form_key)
         if form is None or qr.form_fingerprint(form) != code.fingerprint:
             return None
@@ -115,3 +117,9 @@ class Prints:
         if kept is None:
             return None
         return hashlib.sha256(kept.pdf).hexdigest(), kept.boxes, pdfium.PdfDocument(kept.pdf)
+
+
+def _bound(kept: OrderedDict[Any, Any], most: int) -> None:
+    """Let go of the least recently used entries beyond `most`."""
+    while len(kept) > most:
+        kept.popitem(last=False)
