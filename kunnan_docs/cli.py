@@ -272,18 +272,22 @@ def cmd_scan_in(args: argparse.Namespace) -> int:
     from kunnan_docs.batch import executor_for
     from kunnan_docs.package.publish import recover
     from kunnan_docs.scan.filing import pool_rebuild, scan_in
+    from kunnan_docs.scan.pages import ready_to_read
 
     calendar = _calendar(args)
     outbox = Path(args.output)
-    for note in recover(outbox):
-        print(note)
     files = [Path(f) for f in args.files]
     for path in files:
         if not path.is_file():
             raise UsageError(f"找不到扫描件 {path}。请给出扫描仪保存的文件(PDF、TIFF、JPEG 或 PNG)。")
 
     workers = args.workers or os.cpu_count() or 1
-    with executor_for(None, workers) as executor:  # its processes start when first asked
+    with executor_for(None, workers) as executor:
+        if executor:  # its processes start and load the reading stack while this one recovers the outbox
+            for _ in range(workers):
+                executor.submit(ready_to_read)
+        for note in recover(outbox):
+            print(note)
         report = scan_in(files, outbox, calendar, pool_rebuild(outbox, args.calendar, executor, workers), executor=executor,
                          review=Path(args.review) if args.review else None,
                          processed=Path(args.processed) if args.processed else None)

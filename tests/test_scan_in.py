@@ -795,7 +795,7 @@ def test_a_long_file_is_read_on_the_pool_as_here(world: dict[str, Path], tmp_pat
     path = scanner_pdf(sheets, tmp_path / "long.pdf")
     prints = Prints(world["pristine"], WorkCalendar())
     with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:
-        assert len(_read_aside(path, len(sheets), pool, prints)) == len(sheets)
+        assert len(_read_aside(path, pool, prints)()) == len(sheets)
         aside = read_scan(path, pool, prints).pages
     here = read_scan(path, None, prints).pages
     assert [(p.code, p.rotate, p.blank, p.ink) for p in aside] == [(p.code, p.rotate, p.blank, p.ink) for p in here]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,12 +87,13 @@ def read_scan(path: Path, executor: Executor | None = None, prints: Prints | Non
     read within the limits, or is damaged, gets its reason and the other pages are read on. Given a process pool,
     a long file's pages are read on its processes too (a page whose read failed there is read here). Given the
     outbox's `prints`, each page of one of its forms is checked for ink as it is read."""
+    reading = _read_aside(path, executor, prints) if executor else None  # the pool starts while this loads
     pdf = load(path, path.name).pdf
     if len(pdf.pages) > MAX_SCAN_PAGES:
         raise AttachmentError(path.name, f"有 {len(pdf.pages)} 页,超过一个扫描件 {MAX_SCAN_PAGES} 页的上限。"
                                          "请分成几个文件扫描后再放入。")
     scan = ScanFile(path, pdf, [])
-    aside = _read_aside(path, len(pdf.pages), executor, prints) if executor else {}
+    aside = reading() if reading else {}
     scanned = ScanPages(pdf, {index: read for index, (read, _) in aside.items()})
     inks = {index: ink for index, (_, ink) in aside.items()}
     for number in range(1, len(pdf.pages) + 1):
@@ -110,26 +112,35 @@ def read_scan(path: Path, executor: Executor | None = None, prints: Prints | Non
 PARALLEL_PAGES = 12  # a file this long or longer is read on the pool too, in chunks of this many pages
 
 
-def _read_aside(path: Path, count: int, executor: Executor, prints: Prints | None
-                ) -> dict[int, tuple[PageRead, PageInk | None]]:
-    """The codes of a long file's pages (and their ink checks), read on the pool's processes, chunk by chunk; what
-    failed is left out."""
+def _read_aside(path: Path, executor: Executor, prints: Prints | None
+                ) -> Callable[[], dict[int, tuple[PageRead, PageInk | None]]]:
+    """The codes of a long file's pages (and their ink checks), read on the pool's processes, chunk by chunk: asked
+    for now, collected by the function returned; what failed there is left out (and read here)."""
     from kunnan_docs.batch import warm_up  # here: it imports the pipeline, which reading pages needs not
 
-    if count < PARALLEL_PAGES:
-        return {}
+    try:
+        with pikepdf.open(path) as pdf:  # only its length: what is wrong with the file is said when it is loaded
+            count = len(pdf.pages)
+    except (pikepdf.PdfError, OSError, ValueError):
+        count = 0
+    if not PARALLEL_PAGES <= count <= MAX_SCAN_PAGES:
+        return dict
     chunks = [list(range(start, min(start + PARALLEL_PAGES, count))) for start in range(0, count, PARALLEL_PAGES)]
     where = (str(prints.outbox), prints.calendar.override_path) if prints else None
     futures = [(chunk, executor.submit(read_codes, str(path), chunk, where)) for chunk in chunks]
     for _ in range(min(len(chunks), os.cpu_count() or 1)):  # each process, done reading, readies itself to rebuild
         executor.submit(warm_up)
-    done: dict[int, tuple[PageRead, PageInk | None]] = {}
-    for chunk, future in futures:
-        try:
-            done.update(zip(chunk, future.result(), strict=True))
-        except Exception:  # whatever broke there is met again, and reported, when the page is read here
-            continue
-    return done
+
+    def collect() -> dict[int, tuple[PageRead, PageInk | None]]:
+        done: dict[int, tuple[PageRead, PageInk | None]] = {}
+        for chunk, future in futures:
+            try:
+                done.update(zip(chunk, future.result(), strict=True))
+            except Exception:  # whatever broke there is met again, and reported, when the page is read here
+                continue
+        return done
+
+    return collect
 
 
 def read_codes(path: str, indices: list[int], where: tuple[str, str | None] | None = None
@@ -149,6 +160,13 @@ def read_codes(path: str, indices: list[int], where: tuple[str, str | None] | No
     pages: ScanPages = _opened["pages"]
     prints: Prints | None = _opened.get("prints") if where else None
     return [(read, _checked(pages, i, read, prints)) for i in indices for read in (pages.codes(i),)]
+
+
+def ready_to_read() -> None:
+    """Runs on a pool process as it starts: what reading pages loads on first use (the code reader, the renderer),
+    loaded while the main process is still starting."""
+    import pypdfium2  # noqa: F401 — imported for their cost, now
+    import zxingcpp  # noqa: F401
 
 
 _opened: dict[str, Any] = {}  # on a pool process: the scanner file whose pages it is reading, and its outbox's prints
