@@ -129,7 +129,7 @@ def _read_aside(path: Path, executor: Executor, prints: Prints | None
     where = (str(prints.outbox), prints.calendar.override_path) if prints else None
     futures = [(chunk, executor.submit(read_codes, str(path), chunk, where)) for chunk in chunks]
     for _ in range(min(len(chunks), os.cpu_count() or 1)):  # each process, done reading, readies itself to rebuild
-        executor.submit(warm_up)
+        executor.submit(warm_up, where[0] if where else None)
 
     def collect() -> dict[int, tuple[PageRead, PageInk | None]]:
         done: dict[int, tuple[PageRead, PageInk | None]] = {}
