@@ -13,7 +13,20 @@ from reportlab.platypus import Paragraph
 from reportlab.platypus.paragraph import FragLine
 from reportlab.platypus.paraparser import ParaFrag
 
-from kunnan_docs.forms.typeset import FRAME_W, PAGE_H, PAGE_W, Para, same_frag, sheet_text, styles, text_width
+from kunnan_docs.forms.typeset import (
+    FRAME_W,
+    PAGE_H,
+    PAGE_W,
+    Para,
+    Title,
+    cells,
+    document,
+    grid,
+    same_frag,
+    sheet_text,
+    styles,
+    text_width,
+)
 from kunnan_docs.package import sheets
 
 # Chinese, Latin, digits, punctuation and whitespace of every kind reportlab cleans; no tag or entity
@@ -60,3 +73,26 @@ def test_page_number_stamps_are_kept_by_page_sizes_and_numbers() -> None:
         assert kept == sheets._stamps.__wrapped__(tuple(sizes), tuple(numbers))  # as typeset afresh
         made.append(kept)
     assert len(set(made)) == 3
+
+
+SAMPLES = ["困难职工档案信息表", "锦江区书院街街道总工会" * 6, "档案号：CD510104-2018-1003", "王𠮷，2018年4月2日（附件3）",
+           "甲<br/>乙<br/>丙", "<font color='red'>红字</font>与黑字", "<u>下划线</u>不走捷径", "CD\u00a0510104\u00a0" * 8,
+           "a&amp;b　全角空格", ""]
+
+
+def _sample_story() -> list[object]:
+    story: list[object] = []
+    for name, style in styles().items():
+        for text in SAMPLES:
+            story.append(Para(text if "<" in text or "&" in text else sheet_text(text), style))
+        story.append(Title(sheet_text(f"标题 {name}"), style))
+    story.append(grid([cells(["顺序号", "题名", "备注"], styles()["label"]),
+                       cells(["1", "成都市总工会建档困难职工入户调查表（附件3）" * 3, "第7项"], styles()["value"])],
+                      [13, 80, 16], header=True))
+    return story
+
+
+def test_plain_lines_are_drawn_byte_for_byte_as_reportlab_draws_them(monkeypatch) -> None:
+    ours = document(_sample_story(), "t", standalone=False)
+    monkeypatch.setattr(Para, "drawPara", Paragraph.drawPara)  # reportlab's own, for every paragraph
+    assert ours == document(_sample_story(), "t", standalone=False)
