@@ -70,7 +70,7 @@ def test_page_number_stamps_are_kept_by_page_sizes_and_numbers() -> None:
     for sizes, numbers in [([a4] * 3, [1, 2, 3]), ([a4, landscape, a4], [1, 2, 3]), ([a4] * 3, [4, 5, 6])]:
         kept = sheets.page_number_stamps(sizes, numbers)
         assert kept == sheets.page_number_stamps(list(sizes), list(numbers))
-        assert kept == sheets._stamps.__wrapped__(tuple(sizes), tuple(numbers))  # as typeset afresh
+        assert kept == sheets.stamps_kept.__wrapped__(tuple(sizes), tuple(numbers))  # as typeset afresh
         made.append(kept)
     assert len(set(made)) == 3
 

@@ -110,11 +110,11 @@ def page_number_stamps(sizes: list[tuple[float, float]], numbers: list[int]) -> 
     """One page per content page, of that page's visible size, with its archive page number top-right.
 
     All numbers live in one document, so the package embeds one small font subset for all of them."""
-    return _stamps(tuple(sizes), tuple(numbers))
+    return stamps_kept(tuple(sizes), tuple(numbers))
 
 
 @lru_cache(maxsize=16)
-def _stamps(sizes: tuple[tuple[float, float], ...], numbers: tuple[int, ...]) -> bytes:
+def stamps_kept(sizes: tuple[tuple[float, float], ...], numbers: tuple[int, ...]) -> bytes:
     """Kept for the process by what alone decides them (page sizes and numbers, nothing of a case): the
     rebuilds of a scan-in mostly stamp packages of the same pages, all A4 (20–90 KB each)."""
     buf = io.BytesIO()
