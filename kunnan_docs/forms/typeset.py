@@ -273,13 +273,13 @@ class Para(Paragraph):
             self._zh_broken = key, _zh_frag_split(self.frags, list(maxWidths), key[1])
         return self._zh_broken[1]
 
-
     def drawPara(self, debug: int = 0) -> None:
         """reportlab's drawPara for lines of plain words (every cell and sheet line we set): the same text
         object calls in the same order, without the bookkeeping of links, underlines, backgrounds,
         bullets, images and justification that such lines never use (half its time); others go to it."""
         if debug or not self._plain_lines():
-            return super().drawPara(debug)
+            super().drawPara(debug)
+            return
         canvas, style, lines = self.canv, self.style, self.blPara.lines
         canvas.saveState()
         first = lines[0]
@@ -308,14 +308,13 @@ class Para(Paragraph):
             _move(tx, -shift)
         canvas.drawText(tx)
         canvas.restoreState()
-        return None
 
     def _plain_lines(self) -> bool:
         """Lines drawPara sets with plain text calls: CJK lines of words without images, links,
         underlines or backgrounds, left, centred or right, no bullet, no dots, fixed leading."""
         style, para = self.style, self.blPara
-        if (para.kind != 1 or self.bulletText or hasattr(self, "_offsets") or style.backColor or style.endDots
-                or (getattr(style, "borderColor", None) and getattr(style, "borderWidth", None))
+        if (para.kind != 1 or not para.lines or self.bulletText or hasattr(self, "_offsets") or style.backColor
+                or style.endDots or (getattr(style, "borderColor", None) and getattr(style, "borderWidth", None))
                 or style.wordWrap != "CJK" or style.alignment not in (TA_LEFT, TA_CENTER, TA_RIGHT)
                 or getattr(self, "autoLeading", getattr(style, "autoLeading", "")) not in ("", "off")):
             return False
@@ -324,9 +323,12 @@ class Para(Paragraph):
                                       + sum(w.text.count("\xa0") for w in line.words) <= 1):
                 return False
             for word in line.words:
-                if "cbDefn" in word.__dict__ or any(getattr(word, key, None) for key in ("us_lines", "link", "backColor")):
+                if "cbDefn" in word.__dict__ or any(getattr(word, key, None) for key in _DECORATIONS):
                     return False
         return True
+
+
+_DECORATIONS = ("us_lines", "link", "backColor")  # underlines and strikes, links, text backgrounds
 
 
 def _move(tx: PDFTextObject, dx: float) -> None:
