@@ -13,17 +13,19 @@ from collections.abc import Callable
 from functools import lru_cache
 
 from reportlab.lib import colors
+from reportlab.lib.abag import ABag
 from reportlab.lib.enums import TA_CENTER, TA_LEFT, TA_RIGHT
+from reportlab.lib.fonts import ps2tt, tt2ps
 from reportlab.lib.pagesizes import A4
-from reportlab.lib.rl_accel import sameFrag
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import getAscentDescent, stringWidth
 from reportlab.pdfgen.canvas import Canvas
+from reportlab.pdfgen.textobject import PDFTextObject
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Table, TableStyle
 from reportlab.platypus.paragraph import FragLine, ParaLines, imgNormV, imgVRange, textTransformFrags
-from reportlab.platypus.paraparser import ParaParser
-from reportlab.rl_config import _FUZZ
+from reportlab.platypus.paraparser import ParaFrag
+from reportlab.rl_config import _FUZZ, paraFontSizeHeightOffset
 
 from kunnan_docs.forms.archival import archival_bytes
 from kunnan_docs.forms.fonts import font_for, is_variation_selector, markup, register
@@ -127,10 +129,16 @@ def _zh_frag_split(frags: list, max_widths: list[float], calc_bounds: bool) -> P
             widths += [getattr(f.cbDefn, "width", 0)] * len(glyphs)
         else:
             widths += [_glyph_width(g, f.fontName, f.fontSize) for g in glyphs]
-    allowed = break_allowed("".join(c or "\n" for c in chars))
 
     def line(begin: int, end: int, max_width: float, width: float, line_break: bool) -> FragLine:
         return _para_line(chars[begin:end], owners[begin:end], max_width, width, line_break, calc_bounds)
+
+    used = 0
+    for width in widths:  # summed as the loop below sums them
+        used += width
+    if used <= max_widths[0] + _FUZZ and not any(hasattr(f, "lineBreak") for f in frags):
+        return ParaLines(kind=1, lines=[line(0, len(chars), max_widths[0], used, False)])  # most cells: one line
+    allowed = break_allowed("".join(c or "\n" for c in chars))
 
     lines: list = []
     start = used = 0
@@ -164,11 +172,25 @@ def _zh_frag_split(frags: list, max_widths: list[float], calc_bounds: bool) -> P
     return ParaLines(kind=1, lines=lines)
 
 
+_SAME_FRAG_KEYS = ("fontName", "fontSize", "textColor", "rise", "us_lines", "link", "backColor", "nobr")
+_ABSENT = object()
+
+
+def same_frag(f: ABag, g: ABag) -> bool:
+    """reportlab's sameFrag (rl_accel), by dictionary look-ups: the C version asks for each attribute and
+    raises and catches an AttributeError for every one a frag lacks (4–7 µs a call, 1.3 here). An
+    attribute one frag has and the other lacks makes them differ, even if its value is None."""
+    fd, gd = f.__dict__, g.__dict__
+    if "cbDefn" in fd or "lineBreak" in fd or "cbDefn" in gd or "lineBreak" in gd:
+        return False
+    return [fd.get(key, _ABSENT) for key in _SAME_FRAG_KEYS] == [gd.get(key, _ABSENT) for key in _SAME_FRAG_KEYS]
+
+
 def _para_line(chars: list[str], owners: list, max_width: float, width: float, line_break: bool,
                calc_bounds: bool) -> FragLine:
     """reportlab's makeCJKParaLine, which measures every glyph's frag and compares it with the previous
-    one (sameFrag, about 5 µs a call): here once per run of a frag's glyphs, with the same result, since
-    a run's bounds are its frag's and sameFrag(f, f) is the same for every glyph of f."""
+    one (sameFrag): here once per run of a frag's glyphs, with the same result, since a run's bounds are
+    its frag's and sameFrag(f, f) is the same for every glyph of f."""
     words = []
     run: list[str] = []
     f0 = FragLine()
@@ -184,8 +206,9 @@ def _para_line(chars: list[str], owners: list, max_width: float, width: float, l
             else:
                 ascent, descent = getAscentDescent(f.fontName, f.fontSize)
             max_size, max_ascent, min_descent = max(max_size, f.fontSize), max(max_ascent, ascent), min(min_descent, descent)
-            joins_itself = sameFrag(f, f)  # false for a <br/> or an image: each of their glyphs is a word
-            new_word = not sameFrag(f0, f)
+            # same_frag(f, f): false for a <br/> or an image, whose every glyph is a word of its own
+            joins_itself = "cbDefn" not in f.__dict__ and "lineBreak" not in f.__dict__
+            new_word = not same_frag(f0, f)
         elif f0 is f:
             new_word = not joins_itself
         if new_word:
@@ -204,13 +227,24 @@ def _para_line(chars: list[str], owners: list, max_width: float, width: float, l
                     lineBreak=line_break)
 
 
+def plain_frags(text: str, style: ParagraphStyle) -> list[ParaFrag]:
+    """The frags reportlab's parser makes of a text without tags or entities (start_para, handle_data):
+    one frag in the style's face, size and colour, or none for an empty text; made here directly, since a
+    ParaParser (an html.parser) costs more to set up than the cell it parses."""
+    if not text:
+        return []
+    family, bold, italic = ps2tt(style.fontName)
+    return [ParaFrag(rise=0, greek=0, link=[], fontName=tt2ps(family, bold, italic), bold=bold, italic=italic,
+                     fontSize=style.fontSize, textColor=style.textColor, us_lines=[], __tag__="para", text=text)]
+
+
 class Para(Paragraph):
     """A paragraph broken by Chinese rules (reportlab's own CJK wrap lets '，' start a line and splits
     '2018年4月2日' or an archive number anywhere)."""
 
     def _setup(self, text, style, bulletText, frags, cleaner):
-        """Text without a tag or an entity (most labels and values) goes to reportlab's tuple-tree parser,
-        which makes the same frags as its HTML parser does from <para>text</para>, without tokenizing.
+        """Text without a tag or an entity (most labels and values) skips reportlab's HTML parser: its
+        frags are made by plain_frags, the same as the parser makes from <para>text</para>.
 
         reportlab collapses whitespace, the ideographic space (U+3000) included, to one narrow space: a
         full-width space is carried through its cleaning as a private-use character and restored."""
@@ -219,7 +253,7 @@ class Para(Paragraph):
             text = text.replace(IDEOGRAPHIC_SPACE, _KEPT_SPACE)
         if frags is None and "<" not in text and "&" not in text:
             text = cleaner(text)
-            style, frags, _ = ParaParser().tt_parse(("para", None, [text] if text else []), style)
+            frags = plain_frags(text, style)
             textTransformFrags(frags, style)
         super()._setup(text, style, bulletText, frags, cleaner)
         if kept:
@@ -238,6 +272,69 @@ class Para(Paragraph):
         if getattr(self, "_zh_broken", (None, None))[0] != key:  # a table wraps each cell twice, at one width
             self._zh_broken = key, _zh_frag_split(self.frags, list(maxWidths), key[1])
         return self._zh_broken[1]
+
+    def drawPara(self, debug: int = 0) -> None:
+        """reportlab's drawPara for lines of plain words (every cell and sheet line we set): the same text
+        object calls in the same order, without the bookkeeping of links, underlines, backgrounds,
+        bullets, images and justification that such lines never use (half its time); others go to it."""
+        if debug or not self._plain_lines():
+            super().drawPara(debug)
+            return
+        canvas, style, lines = self.canv, self.style, self.blPara.lines
+        canvas.saveState()
+        first = lines[0]
+        tx = canvas.beginText(style.leftIndent, self.height - (
+            first.fontSize if paraFontSizeHeightOffset else getattr(first, "ascent", first.fontSize)))
+        tx.direction = style.wordWrap
+        tx._leading = None
+        tx._fontname = tx._fontsize = None
+        colour, rise = None, 0
+        for n, line in enumerate(lines):
+            offset = style.firstLineIndent if n == 0 else 0
+            shift = offset + {TA_LEFT: 0, TA_CENTER: 0.5, TA_RIGHT: 1}[style.alignment] * line.extraSpace
+            _move(tx, shift)
+            if tx._leading != style.leading:
+                tx.setLeading(style.leading)
+            for word in line.words:
+                if (tx._fontname, tx._fontsize) != (word.fontName, word.fontSize):
+                    tx._setFont(word.fontName, word.fontSize)
+                if colour != word.textColor:
+                    colour = word.textColor
+                    tx.setFillColor(colour)
+                if rise != word.rise:
+                    rise = word.rise
+                    tx.setRise(rise)
+                tx._textOut(word.text, word is line.words[-1])
+            _move(tx, -shift)
+        canvas.drawText(tx)
+        canvas.restoreState()
+
+    def _plain_lines(self) -> bool:
+        """Lines drawPara sets with plain text calls: CJK lines of words without images, links,
+        underlines or backgrounds, left, centred or right, no bullet, no dots, fixed leading."""
+        style, para = self.style, self.blPara
+        if (para.kind != 1 or not para.lines or self.bulletText or hasattr(self, "_offsets") or style.backColor
+                or style.endDots or (getattr(style, "borderColor", None) and getattr(style, "borderWidth", None))
+                or style.wordWrap != "CJK" or style.alignment not in (TA_LEFT, TA_CENTER, TA_RIGHT)
+                or getattr(self, "autoLeading", getattr(style, "autoLeading", "")) not in ("", "off")):
+            return False
+        for line in para.lines:
+            if not line.words or not (line.extraSpace > -1e-8 or line.wordCount
+                                      + sum(w.text.count("\xa0") for w in line.words) <= 1):
+                return False
+            for word in line.words:
+                if "cbDefn" in word.__dict__ or any(getattr(word, key, None) for key in _DECORATIONS):
+                    return False
+        return True
+
+
+_DECORATIONS = ("us_lines", "link", "backColor")  # underlines and strikes, links, text backgrounds
+
+
+def _move(tx: PDFTextObject, dx: float) -> None:
+    """reportlab's setXPos: a new line dx along, unless dx is nothing."""
+    if dx > 1e-6 or dx < -1e-6:
+        tx.setXPos(dx)
 
 
 class Title(Para):

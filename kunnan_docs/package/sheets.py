@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from functools import lru_cache
 
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
@@ -109,6 +110,13 @@ def page_number_stamps(sizes: list[tuple[float, float]], numbers: list[int]) -> 
     """One page per content page, of that page's visible size, with its archive page number top-right.
 
     All numbers live in one document, so the package embeds one small font subset for all of them."""
+    return stamps_kept(tuple(sizes), tuple(numbers))
+
+
+@lru_cache(maxsize=16)
+def stamps_kept(sizes: tuple[tuple[float, float], ...], numbers: tuple[int, ...]) -> bytes:
+    """Kept for the process by what alone decides them (page sizes and numbers, nothing of a case): the
+    rebuilds of a scan-in mostly stamp packages of the same pages, all A4 (20–90 KB each)."""
     buf = io.BytesIO()
     canvas = Canvas(buf, invariant=1, initialFontName=register(), pageCompression=0)
     for (width, height), number in zip(sizes, numbers, strict=True):
