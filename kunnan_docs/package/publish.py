@@ -106,8 +106,8 @@ def summary(pkg: Package) -> str:
     if pkg.missing:
         lines += ["", "下一步:把缺少的材料扫描后放到案卷文件夹,在案卷 attachments 中登记,再重新放入收件夹。"]
     if pkg.awaiting:
-        lines += ["", "下一步:把 documents/ 中待签章的表单打印出来,请有关人员签字、盖章,扫描后放入扫描件文件夹"
-                  "(kunnan-docs scan-in),签章原件会按页上的二维码自动入卷并重新成卷。"]
+        lines += ["", "下一步:把 documents/ 中待签章的表单打印出来,请有关人员签字、盖章,扫描后放入收件夹的“扫描件”"
+                  "文件夹(或在工作台“扫描入卷”上传),签章原件会按页上的二维码自动入卷并重新成卷。"]
     return "\n".join(lines) + "\n"
 
 
