@@ -35,6 +35,7 @@ webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
 from selenium.webdriver.support.select import Select  # noqa: E402
 from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 
@@ -151,6 +152,16 @@ def wait_for(driver: webdriver.Chrome, condition: Callable[[webdriver.Chrome], o
     """Until the condition holds; the inbox's sections are swapped every two seconds, so elements may go stale."""
     return WebDriverWait(driver, timeout, poll_frequency=0.2,
                          ignored_exceptions=[StaleElementReferenceException]).until(condition)
+
+
+def found_now(driver: webdriver.Chrome, by: str, value: str) -> list[WebElement]:
+    """The elements on the page as it is now. `find_elements` waits the whole implicit WAIT (90 s) when there are
+    none, so a check that something is absent goes through this, after waiting for what the page shows instead."""
+    driver.implicitly_wait(0)
+    try:
+        return driver.find_elements(by, value)
+    finally:
+        driver.implicitly_wait(WAIT)
 
 
 def live_text(driver: webdriver.Chrome, element_id: str) -> str:
