@@ -19,8 +19,7 @@ from kunnan_docs.package.signed import originals_for
 
 from .conftest import FILING_EXAMPLE, REFILED_EXAMPLE
 from .test_desk_scan import annex3, pdf, signature_areas, smudge
-from .test_stages_browser import shot
-from .test_web_browser import browser, csp_violations, downloads, found_now, screens, serving, wait_for  # noqa: F401
+from .test_web_browser import browser, csp_violations, downloads, found_now, screens, serving, shot, wait_for  # noqa: F401
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402

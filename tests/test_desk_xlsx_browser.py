@@ -17,7 +17,6 @@ from kunnan_docs.staff.xlsx_import import FIRST_DATA_ROW, OPTIONS_SHEET
 from kunnan_docs.web.security import AUDIT_FILE
 
 from .test_desk_xlsx import book, families, headers
-from .test_stages_browser import shot
 from .test_web_browser import (  # noqa: F401
     browser,
     csp_violations,
@@ -26,6 +25,7 @@ from .test_web_browser import (  # noqa: F401
     found_now,
     screens,
     serving,
+    shot,
     wait_for,
 )
 

@@ -1,13 +1,14 @@
 """Two years of one family without a terminal (issue 19's story): the desk served as a room serves it — over
 HTTPS on a network address (127.0.0.2 stands for one) with a password — and driven in chromium at 1366×768.
 新建档案 → print Annex 3 (its QR code read back) → the scans and the signed Annex 3 uploaded → 材料齐全 → a home
-visit and an archive check → the exit stage by stage, each stage's form printed and uploaded signed → two return
+visit and an archive check → the exit stage by stage, each stage's form printed and uploaded signed (a 公示 one
+working day short refused beside its end date, then fixed) → two return
 visits → 材料齐全 as exit → handed over → the ID number corrected with a reason → the changed forms re-signed →
 the 移交 page says so and it is handed over again. Then a second family filed paper first and cancelled, a case
 the inbox rejected fixed in the editor, 收件箱 with 已退回 on top and each family once, three families imported from
 a workbook (one refused by its row and column), their signed Annex 3 scanned in as one stack (a covered code
-assigned in 待核对, a smudge set aside as blank, a 请核对 note confirmed), 待办 and 进度. Every result is read back
-from the files. Each page a clerk
+assigned in 待核对, a smudge set aside as blank, a 请核对 note confirmed), 待办 and 进度; no page of it reports a CSP
+violation; 退出, and a wrong password refused. Every result is read back from the files. Each page a clerk
 needs in 用户指南 is saved as guide-*.png (in guide0/ under `--basetemp`; bench/guide_screens.py makes docs/ of them)."""
 
 from __future__ import annotations
@@ -246,12 +247,15 @@ def test_two_years_of_one_family_without_a_terminal(tmp_path: Path, screens: Pat
         browser = chrome(downloads, f"--ignore-certificate-errors-spki-list={spki_hash(cert)}")
         try:
             desk = Desk(browser, cert)
-            browser.get(url + "/")
+            browser.get(url + "/packages")
+            assert "/login" in browser.current_url
             browser.find_element(By.ID, "user").send_keys(USER)
             browser.find_element(By.ID, "password").send_keys(PASSWORD)
             shot(browser, screens, "login")
             browser.find_element(By.ID, "password").submit()
             wait_for(browser, lambda d: USER in d.find_element(By.CLASS_NAME, "who").text)
+            session = [c for c in browser.get_cookies() if c["name"] == "kunnan_desk"]
+            assert session and session[0]["secure"] and session[0]["httpOnly"]
 
             # 2024-03: 新建档案, typed from the paper survey
             browser.find_element(By.ID, "nav-new").click()
@@ -303,12 +307,16 @@ def test_two_years_of_one_family_without_a_terminal(tmp_path: Path, screens: Pat
             browser.find_element(By.ID, "save-step").click()
             saved(browser)
             assert "已申请(待集体研究)" in browser.find_element(By.TAG_NAME, "h1").text
-            assert {c.form_key for c in codes(desk.printed("annex4", work))} == {"annex4"}
+            assert "下一步:可提交所在单位或乡镇(街道)工会集体研究审批" in browser.find_element(By.ID, "next-step").text
+            annex4 = desk.printed("annex4", work)
+            assert annex4.name == "附件4-脱困申请表.pdf" and {c.form_key for c in codes(annex4)} == {"annex4"}
             upload(browser, [(signed(outbox, NO, "annex4", work), ITEMS["annex4"]),
                              (SCANS / "10-学生证明.jpg", "第12项 困难职工解困脱困调查表")])
             browser.find_element(By.ID, "upload-submit").click()
             saved(browser)
+            assert "待签章" not in browser.find_element(By.TAG_NAME, "h1").text
             step(browser, "collective_review")
+            assert browser.find_element(By.NAME, "/exit/collective_review/body").get_attribute("value") == UNION
             set_value(browser, "/exit/collective_review/date", "2025-06-10")
             browser.find_element(By.ID, "save-step").click()
             saved(browser)
@@ -319,8 +327,16 @@ def test_two_years_of_one_family_without_a_terminal(tmp_path: Path, screens: Pat
             type_in(browser, "/exit/publicity/place", "猛追湾街道锦华社区公示栏")
             type_in(browser, "/exit/publicity/contact", "猛追湾街道总工会")
             shot(browser, screens, "exit-step", "/exit/publicity/end")
+            set_value(browser, "/exit/publicity/end", "2025-06-19")  # four working days: one short
+            browser.find_element(By.ID, "save-step").click()
+            wait_for(browser, lambda d: "只有 4 个工作日" in d.find_element(
+                By.CSS_SELECTOR, 'ul.findings[data-for="/exit/publicity/end"]').text)
+            assert "PUBLICITY" not in browser.find_element(By.TAG_NAME, "main").text
+            set_value(browser, "/exit/publicity/end", "2025-06-20")
             browser.find_element(By.ID, "save-step").click()
             saved(browser)
+            assert "公示中" in browser.find_element(By.TAG_NAME, "h1").text
+            assert "2025年6月16日至2025年6月20日" in browser.find_element(By.ID, "track-publicity").text
             assert "公示期满(2025年6月20日)后可报区县审批" in browser.find_element(By.ID, "next-step").text
             assert {c.form_key for c in codes(desk.printed("annex5", work))} == {"annex5"}
             upload(browser, [(signed(outbox, NO, "annex5", work), ITEMS["annex5"])])
@@ -336,6 +352,8 @@ def test_two_years_of_one_family_without_a_terminal(tmp_path: Path, screens: Pat
             Select(browser.find_element(By.NAME, "/exit/notice/recipient")).select_by_visible_text("职工本人")
             browser.find_element(By.ID, "save-step").click()
             saved(browser)
+            assert [a.get_attribute("id") for a in browser.find_elements(By.CSS_SELECTOR, "#actions a[id^=step-]")] \
+                == ["step-return_visits"]
             assert {c.form_key for c in codes(desk.printed("annex6", work))} == {"annex6"}
             upload(browser, [(signed(outbox, NO, "annex6", work), ITEMS["annex6"])])
             browser.find_element(By.ID, "upload-submit").click()
@@ -506,7 +524,21 @@ def test_two_years_of_one_family_without_a_terminal(tmp_path: Path, screens: Pat
             browser.get(url + "/progress")
             shot(browser, screens, "progress")
             assert "脱困率" in browser.page_source
-            assert csp_violations(browser) == []
+            browser.get(url + "/notices?from=2025-06-01&to=2025-06-30")
+            browser.get(url + "/no/such/page")
+            assert "没有这个页面" in browser.find_element(By.ID, "problem").text
+            assert csp_violations(browser) == []  # every page of the two years, over HTTPS
+
+            # 退出: the desk asks for the password again, and a wrong one is refused
+            browser.get(url + "/inbox")
+            browser.find_element(By.ID, "logout").click()
+            wait_for(browser, lambda d: "/login" in d.current_url)
+            browser.get(url + "/inbox")
+            assert "/login" in browser.current_url
+            browser.find_element(By.ID, "user").send_keys(USER)
+            browser.find_element(By.ID, "password").send_keys("wrong password")
+            browser.find_element(By.ID, "password").submit()
+            assert "用户名或密码不对" in browser.find_element(By.ID, "login-error").text
         finally:
             browser.quit()
 
@@ -514,6 +546,7 @@ def test_two_years_of_one_family_without_a_terminal(tmp_path: Path, screens: Pat
     actions = [a["action"] for a in audit if a["action"] not in ("查看", "下载")]
     assert actions[:4] == ["登录", "新建草稿", "提交成卷", "上传扫描件"], actions
     assert actions.count("移交") == 2 and "更正" in actions and "手填原件入卷" in actions and "注销" in actions
+    assert actions.count("脱困办理") == 7  # application to notice, two return visits: not the refused publicity
     [fix] = [json.dumps(a, ensure_ascii=False) for a in audit if a["action"] == "更正"]
     assert "身份证号" in fix and "已对照身份证原件核实" in fix  # the field by its title and the reason, no value
     text = json.dumps(audit, ensure_ascii=False)
