@@ -19,8 +19,7 @@ from kunnan_docs.package.signed import originals_for
 
 from .conftest import FILING_EXAMPLE, REFILED_EXAMPLE
 from .test_desk_scan import annex3, pdf, signature_areas, smudge
-from .test_stages_browser import shot
-from .test_web_browser import browser, csp_violations, downloads, screens, serving, wait_for  # noqa: F401
+from .test_web_browser import browser, csp_violations, downloads, found_now, screens, serving, shot, wait_for  # noqa: F401
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -92,7 +91,7 @@ def test_a_stack_scanned_in_its_review_worked_through_and_a_note_confirmed(brows
         browser.find_element(By.ID, "confirm-1").click()
         wait_for(browser, lambda d: "已核对:" in d.find_element(By.ID, "notes").text)
         shot(browser, screens, "scan-4-已核对", "notes")
-        assert not browser.find_elements(By.ID, "confirm-1")
+        assert not found_now(browser, By.ID, "confirm-1")
         assert csp_violations(browser) == []
     assert read_report(outbox / NO).status == "complete"
 

@@ -17,8 +17,17 @@ from kunnan_docs.staff.xlsx_import import FIRST_DATA_ROW, OPTIONS_SHEET
 from kunnan_docs.web.security import AUDIT_FILE
 
 from .test_desk_xlsx import book, families, headers
-from .test_stages_browser import shot
-from .test_web_browser import browser, csp_violations, downloaded, downloads, screens, serving, wait_for  # noqa: F401
+from .test_web_browser import (  # noqa: F401
+    browser,
+    csp_violations,
+    downloaded,
+    downloads,
+    found_now,
+    screens,
+    serving,
+    shot,
+    wait_for,
+)
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -92,7 +101,7 @@ def test_a_workbook_of_20_families_with_3_broken_rows(browser, downloads, tmp_pa
 
         upload(browser, url, workbook)  # the same workbook again: nothing to do
         found = states(browser)
-        assert sum(s == "unchanged" for s in found.values()) == 17 and not browser.find_elements(By.NAME, "cases")
+        assert sum(s == "unchanged" for s in found.values()) == 17 and not found_now(browser, By.NAME, "cases")
         browser.find_element(By.ID, "cancel-import").click()
         wait_for(browser, lambda d: d.find_element(By.ID, "upload-book"))
 

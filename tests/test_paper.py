@@ -324,9 +324,10 @@ def test_a_split_row_has_its_label_at_the_top_and_no_blank_tail_on_the_next_page
                 continue
             checked += 1
             for band, inside, on in ((head_band, head, page), (tail_band, tail, after)):
-                labels = [g for g in inside if g.right < label_column(on)]
+                wall = label_column(on)
+                labels = [g for g in inside if g.right < wall]
                 assert band[1] - max(g.top for g in labels) < 8, f"{form.stem}: label not at the top of its part"
-                values = [g for g in inside if g.left > label_column(on)]
+                values = [g for g in inside if g.left > wall]
                 assert len({round(g.baseline) for g in values}) >= 2, f"{form.stem}: one line alone on a page"
             assert min(g.bottom for g in tail) - tail_band[0] < 12, f"{form.stem}: blank under a continued row"
     assert checked >= 2
@@ -338,8 +339,9 @@ def test_family_members_hang_so_that_a_continuation_is_not_a_new_person() -> Non
     starts, continuations = [], []
     for page in pages(pdf):
         lines: dict[float, list[Glyph]] = {}
+        wall = label_column(page)  # the page's rules, read once: not once a glyph
         for g in glyphs(page):
-            if g.left > label_column(page):
+            if g.left > wall:
                 lines.setdefault(round(g.baseline, 1), []).append(g)
         for line in lines.values():
             text = "".join(g.char for g in line)

@@ -1,13 +1,15 @@
 """Two years of one family without a terminal (issue 19's story): the desk served as a room serves it — over
 HTTPS on a network address (127.0.0.2 stands for one) with a password — and driven in chromium at 1366×768.
-新建档案 → print Annex 3 (its QR code read back) → the scans and the signed Annex 3 uploaded → 材料齐全 → a home
-visit and an archive check → the exit stage by stage, each stage's form printed and uploaded signed → two return
+新建档案 (a wrong check digit named beside the ID field while typing; saved half done, found again in 草稿)
+→ print Annex 3 (its QR code read back) → the scans and the signed Annex 3 uploaded → 材料齐全 → a home
+visit and an archive check → the exit stage by stage, each stage's form printed and uploaded signed (a 公示 one
+working day short refused beside its end date, then fixed) → two return
 visits → 材料齐全 as exit → handed over → the ID number corrected with a reason → the changed forms re-signed →
 the 移交 page says so and it is handed over again. Then a second family filed paper first and cancelled, a case
 the inbox rejected fixed in the editor, 收件箱 with 已退回 on top and each family once, three families imported from
 a workbook (one refused by its row and column), their signed Annex 3 scanned in as one stack (a covered code
-assigned in 待核对, a smudge set aside as blank, a 请核对 note confirmed), 待办 and 进度. Every result is read back
-from the files. Each page a clerk
+assigned in 待核对, a smudge set aside as blank, a 请核对 note confirmed), 待办 and 进度; no page of it reports a CSP
+violation; 退出, and a wrong password refused. Every result is read back from the files. Each page a clerk
 needs in 用户指南 is saved as guide-*.png (in guide0/ under `--basetemp`; bench/guide_screens.py makes docs/ of them)."""
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ pytestmark = pytest.mark.browser
 
 NO, SECOND_NO = "CD510108-2024-0015", "CD510108-2024-0016"
 TYPED_ID, RIGHT_ID, SECOND_ID = "510108198206114429", "510108198206114621", "510108196904183019"
+WRONG_CHECK = TYPED_ID[:-1] + "0"  # its check digit is 9
 DISTRICT, UNION = "成都市成华区总工会", "成华区猛追湾街道总工会"
 USER, PASSWORD = "张丽", "correct horse battery"
 SCANS = FILING_EXAMPLE / "scans"
@@ -119,6 +122,10 @@ def typed(driver: webdriver.Chrome, case: dict[str, Any]) -> None:
                 field.send_keys(value)
     finally:
         driver.implicitly_wait(WAIT)
+
+
+def findings_at(driver: webdriver.Chrome, pointer: str) -> str:
+    return driver.find_element(By.CSS_SELECTOR, f'ul.findings[data-for="{pointer}"]').text
 
 
 def type_in(driver: webdriver.Chrome, name: str, text: str) -> None:
@@ -246,16 +253,33 @@ def test_two_years_of_one_family_without_a_terminal(tmp_path: Path, screens: Pat
         browser = chrome(downloads, f"--ignore-certificate-errors-spki-list={spki_hash(cert)}")
         try:
             desk = Desk(browser, cert)
-            browser.get(url + "/")
+            browser.get(url + "/packages")
+            assert "/login" in browser.current_url
             browser.find_element(By.ID, "user").send_keys(USER)
             browser.find_element(By.ID, "password").send_keys(PASSWORD)
             shot(browser, screens, "login")
             browser.find_element(By.ID, "password").submit()
             wait_for(browser, lambda d: USER in d.find_element(By.CLASS_NAME, "who").text)
+            session = [c for c in browser.get_cookies() if c["name"] == "kunnan_desk"]
+            assert session and session[0]["secure"] and session[0]["httpOnly"]
 
             # 2024-03: 新建档案, typed from the paper survey
             browser.find_element(By.ID, "nav-new").click()
             typed(browser, family(NO, "张秀芳", "女", TYPED_ID, "刘思琪"))
+            type_in(browser, "/worker/id_number", WRONG_CHECK)  # a slip of the finger: named beside the field
+            wait_for(browser, lambda d: "校验位" in findings_at(d, "/worker/id_number"))
+            assert "ID-CHECK" not in browser.page_source.split("<body")[1].split("<script")[0]
+            type_in(browser, "/worker/id_number", TYPED_ID)
+            wait_for(browser, lambda d: findings_at(d, "/worker/id_number") == "")
+
+            # saved half done, found again in 草稿
+            browser.find_element(By.ID, "save").click()
+            assert "草稿已保存" in browser.find_element(By.ID, "saved").text
+            browser.find_element(By.ID, "nav-drafts").click()
+            assert NO in browser.find_element(By.ID, "draft-list").text
+            browser.find_element(By.LINK_TEXT, NO).click()
+            assert browser.find_element(By.NAME, "/worker/id_number").get_attribute("value") == TYPED_ID
+            type_in(browser, "/worker/phone", "13900000001")  # finished: the editor checks again after a key
             wait_for(browser, lambda d: "检查通过" in d.find_element(By.ID, "check-state").text)
             shot(browser, screens, "new", "/worker/id_number")
             browser.find_element(By.ID, "submit").click()
@@ -303,12 +327,16 @@ def test_two_years_of_one_family_without_a_terminal(tmp_path: Path, screens: Pat
             browser.find_element(By.ID, "save-step").click()
             saved(browser)
             assert "已申请(待集体研究)" in browser.find_element(By.TAG_NAME, "h1").text
-            assert {c.form_key for c in codes(desk.printed("annex4", work))} == {"annex4"}
+            assert "下一步:可提交所在单位或乡镇(街道)工会集体研究审批" in browser.find_element(By.ID, "next-step").text
+            annex4 = desk.printed("annex4", work)
+            assert annex4.name == "附件4-脱困申请表.pdf" and {c.form_key for c in codes(annex4)} == {"annex4"}
             upload(browser, [(signed(outbox, NO, "annex4", work), ITEMS["annex4"]),
                              (SCANS / "10-学生证明.jpg", "第12项 困难职工解困脱困调查表")])
             browser.find_element(By.ID, "upload-submit").click()
             saved(browser)
+            assert "待签章" not in browser.find_element(By.TAG_NAME, "h1").text
             step(browser, "collective_review")
+            assert browser.find_element(By.NAME, "/exit/collective_review/body").get_attribute("value") == UNION
             set_value(browser, "/exit/collective_review/date", "2025-06-10")
             browser.find_element(By.ID, "save-step").click()
             saved(browser)
@@ -319,8 +347,15 @@ def test_two_years_of_one_family_without_a_terminal(tmp_path: Path, screens: Pat
             type_in(browser, "/exit/publicity/place", "猛追湾街道锦华社区公示栏")
             type_in(browser, "/exit/publicity/contact", "猛追湾街道总工会")
             shot(browser, screens, "exit-step", "/exit/publicity/end")
+            set_value(browser, "/exit/publicity/end", "2025-06-19")  # four working days: one short
+            browser.find_element(By.ID, "save-step").click()
+            wait_for(browser, lambda d: "只有 4 个工作日" in findings_at(d, "/exit/publicity/end"))
+            assert "PUBLICITY" not in browser.find_element(By.TAG_NAME, "main").text
+            set_value(browser, "/exit/publicity/end", "2025-06-20")
             browser.find_element(By.ID, "save-step").click()
             saved(browser)
+            assert "公示中" in browser.find_element(By.TAG_NAME, "h1").text
+            assert "2025年6月16日至2025年6月20日" in browser.find_element(By.ID, "track-publicity").text
             assert "公示期满(2025年6月20日)后可报区县审批" in browser.find_element(By.ID, "next-step").text
             assert {c.form_key for c in codes(desk.printed("annex5", work))} == {"annex5"}
             upload(browser, [(signed(outbox, NO, "annex5", work), ITEMS["annex5"])])
@@ -336,6 +371,8 @@ def test_two_years_of_one_family_without_a_terminal(tmp_path: Path, screens: Pat
             Select(browser.find_element(By.NAME, "/exit/notice/recipient")).select_by_visible_text("职工本人")
             browser.find_element(By.ID, "save-step").click()
             saved(browser)
+            assert [a.get_attribute("id") for a in browser.find_elements(By.CSS_SELECTOR, "#actions a[id^=step-]")] \
+                == ["step-return_visits"]
             assert {c.form_key for c in codes(desk.printed("annex6", work))} == {"annex6"}
             upload(browser, [(signed(outbox, NO, "annex6", work), ITEMS["annex6"])])
             browser.find_element(By.ID, "upload-submit").click()
@@ -372,6 +409,7 @@ def test_two_years_of_one_family_without_a_terminal(tmp_path: Path, screens: Pat
             browser.find_element(By.ID, "submit").click()
             saved(browser)
             assert browser.find_element(By.ID, "id-masked").text == "510108********4621"
+            assert "第1版" in browser.find_element(By.ID, "versions").text
             assert case_of(outbox, NO)["worker"]["id_number"] == RIGHT_ID
             versions = sorted((outbox / HISTORY / NO).iterdir())
             old = json.loads((versions[-1] / INPUT_DIR / "case.json").read_text(encoding="utf-8"))
@@ -435,12 +473,15 @@ def test_two_years_of_one_family_without_a_terminal(tmp_path: Path, screens: Pat
             drop(FILING_EXAMPLE, tmp_path / "inbox", "李建华", {"gender": "女"})
             browser.get(url + "/inbox")
             wait_for(browser, lambda d: "性别" in d.find_element(By.ID, "rejected").text)
+            assert "/worker" not in browser.find_element(By.ID, "rejected").text
             shot(browser, screens, "rejected")
             wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR, "button.open-rejected").click() or True)
+            wait_for(browser, lambda d: "身份证号第17位" in findings_at(d, "/worker/gender"))
             Select(browser.find_element(By.NAME, "/worker/gender")).select_by_visible_text("男")
             browser.find_element(By.ID, "submit").click()
             saved(browser)
             assert read_report(outbox / "CD510108-2019-0037").status == "complete"
+            assert list((tmp_path / "rejected").rglob("case.json"))  # the rejected input is still there
 
             # 收件箱 after all this: 已退回 (nothing left) on top, each family once in 已发布 at its version
             browser.get(url + "/inbox")
@@ -506,14 +547,30 @@ def test_two_years_of_one_family_without_a_terminal(tmp_path: Path, screens: Pat
             browser.get(url + "/progress")
             shot(browser, screens, "progress")
             assert "脱困率" in browser.page_source
-            assert csp_violations(browser) == []
+            browser.get(url + "/notices?from=2025-06-01&to=2025-06-30")
+            browser.get(url + "/no/such/page")
+            assert "没有这个页面" in browser.find_element(By.ID, "problem").text
+            assert csp_violations(browser) == []  # every page of the two years, over HTTPS
+
+            # 退出: the desk asks for the password again, and a wrong one is refused
+            browser.get(url + "/inbox")
+            browser.find_element(By.ID, "logout").click()
+            wait_for(browser, lambda d: "/login" in d.current_url)
+            browser.get(url + "/inbox")
+            assert "/login" in browser.current_url
+            browser.find_element(By.ID, "user").send_keys(USER)
+            browser.find_element(By.ID, "password").send_keys("wrong password")
+            browser.find_element(By.ID, "password").submit()
+            assert "用户名或密码不对" in browser.find_element(By.ID, "login-error").text
         finally:
             browser.quit()
 
     audit = [json.loads(line) for line in (outbox / ".kunnan" / AUDIT_FILE).read_text("utf-8").splitlines()]
     actions = [a["action"] for a in audit if a["action"] not in ("查看", "下载")]
-    assert actions[:4] == ["登录", "新建草稿", "提交成卷", "上传扫描件"], actions
+    assert actions[:5] == ["登录", "新建草稿", "保存草稿", "提交成卷", "上传扫描件"], actions
+    assert "打开退回案卷" in actions and "退回案卷重新提交" in actions
     assert actions.count("移交") == 2 and "更正" in actions and "手填原件入卷" in actions and "注销" in actions
+    assert actions.count("脱困办理") == 7  # application to notice, two return visits: not the refused publicity
     [fix] = [json.dumps(a, ensure_ascii=False) for a in audit if a["action"] == "更正"]
     assert "身份证号" in fix and "已对照身份证原件核实" in fix  # the field by its title and the reason, no value
     text = json.dumps(audit, ensure_ascii=False)

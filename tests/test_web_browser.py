@@ -27,7 +27,6 @@ import pytest
 from openpyxl import load_workbook
 
 from kunnan_docs.package.verify import verify_path
-from kunnan_docs.web import tls
 
 from .conftest import EXIT_EXAMPLE, FILING_EXAMPLE, REFILED_EXAMPLE
 
@@ -35,6 +34,7 @@ webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
 from selenium.webdriver.support.select import Select  # noqa: E402
 from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 
@@ -153,6 +153,16 @@ def wait_for(driver: webdriver.Chrome, condition: Callable[[webdriver.Chrome], o
                          ignored_exceptions=[StaleElementReferenceException]).until(condition)
 
 
+def found_now(driver: webdriver.Chrome, by: str, value: str) -> list[WebElement]:
+    """The elements on the page as it is now. `find_elements` waits the whole implicit WAIT (90 s) when there are
+    none, so a check that something is absent goes through this, after waiting for what the page shows instead."""
+    driver.implicitly_wait(0)
+    try:
+        return driver.find_elements(by, value)
+    finally:
+        driver.implicitly_wait(WAIT)
+
+
 def live_text(driver: webdriver.Chrome, element_id: str) -> str:
     return wait_for(driver, lambda d: d.find_element(By.ID, element_id).text)
 
@@ -166,6 +176,14 @@ def downloaded(folder: Path, suffix: str, before: set[Path]) -> Path:
             return new[0]
         time.sleep(0.2)
     raise AssertionError(f"no {suffix} downloaded into {folder}: {sorted(folder.iterdir())}")
+
+
+def shot(driver: webdriver.Chrome, folder: Path, name: str, anchor: str | None = None) -> None:
+    """The page as a clerk sees it, saved for a person to look at ($KUNNAN_SCREENSHOTS), `anchor` scrolled into view."""
+    if anchor:
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", driver.find_element(By.ID, anchor))
+    time.sleep(0.3)
+    driver.save_screenshot(str(folder / f"{name}.png"))
 
 
 def set_value(driver: webdriver.Chrome, element_id: str, value: str) -> None:
@@ -278,56 +296,6 @@ def test_a_clerks_day_in_the_browser(browser, tmp_path: Path, screens: Path, dow
         audit = (tmp_path / "outbox" / ".kunnan" / "desk-audit.log").read_text(encoding="utf-8")
         assert '"打印公示"' in audit and '"移交"' in audit and '"下载被拒"' in audit
         assert csp_violations(browser) == []  # the policy broke nothing on any page of the day
-
-
-def test_login_over_https_on_a_network_address(tmp_path: Path, screens: Path, downloads: Path) -> None:
-    """127.0.0.2 stands for a network address: it needs a password, and the desk serves it over HTTPS with the
-    certificate it made on its first start. The browser trusts exactly that certificate's key, as a clerk does
-    after comparing the fingerprint; every page is opened and none may report a CSP violation."""
-    (tmp_path / "inbox").mkdir()
-    args = [sys.executable, "-m", "kunnan_docs", "serve", str(tmp_path / "inbox"), str(tmp_path / "outbox")]
-    refused = subprocess.run([*args, "--host", "127.0.0.2", "--port", "0"], capture_output=True, text=True)
-    assert refused.returncode == 2 and "--set-password" in refused.stderr
-    subprocess.run([*args, "--set-password", "--user", "张丽"], input="correct horse\n", text=True, check=True)
-    drop(EXIT_EXAMPLE, tmp_path / "inbox", "王淑芬")
-    with serving(tmp_path, host="127.0.0.2") as url:
-        assert url.startswith("https://127.0.0.2:")
-        cert = tmp_path / "outbox" / ".kunnan" / "desk-tls-cert.pem"
-        printed = re.search(r"SHA-256\):([0-9A-F:]{95})", (tmp_path / "serve.log").read_text(encoding="utf-8"))
-        assert printed and printed.group(1) == tls.fingerprint(cert)
-        browser = chrome(downloads, f"--ignore-certificate-errors-spki-list={spki_hash(cert)}")
-        try:
-            browser.get(url + "/packages")
-            assert "/login" in browser.current_url
-            browser.find_element(By.ID, "user").send_keys("张丽")
-            browser.find_element(By.ID, "password").send_keys("wrong password")
-            browser.find_element(By.ID, "password").submit()
-            assert "用户名或密码不对" in browser.find_element(By.ID, "login-error").text
-            browser.save_screenshot(str(screens / "login.png"))
-            browser.find_element(By.ID, "user").clear()
-            browser.find_element(By.ID, "user").send_keys("张丽")
-            browser.find_element(By.ID, "password").send_keys("correct horse")
-            browser.find_element(By.ID, "password").submit()
-            wait_for(browser, lambda d: d.current_url.endswith("/packages"))
-            assert "张丽" in browser.find_element(By.CLASS_NAME, "who").text
-            session = [c for c in browser.get_cookies() if c["name"] == "kunnan_desk"]
-            assert session and session[0]["secure"] and session[0]["httpOnly"]
-            watcher_logged(tmp_path, f"{EXIT_NO} 已发布到")
-            wait_for(browser, lambda d: d.get(url + "/packages") or f">{EXIT_NO}</a>" in d.page_source)
-            for path in ["/inbox", f"/packages/{EXIT_NO}", "/due?as_of=2020-08-01",
-                         "/notices?from=2019-09-01&to=2019-09-30", f"/handover?district={DISTRICT}", "/progress",
-                         "/no/such/page"]:
-                browser.get(url + path)
-                time.sleep(1)  # the inbox's script, the PDF frame, the chart image load
-                assert csp_violations(browser) == [], path
-            assert "没有这个页面" in browser.find_element(By.ID, "problem").text
-            browser.get(url + "/inbox")
-            browser.find_element(By.ID, "logout").click()
-            wait_for(browser, lambda d: "/login" in d.current_url)
-            browser.get(url + "/inbox")
-            assert "/login" in browser.current_url
-        finally:
-            browser.quit()
 
 
 def spki_hash(cert: Path) -> str:
