@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
-from multiprocessing import get_context
+from multiprocessing import get_context, parent_process
 from pathlib import Path
 
 from kunnan_docs.core.identity import archive_key
@@ -41,10 +42,18 @@ def executor_for(scheduler: str | None, workers: int) -> Iterator[Executor | Non
         with client:
             yield client.get_executor()
     elif workers > 1:
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_ends_with_parent) as pool:
             yield pool
     else:
         yield None
+
+
+def _ends_with_parent() -> None:
+    """Each pool process ends when the process that started it is gone (killed, crashed): it would otherwise wait
+    for work forever. Killed in the middle of a case, it leaves what a kill leaves (the old package or the new)."""
+    parent = parent_process()
+    if parent is not None:
+        threading.Thread(target=lambda: (parent.join(), os._exit(1)), name="ends-with-parent", daemon=True).start()
 
 
 def run_cases(case_files: list[Path], outbox: Path, calendar: str | None = None, executor: Executor | None = None,

@@ -283,10 +283,24 @@ def test_crash_after_filing_before_rebuild_is_finished_by_the_next_run(world: di
     assert scan_in([], outbox, WorkCalendar(), rebuild).rebuilt == []
 
 
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (Linux's /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table in /proc (Linux)")
 def test_kill_9_at_any_moment_loses_nothing(world: dict[str, Path], tmp_path: Path) -> None:
     """A real `scan-in` process killed with SIGKILL as soon as it has filed a form, and as soon as it has written
     its journal, then run again: every form ends filed once, the scanner file in the processed area, the package
-    rebuilt and verified."""
+    rebuilt and verified; the processes of its pool do not outlive it."""
     printed = _printed(world["outbox"], EXIT_NO)
     sheets = [encoded(scan(printed[key][0], Spoil(turn=turn))) for key, turn in (("annex6", 180), ("annex7-1", 0))]
     command = [sys.executable, "-m", "kunnan_docs", "scan-in"]
@@ -299,8 +313,14 @@ def test_kill_9_at_any_moment_loses_nothing(world: dict[str, Path], tmp_path: Pa
         proc = subprocess.Popen([*command, str(scan_file), "-o", str(outbox)], stdout=subprocess.DEVNULL)
         while proc.poll() is None and not any(store.glob(f"*/{moment}")) and not any(store.glob(moment)):
             time.sleep(0.002)
+        pool = _children(proc.pid)
         proc.send_signal(signal.SIGKILL)
         assert proc.wait() == -signal.SIGKILL, "killed in the middle of its work, not after it"
+        assert pool, "its process pool had started"
+        deadline = time.monotonic() + 30
+        while any(Path(f"/proc/{pid}").exists() for pid in pool) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [pid for pid in pool if Path(f"/proc/{pid}").exists()], "its pool's processes ended with it"
         rest = [str(scan_file)] if scan_file.exists() else []
         assert subprocess.run([*command, *rest, "-o", str(outbox)], stdout=subprocess.DEVNULL).returncode == 0
         assert sorted(originals_for(outbox, EXIT_NO)) == ["annex6", "annex7-1"]
