@@ -272,7 +272,7 @@ def cmd_scan_in(args: argparse.Namespace) -> int:
     from kunnan_docs.batch import executor_for
     from kunnan_docs.package.publish import recover
     from kunnan_docs.scan.filing import pool_rebuild, scan_in
-    from kunnan_docs.scan.pages import ready_to_read
+    from kunnan_docs.scan.pages import long_enough, ready_to_read
 
     calendar = _calendar(args)
     outbox = Path(args.output)
@@ -283,7 +283,7 @@ def cmd_scan_in(args: argparse.Namespace) -> int:
 
     workers = args.workers or os.cpu_count() or 1
     with executor_for(None, workers) as executor:
-        if executor:  # its processes start and load the reading stack while this one recovers the outbox
+        if executor and long_enough(files):  # its processes start and load the reading stack meanwhile
             for _ in range(workers):
                 executor.submit(ready_to_read)
         for note in recover(outbox):

@@ -162,6 +162,19 @@ def read_codes(path: str, indices: list[int], where: tuple[str, str | None] | No
     return [(read, _checked(pages, i, read, prints)) for i in indices for read in (pages.codes(i),)]
 
 
+def long_enough(files: list[Path]) -> bool:
+    """Whether the scanner files hold PARALLEL_PAGES pages or more (a PDF counted, any other file one page): the
+    pool is worth starting at once only for such a stack."""
+    count = 0
+    for path in files:
+        try:
+            with pikepdf.open(path) as pdf:
+                count += len(pdf.pages)
+        except (pikepdf.PdfError, OSError, ValueError):
+            count += 1
+    return count >= PARALLEL_PAGES
+
+
 def ready_to_read() -> None:
     """Runs on a pool process as it starts: what reading pages loads on first use (the code reader, the renderer),
     loaded while the main process is still starting."""
