@@ -323,7 +323,7 @@ Rebuild = Callable[[list[Path]], list[str]]  # packages' input case files → Ch
 
 def pool_rebuild(outbox: Path, calendar: str | None, executor: Executor | None, workers: int) -> Rebuild:
     """`scan-in`'s rebuilds: each package once, on the process pool (of `workers` processes) when there are several,
-    in small batches so that the processes finish together (`calendar`: the calendar file, if any). Should the pool
+    in small batches (a package each, up to a dozen packages a process) so that the processes finish together (`calendar`: the calendar file, if any). Should the pool
     break (a process killed), the packages it did not report are rebuilt here."""
     def rebuild(case_files: list[Path]) -> list[str]:
         from kunnan_docs.batch import run_cases
@@ -333,7 +333,7 @@ def pool_rebuild(outbox: Path, calendar: str | None, executor: Executor | None, 
         lines: list[str] = []
         pool = executor if len(case_files) > 1 else None
         try:
-            for result in run_cases(case_files, outbox, calendar, pool, batch_size=-(-len(case_files) // (4 * workers)),
+            for result in run_cases(case_files, outbox, calendar, pool, batch_size=-(-len(case_files) // (12 * workers)),
                                     force=True):
                 lines.append(_rebuilt_line(result))
         except BrokenProcessPool:
