@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from collections.abc import Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from contextlib import contextmanager
-from multiprocessing import get_context, parent_process
 from pathlib import Path
 
 from kunnan_docs.core.identity import archive_key
 from kunnan_docs.core.workcal import WorkCalendar
 from kunnan_docs.errors import BadPackage, UsageError
+from kunnan_docs.forms.aside import process_pool
 from kunnan_docs.package.layout import GENERATOR, INPUT_DIR, MANIFEST, read_report, safe_name, sha256_file
 from kunnan_docs.package.signed import originals_for
 from kunnan_docs.pipeline import CaseResult, process_case
@@ -42,18 +41,10 @@ def executor_for(scheduler: str | None, workers: int) -> Iterator[Executor | Non
         with client:
             yield client.get_executor()
     elif workers > 1:
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_ends_with_parent) as pool:
+        with process_pool(workers) as pool:
             yield pool
     else:
         yield None
-
-
-def _ends_with_parent() -> None:
-    """Each pool process ends when the process that started it is gone (killed, crashed): it would otherwise wait
-    for work forever. Killed in the middle of a case, it leaves what a kill leaves (the old package or the new)."""
-    parent = parent_process()
-    if parent is not None:
-        threading.Thread(target=lambda: (parent.join(), os._exit(1)), name="ends-with-parent", daemon=True).start()
 
 
 def run_cases(case_files: list[Path], outbox: Path, calendar: str | None = None, executor: Executor | None = None,

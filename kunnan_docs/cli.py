@@ -269,23 +269,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_scan_in(args: argparse.Namespace) -> int:
-    from kunnan_docs.batch import executor_for
-    from kunnan_docs.package.publish import recover
-    from kunnan_docs.scan.filing import pool_rebuild, scan_in
+    from contextlib import nullcontext
+
+    from kunnan_docs.forms.aside import process_pool
     from kunnan_docs.scan.pages import long_enough, ready_to_read
 
-    calendar = _calendar(args)
-    outbox = Path(args.output)
     files = [Path(f) for f in args.files]
     for path in files:
         if not path.is_file():
             raise UsageError(f"找不到扫描件 {path}。请给出扫描仪保存的文件(PDF、TIFF、JPEG 或 PNG)。")
-
     workers = args.workers or os.cpu_count() or 1
-    with executor_for(None, workers) as executor:
+    with process_pool(workers) if workers > 1 else nullcontext() as executor:
         if executor and long_enough(files):  # its processes start and load the reading stack meanwhile
             for _ in range(workers):
                 executor.submit(ready_to_read)
+        from kunnan_docs.package.publish import recover  # imported after the pool started: half a second
+        from kunnan_docs.scan.filing import pool_rebuild, scan_in
+
+        calendar = _calendar(args)
+        outbox = Path(args.output)
         for note in recover(outbox):
             print(note)
         report = scan_in(files, outbox, calendar, pool_rebuild(outbox, args.calendar, executor, workers), executor=executor,

@@ -1,5 +1,6 @@
 """A build's second core: work handed to forked child processes while the build goes on (the Word forms, the
-inputs' hashes, the scans' decode check).
+inputs' hashes, the scans' decode check); and the process pools of the commands that spread work over the cores
+(`process_pool`), whose processes end with the process that started them.
 
 Only a build that is a process of its own uses it: the main thread of a process that is no pool worker, where
 the OS can fork and the machine has a second core. A pool worker (`build` of several cases, the watcher's
@@ -15,6 +16,7 @@ import multiprocessing
 import os
 import threading
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -29,6 +31,19 @@ def _run(send: Connection, target: str, args: tuple[Any, ...]) -> None:
         send.send((True, _call(target, args)))
     except BaseException as exc:  # whatever it is, it is raised again in the parent
         send.send((False, exc))
+
+
+def process_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of `workers` new (spawned) processes, each ending when the process that started it is gone."""
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_ends_with_parent)
+
+
+def _ends_with_parent() -> None:
+    """Each pool process ends when the process that started it is gone (killed, crashed): it would otherwise wait
+    for work forever. Killed in the middle of a case, it leaves what a kill leaves (the old package or the new)."""
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=lambda: (parent.join(), os._exit(1)), name="ends-with-parent", daemon=True).start()
 
 
 def spare_core() -> bool:

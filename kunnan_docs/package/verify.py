@@ -25,10 +25,8 @@ import tempfile
 import unicodedata
 import zipfile
 import zlib
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from multiprocessing import get_context
 from pathlib import Path, PureWindowsPath
 
 import pikepdf
@@ -37,6 +35,7 @@ import pypdfium2 as pdfium
 from kunnan_docs.core.zh import page_span
 from kunnan_docs.errors import BadPackage, ConfigError
 from kunnan_docs.forms import qr
+from kunnan_docs.forms.aside import process_pool
 from kunnan_docs.package import metadata
 from kunnan_docs.package.checks import Check
 from kunnan_docs.package.layout import (
@@ -331,7 +330,7 @@ def examine_folders(folders: list[Path], workers: int | None = None) -> list[Exa
         workers = min(os.cpu_count() or 1, len(folders) // PER_WORKER)
     if workers < 2:
         return [examine(f) for f in folders]
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+    with process_pool(workers) as pool:
         return list(pool.map(examine, folders, chunksize=max(1, len(folders) // (4 * workers))))
 
 
