@@ -181,7 +181,9 @@ def _waiting_stem(code: qr.PageCode, page: int) -> str:
 def _waiting_records(folder: Path, pattern: str = "*.json") -> list[tuple[Path, dict[str, Any]]]:
     """The waiting pages' records whose fields are what a page code can say (a record written from a forged or
     damaged code by an earlier version is left out: it must not make `status` print a 3,000,000-page form)."""
-    found = []
+    found: list[tuple[Path, dict[str, Any]]] = []
+    if not folder.is_dir():  # most forms come whole: nothing waits (a glob of a missing folder costs more)
+        return found
     for meta in sorted(folder.glob(pattern)):
         try:
             record = json.loads(meta.read_text(encoding="utf-8"))
