@@ -119,11 +119,7 @@ def _read_aside(path: Path, executor: Executor, prints: Prints | None
     for now, collected by the function returned; what failed there is left out (and read here)."""
     from kunnan_docs.batch import warm_up  # here: it imports the pipeline, which reading pages needs not
 
-    try:
-        with pikepdf.open(path) as pdf:  # only its length: what is wrong with the file is said when it is loaded
-            count = len(pdf.pages)
-    except (pikepdf.PdfError, OSError, ValueError):
-        count = 0
+    count = _page_count(path)
     if not PARALLEL_PAGES <= count <= MAX_SCAN_PAGES:
         return dict
     chunks = [list(range(start, min(start + CHUNK_PAGES, count))) for start in range(0, count, CHUNK_PAGES)]
@@ -166,14 +162,17 @@ def read_codes(path: str, indices: list[int], where: tuple[str, str | None] | No
 def long_enough(files: list[Path]) -> bool:
     """Whether the scanner files hold PARALLEL_PAGES pages or more (a PDF counted, any other file one page): the
     pool is worth starting at once only for such a stack."""
-    count = 0
-    for path in files:
-        try:
-            with pikepdf.open(path) as pdf:
-                count += len(pdf.pages)
-        except (pikepdf.PdfError, OSError, ValueError):
-            count += 1
-    return count >= PARALLEL_PAGES
+    return sum(_page_count(path) or 1 for path in files) >= PARALLEL_PAGES
+
+
+def _page_count(path: Path) -> int:
+    """How many pages a PDF has, 0 for any other file or one that does not open (what is wrong with it is said
+    when it is loaded)."""
+    try:
+        with pikepdf.open(path) as pdf:
+            return len(pdf.pages)
+    except (pikepdf.PdfError, OSError, ValueError):
+        return 0
 
 
 def ready_to_read() -> None:
