@@ -42,7 +42,7 @@ from kunnan_docs.package.signed import (
     store_original,
     write_atomic,
 )
-from kunnan_docs.scan.prints import PageInk, Prints, package_case, package_forms
+from kunnan_docs.scan.prints import PageInk, Prints, package_case
 
 if TYPE_CHECKING:  # `status` lists waiting forms from here without the case, form and scan stacks
     from concurrent.futures import Executor
@@ -99,10 +99,12 @@ def _sources_text(sources: list[tuple[str, int]]) -> str:
 
 
 class Packages:
-    """What the outbox says of each archive number: the current fingerprint of each of its forms."""
+    """What the outbox says of each archive number: the current fingerprint of each of its forms (and, through
+    `prints`, the forms themselves and their prints, for the ink check of pages read in this process)."""
 
     def __init__(self, outbox: Path, calendar: WorkCalendar) -> None:
         self.outbox, self.calendar = outbox, calendar
+        self.prints = Prints(outbox, calendar)
         self._forms: dict[str, dict[str, str] | None] = {}
 
     def case_file(self, archive_no: str) -> Path | None:
@@ -111,7 +113,7 @@ class Packages:
     def forms(self, archive_no: str) -> dict[str, str] | None:
         """Form key → fingerprint, from the package's own copy of its case; None for an unknown archive number."""
         if archive_no not in self._forms:
-            forms = package_forms(self.outbox, archive_no, self.calendar)
+            forms = self.prints.forms(archive_no)
             self._forms[archive_no] = {k: qr.form_fingerprint(f) for k, f in forms.items()} if forms is not None else None
         return self._forms[archive_no]
 
@@ -367,10 +369,10 @@ def file_scans(files: list[Path], outbox: Path, calendar: WorkCalendar, report: 
                review: Path | None = None, processed: Path | None = None, executor: Executor | None = None) -> None:
     """File each scanner file's pages and move it to the processed area; the rebuilds it calls for are journaled
     for `rebuild_pending` (the watcher runs them once no worker is building those archive numbers)."""
-    packages, prints = Packages(outbox, calendar), Prints(outbox, calendar)
+    packages = Packages(outbox, calendar)
     for path in files:
         done_area = processed or path.parent / PROCESSED
-        archives = _take(path, outbox, packages, review or path.parent / REVIEW, done_area, report, executor, prints)
+        archives = _take(path, outbox, packages, review or path.parent / REVIEW, done_area, report, executor)
         journal = _journal(outbox, path)
         journal.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(journal, json.dumps({"file": str(path), "archives": sorted(archives)},
@@ -419,13 +421,13 @@ def _rebuild_all(archives: list[str], packages: Packages, rebuild: Rebuild, repo
 
 
 def _take(path: Path, outbox: Path, packages: Packages, review: Path, processed: Path, report: ScanReport,
-          executor: Executor | None = None, prints: Prints | None = None) -> set[str]:
+          executor: Executor | None = None) -> set[str]:
     """File one scanner file's pages; returns the archive numbers whose packages must be rebuilt."""
     from kunnan_docs.scan.pages import read_scan
 
     stem = Path(_free_name(processed, path.name).name).stem  # the name it will have there names its review folder
     try:
-        scan = read_scan(path, executor, prints)
+        scan = read_scan(path, executor, packages.prints)
     except UNREADABLE as exc:
         _review_whole(path, review, stem, str(exc) if isinstance(exc, CaseRejected) else
                       f"扫描件 {path.name} 无法读取({type(exc).__name__})。", report)

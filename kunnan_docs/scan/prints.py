@@ -98,16 +98,20 @@ class Prints:
         self._prints.move_to_end(key)
         return self._prints[key]
 
+    def forms(self, archive_no: str) -> dict[str, FilledForm] | None:
+        """package_forms of the archive number, read once a process (while it is among the recently used)."""
+        if archive_no not in self._forms:
+            self._forms[archive_no] = package_forms(self.outbox, archive_no, self.calendar)
+            _bound(self._forms, KEEP_ARCHIVES)
+        self._forms.move_to_end(archive_no)
+        return self._forms[archive_no]
+
     def _load(self, code: qr.PageCode) -> tuple[str, list[Box], pdfium.PdfDocument] | None:
         import pypdfium2 as pdfium
 
         from kunnan_docs.package import formcache  # here: it loads the form stack, which `status` never needs
 
-        if code.archive_no not in self._forms:
-            self._forms[code.archive_no] = package_forms(self.outbox, code.archive_no, self.calendar)
-            _bound(self._forms, KEEP_ARCHIVES)
-        self._forms.move_to_end(code.archive_no)
-        form = (self._forms[code.archive_no] or {}).get(code.form_key)
+        form = (self.forms(code.archive_no) or {}).get(code.form_key)
         if form is None or qr.form_fingerprint(form) != code.fingerprint:
             return None
         if self._cache is None:
