@@ -429,6 +429,30 @@ def test_word_labels_fit_their_columns_and_letters_follow_the_print_set_up() -> 
     assert body._element.rPr.rFonts.get("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}eastAsia") == "仿宋"
 
 
+def test_a_letter_renders_while_a_profiler_holds_docxtpls_frame() -> None:
+    """A Dask worker samples its threads' frames (its profiler); a frame it holds keeps docxtpl's plainly parsed
+    body alive past `render`, and python-docx then saw a plain lxml element (CI: `'_Element' object has no
+    attribute 'p_lst'`, exit 10 on the cluster). The letter must render the same bytes while one is held."""
+    import sys
+
+    case = read_case(EXIT_EXAMPLE / "case.json")
+    letter = {f.stem: f for f in forms_for(case)}["附件6-退档通知书"]
+    plain = render_docx(letter, case.archive_no)
+    held = []
+
+    def hold(frame, event, _arg) -> None:
+        if event == "return" and frame.f_code.co_name == "render" and "docxtpl" in frame.f_code.co_filename:
+            held.append(frame)
+
+    sys.setprofile(hold)
+    try:
+        while_held = render_docx(letter, case.archive_no)
+    finally:
+        sys.setprofile(None)
+    assert held, "docxtpl's render was not seen"
+    assert while_held == plain
+
+
 def test_the_posted_notice_carries_a_small_code_in_word_as_in_its_pdf() -> None:
     """The notice (Annex 5) is posted for the public: its QR code is 13 mm in both formats; other forms' 20 mm."""
     from docx.shared import Mm

@@ -19,6 +19,7 @@ from docx.opc.packuri import PackURI
 from docx.opc.part import Part
 from docx.opc.pkgwriter import PackageWriter
 from docx.oxml import OxmlElement
+from docx.oxml.document import CT_Body
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 from docxtpl import DocxTemplate, InlineImage, Listing
@@ -198,6 +199,7 @@ def render_docx(form: FilledForm, archive_no: str) -> bytes:
         tpl.render(context, _environment(), autoescape=True)
     except jinja2.exceptions.UndefinedError as exc:
         raise TemplateError(f"Word 模板 {path.name} 使用了不存在的变量({exc.message})。请在 Word 中改正。") from None
+    _body_as_python_docx_reads_it(tpl.docx)
     if "letter" in form.spec.raw:
         _centre_union_over_date(tpl.docx, form)
     _keep_identifiers_whole(tpl.docx, form)
@@ -206,6 +208,16 @@ def render_docx(form: FilledForm, archive_no: str) -> bytes:
     core.title, core.author, core.keywords = form.title, "kunnan-docs", archive_no
     core.created = core.modified = datetime.combine(form.date, time())  # from the case, not the clock
     return _docx_bytes(tpl.docx, template)
+
+
+def _body_as_python_docx_reads_it(document: docx.document.Document) -> None:
+    """docxtpl parses the rendered body with a plain lxml parser and moves it into the document. While anything
+    still holds that parse's element (a sampling profiler holding docxtpl's frame, as every Dask worker runs),
+    lxml hands out that plain element, not python-docx's CT_Body, and `document.paragraphs` fails. A copy made
+    inside the document has python-docx's classes whoever holds the old one; its XML is the same."""
+    body = document.element.body
+    if not isinstance(body, CT_Body):
+        document.element.replace(body, copy.deepcopy(body))
 
 
 def _keep_identifiers_whole(document: docx.document.Document, form: FilledForm) -> None:
