@@ -279,23 +279,33 @@ def cmd_scan_in(args: argparse.Namespace) -> int:
         if not path.is_file():
             raise UsageError(f"找不到扫描件 {path}。请给出扫描仪保存的文件(PDF、TIFF、JPEG 或 PNG)。")
     workers = args.workers or os.cpu_count() or 1
-    with process_pool(workers) if workers > 1 else nullcontext() as executor:
-        if executor and long_enough(files):  # its processes start and load the reading stack meanwhile
+    long = workers > 1 and long_enough(files)  # worth its pool at once: its processes read pages, then rebuild
+    with process_pool(workers, preload=_scan_in_stack if long else None) if workers > 1 else nullcontext() as executor:
+        if executor and long:  # its processes start (and, spawned, load the reading stack meanwhile)
             for _ in range(workers):
                 executor.submit(ready_to_read)
         from kunnan_docs.package.publish import recover  # imported after the pool started: half a second
-        from kunnan_docs.scan.filing import pool_rebuild, scan_in
+        from kunnan_docs.scan.filing import PoolRebuild, scan_in
 
         calendar = _calendar(args)
         outbox = Path(args.output)
         for note in recover(outbox):
             print(note)
-        report = scan_in(files, outbox, calendar, pool_rebuild(outbox, args.calendar, executor, workers), executor=executor,
+        report = scan_in(files, outbox, calendar, PoolRebuild(outbox, args.calendar, executor), executor=executor,
                          review=Path(args.review) if args.review else None,
                          processed=Path(args.processed) if args.processed else None)
     for line in report.lines:
         print(line)
     return ExitCode.INCOMPLETE if report.review or report.waiting else ExitCode.OK
+
+
+def _scan_in_stack() -> None:
+    """What scan-in's pool processes need, loaded once, before they are forked: reading pages, then rebuilding."""
+    from kunnan_docs.batch import warm_up
+    from kunnan_docs.scan.pages import ready_to_read
+
+    ready_to_read()
+    warm_up()
 
 
 def cmd_status(args: argparse.Namespace) -> int:

@@ -10,10 +10,12 @@ result is the same either way; only where it is computed differs.
 
 from __future__ import annotations
 
+import atexit
 import gc
 import importlib
 import multiprocessing
 import os
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -33,17 +35,38 @@ def _run(send: Connection, target: str, args: tuple[Any, ...]) -> None:
         send.send((False, exc))
 
 
-def process_pool(workers: int) -> ProcessPoolExecutor:
-    """A pool of `workers` new (spawned) processes, each ending when the process that started it is gone."""
+def process_pool(workers: int, preload: Callable[[], object] | None = None) -> ProcessPoolExecutor:
+    """A pool of `workers` processes, each ending when the process that started it is gone.
+
+    New (spawned) processes, each importing for itself what its work needs, unless `preload` is given and this
+    process may fork (Linux, no other thread yet): `preload` then loads here what every process would load, and
+    the processes are forked from this one with it (about 0.7 s of CPU a process: the interpreter, the imports,
+    the fonts). They are forked at the first task submitted, which the caller submits at once."""
+    if preload is not None and sys.platform == "linux" and spare_core():
+        preload()
+        gc.freeze()  # what is loaded stays shared: no collection in a child writes to (and so copies) its pages
+        return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                   initializer=_ends_with_parent)
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_ends_with_parent)
 
 
 def _ends_with_parent() -> None:
     """Each pool process ends when the process that started it is gone (killed, crashed): it would otherwise wait
-    for work forever. Killed in the middle of a case, it leaves what a kill leaves (the old package or the new)."""
+    for work forever. Killed in the middle of a case, it leaves what a kill leaves (the old package or the new).
+
+    Told to stop, it ends at once, without tearing its interpreter down (a fifth of a second with the build and
+    reading stacks loaded, which the command would wait for): every task's result has been sent by then, and
+    what it wrote it closed."""
     parent = multiprocessing.parent_process()
     if parent is not None:
         threading.Thread(target=lambda: (parent.join(), os._exit(1)), name="ends-with-parent", daemon=True).start()
+    atexit.register(_end_now)
+
+
+def _end_now() -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def spare_core() -> bool:
