@@ -53,10 +53,10 @@ def run_cases(case_files: list[Path], outbox: Path, calendar: str | None = None,
     outbox_arg = str(outbox.resolve())
     batches = _batches(case_files, batch_size)
     if executor is None:
-        outputs = ((batch, _run_batch([str(case_files[i]) for i in batch], outbox_arg, calendar, force))
+        outputs = ((batch, run_batch([str(case_files[i]) for i in batch], outbox_arg, calendar, force))
                    for batch in batches)
     else:
-        futures = [(batch, executor.submit(_run_batch, [str(case_files[i].resolve()) for i in batch], outbox_arg,
+        futures = [(batch, executor.submit(run_batch, [str(case_files[i].resolve()) for i in batch], outbox_arg,
                                            calendar, force)) for batch in batches]
         outputs = ((batch, future.result()) for batch, future in futures)
     pending: dict[int, CaseResult] = {}
@@ -109,7 +109,7 @@ def _archive_no(case_file: Path) -> str | None:
     return str(value) if value else None
 
 
-def _run_batch(case_files: list[str], outbox: str, calendar: str | None, force: bool) -> list[CaseResult]:
+def run_batch(case_files: list[str], outbox: str, calendar: str | None, force: bool) -> list[CaseResult]:
     """Runs on a worker (a local process or a Dask worker): one batch, each case on its own."""
     cal = WorkCalendar(calendar)
     results = []

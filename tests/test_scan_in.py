@@ -283,6 +283,13 @@ def test_crash_after_filing_before_rebuild_is_finished_by_the_next_run(world: di
     assert scan_in([], outbox, WorkCalendar(), rebuild).rebuilt == []
 
 
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def _children(pid: int) -> list[int]:
     """The processes whose parent is `pid` (Linux's /proc)."""
     found = []
@@ -326,8 +333,9 @@ def test_kill_9_at_any_moment_loses_nothing(world: dict[str, Path], tmp_path: Pa
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table in /proc (Linux)")
 def test_the_pool_of_a_killed_scan_in_does_not_outlive_it(world: dict[str, Path], tmp_path: Path) -> None:
-    """A long stack is read on a process pool started with the command; `scan-in` killed with SIGKILL while its pool
-    reads: the pool's processes end too, instead of waiting for work forever."""
+    """A long stack is read on a process pool started with the command, forked from it once it has loaded what they
+    need (on Linux: they carry its command line); `scan-in` killed with SIGKILL while its pool reads: the pool's
+    processes end too, instead of waiting for work forever."""
     from kunnan_docs.scan.pages import PARALLEL_PAGES
 
     printed = _printed(world["outbox"], EXIT_NO)
@@ -342,10 +350,12 @@ def test_the_pool_of_a_killed_scan_in_does_not_outlive_it(world: dict[str, Path]
     pool: list[int] = []
     deadline = time.monotonic() + 60
     while proc.poll() is None and len(pool) < 2 and time.monotonic() < deadline:
-        pool = [pid for pid in _children(proc.pid) if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        pool = [pid for pid in _children(proc.pid) if b"resource_tracker" not in _cmdline(pid)]
         time.sleep(0.01)
+    forked = [_cmdline(pid) == _cmdline(proc.pid) for pid in pool]
     proc.send_signal(signal.SIGKILL)
     assert proc.wait() == -signal.SIGKILL and len(pool) == 2, "killed while its pool works"
+    assert forked == [True, True], "forked from the command, not started anew"
     deadline = time.monotonic() + 30
     while [pid for pid in pool if Path(f"/proc/{pid}").exists()] and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -724,6 +734,39 @@ def test_a_stack_rebuilds_each_package_once(world: dict[str, Path], tmp_path: Pa
 
     report = scan_in(files, outbox, WorkCalendar(), rebuild)
     assert report.rebuilt == [EXIT_NO] and [f.parent.parent.name for f in rebuilt] == [safe_name(EXIT_NO)]
+
+
+def test_a_package_rebuilds_as_soon_as_its_forms_are_filed_and_once(world: dict[str, Path], tmp_path: Path) -> None:
+    """scan-in starts a package's rebuild on its pool as soon as the stack's forms of that family are filed, while it
+    files the next family's and before it writes its journal; the journaled rebuilds then collect those rebuilds
+    rather than starting a second one each. Both packages verify."""
+    from kunnan_docs.forms.aside import process_pool
+    from kunnan_docs.scan.filing import JOURNAL, PoolRebuild
+
+    outbox = _copy_outbox(world, tmp_path)
+    exit_forms, refiled = _printed(outbox, EXIT_NO), _printed(outbox, REFILED_NO)
+    sheets = [encoded(scan(exit_forms["annex6"][0])), encoded(scan(refiled[min(refiled)][0]))]
+    (tmp_path / "扫描件").mkdir()
+    scan_file = scanner_pdf(sheets, tmp_path / "扫描件" / "scan.pdf")
+    journal = outbox / "_签章原件" / JOURNAL
+    seen: list[tuple[str, list[str], bool]] = []
+
+    class Watched(PoolRebuild):
+        def begin(self, case_file: Path) -> None:
+            if case_file not in self.started:  # the journaled rebuilds ask again: started already, it is not started anew
+                archive_no = json.loads(case_file.read_text(encoding="utf-8"))["archive_no"]
+                seen.append((archive_no, sorted(originals_for(outbox, archive_no)),
+                             journal.is_dir() and any(journal.iterdir())))
+            super().begin(case_file)
+
+    with process_pool(2) as pool:
+        report = scan_in([scan_file], outbox, WorkCalendar(), Watched(outbox, None, pool))
+    assert seen == [(EXIT_NO, ["annex6"], False), (REFILED_NO, [min(refiled)], False)]
+    assert report.rebuilt == [EXIT_NO, REFILED_NO] and len([n for n in report.notes if n.startswith("已重新成卷")]) == 2
+    for archive_no in (EXIT_NO, REFILED_NO):
+        assert [p.name for p in (outbox / HISTORY / safe_name(archive_no)).iterdir()] == ["第1版"], "rebuilt once"
+        assert verify_folder(outbox / safe_name(archive_no)) == []
+    assert not any(journal.iterdir())
 
 
 def test_forged_codes_cost_nothing_and_a_genuine_scan_still_files(world: dict[str, Path], tmp_path: Path) -> None:

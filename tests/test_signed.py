@@ -152,7 +152,7 @@ def test_scan_in_checks_ink_as_it_reads_and_the_rebuild_uses_that_check(case_cop
     it (the record is not written again) — the same flags as a check made from the stored pages."""
     from kunnan_docs.core.workcal import WorkCalendar
     from kunnan_docs.package.signed import ink_record, originals_for, stored_offer
-    from kunnan_docs.scan.filing import ScanReport, file_scans, pool_rebuild, rebuild_pending
+    from kunnan_docs.scan.filing import PoolRebuild, ScanReport, file_scans, rebuild_pending
 
     case_file = unsigned_copy(case_copy)
     out = tmp_path / "out"
@@ -173,7 +173,7 @@ def test_scan_in_checks_ink_as_it_reads_and_the_rebuild_uses_that_check(case_cop
     fresh = form_flags([image.copy() for image in stored_offer(original).images()], blank, boxes)
     assert kept["flags"] == [f.to_dict() for f in fresh]
     before = record.stat()
-    rebuild_pending(out, calendar, pool_rebuild(out, None, None, 1), report_)
+    rebuild_pending(out, calendar, PoolRebuild(out, None, None), report_)
     assert record.stat().st_ino == before.st_ino and record.stat().st_mtime_ns == before.st_mtime_ns
     rep = report(out / FILING_NO)
     signed = rep["checklist"][6]["documents"][0]["signed_original"]

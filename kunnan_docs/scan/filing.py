@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable, Collection
+from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,6 +33,7 @@ import pikepdf
 from kunnan_docs.errors import CaseRejected
 from kunnan_docs.forms import qr
 from kunnan_docs.package.layout import SIGNED
+from kunnan_docs.package.lock import publishing
 from kunnan_docs.package.signed import (
     SignedOriginal,
     ink_key,
@@ -325,26 +327,47 @@ def _journal(outbox: Path, path: Path) -> Path:
 Rebuild = Callable[[list[Path]], list[str]]  # packages' input case files → Chinese lines saying what became of each
 
 
-def pool_rebuild(outbox: Path, calendar: str | None, executor: Executor | None, workers: int) -> Rebuild:
-    """`scan-in`'s rebuilds: each package once, on the process pool (of `workers` processes) when there are several,
-    in small batches (a package each, up to a dozen packages a process) so that the processes finish together (`calendar`: the calendar file, if any). Should the pool
-    break (a process killed), the packages it did not report are rebuilt here."""
-    def rebuild(case_files: list[Path]) -> list[str]:
-        from kunnan_docs.batch import run_cases
-        from kunnan_docs.core.workcal import WorkCalendar as Calendar
+class PoolRebuild:
+    """`scan-in`'s rebuilds: each package once, a task of its own on the process pool when there are several
+    (`calendar`: the calendar file, if any). A package whose forms are all filed can be started at once (`begin`),
+    while this process files the rest of the stack; the call then starts the others and collects every result, in
+    the order asked. Should the pool break (a process killed), the packages it did not report are rebuilt here."""
+
+    def __init__(self, outbox: Path, calendar: str | None, executor: Executor | None) -> None:
+        self.outbox, self.calendar, self.executor = outbox, calendar, executor
+        self.started: dict[Path, Future[list[CaseResult]]] = {}
+
+    def begin(self, case_file: Path) -> None:
+        if self.executor is not None and case_file not in self.started:
+            self.started[case_file] = self._submit(case_file)
+
+    def __call__(self, case_files: list[Path]) -> list[str]:
         from kunnan_docs.pipeline import process_case
 
-        lines: list[str] = []
-        pool = executor if len(case_files) > 1 else None
-        try:
-            for result in run_cases(case_files, outbox, calendar, pool, batch_size=-(-len(case_files) // (12 * workers)),
-                                    force=True):
-                lines.append(_rebuilt_line(result))
-        except BrokenProcessPool:
-            lines += [_rebuilt_line(process_case(f, outbox, Calendar(calendar))) for f in case_files[len(lines):]]
+        if self.executor is not None and len(case_files) > 1:
+            for case_file in case_files:
+                self.begin(case_file)
+        lines = []
+        for case_file in case_files:
+            started = self.started.pop(case_file, None)
+            try:
+                [result] = started.result() if started else [process_case(case_file, self.outbox, self._calendar())]
+            except BrokenProcessPool:
+                result = process_case(case_file, self.outbox, self._calendar())
+            lines.append(_rebuilt_line(result))
         return lines
 
-    return rebuild
+    def _submit(self, case_file: Path) -> Future[list[CaseResult]]:
+        from kunnan_docs.batch import run_batch
+
+        assert self.executor is not None
+        return self.executor.submit(run_batch, [str(case_file.resolve())], str(self.outbox.resolve()),
+                                    self.calendar, True)
+
+    def _calendar(self) -> WorkCalendar:
+        from kunnan_docs.core.workcal import WorkCalendar as Calendar
+
+        return Calendar(self.calendar)
 
 
 def _rebuilt_line(result: CaseResult) -> str:
@@ -360,19 +383,27 @@ def scan_in(files: list[Path], outbox: Path, calendar: WorkCalendar, rebuild: Re
     `review` and `processed` default to 待核对/ and 已处理/ beside each file; `executor`, a process pool, reads long
     files' pages on its processes too."""
     report = ScanReport()
-    file_scans(files, outbox, calendar, report, review=review, processed=processed, executor=executor)
+    file_scans(files, outbox, calendar, report, review=review, processed=processed, executor=executor,
+               begin=rebuild.begin if isinstance(rebuild, PoolRebuild) else None)
     rebuild_pending(outbox, calendar, rebuild, report)
     return report
 
 
 def file_scans(files: list[Path], outbox: Path, calendar: WorkCalendar, report: ScanReport, *,
-               review: Path | None = None, processed: Path | None = None, executor: Executor | None = None) -> None:
+               review: Path | None = None, processed: Path | None = None, executor: Executor | None = None,
+               begin: Callable[[Path], None] | None = None) -> None:
     """File each scanner file's pages and move it to the processed area; the rebuilds it calls for are journaled
-    for `rebuild_pending` (the watcher runs them once no worker is building those archive numbers)."""
+    for `rebuild_pending` (the watcher runs them once no worker is building those archive numbers).
+
+    `begin` is given the case file of each package whose forms in the last file are all filed, as soon as they
+    are: its rebuild may start then (it is journaled all the same, and a package of the earlier files only is
+    started by `rebuild_pending`), so that each package is rebuilt once for the whole stack. A run killed before
+    the journal finds the scanner file in place, and files and rebuilds its pages again."""
     packages = Packages(outbox, calendar)
     for path in files:
         done_area = processed or path.parent / PROCESSED
-        archives = _take(path, outbox, packages, review or path.parent / REVIEW, done_area, report, executor)
+        archives = _take(path, outbox, packages, review or path.parent / REVIEW, done_area, report, executor,
+                         begin if path == files[-1] else None)
         journal = _journal(outbox, path)
         journal.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(journal, json.dumps({"file": str(path), "archives": sorted(archives)},
@@ -410,7 +441,8 @@ def rebuild_pending(outbox: Path, calendar: WorkCalendar, rebuild: Rebuild, repo
 def _rebuild_all(archives: list[str], packages: Packages, rebuild: Rebuild, report: ScanReport) -> None:
     case_files = []
     for archive_no in archives:
-        case_file = packages.case_file(archive_no)
+        with publishing(packages.outbox, archive_no):  # not while a rebuild begun early puts its package in place
+            case_file = packages.case_file(archive_no)
         if case_file is None:
             report.notes.append(f"未重新成卷  {archive_no}:案卷中没有输入副本。请把该案卷重新放入收件夹成卷。")
             continue
@@ -421,8 +453,9 @@ def _rebuild_all(archives: list[str], packages: Packages, rebuild: Rebuild, repo
 
 
 def _take(path: Path, outbox: Path, packages: Packages, review: Path, processed: Path, report: ScanReport,
-          executor: Executor | None = None) -> set[str]:
-    """File one scanner file's pages; returns the archive numbers whose packages must be rebuilt."""
+          executor: Executor | None = None, begin: Callable[[Path], None] | None = None) -> set[str]:
+    """File one scanner file's pages; returns the archive numbers whose packages must be rebuilt (each given to
+    `begin`, with its case file, once its forms are filed)."""
     from kunnan_docs.scan.pages import read_scan
 
     stem = Path(_free_name(processed, path.name).name).stem  # the name it will have there names its review folder
@@ -459,9 +492,13 @@ def _take(path: Path, outbox: Path, packages: Packages, review: Path, processed:
         report.notes.append(f"待核对  {path.name} 中 {len(troubles)} 处无法归档,见 {folder / REASON_FILE}")
         report.review.append(folder)
     archives: set[str] = set()
-    for (archive_no, key, fp, total), pages in sorted(groups.items()):
+    ordered = sorted(groups.items())
+    for n, ((archive_no, key, fp, total), pages) in enumerate(ordered):
         if file_form(outbox, qr.PageCode(archive_no, key, 0, total, fp), pages, path.name, report):
             archives.add(archive_no)
+        last_of_package = n + 1 == len(ordered) or ordered[n + 1][0][0] != archive_no
+        if begin and last_of_package and archive_no in archives and (case_file := packages.case_file(archive_no)):
+            begin(case_file)
     return archives
 
 
