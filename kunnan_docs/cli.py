@@ -291,7 +291,7 @@ def cmd_scan_in(args: argparse.Namespace) -> int:
         outbox = Path(args.output)
         for note in recover(outbox):
             print(note)
-        report = scan_in(files, outbox, calendar, PoolRebuild(outbox, args.calendar, executor), executor=executor,
+        report = scan_in(files, outbox, calendar, PoolRebuild(outbox, args.calendar, executor, early=long), executor=executor,
                          review=Path(args.review) if args.review else None,
                          processed=Path(args.processed) if args.processed else None)
     for line in report.lines:

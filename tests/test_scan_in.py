@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import multiprocessing
 import os
 import random
 import shutil
@@ -749,24 +750,32 @@ def test_a_package_rebuilds_as_soon_as_its_forms_are_filed_and_once(world: dict[
     (tmp_path / "扫描件").mkdir()
     scan_file = scanner_pdf(sheets, tmp_path / "扫描件" / "scan.pdf")
     journal = outbox / "_签章原件" / JOURNAL
-    seen: list[tuple[str, list[str], bool]] = []
+    seen: list[tuple[str, list[str], bool, bool]] = []
 
     class Watched(PoolRebuild):
         def begin(self, case_file: Path) -> None:
-            if case_file not in self.started:  # the journaled rebuilds ask again: started already, it is not started anew
-                archive_no = json.loads(case_file.read_text(encoding="utf-8"))["archive_no"]
-                seen.append((archive_no, sorted(originals_for(outbox, archive_no)),
-                             journal.is_dir() and any(journal.iterdir())))
+            archive_no = json.loads(case_file.read_text(encoding="utf-8"))["archive_no"]
             super().begin(case_file)
+            seen.append((archive_no, sorted(originals_for(outbox, archive_no)), journal.is_dir() and any(journal.iterdir()),
+                         case_file in self.started))
 
     with process_pool(2) as pool:
-        report = scan_in([scan_file], outbox, WorkCalendar(), Watched(outbox, None, pool))
-    assert seen == [(EXIT_NO, ["annex6"], False), (REFILED_NO, [min(refiled)], False)]
+        report = scan_in([scan_file], outbox, WorkCalendar(), Watched(outbox, None, pool, early=True))
+    assert seen == [(EXIT_NO, ["annex6"], False, True), (REFILED_NO, [min(refiled)], False, True)]
     assert report.rebuilt == [EXIT_NO, REFILED_NO] and len([n for n in report.notes if n.startswith("已重新成卷")]) == 2
     for archive_no in (EXIT_NO, REFILED_NO):
         assert [p.name for p in (outbox / HISTORY / safe_name(archive_no)).iterdir()] == ["第1版"], "rebuilt once"
         assert verify_folder(outbox / safe_name(archive_no)) == []
     assert not any(journal.iterdir())
+
+    # A short stack's pool is not running yet: nothing is started early, and its one package is rebuilt here.
+    seen.clear()
+    later = scanner_pdf([encoded(scan(exit_forms["annex7-1"][0]))], tmp_path / "扫描件" / "scan2.pdf")
+    with process_pool(2) as pool:
+        report = scan_in([later], outbox, WorkCalendar(), Watched(outbox, None, pool))
+        assert not multiprocessing.active_children(), "no pool process was started for it"
+    assert seen == [(EXIT_NO, ["annex6", "annex7-1"], False, False)] and report.rebuilt == [EXIT_NO]
+    assert verify_folder(outbox / safe_name(EXIT_NO)) == []
 
 
 def test_forged_codes_cost_nothing_and_a_genuine_scan_still_files(world: dict[str, Path], tmp_path: Path) -> None:

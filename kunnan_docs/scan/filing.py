@@ -329,24 +329,26 @@ Rebuild = Callable[[list[Path]], list[str]]  # packages' input case files → Ch
 
 class PoolRebuild:
     """`scan-in`'s rebuilds: each package once, a task of its own on the process pool when there are several
-    (`calendar`: the calendar file, if any). A package whose forms are all filed can be started at once (`begin`),
-    while this process files the rest of the stack; the call then starts the others and collects every result, in
-    the order asked. Should the pool break (a process killed), the packages it did not report are rebuilt here."""
+    (`calendar`: the calendar file, if any). With `early` (the pool runs already: it read a long stack), a package
+    whose forms are all filed is started at once (`begin`), while this process files the rest of the stack; the
+    call then starts the others and collects every result, in the order asked. One package of a short stack is
+    rebuilt here, where nothing is to be started. Should the pool break (a process killed), the packages it did
+    not report are rebuilt here."""
 
-    def __init__(self, outbox: Path, calendar: str | None, executor: Executor | None) -> None:
-        self.outbox, self.calendar, self.executor = outbox, calendar, executor
+    def __init__(self, outbox: Path, calendar: str | None, executor: Executor | None, early: bool = False) -> None:
+        self.outbox, self.calendar, self.executor, self.early = outbox, calendar, executor, early
         self.started: dict[Path, Future[list[CaseResult]]] = {}
 
     def begin(self, case_file: Path) -> None:
-        if self.executor is not None and case_file not in self.started:
-            self.started[case_file] = self._submit(case_file)
+        if self.early:
+            self._start(case_file)
 
     def __call__(self, case_files: list[Path]) -> list[str]:
         from kunnan_docs.pipeline import process_case
 
-        if self.executor is not None and len(case_files) > 1:
+        if len(case_files) > 1:
             for case_file in case_files:
-                self.begin(case_file)
+                self._start(case_file)
         lines = []
         for case_file in case_files:
             started = self.started.pop(case_file, None)
@@ -357,12 +359,12 @@ class PoolRebuild:
             lines.append(_rebuilt_line(result))
         return lines
 
-    def _submit(self, case_file: Path) -> Future[list[CaseResult]]:
+    def _start(self, case_file: Path) -> None:
         from kunnan_docs.batch import run_batch
 
-        assert self.executor is not None
-        return self.executor.submit(run_batch, [str(case_file.resolve())], str(self.outbox.resolve()),
-                                    self.calendar, True)
+        if self.executor is not None and case_file not in self.started:
+            self.started[case_file] = self.executor.submit(run_batch, [str(case_file.resolve())],
+                                                           str(self.outbox.resolve()), self.calendar, True)
 
     def _calendar(self) -> WorkCalendar:
         from kunnan_docs.core.workcal import WorkCalendar as Calendar
