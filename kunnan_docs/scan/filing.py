@@ -25,6 +25,7 @@ from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -353,9 +354,9 @@ class PoolRebuild:
         for case_file in case_files:
             started = self.started.pop(case_file, None)
             try:
-                [result] = started.result() if started else [process_case(case_file, self.outbox, self._calendar())]
+                [result] = started.result() if started else [process_case(case_file, self.outbox, self._here)]
             except BrokenProcessPool:
-                result = process_case(case_file, self.outbox, self._calendar())
+                result = process_case(case_file, self.outbox, self._here)
             lines.append(_rebuilt_line(result))
         return lines
 
@@ -366,7 +367,9 @@ class PoolRebuild:
             self.started[case_file] = self.executor.submit(run_batch, [str(case_file.resolve())],
                                                            str(self.outbox.resolve()), self.calendar, True)
 
-    def _calendar(self) -> WorkCalendar:
+    @cached_property
+    def _here(self) -> WorkCalendar:
+        """The calendar of the rebuilds made in this process: its file read once, not once a package."""
         from kunnan_docs.core.workcal import WorkCalendar as Calendar
 
         return Calendar(self.calendar)
